@@ -1,0 +1,135 @@
+# xnsg — Azure NSG semantics on Linux with XDP/TC.
+#   make            build build/xnsg (installs missing Debian packages first)
+#   make test       unit, BPF and end-to-end tests
+#   make demo       the whole thing on network namespaces with real traffic
+#   make bench      benchmarks (bench/RESULTS.md); make bench-quick
+#   make install    /usr/local/sbin/xnsg and the man page
+#   V=1             show full commands
+BUILD    ?= build
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PREFIX   ?= /usr/local
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+ifeq ($(V),1)
+  Q =
+  msg =
+else
+  Q = @
+  msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := all
+
+# Evaluated when used, so after `deps` has installed pkg-config's files.
+PKG_CFLAGS = $(shell pkg-config --cflags libbpf jansson 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libbpf jansson 2>/dev/null)
+CFLAGS    ?= -O2 -g
+XCFLAGS    = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
+LDLIBS     = $(PKG_LIBS) -lelf -lz -lm
+BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
+             -Wno-unused-parameter -I$(BUILD) -Iinclude -Ibpf
+
+LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
+BPF_HDRS  := $(wildcard bpf/*.h) $(wildcard include/xnsg/*.h)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+BPFT_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bpf/*.c))
+# Test-only BPF programs (tests/bpf/NAME.bpf.c): skeleton build/tests/NAME.skel.h
+BPFT_PROGS := $(wildcard tests/bpf/*.bpf.c)
+BPFT_SKELS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.skel.h,$(BPFT_PROGS))
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test test-unit test-bpf test-e2e demo bench bench-quick install clean
+
+all: $(BUILD)/xnsg
+
+# Installs what is missing; the stamp keeps later builds from asking dpkg.
+deps:
+	$(Q)tools/deps.sh
+	$(Q)mkdir -p $(BUILD) && touch $(DEPS_STAMP)
+
+$(DEPS_STAMP): tools/deps.sh
+	$(Q)tools/deps.sh
+	$(Q)mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/xnsg.bpf.o: bpf/xnsg.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(BUILD)/xnsg.tmp.bpf.o
+	$(Q)$(BPFTOOL) gen object $@ $(BUILD)/xnsg.tmp.bpf.o
+
+$(BUILD)/xnsg.skel.h: $(BUILD)/xnsg.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name xnsg > $@
+
+$(BUILD)/tests/%.bpf.o: tests/bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $(@:.bpf.o=.tmp.bpf.o)
+	$(Q)$(BPFTOOL) gen object $@ $(@:.bpf.o=.tmp.bpf.o)
+
+$(BUILD)/tests/%.skel.h: $(BUILD)/tests/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/user/%.o: user/%.c $(BUILD)/xnsg.skel.h | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(BUILD)/libxnsg.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/xnsg: $(BUILD)/user/main.o $(BUILD)/libxnsg.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%.o: tests/%.c $(BUILD)/xnsg.skel.h $(BPFT_SKELS) | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests -I$(BUILD)/tests -c $< -o $@
+
+$(BUILD)/tests/unit-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(UNIT_SRCS)) $(BUILD)/libxnsg.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+$(BUILD)/tests/bpf-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(BPFT_SRCS)) $(BUILD)/libxnsg.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
+
+test: $(BUILD)/xnsg $(BUILD)/tests/unit-tests $(BUILD)/tests/bpf-tests
+	$(Q)tools/run-tests.sh $(BUILD)
+
+test-unit: $(BUILD)/tests/unit-tests
+	$(Q)$(BUILD)/tests/unit-tests
+
+test-bpf: $(BUILD)/xnsg $(BUILD)/tests/bpf-tests
+	$(Q)$(BUILD)/tests/bpf-tests
+
+test-e2e: $(BUILD)/xnsg
+	$(Q)tests/e2e/run.sh $(BUILD)/xnsg
+
+demo: $(BUILD)/xnsg
+	$(Q)examples/demo.sh $(BUILD)/xnsg
+
+bench: $(BUILD)/xnsg
+	$(Q)bench/run.sh $(BUILD)
+
+bench-quick: $(BUILD)/xnsg
+	$(Q)bench/run.sh $(BUILD) --quick
+
+install: $(BUILD)/xnsg
+	install -D -m 0755 $(BUILD)/xnsg $(DESTDIR)$(PREFIX)/sbin/xnsg
+	install -D -m 0644 man/xnsg.8 $(DESTDIR)$(PREFIX)/share/man/man8/xnsg.8
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d)

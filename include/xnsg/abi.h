@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every struct, enum and constant that crosses the kernel/user boundary.
+ * Included by bpf/xnsg.bpf.c (after vmlinux.h) and by the loader.
+ *
+ * Classifier layout (SPEC §3, the bit-vector search of bpf-iptables):
+ * every NSG-direction of the live policy is one "table".  A table's rules
+ * are numbered 0..nrules-1 in priority order (the defaults last).  Each
+ * packet field maps to a "class", a bitmap of the rules the field value
+ * satisfies:
+ *   source and destination address -> LPM trie (table, field, prefix) -> class
+ *   source and destination port    -> port map: 65536 class ids, 32 a value
+ *   IP protocol                    -> proto array (table, proto) -> class
+ * The verdict of a table is the lowest bit set in the AND of the five
+ * classes; it is found through the classes' summary words (bit b set: word
+ * b has a bit) so only candidate words are touched and the cost does not
+ * grow with the rule count.
+ *
+ * Atomic update: every key or index carries a generation (0 or 1).  The
+ * loader writes the idle generation completely, flips xnsg_active in one
+ * array update, then clears the old generation.  A packet reads the
+ * generation once, so it is judged wholly by the old or wholly by the new
+ * tables.
+ */
+#ifndef XNSG_ABI_H
+#define XNSG_ABI_H
+
+#ifndef __BPF__
+#include <linux/types.h>
+#endif
+
+#define XNSG_PIN_DIR "/sys/fs/bpf/xnsg"
+
+/* ---- limits: each overridable with -D at build time ----------------- */
+
+/* Bitmap words per class: 65 * 64 = 4160 rules per NSG direction
+ * (4096 user rules + the 3 defaults, with room). */
+#ifndef XNSG_RULE_WORDS
+#define XNSG_RULE_WORDS 65
+#endif
+#define XNSG_MAX_RULES (XNSG_RULE_WORDS * 64)
+#define XNSG_SUMMARY_WORDS ((XNSG_RULE_WORDS + 63) / 64)
+
+/* NSG-direction tables per generation: 32 NSGs with both directions. */
+#ifndef XNSG_MAX_TABLES
+#define XNSG_MAX_TABLES 64
+#endif
+
+/* Distinct rule bitmaps per generation.  Identical bitmaps are shared, so
+ * this bounds distinct rule combinations, not prefixes.  Ids fit __u16. */
+#ifndef XNSG_MAX_CLASSES
+#define XNSG_MAX_CLASSES 16384
+#endif
+
+/* Distinct port maps (65536 class ids each, 128 KiB) per generation;
+ * identical maps are shared between tables and fields. */
+#ifndef XNSG_MAX_PORTMAPS
+#define XNSG_MAX_PORTMAPS 32
+#endif
+#define XNSG_PORTS_PER_CHUNK 32
+#define XNSG_PORT_CHUNKS (65536 / XNSG_PORTS_PER_CHUNK)
+
+/* LPM entries per family, both fields, both generations: SPEC asks for
+ * 100k prefixes per policy; a live and a staged policy must fit together. */
+#ifndef XNSG_MAX_LPM4
+#define XNSG_MAX_LPM4 262144
+#endif
+#ifndef XNSG_MAX_LPM6
+#define XNSG_MAX_LPM6 262144
+#endif
+
+/* Interfaces per generation. */
+#ifndef XNSG_MAX_IFACES
+#define XNSG_MAX_IFACES 1024
+#endif
+
+/* Per-rule counter slots per generation (all tables' rules end to end). */
+#ifndef XNSG_MAX_RULE_SLOTS
+#define XNSG_MAX_RULE_SLOTS 65536
+#endif
+
+#define XNSG_GENS 2
+#define XNSG_NO_TABLE 0xffff
+#define XNSG_PROTOS 256
+
+/* ---- enums ---------------------------------------------------------- */
+
+enum xnsg_abi_dir { XNSG_DIR_IN = 0, XNSG_DIR_OUT = 1, XNSG_DIRS = 2 };
+enum xnsg_abi_field { XNSG_FIELD_SRC = 0, XNSG_FIELD_DST = 1 };
+enum xnsg_abi_attach { XNSG_ATTACH_MODE_HOST = 0, XNSG_ATTACH_MODE_PEER = 1 };
+
+/* Why a packet was dropped, or passed without a rule decision. */
+enum xnsg_reason {
+	XNSG_R_RULE_DENY = 0,    /* a rule denied it (counted per rule too) */
+	XNSG_R_TRUNC_L2,         /* Ethernet or VLAN header cut short */
+	XNSG_R_VLAN_DEPTH,       /* more than two VLAN tags */
+	XNSG_R_TRUNC_IP4,        /* IPv4 header cut short */
+	XNSG_R_BAD_IP4,          /* IHL < 5, version, total length */
+	XNSG_R_TRUNC_IP6,        /* IPv6 header cut short */
+	XNSG_R_TRUNC_EXTHDR,     /* IPv6 extension header cut short */
+	XNSG_R_EXTHDR_DEPTH,     /* more extension headers than XNSG_MAX_EXTHDRS */
+	XNSG_R_TRUNC_L4,         /* TCP/UDP/ICMP header cut short */
+	XNSG_R_FRAGMENT,         /* non-first fragment without a remembered verdict */
+	XNSG_R_NO_MATCH,         /* no rule matched: corrupt tables (never expected) */
+	XNSG_R_MAP_MISSING,      /* a table lookup failed (never expected) */
+	XNSG_REASONS
+};
+
+#define XNSG_MAX_VLANS 2
+#define XNSG_MAX_EXTHDRS 8
+
+/* ---- maps ----------------------------------------------------------- */
+
+/* xnsg_active: array, 1 entry.  The generation packets are judged by. */
+struct xnsg_active {
+	__u32 gen;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xnsg_active) == 8, "xnsg_active");
+
+/* xnsg_ifaces: hash, key = xnsg_iface_key. */
+struct xnsg_iface_key {
+	__u32 ifindex;
+	__u32 gen;
+};
+_Static_assert(sizeof(struct xnsg_iface_key) == 8, "xnsg_iface_key");
+
+struct xnsg_iface_cfg {
+	/* Tables in evaluation order: [dir][0] first.  Inbound: subnet NSG,
+	 * then NIC NSG; Outbound: NIC, then subnet.  XNSG_NO_TABLE: level
+	 * without an NSG (allows). */
+	__u16 table[XNSG_DIRS][2];
+	__u32 id;     /* interface index in the policy, for stats */
+	__u8 attach;  /* enum xnsg_abi_attach */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xnsg_iface_cfg) == 16, "xnsg_iface_cfg");
+
+/* xnsg_tables: array, XNSG_GENS * XNSG_MAX_TABLES. Class ids and port map
+ * ids are within the table's generation. */
+struct xnsg_table {
+	__u32 nrules;
+	__u32 rule_base;    /* first counter slot of this table's rules */
+	__u16 allow_class;  /* bitmap of the Allow rules */
+	__u16 noport_class; /* used for both ports of non-TCP/UDP packets */
+	__u16 any4_class[2];/* per field: IPv4 address matching no trie entry */
+	__u16 any6_class[2];/* per field: same for IPv6 */
+	__u16 portmap[2];   /* per field */
+	__u16 nsg;          /* NSG index in the policy */
+	__u8 dir;
+	__u8 pad[5];
+};
+_Static_assert(sizeof(struct xnsg_table) == 32, "xnsg_table");
+
+/* xnsg_lpm4 / xnsg_lpm6: LPM tries.  prefixlen counts the 32 bits of
+ * `tfg` (table index within generation, field and generation, all
+ * exact-matched) plus the prefix length. */
+struct xnsg_lpm4_key {
+	__u32 prefixlen;
+	__u32 tfg; /* XNSG_TFG(gen, table, field) */
+	__u8 addr[4];
+};
+_Static_assert(sizeof(struct xnsg_lpm4_key) == 12, "xnsg_lpm4_key");
+
+struct xnsg_lpm6_key {
+	__u32 prefixlen;
+	__u32 tfg;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xnsg_lpm6_key) == 24, "xnsg_lpm6_key");
+
+#define XNSG_TFG(gen, table, field) (((__u32)(gen) << 24) | ((__u32)(table) << 1) | (__u32)(field))
+
+/* xnsg_lpm value. */
+struct xnsg_lpm_val {
+	__u32 cls;
+};
+
+/* xnsg_ports: array, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS. */
+struct xnsg_port_chunk {
+	__u16 cls[XNSG_PORTS_PER_CHUNK];
+};
+_Static_assert(sizeof(struct xnsg_port_chunk) == 64, "xnsg_port_chunk");
+
+/* xnsg_protos: array, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS of __u32 class. */
+
+/* xnsg_classes: array, XNSG_GENS * XNSG_MAX_CLASSES. */
+struct xnsg_bitmap {
+	__u64 summary[XNSG_SUMMARY_WORDS]; /* bit b: w[b] != 0 */
+	__u64 w[XNSG_RULE_WORDS];          /* bit r of w[r/64]: rule r */
+};
+_Static_assert(sizeof(struct xnsg_bitmap) == 8 * (XNSG_SUMMARY_WORDS + XNSG_RULE_WORDS), "xnsg_bitmap");
+
+/* xnsg_rule_stats: per-CPU array, XNSG_GENS * XNSG_MAX_RULE_SLOTS. */
+struct xnsg_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct xnsg_counter) == 16, "xnsg_counter");
+
+/* xnsg_drops: per-CPU array, XNSG_REASONS of struct xnsg_counter. */
+
+/* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
+#define XNSG_MAP_ACTIVE "xnsg_active"
+#define XNSG_MAP_IFACES "xnsg_ifaces"
+#define XNSG_MAP_TABLES "xnsg_tables"
+#define XNSG_MAP_LPM4 "xnsg_lpm4"
+#define XNSG_MAP_LPM6 "xnsg_lpm6"
+#define XNSG_MAP_PORTS "xnsg_ports"
+#define XNSG_MAP_PROTOS "xnsg_protos"
+#define XNSG_MAP_CLASSES "xnsg_classes"
+#define XNSG_MAP_RULE_STATS "xnsg_rule_stats"
+#define XNSG_MAP_DROPS "xnsg_drops"
+
+#endif /* XNSG_ABI_H */

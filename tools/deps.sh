@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install the Debian packages xnsg needs, only when something is missing.
+#   tools/deps.sh          check; install what is missing (needs root)
+#   tools/deps.sh --check  check only; exit 1 when something is missing
+set -euo pipefail
+
+# Build: clang/llvm (BPF), libbpf, bpftool (skeletons), libelf/zlib (libbpf's
+# own deps), jansson (JSON), pkg-config.  Tests: Criterion; iproute2,
+# netcat, iperf3 for end-to-end traffic.  Benchmarks: nftables, iptables.
+PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev
+      libcriterion-dev pkg-config make iproute2 netcat-openbsd iperf3
+      nftables iptables)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "${1:-}" = "--check" ]; then
+	echo "missing packages: ${missing[*]}" >&2
+	exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "xnsg: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "xnsg: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compiler: policy model in, classifier tables out (layout in
+ * include/xnsg/abi.h).  A pure function: no syscalls, no maps; the
+ * datapath module writes what it returns into the kernel.
+ */
+#ifndef XNSG_COMPILE_H
+#define XNSG_COMPILE_H
+
+#include "model.h"
+#include "xnsg/abi.h"
+
+/* One LPM entry: prefix of `family` for `field` (XNSG_FIELD_SRC/DST). */
+struct lpm_entry {
+	struct xnsg_prefix prefix;
+	uint8_t field;
+	uint16_t cls;
+};
+
+struct compiled_table {
+	int nsg;                   /* index into policy.nsgs */
+	enum xnsg_dir dir;
+	uint32_t nrules;           /* rules of this NSG direction, priority order */
+	const struct rule **rules; /* rules[i]: the model rule behind bit i */
+	struct xnsg_table desc;    /* as written to xnsg_tables (gen-relative ids) */
+	uint16_t proto_class[XNSG_PROTOS];
+	struct lpm_entry *lpm4, *lpm6;
+	size_t nlpm4, nlpm6;
+};
+
+struct compiled_iface {
+	int iface;                 /* index into policy.ifaces */
+	struct xnsg_iface_cfg cfg; /* table[dir][level], evaluation order */
+};
+
+struct compiled {
+	struct compiled_table *tables;
+	size_t ntables;
+	struct xnsg_bitmap *classes; /* class id -> bitmap; identical bitmaps shared */
+	size_t nclasses;
+	uint16_t (*portmaps)[65536]; /* port map id -> class id of each port */
+	size_t nportmaps;
+	struct compiled_iface *ifaces;
+	size_t nifaces;
+	uint32_t nrule_slots;        /* counter slots used (sum of nrules) */
+};
+
+/*
+ * Compile every NSG direction used by an interface.  Returns 0, or
+ * -E2BIG when a limit of abi.h is exceeded (a diag names the limit, the
+ * NSG and how to raise it).
+ */
+int compile_policy(const struct policy *p, struct compiled **out, struct diag_list *d);
+void compiled_free(struct compiled *c);
+
+/*
+ * The lookup the BPF classifier performs, done in userspace over the
+ * compiled tables: the rule index (bit) in table t that decides the
+ * packet, or -1.  For tests of the compiler.
+ */
+int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
+		      const struct xnsg_addr *src, uint16_t sport,
+		      const struct xnsg_addr *dst, uint16_t dport);
+
+#endif
