@@ -14,4 +14,36 @@
  */
 int datapath_verify(const struct policy *p, const struct eval_query *q, struct eval_result *r);
 
+/*
+ * A private instance of the datapath (maps unpinned, programs unattached,
+ * decisions recorded) for verify --datapath and the BPF tests.
+ */
+struct compiled;
+struct xnsg_verdict;
+struct dp_test;
+
+enum dp_prog { DP_PROG_XDP, DP_PROG_TC_INGRESS, DP_PROG_TC_EGRESS };
+
+struct dp_test *dp_test_open(void);
+void dp_test_close(struct dp_test *t);
+/* Replace whatever the instance held by policy p compiled as c (generation 0). */
+int dp_test_load(struct dp_test *t, const struct policy *p, const struct compiled *c);
+/* Classify the flow q through the XDP program: fills r like eval_flow(). */
+int dp_test_classify(struct dp_test *t, const struct eval_query *q, struct eval_result *r);
+/* Run one program on a raw frame; *ret the program's return code. */
+int dp_test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
+		int *ret, struct xnsg_verdict *v);
+/* Configure ifindex (e.g. loopback's, the one test runs see) as interface
+ * `iface` of the loaded policy with the given attach mode. */
+int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach);
+/* A per-CPU counter summed over CPUs: XNSG_MAP_DROPS reason or rule slot. */
+int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
+		    unsigned long long *packets, unsigned long long *bytes);
+
+/* Frame for a flow: Ethernet + IPv4/IPv6 + TCP SYN / UDP / ICMP echo /
+ * bare protocol header, addresses and ports as the packet sees them. */
+size_t packet_for_flow(uint8_t *buf, size_t cap, uint8_t ipproto,
+		       const struct xnsg_addr *src, uint16_t sport,
+		       const struct xnsg_addr *dst, uint16_t dport);
+
 #endif

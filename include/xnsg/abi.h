@@ -200,6 +200,25 @@ _Static_assert(sizeof(struct xnsg_counter) == 16, "xnsg_counter");
 
 /* xnsg_drops: per-CPU array, XNSG_REASONS of struct xnsg_counter. */
 
+/*
+ * The last decision, kept only by a private instance loaded for
+ * `verify --datapath` and tests (rodata xnsg_record = 1); the live
+ * datapath never writes it.  Every level is evaluated in that mode, as the
+ * reference evaluator does, so the two can be compared level by level.
+ */
+struct xnsg_verdict {
+	__u32 rule[2];       /* per level: the deciding rule's bit */
+	__u32 slot[2];       /* per level: its counter slot */
+	__u16 table[2];      /* per level: table index, XNSG_NO_TABLE if none */
+	__u8 level_allow[2]; /* per level: 1 allow, 0 deny */
+	__u8 dir;            /* enum xnsg_abi_dir the packet was judged in */
+	__u8 allow;          /* final verdict */
+	__u8 reason;         /* enum xnsg_reason when dropped without a rule */
+	__u8 pass_kind;      /* 1: passed unfiltered (non-IP, ND, no config) */
+	__u32 seq;           /* incremented at each record */
+};
+_Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
+
 /* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
 #define XNSG_MAP_ACTIVE "xnsg_active"
 #define XNSG_MAP_IFACES "xnsg_ifaces"

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The classifier: one NSG direction ("table") decides a parsed packet by
+ * the bit-vector search described in include/xnsg/abi.h.  Included by
+ * xnsg.bpf.c after the map definitions and parse.h.
+ *
+ * Per table: five lookups turn the packet's fields into class ids, five
+ * more fetch the classes' bitmaps, then the summary words name the only
+ * 64-rule words worth ANDing.  No loop over rules: the usual packet ANDs
+ * one summary word and one rule word per field.
+ */
+#ifndef XNSG_CLASSIFY_H
+#define XNSG_CLASSIFY_H
+
+#define XNSG_NFIELDS 5
+
+/*
+ * Count trailing zeros of a non-zero word.  BPF has no ctz instruction,
+ * and a branchy version multiplies the verifier's paths; this one is
+ * straight-line: popcount of the mask below the lowest set bit.
+ */
+static __always_inline __u32 xnsg_ctz64(__u64 x)
+{
+	__u64 y = (x & -x) - 1;
+
+	y = y - ((y >> 1) & 0x5555555555555555ULL);
+	y = (y & 0x3333333333333333ULL) + ((y >> 2) & 0x3333333333333333ULL);
+	y = (y + (y >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((y * 0x0101010101010101ULL) >> 56);
+}
+
+static __always_inline struct xnsg_bitmap *xnsg_class(__u32 gen, __u32 id)
+{
+	__u32 key;
+
+	if (id >= XNSG_MAX_CLASSES)
+		return NULL;
+	key = gen * XNSG_MAX_CLASSES + id;
+	return bpf_map_lookup_elem(&xnsg_classes, &key);
+}
+
+/* The class of an address field: longest prefix, else the table's default. */
+static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 gen, __u32 t,
+					     __u32 field, const struct xnsg_pkt *pkt)
+{
+	const __u8 *addr = field == XNSG_FIELD_SRC ? pkt->saddr : pkt->daddr;
+	struct xnsg_lpm_val *v;
+
+	if (pkt->family == 4) {
+		struct xnsg_lpm4_key k = { .prefixlen = 64, .tfg = XNSG_TFG(gen, t, field) };
+
+		__builtin_memcpy(k.addr, addr, 4);
+		v = bpf_map_lookup_elem(&xnsg_lpm4, &k);
+		return v ? v->cls : tb->any4_class[field & 1];
+	} else {
+		struct xnsg_lpm6_key k = { .prefixlen = 160, .tfg = XNSG_TFG(gen, t, field) };
+
+		__builtin_memcpy(k.addr, addr, 16);
+		v = bpf_map_lookup_elem(&xnsg_lpm6, &k);
+		return v ? v->cls : tb->any6_class[field & 1];
+	}
+}
+
+static __always_inline int xnsg_port_class(const struct xnsg_table *tb, __u32 gen, __u32 field,
+					   __u16 port, __u32 *cls)
+{
+	struct xnsg_port_chunk *c;
+	__u32 key;
+
+	key = (gen * XNSG_MAX_PORTMAPS + tb->portmap[field & 1]) * XNSG_PORT_CHUNKS +
+	      port / XNSG_PORTS_PER_CHUNK;
+	c = bpf_map_lookup_elem(&xnsg_ports, &key);
+	if (!c)
+		return -1;
+	*cls = c->cls[port % XNSG_PORTS_PER_CHUNK];
+	return 0;
+}
+
+struct xnsg_decision {
+	__u32 rule;  /* the winning rule's index (its bit) */
+	__u32 slot;  /* its counter slot */
+	__u32 allow; /* 1 allow, 0 deny */
+};
+
+/*
+ * Decide packet pkt by table t of generation gen.  Returns 0 with d
+ * filled, or a positive xnsg_reason when the tables are inconsistent.
+ * A global function: the verifier checks it once, not once per caller
+ * path, which keeps the candidate-word loop affordable.
+ */
+__noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
+				 struct xnsg_decision *d)
+{
+	struct xnsg_bitmap *b[XNSG_NFIELDS], *allowed;
+	__u32 cls[XNSG_NFIELDS], key, *pc;
+	struct xnsg_table *tb;
+	__u32 s, k, i, r;
+
+	if (!pkt || !d || t >= XNSG_MAX_TABLES || gen >= XNSG_GENS)
+		return XNSG_R_MAP_MISSING;
+	key = gen * XNSG_MAX_TABLES + t;
+	tb = bpf_map_lookup_elem(&xnsg_tables, &key);
+	if (!tb)
+		return XNSG_R_MAP_MISSING;
+
+	cls[0] = xnsg_addr_class(tb, gen, t, XNSG_FIELD_SRC, pkt);
+	cls[1] = xnsg_addr_class(tb, gen, t, XNSG_FIELD_DST, pkt);
+	if ((pkt->proto == 6 || pkt->proto == 17) && pkt->frag != XNSG_FRAG_LATER) {
+		if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
+		    xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3]))
+			return XNSG_R_MAP_MISSING;
+	} else {
+		cls[2] = cls[3] = tb->noport_class;
+	}
+	key = key * XNSG_PROTOS + pkt->proto;
+	pc = bpf_map_lookup_elem(&xnsg_protos, &key);
+	if (!pc)
+		return XNSG_R_MAP_MISSING;
+	cls[4] = *pc;
+
+	for (i = 0; i < XNSG_NFIELDS; i++) {
+		b[i] = xnsg_class(gen, cls[i]);
+		if (!b[i])
+			return XNSG_R_MAP_MISSING;
+	}
+
+	for (s = 0; s < XNSG_SUMMARY_WORDS; s++) {
+		__u64 m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] &
+			  b[3]->summary[s] & b[4]->summary[s];
+
+		for (k = 0; k < 64 && m; k++) {
+			__u32 wi = s * 64 + xnsg_ctz64(m);
+			__u64 w;
+
+			if (wi >= XNSG_RULE_WORDS)
+				break;
+			w = b[0]->w[wi] & b[1]->w[wi] & b[2]->w[wi] & b[3]->w[wi] & b[4]->w[wi];
+			if (w) {
+				r = wi * 64 + xnsg_ctz64(w);
+				goto found;
+			}
+			m &= m - 1;
+		}
+	}
+	return XNSG_R_NO_MATCH;
+
+found:
+	allowed = xnsg_class(gen, tb->allow_class);
+	if (!allowed || r >= XNSG_MAX_RULES)
+		return XNSG_R_MAP_MISSING;
+	d->rule = r;
+	d->allow = (allowed->w[r / 64] >> (r % 64)) & 1;
+	d->slot = tb->rule_base + r;
+	return 0;
+}
+
+#endif /* XNSG_CLASSIFY_H */
