@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Shared by tests/e2e/run.sh and examples/demo.sh: three network namespaces
+# joined by veths, helpers for bounded traffic, and a teardown that removes
+# everything it made (namespaces, the private BPF filesystem, state file).
+#
+# The caller sets XNSG (the binary) and ID (a unique name) and then calls
+# topo_init; the EXIT trap tears down.
+#
+#   ns B (client) b0 ---- a0 ns A (workload, xnsg attach host on a0)
+#     192.0.2.20              192.0.2.10          VNet 192.0.2.0/24
+#     198.51.100.20 (Internet)                         2001:db8:1::/64
+#     2001:db8:1::20          2001:db8:1::10
+#                             a1 ---- c0 ns C (container)
+#                             (xnsg attach peer    192.0.2.130
+#                              on a1)              2001:db8:1::1:130
+
+topo_init() {
+	NS_A="$ID-a" NS_B="$ID-b" NS_C="$ID-c"
+	WORK=$(mktemp -d "/tmp/$ID.XXXX")
+	export XNSG_PIN_DIR="$WORK/bpf/xnsg"
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+cleanup() {
+	set +e
+	[ -n "${BG_PIDS:-}" ] && kill $BG_PIDS 2>/dev/null
+	ip netns exec "$NS_A" "$XNSG" detach --all >/dev/null 2>&1
+	for ns in "$NS_A" "$NS_B" "$NS_C"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	umount "$WORK/bpf" 2>/dev/null
+	rm -f "/run/xnsg/$(echo "$XNSG_PIN_DIR" | tr / _).json"
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+need() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null || { echo "e2e: SKIP all: '$c' is not installed"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+	done
+}
+
+A() { ip netns exec "$NS_A" "$@"; }
+B() { ip netns exec "$NS_B" "$@"; }
+C() { ip netns exec "$NS_C" "$@"; }
+x() { A "$XNSG" "$@"; }
+
+setup() {
+	mkdir -p "$WORK/bpf"
+	mount -t bpf bpf "$WORK/bpf" || return 1
+	ip netns add "$NS_A" && ip netns add "$NS_B" && ip netns add "$NS_C" || return 1
+	ip link add a0 netns "$NS_A" type veth peer name b0 netns "$NS_B" || return 1
+	ip link add a1 netns "$NS_A" type veth peer name c0 netns "$NS_C" || return 1
+	A ip link set lo up; B ip link set lo up; C ip link set lo up
+	A ip addr add 192.0.2.10/25 dev a0
+	A ip addr add 2001:db8:1::10/120 dev a0 nodad
+	A ip route add 198.51.100.0/24 dev a0
+	B ip addr add 192.0.2.20/25 dev b0
+	B ip addr add 198.51.100.20/24 dev b0
+	B ip addr add 2001:db8:1::20/120 dev b0 nodad
+	A ip addr add 192.0.2.129/25 dev a1
+	A ip addr add 2001:db8:1::1:1/112 dev a1 nodad
+	C ip addr add 192.0.2.130/25 dev c0
+	C ip addr add 2001:db8:1::1:130/112 dev c0 nodad
+	A ip link set a0 up; A ip link set a1 up; B ip link set b0 up; C ip link set c0 up
+	B ip route add 192.0.2.128/25 via 192.0.2.10
+	C ip route add default via 192.0.2.129
+	C ip -6 route add default via 2001:db8:1::1:1
+	B ip -6 route add 2001:db8:1::1:0/112 via 2001:db8:1::10
+	A sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	sleep 1 # let the links come up
+}
+
+
+# TCP connect from namespace $1 to $2:$3 [from source address $4]; 0 when
+# the connection opens.
+tcp_ok() {
+	local ns=$1 host=$2 port=$3 src=${4:-}
+	ip netns exec "$ns" timeout 4 nc -z -w 2 ${src:+-s "$src"} "$host" "$port" >/dev/null 2>&1
+}
+
+# TCP listeners (IPv4 and IPv6) in namespace $1 on port $2, accepting
+# repeatedly for at most 10 minutes.
+listen_tcp() {
+	ip netns exec "$1" timeout 600 nc -4 -lk "$2" >/dev/null 2>&1 &
+	BG_PIDS="${BG_PIDS:-} $!"
+	ip netns exec "$1" timeout 600 nc -6 -lk "$2" >/dev/null 2>&1 &
+	BG_PIDS="${BG_PIDS:-} $!"
+}
+
+# One UDP datagram from $1 to $2:$3, received by a listener in $4.
+udp_ok() {
+	local from=$1 host=$2 port=$3 to=$4 out="$WORK/udp.$RANDOM"
+	ip netns exec "$to" timeout 3 nc -u -l -W 1 "$port" > "$out" 2>/dev/null &
+	local pid=$!
+	sleep 0.3
+	echo "ping-$port" | ip netns exec "$from" timeout 2 nc -u -w 1 "$host" "$port" >/dev/null 2>&1
+	wait $pid 2>/dev/null
+	grep -q "ping-$port" "$out"
+}
+
+ping_ok() {
+	local ns=$1 host=$2
+	ip netns exec "$ns" ping -q -c 1 -W 1 "$host" >/dev/null 2>&1
+}
+
