@@ -13,6 +13,7 @@ run() {
 	[ $rc -eq 0 ] || failed+=("$name (exit $rc)")
 }
 
+export XNSG_BIN="$build/xnsg"
 run unit "$build/tests/unit-tests"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "==== bpf: SKIP: needs root (BPF_PROG_TEST_RUN)"

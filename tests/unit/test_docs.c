@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+/*
+ * `xnsg --help`, the man page and README agree on commands and options
+ * (bpftool's sync test, in spirit).  Runs the built binary: XNSG_BIN, or
+ * build/xnsg from the repository root.
+ */
+#include <criterion/criterion.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *slurp_cmd(const char *cmd, int *status)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0, cap = 4096;
+	char *s = malloc(cap);
+
+	cr_assert_not_null(f, "cannot run %s", cmd);
+	while (!feof(f)) {
+		if (cap - n < 1024)
+			s = realloc(s, cap *= 2);
+		n += fread(s + n, 1, cap - n - 1, f);
+	}
+	s[n] = '\0';
+	*status = pclose(f);
+	return s;
+}
+
+static char *slurp_file(const char *path)
+{
+	char *cmd, *s;
+	int st;
+
+	cr_assert(asprintf(&cmd, "cat %s", path) > 0);
+	s = slurp_cmd(cmd, &st);
+	cr_assert_eq(st, 0, "cannot read %s", path);
+	free(cmd);
+	return s;
+}
+
+static const char *bin(void)
+{
+	const char *b = getenv("XNSG_BIN");
+
+	return b ? b : "build/xnsg";
+}
+
+/* The option words (--long and -x) of a usage text. */
+static int options_of(const char *usage, char opts[][32], int max)
+{
+	regex_t re;
+	regmatch_t m[2];
+	const char *p = usage;
+	int n = 0;
+
+	cr_assert_eq(regcomp(&re, "[[ |](--[a-z-]+|-[a-zA-Z])\\b", REG_EXTENDED), 0);
+	while (n < max && regexec(&re, p, 2, m, 0) == 0) {
+		int len = m[1].rm_eo - m[1].rm_so;
+
+		snprintf(opts[n++], 32, "%.*s", len, p + m[1].rm_so);
+		p += m[1].rm_eo;
+	}
+	regfree(&re);
+	return n;
+}
+
+/* "--reset-flows" as groff writes it: "\-\-reset\-flows". */
+static void man_escape(const char *opt, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *opt && o + 3 < len; opt++) {
+		if (*opt == '-')
+			out[o++] = '\\';
+		out[o++] = *opt;
+	}
+	out[o] = '\0';
+}
+
+Test(docs, commands_and_options_agree)
+{
+	char *help, *readme = slurp_file("README.md"), *man = slurp_file("man/xnsg.8"), *cmd;
+	char *line, *save = NULL;
+	int st, ncmds = 0;
+
+	cr_assert(asprintf(&cmd, "%s help", bin()) > 0);
+	help = slurp_cmd(cmd, &st);
+	cr_assert_eq(st, 0, "'xnsg help' exits 0");
+	free(cmd);
+	for (line = strtok_r(help, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[32], opts[32][32], pat[96], esc[96], *usage;
+		int n;
+
+		if (sscanf(line, "  %31[a-z] ", name) != 1 || !strcmp(name, "help") ||
+		    strncmp(line, "  ", 2) || line[2] == ' ' || line[2] == '-')
+			continue;
+		ncmds++;
+		cr_assert(asprintf(&cmd, "%s %s --help", bin(), name) > 0);
+		usage = slurp_cmd(cmd, &st);
+		cr_assert_eq(st, 0, "'xnsg %s --help' exits 0", name);
+		cr_assert(strstr(usage, "Usage: xnsg"), "'xnsg %s --help' prints a usage line", name);
+		snprintf(pat, sizeof(pat), "xnsg %s", name);
+		cr_assert(strstr(readme, pat), "README shows '%s'", pat);
+		snprintf(pat, sizeof(pat), ".B xnsg %s", name);
+		cr_assert(strstr(man, pat), "the man page has a synopsis for '%s'", name);
+		snprintf(pat, sizeof(pat), ".B %s\n", name);
+		cr_assert(strstr(man, pat), "the man page describes command '%s'", name);
+		n = options_of(usage, opts, 32);
+		for (int i = 0; i < n; i++) {
+			cr_assert(strstr(readme, opts[i]), "README mentions %s of 'xnsg %s'", opts[i], name);
+			man_escape(opts[i], esc, sizeof(esc));
+			cr_assert(strstr(man, esc), "the man page mentions %s of 'xnsg %s'", opts[i], name);
+		}
+		free(usage);
+		free(cmd);
+	}
+	cr_assert_geq(ncmds, 7, "'xnsg help' lists the commands (found %d)", ncmds);
+	for (const char *const *g = (const char *const[]){ "--json", "--verbose", "--help", "--version", NULL }; *g; g++) {
+		char esc[32];
+
+		cr_assert(strstr(readme, *g), "README mentions global option %s", *g);
+		man_escape(*g, esc, sizeof(esc));
+		cr_assert(strstr(man, esc), "the man page mentions global option %s", *g);
+	}
+	free(help);
+	free(readme);
+	free(man);
+}
