@@ -99,6 +99,38 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_drops SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XNSG_CT_MAX);
+	__type(key, struct xnsg_ct_key);
+	__type(value, struct xnsg_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XNSG_FRAG_MAX);
+	__type(key, struct xnsg_frag_key);
+	__type(value, struct xnsg_frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XNSG_CT_STATS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct_stats SEC(".maps");
+
 /* Set to 1 only in the private instance of verify --datapath and tests. */
 const volatile __u8 xnsg_record = 0;
 struct xnsg_verdict xnsg_last = {};
@@ -124,6 +156,7 @@ static __always_inline int xnsg_parse(void *data, void *data_end, struct xnsg_pk
 }
 #endif
 #include "classify.h"
+#include "conntrack.h"
 
 enum { HOOK_RX = 0, HOOK_TX = 1 };
 
@@ -149,11 +182,11 @@ static __always_inline int drop(__u32 reason, __u32 len)
 	return 0;
 }
 
-static __always_inline int pass_unfiltered(void)
+static __always_inline int pass_as(__u8 kind)
 {
 	if (xnsg_record) {
 		xnsg_last.allow = 1;
-		xnsg_last.pass_kind = 1;
+		xnsg_last.pass_kind = kind;
 		xnsg_last.seq++;
 	}
 	return 1;
@@ -163,6 +196,10 @@ static __always_inline int pass_unfiltered(void)
  * The verdict for one packet: 1 pass, 0 drop.  hook: where the program
  * runs (receive or send side); with the interface's attach mode it gives
  * the workload's direction.
+ *
+ *   parse -> interface config -> later fragment? follow its first
+ *         -> tracked flow? pass -> ICMP error of a tracked flow? pass
+ *         -> every level's table -> track the flow if allowed
  */
 static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex, int hook)
 {
@@ -170,24 +207,27 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 	struct xnsg_iface_key ik;
 	struct xnsg_active *act;
 	struct xnsg_pkt pkt = {};
-	__u32 zero = 0, gen, dir, l;
+	struct xnsg_flow flow;
+	struct xnsg_ct_key rk;
+	__u32 zero = 0, gen, dir, l, slots[2] = { ~0U, ~0U };
+	__u64 now;
 	int rc, allow_all = 1;
 
 	rc = xnsg_parse(data, data_end, &pkt);
 	if (rc == XNSG_PARSE_PASS)
-		return pass_unfiltered();
+		return pass_as(XNSG_PASS_UNFILTERED);
 	if (rc > 0)
 		return drop(rc, (__u32)(data_end - data));
 
 	act = bpf_map_lookup_elem(&xnsg_active, &zero);
 	if (!act)
-		return pass_unfiltered();
+		return pass_as(XNSG_PASS_UNFILTERED);
 	gen = act->gen & 1;
 	ik.ifindex = ifindex;
 	ik.gen = gen;
 	cfg = bpf_map_lookup_elem(&xnsg_ifaces, &ik);
 	if (!cfg)
-		return pass_unfiltered(); /* not an interface of the policy */
+		return pass_as(XNSG_PASS_UNFILTERED); /* not an interface of the policy */
 
 	dir = (hook ^ cfg->attach) & 1;
 	if (xnsg_record) {
@@ -195,8 +235,24 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 		xnsg_last.reason = 0;
 		xnsg_last.pass_kind = 0;
 	}
-	if (pkt.frag == XNSG_FRAG_LATER)
-		return drop(XNSG_R_FRAGMENT, pkt.len);
+	now = bpf_ktime_get_ns();
+	if (pkt.frag == XNSG_FRAG_LATER) {
+		rc = xnsg_frag_follow(&pkt, ifindex, now);
+		if (rc < 0)
+			return drop(XNSG_R_FRAGMENT, pkt.len);
+		return rc ? pass_as(XNSG_PASS_FRAGMENT) : drop(XNSG_R_RULE_DENY, pkt.len);
+	}
+
+	xnsg_flow_of(data, data_end, &pkt, ifindex, &flow);
+	if (xnsg_ct_hit(&flow, now)) {
+		xnsg_frag_record(&pkt, ifindex, now, 1);
+		return pass_as(XNSG_PASS_FLOW);
+	}
+	if (xnsg_related_key(data, data_end, &pkt, ifindex, &rk) == 0 &&
+	    bpf_map_lookup_elem(&xnsg_ct, &rk)) {
+		ct_stat(XNSG_CTS_RELATED);
+		return pass_as(XNSG_PASS_RELATED);
+	}
 
 	for (l = 0; l < 2; l++) {
 		__u32 t = cfg->table[dir][l];
@@ -211,6 +267,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 			return drop(rc, pkt.len);
 		if (d.slot < XNSG_MAX_RULE_SLOTS)
 			count(&xnsg_rule_stats, gen * XNSG_MAX_RULE_SLOTS + d.slot, pkt.len);
+		slots[l] = d.slot;
 		if (xnsg_record) {
 			xnsg_last.rule[l] = d.rule;
 			xnsg_last.slot[l] = d.slot;
@@ -222,13 +279,22 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 				break;
 		}
 	}
+	xnsg_frag_record(&pkt, ifindex, now, allow_all);
 	if (xnsg_record) {
 		xnsg_last.allow = allow_all;
 		xnsg_last.seq++;
 	}
-	if (!allow_all)
+	if (!allow_all) {
 		count(&xnsg_drops, XNSG_R_RULE_DENY, pkt.len);
-	return allow_all;
+		return 0;
+	}
+	flow.slot[0] = slots[0];
+	flow.slot[1] = slots[1];
+	flow.iface = cfg->id;
+	flow.dir = (__u8)dir;
+	flow.gen = (__u8)gen;
+	xnsg_ct_create(&flow, now);
+	return 1;
 }
 
 SEC("xdp")

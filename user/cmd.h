@@ -16,6 +16,7 @@ int cmd_apply(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
 
 /* Print the usage of one command (from the table in main.c) to f. */
 void cmd_usage(const char *name, FILE *f);

@@ -18,14 +18,14 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cmd.h"
 #include "compile.h"
 #include "dp.h"
+#include "flows.h"
 #include "log.h"
 #include "model.h"
-
-#define STATE_DIR "/run/xnsg"
 
 static const char *const reason_names[XNSG_REASONS] = {
 	[XNSG_R_RULE_DENY] = "rule-deny",
@@ -41,60 +41,6 @@ static const char *const reason_names[XNSG_REASONS] = {
 	[XNSG_R_NO_MATCH] = "no-match",
 	[XNSG_R_MAP_MISSING] = "map-missing",
 };
-
-/* ---- state file ----------------------------------------------------- */
-
-static char *state_path(void)
-{
-	char *name = xstrdup(dp_pin_dir()), *path;
-
-	for (char *c = name; *c; c++)
-		if (*c == '/')
-			*c = '_';
-	path = xasprintf("%s/%s.json", STATE_DIR, name);
-	free(name);
-	return path;
-}
-
-/* The state as last written, or NULL when nothing is applied. */
-static json_t *state_read(void)
-{
-	char *path = state_path();
-	json_error_t jerr;
-	json_t *st = NULL;
-
-	if (access(path, F_OK) == 0) {
-		st = json_load_file(path, 0, &jerr);
-		if (!st)
-			pr_warn("%s: unreadable state (%s); treating as empty", path, jerr.text);
-	}
-	free(path);
-	return st;
-}
-
-static int state_write(json_t *st)
-{
-	char *path = state_path(), *tmp = xasprintf("%s.tmp", path);
-	int err = 0;
-
-	if (mkdir(STATE_DIR, 0700) && errno != EEXIST)
-		err = -errno;
-	else if (json_dump_file(st, tmp, JSON_INDENT(1)) || rename(tmp, path))
-		err = -EIO;
-	if (err)
-		pr_err("%s: cannot write state: %s", path, strerror(-err));
-	free(tmp);
-	free(path);
-	return err;
-}
-
-static void state_remove(void)
-{
-	char *path = state_path();
-
-	unlink(path);
-	free(path);
-}
 
 static json_t *attachment_json(const struct dp_attachment *a, const struct iface *ifc)
 {
@@ -171,6 +117,7 @@ static uint64_t fnv1a_file(const char *file)
 struct apply_opts {
 	const char *file, *only;
 	bool ingress_tc, reset_flows;
+	unsigned int max_flows;
 };
 
 static int apply_usage(const char *msg)
@@ -248,7 +195,7 @@ static int do_apply(const struct apply_opts *o)
 	err = dp_check_env(true);
 	if (err)
 		goto fail;
-	st = state_read();
+	st = dp_state_read();
 
 	/* Which interfaces: asked for now, or attached by an earlier apply. */
 	ifindex = xcalloc(c->nifaces, sizeof(*ifindex));
@@ -282,7 +229,7 @@ static int do_apply(const struct apply_opts *o)
 		goto fail;
 	}
 
-	err = dp_open(&dp, true, false);
+	err = dp_open(&dp, true, false, o->max_flows);
 	if (err)
 		goto fail;
 	err = dp_active_gen(&dp, &old_gen);
@@ -290,6 +237,8 @@ static int do_apply(const struct apply_opts *o)
 		goto fail_dp;
 	gen = st ? old_gen ^ 1 : old_gen;
 	err = dp_write_gen(&dp, gen, c, ifindex);
+	if (!err)
+		err = dp_write_config(&dp, &p->timeouts);
 	if (err)
 		goto fail_gen;
 
@@ -327,8 +276,14 @@ static int do_apply(const struct apply_opts *o)
 		json_decref(new_slots);
 		goto fail_dp;
 	}
-	if (o->reset_flows)
-		pr_info("--reset-flows: no flows are tracked by this datapath version");
+	{
+		size_t checked = 0, removed = 0;
+
+		/* Existing flows survive an update (Azure) unless asked. */
+		if (flows_reevaluate(p, o->reset_flows, &checked, &removed) == 0 && checked)
+			printf("re-evaluated %zu tracked flow%s: %zu now denied and removed\n", checked,
+			       checked == 1 ? "" : "s", removed);
+	}
 
 	/* Record what is attached: this apply's interfaces plus earlier ones. */
 	ifs = json_array();
@@ -365,7 +320,7 @@ static int do_apply(const struct apply_opts *o)
 				"portmaps", (json_int_t)c->nportmaps, "slots", new_slots);
 		free(abs);
 	}
-	err = state_write(nst);
+	err = dp_state_write(nst);
 	if (!err) {
 		size_t n = json_array_size(ifs);
 
@@ -407,6 +362,7 @@ int cmd_apply(int argc, char **argv)
 		{ "interface", required_argument, NULL, 'i' },
 		{ "ingress", required_argument, NULL, 'I' },
 		{ "reset-flows", no_argument, NULL, 'R' },
+		{ "max-flows", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -426,6 +382,15 @@ int cmd_apply(int argc, char **argv)
 		case 'R':
 			o.reset_flows = true;
 			break;
+		case 'M': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || n < 1024 || n > (1UL << 26))
+				return apply_usage("--max-flows takes a number from 1024 to 67108864");
+			o.max_flows = (unsigned int)n;
+			break;
+		}
 		case 'h':
 			cmd_usage("apply", stdout);
 			return 0;
@@ -465,7 +430,7 @@ static int detach_all(json_t *st)
 	}
 	if (dp_unpin_all())
 		err = -EIO;
-	state_remove();
+	dp_state_remove();
 	return err;
 }
 
@@ -500,10 +465,10 @@ static int detach_one(json_t *st, const char *name)
 		}
 	if (json_array_size(ifs) == 0) { /* the last one: remove everything */
 		err = dp_unpin_all();
-		state_remove();
+		dp_state_remove();
 		return err;
 	}
-	return state_write(st);
+	return dp_state_write(st);
 }
 
 int cmd_detach(int argc, char **argv)
@@ -539,7 +504,7 @@ int cmd_detach(int argc, char **argv)
 	err = dp_check_env(false);
 	if (err)
 		return 1;
-	st = state_read();
+	st = dp_state_read();
 	if (!st) {
 		if (only) {
 			pr_err("%s: not attached (nothing is applied)", only);
@@ -593,7 +558,7 @@ static void print_json(json_t *j)
 
 /* A map opened from its pin, for status and stats. */
 struct pinned {
-	int fd_active, fd_lpm4, fd_lpm6, fd_rule_stats, fd_drops;
+	int fd_active, fd_lpm4, fd_lpm6, fd_rule_stats, fd_drops, fd_ct, fd_ct_stats;
 };
 
 static int pinned_open(struct pinned *m)
@@ -603,8 +568,10 @@ static int pinned_open(struct pinned *m)
 	m->fd_lpm6 = dp_open_pinned_map(XNSG_MAP_LPM6);
 	m->fd_rule_stats = dp_open_pinned_map(XNSG_MAP_RULE_STATS);
 	m->fd_drops = dp_open_pinned_map(XNSG_MAP_DROPS);
+	m->fd_ct = dp_open_pinned_map(XNSG_MAP_CT);
+	m->fd_ct_stats = dp_open_pinned_map(XNSG_MAP_CT_STATS);
 	if (m->fd_active < 0 || m->fd_lpm4 < 0 || m->fd_lpm6 < 0 || m->fd_rule_stats < 0 ||
-	    m->fd_drops < 0) {
+	    m->fd_drops < 0 || m->fd_ct < 0 || m->fd_ct_stats < 0) {
 		pr_err("%s: the datapath's maps are missing (was it detached by hand?)", dp_pin_dir());
 		return -ENOENT;
 	}
@@ -613,7 +580,8 @@ static int pinned_open(struct pinned *m)
 
 static void pinned_close(struct pinned *m)
 {
-	int *fds[] = { &m->fd_active, &m->fd_lpm4, &m->fd_lpm6, &m->fd_rule_stats, &m->fd_drops };
+	int *fds[] = { &m->fd_active, &m->fd_lpm4,	 &m->fd_lpm6, &m->fd_rule_stats,
+			&m->fd_drops,  &m->fd_ct, &m->fd_ct_stats };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0)
@@ -634,7 +602,7 @@ static size_t count_keys(int fd, size_t ksize)
 /* Requires state; prints "nothing applied" otherwise. */
 static json_t *state_or_say(void)
 {
-	json_t *st = state_read();
+	json_t *st = dp_state_read();
 
 	if (!st) {
 		if (xnsg_json)
@@ -647,7 +615,7 @@ static json_t *state_or_say(void)
 
 int cmd_status(int argc, char **argv)
 {
-	struct pinned m = { -1, -1, -1, -1, -1 };
+	struct pinned m = { -1, -1, -1, -1, -1, -1, -1 };
 	json_t *st, *ifs, *j;
 	size_t i, n4, n6;
 	int rc = simple_usage("status", argc, argv);
@@ -713,9 +681,56 @@ int cmd_status(int argc, char **argv)
 
 /* ---- stats ---------------------------------------------------------- */
 
+/*
+ * Flow-table counters.  An LRU table evicts silently when full, so
+ * evictions are what creation put in and neither expiry nor the table
+ * holds any more.
+ */
+static json_t *ct_stats_json(struct pinned *m)
+{
+	static const char *const names[XNSG_CT_STATS] = {
+		[XNSG_CTS_CREATED] = "created", [XNSG_CTS_HITS] = "packets_by_state",
+		[XNSG_CTS_EXPIRED] = "expired", [XNSG_CTS_RELATED] = "icmp_errors_related",
+		[XNSG_CTS_FRAG_FOLLOWED] = "fragments_followed",
+		[XNSG_CTS_FRAG_RECORDED] = "fragments_recorded",
+	};
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 v[XNSG_CT_STATS] = { 0 }, *per = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(__u64));
+	json_t *j = json_object();
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	size_t live = count_keys(m->fd_ct, sizeof(struct xnsg_ct_key));
+	__s64 evicted;
+
+	for (__u32 k = 0; k < XNSG_CT_STATS; k++) {
+		if (bpf_map_lookup_elem(m->fd_ct_stats, &k, per) == 0)
+			for (int c = 0; c < ncpu; c++)
+				v[k] += per[c];
+		json_object_set_new(j, names[k], json_integer((json_int_t)v[k]));
+	}
+	free(per);
+	bpf_obj_get_info_by_fd(m->fd_ct, &info, &len);
+	evicted = (__s64)v[XNSG_CTS_CREATED] - (__s64)v[XNSG_CTS_EXPIRED] - (__s64)live;
+	json_object_set_new(j, "live", json_integer((json_int_t)live));
+	json_object_set_new(j, "max", json_integer(info.max_entries));
+	/* Flows removed by apply --reset-flows also leave without expiring. */
+	json_object_set_new(j, "evicted_or_reset", json_integer(evicted > 0 ? evicted : 0));
+	return j;
+}
+
+static void print_ct_stats(json_t *j)
+{
+	const char *key;
+	json_t *v;
+
+	printf("\nflow table:\n");
+	json_object_foreach(j, key, v)
+		printf("  %-22s %12lld\n", key, json_integer_value(v));
+}
+
 int cmd_stats(int argc, char **argv)
 {
-	struct pinned m = { -1, -1, -1, -1, -1 };
+	struct pinned m = { -1, -1, -1, -1, -1, -1, -1 };
 	json_t *st, *out, *rules, *drops, *j;
 	struct xnsg_counter sum;
 	struct xnsg_active act = {};
@@ -759,7 +774,7 @@ int cmd_stats(int argc, char **argv)
 				    json_pack("{s:I, s:I}", "packets", (json_int_t)sum.packets,
 					      "bytes", (json_int_t)sum.bytes));
 	}
-	out = json_pack("{s:o, s:o}", "rules", rules, "drops", drops);
+	out = json_pack("{s:o, s:o, s:o}", "rules", rules, "drops", drops, "flows", ct_stats_json(&m));
 	if (xnsg_json) {
 		print_json(out);
 	} else {
@@ -771,6 +786,7 @@ int cmd_stats(int argc, char **argv)
 			       json_string_value(json_object_get(j, "rule")),
 			       json_integer_value(json_object_get(j, "packets")),
 			       json_integer_value(json_object_get(j, "bytes")));
+		print_ct_stats(json_object_get(out, "flows"));
 		printf("\ndrops by reason:\n");
 		for (__u32 r = 0; r < XNSG_REASONS; r++) {
 			json_t *d = json_object_get(drops, reason_names[r]);

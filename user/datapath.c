@@ -97,14 +97,22 @@ static void dp_collect_fds(struct dp *dp)
 	dp->fd_classes = bpf_map__fd(s->maps.xnsg_classes);
 	dp->fd_rule_stats = bpf_map__fd(s->maps.xnsg_rule_stats);
 	dp->fd_drops = bpf_map__fd(s->maps.xnsg_drops);
+	dp->fd_ct = bpf_map__fd(s->maps.xnsg_ct);
+	dp->fd_config = bpf_map__fd(s->maps.xnsg_config);
+	dp->fd_ct_stats = bpf_map__fd(s->maps.xnsg_ct_stats);
+	dp->fd_frags = bpf_map__fd(s->maps.xnsg_frags);
 }
+
+/* Flow table size of a private instance: tests and verify need few. */
+#define DP_PRIVATE_CT_MAX 65536
 
 /*
  * Load the object.  pinned: maps are reused from (or pinned to) the pin
  * directory; otherwise the instance is private.  record: keep the last
- * decision in xnsg_last (tests, verify).
+ * decision in xnsg_last (tests, verify).  max_flows: size of the flow
+ * table when it is created (0: XNSG_CT_MAX); a pinned table keeps its size.
  */
-int dp_open(struct dp *dp, bool pinned, bool record)
+int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir());
 	struct bpf_map *map;
@@ -123,9 +131,14 @@ int dp_open(struct dp *dp, bool pinned, bool record)
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return err;
 	}
-	if (!pinned)
+	if (!pinned) {
 		bpf_object__for_each_map(map, dp->skel->obj)
 			bpf_map__set_pin_path(map, NULL);
+		if (!max_flows)
+			max_flows = DP_PRIVATE_CT_MAX;
+	}
+	if (max_flows)
+		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);
 	dp->skel->rodata->xnsg_record = record;
 	err = xnsg__load(dp->skel);
 	if (err) {
@@ -216,6 +229,18 @@ static int delete_keys(int fd, size_t ksize, bool (*mine)(const void *key, __u32
 			err = -errno;
 	free(keys);
 	return err;
+}
+
+static bool any_key(const void *key, __u32 gen)
+{
+	(void)key;
+	(void)gen;
+	return true;
+}
+
+int dp_flush_map(int fd, size_t ksize)
+{
+	return delete_keys(fd, ksize, any_key, 0);
 }
 
 static bool lpm4_in_gen(const void *key, __u32 gen)
@@ -315,6 +340,20 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	else if (err)
 		pr_err("cannot write the policy into the BPF maps: %s", strerror(-err));
 	return err;
+}
+
+/* Idle timeouts of the policy (SPEC §2 "flowTimeouts"). */
+int dp_write_config(struct dp *dp, const struct flow_timeouts *to)
+{
+	struct xnsg_config cfg = {};
+	__u32 zero = 0;
+
+	cfg.timeout_ns[XNSG_TO_TCP_ESTABLISHED] = to->tcp_established * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_TCP_TRANSITORY] = to->tcp_transitory * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_UDP] = to->udp * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_UDP_STREAM] = to->udp_stream * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_OTHER] = to->other * 1000000000ULL;
+	return bpf_map_update_elem(dp->fd_config, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
 /* Count entries of generation gen in the LPM tries (for status). */
@@ -544,7 +583,8 @@ int dp_unpin_all(void)
 	static const char *const names[] = {
 		XNSG_MAP_ACTIVE, XNSG_MAP_IFACES, XNSG_MAP_TABLES, XNSG_MAP_LPM4, XNSG_MAP_LPM6,
 		XNSG_MAP_PORTS, XNSG_MAP_PROTOS, XNSG_MAP_CLASSES, XNSG_MAP_RULE_STATS,
-		XNSG_MAP_DROPS, "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
+		XNSG_MAP_DROPS, XNSG_MAP_CT, XNSG_MAP_CONFIG, XNSG_MAP_FRAGS, XNSG_MAP_CT_STATS,
+		"xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
 	};
 	char path[512];
 
@@ -584,7 +624,7 @@ struct dp_test *dp_test_open(void)
 {
 	struct dp_test *t = xcalloc(1, sizeof(*t));
 
-	if (dp_open(&t->dp, false, true)) {
+	if (dp_open(&t->dp, false, true, 0)) {
 		free(t);
 		return NULL;
 	}
@@ -609,7 +649,16 @@ int dp_test_load(struct dp_test *t, const struct policy *p, const struct compile
 	t->p = p;
 	t->c = c;
 	err = dp_write_gen(&t->dp, 0, c, NULL);
+	if (!err)
+		err = dp_write_config(&t->dp, &p->timeouts);
 	return err ? err : dp_flip(&t->dp, 0);
+}
+
+/* Forget every tracked flow and remembered fragment. */
+void dp_test_flush_flows(struct dp_test *t)
+{
+	dp_flush_map(t->dp.fd_ct, sizeof(struct xnsg_ct_key));
+	dp_flush_map(t->dp.fd_frags, sizeof(struct xnsg_frag_key));
 }
 
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach)
@@ -696,6 +745,8 @@ int dp_test_classify(struct dp_test *t, const struct eval_query *q, struct eval_
 	if (err)
 		return err;
 	len = packet_for_flow(frame, sizeof(frame), q->ipproto, src, sport, dst, dport);
+	/* Judge the flow by the rules, not by state an earlier query left. */
+	dp_test_flush_flows(t);
 	err = dp_test_run(t, DP_PROG_XDP, frame, len, &ret, &v);
 	if (err)
 		return err;

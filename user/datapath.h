@@ -33,6 +33,8 @@ int dp_test_classify(struct dp_test *t, const struct eval_query *q, struct eval_
 /* Run one program on a raw frame; *ret the program's return code. */
 int dp_test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
 		int *ret, struct xnsg_verdict *v);
+/* Forget every tracked flow and remembered fragment. */
+void dp_test_flush_flows(struct dp_test *t);
 /* Configure ifindex (e.g. loopback's, the one test runs see) as interface
  * `iface` of the loaded policy with the given attach mode. */
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach);

@@ -15,7 +15,7 @@ struct xnsg;
 struct dp {
 	struct xnsg *skel;
 	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_protos,
-	    fd_classes, fd_rule_stats, fd_drops;
+	    fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
 };
 
 /* One interface's hooks as attached (and recorded in the state file). */
@@ -29,7 +29,9 @@ struct dp_attachment {
 
 const char *dp_pin_dir(void);
 int dp_check_env(bool need_pins);
-int dp_open(struct dp *dp, bool pinned, bool record);
+int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows);
+int dp_write_config(struct dp *dp, const struct flow_timeouts *to);
+int dp_flush_map(int fd, size_t ksize);
 void dp_close(struct dp *dp);
 int dp_active_gen(struct dp *dp, __u32 *gen);
 int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex);
@@ -43,5 +45,12 @@ int dp_detach(const struct dp_attachment *a);
 int dp_pin_programs(struct dp *dp);
 int dp_unpin_all(void);
 int dp_open_pinned_map(const char *name);
+
+/* The state file (state.c); NULL when nothing is applied. */
+typedef struct json_t json_t;
+char *dp_state_path(void);
+json_t *dp_state_read(void);
+int dp_state_write(json_t *st);
+void dp_state_remove(void);
 
 #endif

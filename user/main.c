@@ -28,14 +28,17 @@ static const struct command commands[] = {
 	{ "verify", cmd_verify,
 	  "POLICY -i IF -d in|out -P PROTO -l LOCAL[:PORT] -r REMOTE[:PORT] [--json] [--datapath]",
 	  "IP flow verify: the decision for one flow, and the rule behind it" },
-	{ "apply", cmd_apply, "POLICY [-i IF] [--ingress xdp|tc] [--reset-flows]",
+	{ "apply", cmd_apply,
+	  "POLICY [-i IF] [--ingress xdp|tc] [--reset-flows] [--max-flows N]",
 	  "attach the policy to its interfaces, or atomically update it" },
 	{ "detach", cmd_detach, "[-i IF | --all]",
 	  "remove programs and pins from one interface or all" },
 	{ "status", cmd_status, "[--json]",
 	  "what is attached where, policy hash, map fill" },
 	{ "stats", cmd_stats, "[--json]",
-	  "per-rule hit counters and drops by reason" },
+	  "per-rule hit counters, flow-table counters, drops by reason" },
+	{ "flows", cmd_flows, "[--json]",
+	  "the tracked flows: 5-tuple, interface, state, age, counters, rule" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

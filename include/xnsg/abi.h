@@ -79,6 +79,17 @@
 #define XNSG_MAX_RULE_SLOTS 65536
 #endif
 
+/* Tracked flows (LRU: the least recently seen flow is evicted when full).
+ * `apply --max-flows N` sets it at load time. */
+#ifndef XNSG_CT_MAX
+#define XNSG_CT_MAX 1048576
+#endif
+
+/* Remembered first-fragment verdicts (per datagram, a few seconds each). */
+#ifndef XNSG_FRAG_MAX
+#define XNSG_FRAG_MAX 16384
+#endif
+
 #define XNSG_GENS 2
 #define XNSG_NO_TABLE 0xffff
 #define XNSG_PROTOS 256
@@ -200,6 +211,14 @@ _Static_assert(sizeof(struct xnsg_counter) == 16, "xnsg_counter");
 
 /* xnsg_drops: per-CPU array, XNSG_REASONS of struct xnsg_counter. */
 
+enum xnsg_pass {
+	XNSG_PASS_RULES = 0,      /* judged by the rules */
+	XNSG_PASS_UNFILTERED = 1, /* non-IP, IPv6 ND, interface not in the policy */
+	XNSG_PASS_FLOW = 2,       /* a packet of a tracked flow */
+	XNSG_PASS_RELATED = 3,    /* an ICMP error about a tracked flow */
+	XNSG_PASS_FRAGMENT = 4,   /* a later fragment following its first */
+};
+
 /*
  * The last decision, kept only by a private instance loaded for
  * `verify --datapath` and tests (rodata xnsg_record = 1); the live
@@ -214,10 +233,102 @@ struct xnsg_verdict {
 	__u8 dir;            /* enum xnsg_abi_dir the packet was judged in */
 	__u8 allow;          /* final verdict */
 	__u8 reason;         /* enum xnsg_reason when dropped without a rule */
-	__u8 pass_kind;      /* 1: passed unfiltered (non-IP, ND, no config) */
+	__u8 pass_kind;      /* enum xnsg_pass: why it passed without the rules */
 	__u32 seq;           /* incremented at each record */
 };
 _Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
+
+/* ---- connection tracking ------------------------------------------- */
+
+/*
+ * xnsg_ct: LRU hash.  The key is canonical: side a is the smaller of the
+ * two (address, port) ends, so both directions of a flow find one entry.
+ * ICMP echo uses the identifier as both ports; other protocols 0.
+ */
+struct xnsg_ct_key {
+	__u8 addr_a[16];
+	__u8 addr_b[16];
+	__u32 ifindex;
+	__u16 port_a, port_b; /* host order */
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xnsg_ct_key) == 44, "xnsg_ct_key");
+
+enum xnsg_ct_state {
+	XNSG_CT_NEW = 0,     /* UDP/ICMP/other: one way seen */
+	XNSG_CT_REPLIED,     /* UDP/ICMP/other: both ways seen */
+	XNSG_CT_SYN_SENT,    /* TCP: SYN seen */
+	XNSG_CT_SYN_RECV,    /* TCP: SYN-ACK seen */
+	XNSG_CT_ESTABLISHED, /* TCP: handshake done (or picked up mid-stream) */
+	XNSG_CT_CLOSING,     /* TCP: FIN or RST seen */
+	XNSG_CT_STATES
+};
+
+struct xnsg_ct_val {
+	__u64 created_ns;  /* bpf_ktime_get_ns() of the first packet */
+	__u64 last_ns;     /* of the latest packet */
+	__u64 packets[2];  /* [0] initiator -> responder, [1] replies */
+	__u64 bytes[2];
+	__u32 slot[2];     /* counter slots of the rules that allowed it, per level; ~0 none */
+	__u32 iface;       /* interface index in the policy */
+	__u8 state;        /* enum xnsg_ct_state */
+	__u8 dir;          /* enum xnsg_abi_dir of the first packet */
+	__u8 init_a;       /* the initiator is side a of the key */
+	__u8 gen;          /* generation whose rules allowed it */
+	__u8 flags;        /* XNSG_CTF_* */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct xnsg_ct_val) == 72, "xnsg_ct_val");
+
+#define XNSG_CTF_SEEN_SYN 0x01
+
+/* xnsg_config: array, 1 entry; idle timeouts in ns (0: the default). */
+enum xnsg_timeout {
+	XNSG_TO_TCP_ESTABLISHED = 0, /* 240 s */
+	XNSG_TO_TCP_TRANSITORY,      /* 30 s: handshake, closing */
+	XNSG_TO_UDP,                 /* 30 s */
+	XNSG_TO_UDP_STREAM,          /* 120 s: both ways seen */
+	XNSG_TO_OTHER,               /* 30 s: ICMP and the rest */
+	XNSG_TO_FRAGMENT,            /* 5 s: a datagram's fragments */
+	XNSG_TIMEOUTS
+};
+
+struct xnsg_config {
+	__u64 timeout_ns[8];
+};
+_Static_assert(sizeof(struct xnsg_config) == 64, "xnsg_config");
+
+/* xnsg_frags: LRU hash of first-fragment verdicts. */
+struct xnsg_frag_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 id;
+	__u32 ifindex;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xnsg_frag_key) == 44, "xnsg_frag_key");
+
+struct xnsg_frag_val {
+	__u64 expires_ns;
+	__u8 allow;
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct xnsg_frag_val) == 16, "xnsg_frag_val");
+
+/* xnsg_ct_stats: per-CPU array of __u64, indexed by these. */
+enum xnsg_ct_stat {
+	XNSG_CTS_CREATED = 0, /* flows created */
+	XNSG_CTS_HITS,        /* packets passed by flow state */
+	XNSG_CTS_EXPIRED,     /* entries found idle past their timeout and removed */
+	XNSG_CTS_RELATED,     /* ICMP errors passed for a tracked flow */
+	XNSG_CTS_FRAG_FOLLOWED, /* later fragments that followed their first */
+	XNSG_CTS_FRAG_RECORDED, /* first-fragment verdicts remembered */
+	XNSG_CT_STATS
+};
 
 /* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
 #define XNSG_MAP_ACTIVE "xnsg_active"
@@ -230,5 +341,9 @@ _Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
 #define XNSG_MAP_CLASSES "xnsg_classes"
 #define XNSG_MAP_RULE_STATS "xnsg_rule_stats"
 #define XNSG_MAP_DROPS "xnsg_drops"
+#define XNSG_MAP_CT "xnsg_ct"
+#define XNSG_MAP_CONFIG "xnsg_config"
+#define XNSG_MAP_FRAGS "xnsg_frags"
+#define XNSG_MAP_CT_STATS "xnsg_ct_stats"
 
 #endif /* XNSG_ABI_H */

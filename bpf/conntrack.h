@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Connection tracking (SPEC §2 "State"): once the rules allow the first
+ * packet of a flow, later packets of that flow, both ways, pass without
+ * rule evaluation until the flow idles past its timeout.  Timeouts are
+ * checked here, per packet, so no userspace sweep is needed for
+ * correctness.  Also: ICMP errors about a tracked flow, and the verdict of
+ * a datagram's first fragment remembered for its later fragments.
+ *
+ * Included by xnsg.bpf.c after the maps, parse.h and classify.h.
+ */
+#ifndef XNSG_CONNTRACK_H
+#define XNSG_CONNTRACK_H
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* A packet's flow: its canonical key and which side sent it. */
+struct xnsg_flow {
+	struct xnsg_ct_key key;
+	__u32 len;
+	__u32 slot[2];  /* set before xnsg_ct_create: the allowing rules' slots */
+	__u32 iface;    /* interface index in the policy */
+	__u8 from_a;    /* the sender is side a of the key */
+	__u8 tcp_flags;
+	__u8 dir;       /* workload direction */
+	__u8 gen;       /* generation that judged it */
+};
+
+static __always_inline void ct_stat(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&xnsg_ct_stats, &which);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 xnsg_timeout(__u32 which)
+{
+	struct xnsg_config *c;
+	__u32 zero = 0;
+	__u64 v = 0;
+
+	c = bpf_map_lookup_elem(&xnsg_config, &zero);
+	if (c && which < XNSG_TIMEOUTS)
+		v = c->timeout_ns[which];
+	if (v)
+		return v;
+	switch (which) {
+	case XNSG_TO_TCP_ESTABLISHED: return 240ULL * 1000000000ULL;
+	case XNSG_TO_UDP_STREAM: return 120ULL * 1000000000ULL;
+	case XNSG_TO_FRAGMENT: return 5ULL * 1000000000ULL;
+	default: return 30ULL * 1000000000ULL;
+	}
+}
+
+static __always_inline __u64 ct_idle_limit(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+{
+	if (k->proto == 6)
+		return xnsg_timeout(v->state == XNSG_CT_ESTABLISHED ? XNSG_TO_TCP_ESTABLISHED
+								    : XNSG_TO_TCP_TRANSITORY);
+	if (k->proto == 17)
+		return xnsg_timeout(v->state == XNSG_CT_REPLIED ? XNSG_TO_UDP_STREAM : XNSG_TO_UDP);
+	return xnsg_timeout(XNSG_TO_OTHER);
+}
+
+/* -1, 0, 1 as (address x, port px) sorts before, equal to, after (y, py):
+ * any total order will do, it only has to be the same both ways. */
+static __always_inline int end_cmp(const __u8 *x, __u16 px, const __u8 *y, __u16 py)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, x, 8);
+	__builtin_memcpy(&a1, x + 8, 8);
+	__builtin_memcpy(&b0, y, 8);
+	__builtin_memcpy(&b1, y + 8, 8);
+	if (a0 != b0)
+		return a0 < b0 ? -1 : 1;
+	if (a1 != b1)
+		return a1 < b1 ? -1 : 1;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return 0;
+}
+
+/* Fill the canonical key of a flow from one packet's view of it. */
+static __always_inline void flow_key(struct xnsg_ct_key *k, __u32 ifindex, __u8 family, __u8 proto,
+				     const __u8 *src, __u16 sport, const __u8 *dst, __u16 dport,
+				     __u8 *from_a)
+{
+	int c = end_cmp(src, sport, dst, dport);
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = ifindex;
+	k->family = family;
+	k->proto = proto;
+	if (c <= 0) {
+		__builtin_memcpy(k->addr_a, src, 16);
+		__builtin_memcpy(k->addr_b, dst, 16);
+		k->port_a = sport;
+		k->port_b = dport;
+		*from_a = 1;
+	} else {
+		__builtin_memcpy(k->addr_a, dst, 16);
+		__builtin_memcpy(k->addr_b, src, 16);
+		k->port_a = dport;
+		k->port_b = sport;
+		*from_a = 0;
+	}
+}
+
+static __always_inline int icmp_is_echo(__u8 family, __u8 type)
+{
+	return family == 4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+}
+
+static __always_inline int icmp_is_error(__u8 family, __u8 type)
+{
+	return family == 4 ? (type == 3 || type == 11 || type == 12) : (type >= 1 && type <= 4);
+}
+
+static __always_inline int is_icmp(__u8 proto)
+{
+	return proto == 1 || proto == 58;
+}
+
+/* The ICMP echo identifier (host order), or 0. */
+static __always_inline __u16 echo_id(void *data, void *data_end, const struct xnsg_pkt *pkt)
+{
+	__u8 *p = data + (pkt->l4_off & 0xfff);
+
+	if (!is_icmp(pkt->proto) || !icmp_is_echo(pkt->family, pkt->icmp_type) ||
+	    (void *)(p + 8) > data_end)
+		return 0;
+	return (__u16)(p[4] << 8 | p[5]);
+}
+
+/* The flow of a packet as parsed. */
+static __always_inline void xnsg_flow_of(void *data, void *data_end, const struct xnsg_pkt *pkt,
+					 __u32 ifindex, struct xnsg_flow *f)
+{
+	__u16 sport = pkt->sport, dport = pkt->dport;
+
+	if (is_icmp(pkt->proto))
+		sport = dport = echo_id(data, data_end, pkt);
+	else if (pkt->proto != 6 && pkt->proto != 17)
+		sport = dport = 0;
+	flow_key(&f->key, ifindex, pkt->family, pkt->proto, pkt->saddr, sport, pkt->daddr, dport,
+		 &f->from_a);
+	f->len = pkt->len;
+	f->tcp_flags = pkt->proto == 6 ? pkt->tcp_flags : 0;
+}
+
+/*
+ * The flow an ICMP error is about: the header it quotes (the packet that
+ * caused it, sent the other way).  Returns 0 and fills k, or -1.
+ */
+static __always_inline int xnsg_related_key(void *data, void *data_end, const struct xnsg_pkt *pkt,
+					    __u32 ifindex, struct xnsg_ct_key *k)
+{
+	__u8 *in = data + (pkt->l4_off & 0xfff) + 8, *l4, proto, from_a;
+	__u16 sport = 0, dport = 0;
+	__u8 src[16] = {}, dst[16] = {};
+
+	if (!is_icmp(pkt->proto) || !icmp_is_error(pkt->family, pkt->icmp_type))
+		return -1;
+	if (pkt->family == 4) {
+		__u32 ihl;
+
+		if ((void *)(in + 20) > data_end || (in[0] >> 4) != 4)
+			return -1;
+		ihl = (in[0] & 0xf) * 4;
+		if (ihl < 20)
+			return -1;
+		proto = in[9];
+		__builtin_memcpy(src, in + 12, 4);
+		__builtin_memcpy(dst, in + 16, 4);
+		l4 = in + ihl;
+	} else {
+		if ((void *)(in + 40) > data_end || (in[0] >> 4) != 6)
+			return -1;
+		proto = in[6];
+		__builtin_memcpy(src, in + 8, 16);
+		__builtin_memcpy(dst, in + 24, 16);
+		l4 = in + 40;
+	}
+	if (proto == 6 || proto == 17) {
+		if ((void *)(l4 + 4) > data_end)
+			return -1;
+		sport = (__u16)(l4[0] << 8 | l4[1]);
+		dport = (__u16)(l4[2] << 8 | l4[3]);
+	} else if (proto == 1 || proto == 58) {
+		if ((void *)(l4 + 8) > data_end || !icmp_is_echo(pkt->family, l4[0]))
+			return -1;
+		sport = dport = (__u16)(l4[4] << 8 | l4[5]);
+	}
+	flow_key(k, ifindex, pkt->family, proto, src, sport, dst, dport, &from_a);
+	return 0;
+}
+
+/*
+ * A packet of a tracked flow: account it, advance the TCP state, and
+ * return 1 to pass it.  An entry idle past its timeout is removed and 0
+ * returned: the packet is then judged by the rules like a new flow's.
+ */
+__noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
+{
+	struct xnsg_ct_val *v;
+	__u32 side;
+
+	if (!f)
+		return 0;
+	v = bpf_map_lookup_elem(&xnsg_ct, &f->key);
+	if (!v)
+		return 0;
+	if (now > v->last_ns && now - v->last_ns > ct_idle_limit(&f->key, v)) {
+		bpf_map_delete_elem(&xnsg_ct, &f->key);
+		ct_stat(XNSG_CTS_EXPIRED);
+		return 0;
+	}
+	side = f->from_a == v->init_a ? 0 : 1;
+	v->last_ns = now;
+	__sync_fetch_and_add(&v->packets[side & 1], 1);
+	__sync_fetch_and_add(&v->bytes[side & 1], f->len);
+	if (f->key.proto == 6) {
+		__u8 fl = f->tcp_flags;
+
+		if (fl & (TCP_RST | TCP_FIN))
+			v->state = XNSG_CT_CLOSING;
+		else if (v->state == XNSG_CT_SYN_SENT && side && (fl & TCP_SYN) && (fl & TCP_ACK))
+			v->state = XNSG_CT_SYN_RECV;
+		else if (v->state == XNSG_CT_SYN_RECV && !side && (fl & TCP_ACK))
+			v->state = XNSG_CT_ESTABLISHED;
+		else if (v->state == XNSG_CT_CLOSING && (fl & TCP_SYN) && !(fl & TCP_ACK) && !side)
+			v->state = XNSG_CT_SYN_SENT; /* the 4-tuple is reused */
+	} else if (side && v->state == XNSG_CT_NEW) {
+		v->state = XNSG_CT_REPLIED;
+	}
+	ct_stat(XNSG_CTS_HITS);
+	return 1;
+}
+
+/* The rules allowed the first packet of f: start tracking it. */
+__noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
+{
+	struct xnsg_ct_val v = {};
+
+	if (!f)
+		return 0;
+	if (f->key.proto == 6) {
+		if (f->tcp_flags & TCP_RST)
+			return 0; /* nothing to track */
+		v.state = (f->tcp_flags & TCP_SYN) && !(f->tcp_flags & TCP_ACK) ? XNSG_CT_SYN_SENT
+									     : XNSG_CT_ESTABLISHED;
+		if (f->tcp_flags & TCP_FIN)
+			v.state = XNSG_CT_CLOSING;
+	}
+	v.created_ns = now;
+	v.last_ns = now;
+	v.packets[0] = 1;
+	v.bytes[0] = f->len;
+	v.slot[0] = f->slot[0];
+	v.slot[1] = f->slot[1];
+	v.iface = f->iface;
+	v.dir = f->dir;
+	v.init_a = f->from_a;
+	v.gen = f->gen;
+	if (bpf_map_update_elem(&xnsg_ct, &f->key, &v, BPF_ANY) == 0)
+		ct_stat(XNSG_CTS_CREATED);
+	return 0;
+}
+
+static __always_inline void frag_key(const struct xnsg_pkt *pkt, __u32 ifindex,
+				     struct xnsg_frag_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, pkt->saddr, 16);
+	__builtin_memcpy(k->dst, pkt->daddr, 16);
+	k->id = pkt->frag_id;
+	k->ifindex = ifindex;
+	k->proto = pkt->proto;
+	k->family = pkt->family;
+}
+
+/* Remember a first fragment's verdict for the datagram's later ones. */
+static __always_inline void xnsg_frag_record(const struct xnsg_pkt *pkt, __u32 ifindex, __u64 now,
+					     int allow)
+{
+	struct xnsg_frag_key k;
+	struct xnsg_frag_val v = {};
+
+	if (pkt->frag != XNSG_FRAG_FIRST)
+		return;
+	frag_key(pkt, ifindex, &k);
+	v.expires_ns = now + xnsg_timeout(XNSG_TO_FRAGMENT);
+	v.allow = (__u8)allow;
+	if (bpf_map_update_elem(&xnsg_frags, &k, &v, BPF_ANY) == 0)
+		ct_stat(XNSG_CTS_FRAG_RECORDED);
+}
+
+/* A later fragment: 1 allow, 0 deny as its first fragment was judged;
+ * -1 when no verdict is remembered. */
+static __always_inline int xnsg_frag_follow(const struct xnsg_pkt *pkt, __u32 ifindex, __u64 now)
+{
+	struct xnsg_frag_key k;
+	struct xnsg_frag_val *v;
+
+	frag_key(pkt, ifindex, &k);
+	v = bpf_map_lookup_elem(&xnsg_frags, &k);
+	if (!v || now > v->expires_ns)
+		return -1;
+	ct_stat(XNSG_CTS_FRAG_FOLLOWED);
+	return v->allow;
+}
+
+#endif /* XNSG_CONNTRACK_H */
