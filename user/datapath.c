@@ -114,6 +114,11 @@ static void dp_collect_fds(struct dp *dp)
  */
 int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows)
 {
+	return dp_open_opts(dp, pinned, record, max_flows, false);
+}
+
+int dp_open_opts(struct dp *dp, bool pinned, bool record, unsigned int max_flows, bool stateless)
+{
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir());
 	struct bpf_map *map;
 	int err;
@@ -140,6 +145,7 @@ int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows)
 	if (max_flows)
 		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);
 	dp->skel->rodata->xnsg_record = record;
+	dp->skel->rodata->xnsg_stateless = stateless;
 	err = xnsg__load(dp->skel);
 	if (err) {
 		if (pinned && err == -EINVAL)
@@ -620,11 +626,12 @@ struct dp_test {
 	unsigned int lo;
 };
 
-struct dp_test *dp_test_open(void)
+struct dp_test *dp_test_open(unsigned int flags)
 {
 	struct dp_test *t = xcalloc(1, sizeof(*t));
 
-	if (dp_open(&t->dp, false, true, 0)) {
+	if (dp_open_opts(&t->dp, false, !(flags & DP_TEST_NO_RECORD), 0,
+			 flags & DP_TEST_STATELESS)) {
 		free(t);
 		return NULL;
 	}
@@ -676,29 +683,56 @@ int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach)
 	return -ENOENT;
 }
 
+static int test_prog_fd(struct dp_test *t, enum dp_prog prog)
+{
+	struct xnsg *s = t->dp.skel;
+
+	return bpf_program__fd(prog == DP_PROG_XDP	     ? s->progs.xnsg_xdp
+			       : prog == DP_PROG_TC_INGRESS ? s->progs.xnsg_tc_ingress
+							    : s->progs.xnsg_tc_egress);
+}
+
+/* One BPF_PROG_TEST_RUN; skb programs run as if on loopback. */
+static int test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
+		    unsigned int repeat, struct bpf_test_run_opts *opts)
+{
+	struct __sk_buff skb = { .ifindex = t->lo };
+
+	opts->sz = sizeof(*opts);
+	opts->data_in = frame;
+	opts->data_size_in = (__u32)len;
+	opts->repeat = repeat;
+	if (prog != DP_PROG_XDP) {
+		opts->ctx_in = &skb;
+		opts->ctx_size_in = sizeof(skb);
+	}
+	return bpf_prog_test_run_opts(test_prog_fd(t, prog), opts) ? -errno : 0;
+}
+
 int dp_test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len, int *ret,
 		struct xnsg_verdict *v)
 {
-	struct bpf_program *bp = prog == DP_PROG_XDP		? t->dp.skel->progs.xnsg_xdp
-				 : prog == DP_PROG_TC_INGRESS ? t->dp.skel->progs.xnsg_tc_ingress
-							      : t->dp.skel->progs.xnsg_tc_egress;
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = (__u32)len,
-		    .repeat = 1);
-	struct __sk_buff skb = { .ifindex = t->lo };
+	struct bpf_test_run_opts opts = { 0 };
 	int err;
 
-	if (prog != DP_PROG_XDP) {
-		opts.ctx_in = &skb;
-		opts.ctx_size_in = sizeof(skb);
-	}
 	memset(&t->dp.skel->bss->xnsg_last, 0, sizeof(t->dp.skel->bss->xnsg_last));
-	err = bpf_prog_test_run_opts(bpf_program__fd(bp), &opts);
+	err = test_run(t, prog, frame, len, 1, &opts);
 	if (err)
-		return -errno;
+		return err;
 	*ret = (int)opts.retval;
 	if (v)
 		*v = t->dp.skel->bss->xnsg_last;
 	return 0;
+}
+
+int dp_test_time(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
+		 unsigned int repeat, double *ns)
+{
+	struct bpf_test_run_opts opts = { 0 };
+	int err = test_run(t, prog, frame, len, repeat, &opts);
+
+	*ns = opts.duration;
+	return err;
 }
 
 int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
@@ -797,7 +831,7 @@ int datapath_verify(const struct policy *p, const struct eval_query *q, struct e
 		return err;
 	}
 	diag_free(&d);
-	t = dp_test_open();
+	t = dp_test_open(0);
 	if (!t) {
 		compiled_free(c);
 		return -EIO;

@@ -24,7 +24,11 @@ struct dp_test;
 
 enum dp_prog { DP_PROG_XDP, DP_PROG_TC_INGRESS, DP_PROG_TC_EGRESS };
 
-struct dp_test *dp_test_open(void);
+enum dp_test_flags {
+	DP_TEST_STATELESS = 1, /* no flow tracking: classification alone */
+	DP_TEST_NO_RECORD = 2, /* no xnsg_last bookkeeping: for timing */
+};
+struct dp_test *dp_test_open(unsigned int flags);
 void dp_test_close(struct dp_test *t);
 /* Replace whatever the instance held by policy p compiled as c (generation 0). */
 int dp_test_load(struct dp_test *t, const struct policy *p, const struct compiled *c);
@@ -33,6 +37,9 @@ int dp_test_classify(struct dp_test *t, const struct eval_query *q, struct eval_
 /* Run one program on a raw frame; *ret the program's return code. */
 int dp_test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
 		int *ret, struct xnsg_verdict *v);
+/* Run a frame `repeat` times; *ns the kernel's mean run time per packet. */
+int dp_test_time(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
+		 unsigned int repeat, double *ns);
 /* Forget every tracked flow and remembered fragment. */
 void dp_test_flush_flows(struct dp_test *t);
 /* Configure ifindex (e.g. loopback's, the one test runs see) as interface

@@ -30,6 +30,7 @@ struct dp_attachment {
 const char *dp_pin_dir(void);
 int dp_check_env(bool need_pins);
 int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows);
+int dp_open_opts(struct dp *dp, bool pinned, bool record, unsigned int max_flows, bool stateless);
 int dp_write_config(struct dp *dp, const struct flow_timeouts *to);
 int dp_flush_map(int fd, size_t ksize);
 void dp_close(struct dp *dp);
