@@ -104,6 +104,15 @@ $(BUILD)/tests/bpf-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(BPFT_SRCS)) 
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
+$(BUILD)/bench/%.o: bench/%.c $(BUILD)/xnsg.skel.h | $(DEPS_STAMP)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(BUILD)/xnsg-bench: $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(wildcard bench/*.c)) $(BUILD)/libxnsg.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 test: $(BUILD)/xnsg $(BUILD)/tests/unit-tests $(BUILD)/tests/bpf-tests
 	$(Q)tools/run-tests.sh $(BUILD)
 
@@ -119,10 +128,10 @@ test-e2e: $(BUILD)/xnsg
 demo: $(BUILD)/xnsg
 	$(Q)examples/demo.sh $(BUILD)/xnsg
 
-bench: $(BUILD)/xnsg
+bench: $(BUILD)/xnsg $(BUILD)/xnsg-bench
 	$(Q)bench/run.sh $(BUILD)
 
-bench-quick: $(BUILD)/xnsg
+bench-quick: $(BUILD)/xnsg $(BUILD)/xnsg-bench
 	$(Q)bench/run.sh $(BUILD) --quick
 
 install: $(BUILD)/xnsg
@@ -132,4 +141,4 @@ install: $(BUILD)/xnsg
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d)
+-include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d $(BUILD)/bench/*.d)
