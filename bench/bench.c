@@ -7,6 +7,11 @@
  *                                      DIR/policy.json (+ DIR/ServiceTags.json)
  *   xnsg-bench pktgen IF DST_MAC SECONDS [SOURCES]
  *                                      64-byte UDP frames from many sources, AF_PACKET
+ *   xnsg-bench xdpdrop IF              attach a bare XDP_DROP program (the floor)
+ *
+ * genpolicy reads XNSG_BENCH_IF (interface name), XNSG_BENCH_DENY_LAST
+ * (the last rule denies, like the peers' drop rule) and
+ * XNSG_BENCH_ONE_LEVEL (NIC NSG only).
  *
  * Every figure is measured side by side in one run; run.sh repeats and
  * takes medians.
@@ -24,7 +29,9 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 
 #include "compile.h"
 #include "datapath.h"
@@ -50,8 +57,18 @@ static uint32_t rnd32(void)
  * the last allows it — the worst case of a linear scan.  shape "random":
  * random overlapping prefixes, port ranges and protocols.
  */
+static bool env_on(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s && *s && strcmp(s, "0");
+}
+
 static void write_rules(FILE *f, const char *nsg, int rules, const char *shape, int tag_rule)
 {
+	/* Side by side with filters that drop on their last rule. */
+	const char *last_access = env_on("XNSG_BENCH_DENY_LAST") ? "Deny" : "Allow";
+
 	fprintf(f, "{\"name\": \"%s\", \"securityRules\": [\n", nsg);
 	for (int i = 0; i < rules; i++) {
 		bool last = i == rules - 1;
@@ -85,7 +102,7 @@ static void write_rules(FILE *f, const char *nsg, int rules, const char *shape, 
 			"  {\"name\": \"r%d\", \"priority\": %d, \"direction\": \"Inbound\", \"access\": \"%s\", "
 			"\"protocol\": \"%s\", \"sourceAddressPrefix\": %s, \"sourcePortRange\": \"*\", "
 			"\"destinationAddressPrefix\": \"*\", \"destinationPortRange\": \"%s\"}%s\n",
-			i, 100 + i, last || !strcmp(shape, "random") ? "Allow" : "Deny", proto, src, dport,
+			i, 100 + i, last ? last_access : !strcmp(shape, "random") ? "Allow" : "Deny", proto, src, dport,
 			last ? "" : ",");
 	}
 	fprintf(f, "]}");
@@ -109,13 +126,15 @@ static char *policy_json(int rules, const char *shape, const char *tags_file)
 	if (tags_file)
 		fprintf(f, "\"serviceTagsFile\": \"%s\",\n", tags_file);
 	fprintf(f, "\"networkSecurityGroups\": [\n");
+	/* Both levels, unless $XNSG_BENCH_ONE_LEVEL: then the NIC NSG only. */
 	write_rules(f, "subnet-nsg", rules, shape, tags_file != NULL);
 	fprintf(f, ",\n");
 	write_rules(f, "nic-nsg", rules, shape, 0);
 	fprintf(f, "],\n\"subnets\": [{\"name\": \"s\", \"addressPrefix\": \"10.9.1.0/24\", "
-		   "\"networkSecurityGroup\": \"subnet-nsg\"}],\n"
+		   "\"networkSecurityGroup\": %s}],\n"
 		   "\"interfaces\": [{\"name\": \"%s\", \"subnet\": \"s\", \"networkSecurityGroup\": "
-		   "\"nic-nsg\", \"ipAddresses\": [\"10.9.1.4\"]}]}\n", bench_if());
+		   "\"nic-nsg\", \"ipAddresses\": [\"10.9.1.4\"]}]}\n",
+		env_on("XNSG_BENCH_ONE_LEVEL") ? "null" : "\"subnet-nsg\"", bench_if());
 	fclose(f);
 	return buf;
 }
@@ -421,8 +440,29 @@ static int cmd_pktgen(int argc, char **argv)
 	return 0;
 }
 
+/* Attach a bare XDP_DROP program to IF (it stays after exit). */
+static int cmd_xdpdrop(int argc, char **argv)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd, ifindex = argc > 1 ? (int)if_nametoindex(argv[1]) : 0;
+
+	if (!ifindex)
+		return 2;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "xdp_drop", "GPL", insns, 2, NULL);
+	if (fd < 0 || bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL)) {
+		fprintf(stderr, "xnsg-bench xdpdrop: %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && !strcmp(argv[1], "xdpdrop"))
+		return cmd_xdpdrop(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "classify"))
 		return cmd_classify(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "genpolicy"))
@@ -430,6 +470,6 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "pktgen"))
 		return cmd_pktgen(argc - 1, argv + 1);
 	fprintf(stderr, "usage: xnsg-bench classify [--quick] | genpolicy RULES [PREFIXES] DIR |"
-			" pktgen IF DST_MAC SECONDS [SOURCES]\n");
+			" pktgen IF DST_MAC SECONDS [SOURCES] | xdpdrop IF\n");
 	return 2;
 }

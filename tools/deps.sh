@@ -6,10 +6,11 @@ set -euo pipefail
 
 # Build: clang/llvm (BPF), libbpf, bpftool (skeletons), libelf/zlib (libbpf's
 # own deps), jansson (JSON), pkg-config.  Tests: Criterion; iproute2,
-# netcat, iperf3 for end-to-end traffic.  Benchmarks: nftables, iptables.
+# netcat, iperf3 for end-to-end traffic.  Benchmarks: nftables, iptables,
+# xdp-tools (the peers), python3 (the report).
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev
       libcriterion-dev pkg-config make iproute2 netcat-openbsd iperf3
-      nftables iptables)
+      nftables iptables xdp-tools python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
