@@ -10,7 +10,7 @@ set -euo pipefail
 # xdp-tools (the peers), python3 (the report).
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev
       libcriterion-dev pkg-config make iproute2 netcat-openbsd iperf3
-      nftables iptables xdp-tools python3)
+      iputils-ping nftables iptables xdp-tools python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
