@@ -1,6 +1,83 @@
-// placeholder
-#include <stdio.h>
+// SPDX-License-Identifier: MIT
+/* xnsg check POLICY: validate; exit 0 valid, 1 invalid. */
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "cli.h"
 #include "cmd.h"
-int cmd_check(int argc, char **argv) { (void)argc; (void)argv; return 1; }
-int cmd_show(int argc, char **argv) { (void)argc; (void)argv; return 1; }
-int cmd_verify(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+#include "log.h"
+
+static json_t *diags_json(const struct diag_list *d, enum diag_level level)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].level == level)
+			json_array_append_new(a, json_pack("{s:s,s:s}", "path", d->v[i].path,
+							   "message", d->v[i].msg));
+	return a;
+}
+
+static size_t user_rules(const struct policy *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nnsgs; i++)
+		for (size_t j = 0; j < p->nsgs[i].nrules; j++)
+			n += !p->nsgs[i].rules[j].is_default;
+	return n;
+}
+
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct diag_list d = {};
+	struct policy *p;
+	const char *file;
+	size_t nwarn;
+	int opt, err;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'j') {
+			xnsg_json = 1;
+		} else if (opt == 'h') {
+			cmd_usage("check", stdout);
+			return 0;
+		} else {
+			cmd_usage("check", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("check", argc == optind ? "missing POLICY"
+							       : "one POLICY only");
+	file = argv[optind];
+
+	err = cli_policy_load(file, &p, &d);
+	nwarn = d.n - d.nerrors;
+	if (xnsg_json) {
+		cli_print_json(json_pack("{s:b,s:o,s:o}", "valid", !err,
+					 "errors", diags_json(&d, DIAG_ERROR),
+					 "warnings", diags_json(&d, DIAG_WARNING)), 0);
+	} else if (!err) {
+		printf("%s: ok (%zu NSG%s, %zu rule%s, %zu interface%s; %zu warning%s)\n",
+		       file, p->nnsgs, plural(p->nnsgs), user_rules(p), plural(user_rules(p)),
+		       p->nifaces, plural(p->nifaces), nwarn, plural(nwarn));
+	} else {
+		fprintf(stderr, "%s: invalid (%zu error%s, %zu warning%s)\n", file,
+			d.nerrors, plural(d.nerrors), nwarn, plural(nwarn));
+	}
+	diag_free(&d);
+	if (p)
+		policy_free(p);
+	return err ? 1 : 0;
+}
