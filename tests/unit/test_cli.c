@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+/*
+ * check, show and verify as a user meets them: verify's JSON (SPEC §5,
+ * the shape `az network watcher test-ip-flow` scripts read), its text
+ * line, and exit codes (0 ok, 1 failure, 2 usage) of each command called
+ * directly with an argv.
+ */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "eval.h"
+#include "log.h"
+#include "model.h"
+#include "verify.h"
+
+/*
+ * web: subnet "web" with web-nsg (defaults only) and NIC app-nsg allowing
+ * TCP 80 and denying TCP 22.  bare: no NSG anywhere.  nicnsg: no subnet.
+ */
+static const char policy_json[] =
+	"{\"virtualNetwork\":{\"name\":\"v\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
+	"\"networkSecurityGroups\":["
+	"{\"name\":\"web-nsg\",\"securityRules\":[]},"
+	"{\"name\":\"app-nsg\",\"securityRules\":["
+	"{\"name\":\"AllowHttp\",\"priority\":100,\"direction\":\"Inbound\",\"access\":\"Allow\","
+	"\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
+	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"80\"},"
+	"{\"name\":\"DenySsh\",\"priority\":110,\"direction\":\"Inbound\",\"access\":\"Deny\","
+	"\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
+	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"22\"}]}],"
+	"\"subnets\":[{\"name\":\"web\",\"addressPrefix\":\"10.1.1.0/24\",\"networkSecurityGroup\":\"web-nsg\"}],"
+	"\"interfaces\":["
+	"{\"name\":\"eth0\",\"subnet\":\"web\",\"networkSecurityGroup\":\"app-nsg\","
+	"\"ipAddresses\":[\"10.1.1.4\",\"fd00:1::4\"]},"
+	"{\"name\":\"nicnsg\",\"networkSecurityGroup\":\"app-nsg\",\"ipAddresses\":[\"10.1.2.4\"]},"
+	"{\"name\":\"bare\",\"ipAddresses\":[\"10.1.3.4\"]}]}";
+
+static char policy_file[] = "/tmp/xnsg-test-cli-XXXXXX.json";
+static char bad_file[] = "/tmp/xnsg-test-cli-bad-XXXXXX.json";
+
+static void write_file(char *tmpl, const char *text)
+{
+	int fd = mkstemps(tmpl, 5);
+
+	cr_assert_geq(fd, 0, "cannot create %s", tmpl);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text), "short write to %s", tmpl);
+	close(fd);
+}
+
+static void setup(void)
+{
+	xnsg_json = 0;
+	write_file(policy_file, policy_json);
+	write_file(bad_file,
+		   "{\"networkSecurityGroups\":[{\"name\":\"n\",\"securityRules\":["
+		   "{\"name\":\"R\",\"priority\":99,\"direction\":\"Inbound\",\"access\":\"Allow\","
+		   "\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
+		   "\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"80\"}]}]}");
+	cr_redirect_stdout();
+	cr_redirect_stderr();
+}
+
+static void teardown(void)
+{
+	unlink(policy_file);
+	unlink(bad_file);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown);
+
+static struct policy *load(void)
+{
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	int err = policy_parse_string(policy_json, "test.json", NULL, &p, &d);
+
+	if (err)
+		diag_print(stderr, "test.json", &d);
+	cr_assert_eq(err, 0, "the test policy is valid (err %d)", err);
+	diag_free(&d);
+	return p;
+}
+
+static struct eval_result flow(const struct policy *p, const char *ifname, enum xnsg_dir dir,
+			       uint8_t proto, const char *local, uint16_t lport,
+			       const char *remote, uint16_t rport)
+{
+	struct eval_query q = { .iface = policy_find_iface(p, ifname), .dir = dir,
+				.ipproto = proto, .lport = lport, .rport = rport };
+	struct eval_result r;
+
+	cr_assert_geq(q.iface, 0, "interface %s exists", ifname);
+	cr_assert_eq(addr_parse(local, &q.local), 0, "address %s", local);
+	cr_assert_eq(addr_parse(remote, &q.remote), 0, "address %s", remote);
+	eval_flow(p, &q, &r);
+	return r;
+}
+
+/* verify_result_json() must equal the JSON text want, key for key. */
+static void expect_json(const struct policy *p, const struct eval_result *r, const char *want)
+{
+	json_t *got = verify_result_json(p, r), *w = json_loads(want, 0, NULL);
+	char *s = json_dumps(got, JSON_COMPACT);
+
+	cr_assert_not_null(w, "the expected JSON parses: %s", want);
+	cr_expect(json_equal(got, w), "verify JSON\n got  %s\n want %s", s, want);
+	free(s);
+	json_decref(got);
+	json_decref(w);
+}
+
+Test(cli, verify_json_subnet_denies)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "eth0", XNSG_IN, 6, "10.1.1.4", 80, "8.8.8.8", 40000);
+
+	expect_json(p, &r,
+		"{\"access\":\"Deny\",\"rule\":\"web-nsg/DenyAllInbound\","
+		"\"ruleName\":\"defaultSecurityRules/DenyAllInbound\",\"levels\":["
+		"{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":\"Deny\","
+		"\"rule\":\"web-nsg/DenyAllInbound\",\"ruleName\":\"defaultSecurityRules/DenyAllInbound\"},"
+		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Allow\","
+		"\"rule\":\"app-nsg/AllowHttp\",\"ruleName\":\"securityRules/AllowHttp\"}]}");
+	policy_free(p);
+}
+
+Test(cli, verify_json_nic_denies_user_rule)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "eth0", XNSG_IN, 6, "10.1.1.4", 22, "10.1.9.9", 40000);
+
+	expect_json(p, &r,
+		"{\"access\":\"Deny\",\"rule\":\"app-nsg/DenySsh\","
+		"\"ruleName\":\"securityRules/DenySsh\",\"levels\":["
+		"{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":\"Allow\","
+		"\"rule\":\"web-nsg/AllowVNetInBound\",\"ruleName\":\"defaultSecurityRules/AllowVNetInBound\"},"
+		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Deny\","
+		"\"rule\":\"app-nsg/DenySsh\",\"ruleName\":\"securityRules/DenySsh\"}]}");
+	policy_free(p);
+}
+
+Test(cli, verify_json_outbound_last_level_allows)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "eth0", XNSG_OUT, 17, "10.1.1.4", 5000, "8.8.8.8", 53);
+
+	/* Outbound: NIC first, subnet last; the last allowing level's rule. */
+	expect_json(p, &r,
+		"{\"access\":\"Allow\",\"rule\":\"web-nsg/AllowInternetOutBound\","
+		"\"ruleName\":\"defaultSecurityRules/AllowInternetOutBound\",\"levels\":["
+		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Allow\","
+		"\"rule\":\"app-nsg/AllowInternetOutBound\",\"ruleName\":\"defaultSecurityRules/AllowInternetOutBound\"},"
+		"{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":\"Allow\","
+		"\"rule\":\"web-nsg/AllowInternetOutBound\",\"ruleName\":\"defaultSecurityRules/AllowInternetOutBound\"}]}");
+	policy_free(p);
+}
+
+Test(cli, verify_json_no_subnet_level)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "nicnsg", XNSG_IN, 6, "10.1.2.4", 80, "8.8.8.8", 40000);
+
+	expect_json(p, &r,
+		"{\"access\":\"Allow\",\"rule\":\"app-nsg/AllowHttp\","
+		"\"ruleName\":\"securityRules/AllowHttp\",\"levels\":["
+		"{\"scope\":\"subnet\",\"nsg\":null,\"access\":\"Allow\",\"rule\":null,\"ruleName\":null},"
+		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Allow\","
+		"\"rule\":\"app-nsg/AllowHttp\",\"ruleName\":\"securityRules/AllowHttp\"}]}");
+	policy_free(p);
+}
+
+Test(cli, verify_json_not_filtered)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "bare", XNSG_IN, 6, "10.1.3.4", 22, "8.8.8.8", 40000);
+
+	expect_json(p, &r,
+		"{\"access\":\"Allow\",\"rule\":null,\"ruleName\":null,\"levels\":["
+		"{\"scope\":\"subnet\",\"nsg\":null,\"access\":\"Allow\",\"rule\":null,\"ruleName\":null},"
+		"{\"scope\":\"nic\",\"nsg\":null,\"access\":\"Allow\",\"rule\":null,\"ruleName\":null}]}");
+	policy_free(p);
+}
+
+Test(cli, verify_json_key_order)
+{
+	struct policy *p = load();
+	struct eval_result r = flow(p, "eth0", XNSG_IN, 6, "10.1.1.4", 22, "10.1.9.9", 40000);
+	json_t *j = verify_result_json(p, &r);
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	/* Scripts and eyes read these; keep the documented order. */
+	cr_expect(!strncmp(s, "{\"access\":\"Deny\",\"rule\":\"app-nsg/DenySsh\",\"ruleName\":", 52),
+		  "top-level keys in SPEC order: %s", s);
+	cr_expect(strstr(s, "{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":") != NULL,
+		  "level keys in SPEC order: %s", s);
+	free(s);
+	json_decref(j);
+	policy_free(p);
+}
+
+static char *print_to_string(const struct policy *p, const struct eval_result *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f, "open_memstream");
+	verify_result_print(f, p, r);
+	fclose(f);
+	return buf;
+}
+
+Test(cli, verify_text_line)
+{
+	struct policy *p = load();
+	struct eval_result deny = flow(p, "eth0", XNSG_IN, 6, "10.1.1.4", 80, "8.8.8.8", 40000);
+	struct eval_result bare = flow(p, "bare", XNSG_IN, 1, "10.1.3.4", 0, "8.8.8.8", 0);
+	char *s = print_to_string(p, &deny), *t;
+
+	cr_expect_str_eq(s,
+		"Deny  by web-nsg/DenyAllInbound (defaultSecurityRules/DenyAllInbound) "
+		"[subnet web-nsg: Deny DenyAllInbound; nic app-nsg: Allow AllowHttp]\n",
+		"verify text line: %s", s);
+	t = print_to_string(p, &bare);
+	cr_expect(!strncmp(t, "Allow ", 6) && strstr(t, "subnet none: Allow; nic none: Allow]\n"),
+		  "not-filtered text line: %s", t);
+	cr_expect(!strchr(t, '\n') || strchr(t, '\n')[1] == '\0', "one line: %s", t);
+	free(s);
+	free(t);
+	policy_free(p);
+}
+
+Test(cli, parse_endpoint)
+{
+	static const struct { const char *in; const char *addr; int port; } ok[] = {
+		{ "10.1.1.4:80", "10.1.1.4", 80 },
+		{ "10.1.1.4", "10.1.1.4", -1 },
+		{ "10.1.1.4:0", "10.1.1.4", 0 },
+		{ "10.1.1.4:65535", "10.1.1.4", 65535 },
+		{ "[2001:db8::1]:80", "2001:db8::1", 80 },
+		{ "[2001:db8::1]", "2001:db8::1", -1 },
+		{ "2001:db8::1", "2001:db8::1", -1 },
+		{ "::1", "::1", -1 },
+	};
+	static const char *const bad[] = {
+		"", "10.1.1.4:", "10.1.1.4:65536", "10.1.1.4:-1", "10.1.1.4:8x", "10.1.1",
+		"[10.1.1.4]:80", "[2001:db8::1]80", "[2001:db8::1", "2001:db8::1:80:", "host:80",
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct xnsg_addr a, want;
+		uint16_t port;
+		bool has;
+
+		cr_assert_eq(verify_parse_endpoint(ok[i].in, &a, &port, &has), 0, "%s parses",
+			     ok[i].in);
+		cr_assert_eq(addr_parse(ok[i].addr, &want), 0);
+		cr_expect(a.family == want.family && !memcmp(a.bytes, want.bytes, 16),
+			  "%s: address %s", ok[i].in, ok[i].addr);
+		cr_expect_eq(has, ok[i].port >= 0, "%s: port given or not", ok[i].in);
+		if (ok[i].port >= 0)
+			cr_expect_eq(port, ok[i].port, "%s: port %d", ok[i].in, ok[i].port);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct xnsg_addr a;
+		uint16_t port;
+		bool has;
+
+		cr_expect_neq(verify_parse_endpoint(bad[i], &a, &port, &has), 0,
+			      "'%s' is rejected", bad[i]);
+	}
+}
+
+/* ---- exit codes ----------------------------------------------------- */
+
+/* Run a command handler as main() would: getopt reset, argv NULL-ended. */
+static int run_cmd(int (*cmd)(int, char **), const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+
+	for (; args[argc]; argc++)
+		argv[argc] = (char *)args[argc];
+	argv[argc] = NULL;
+	optind = 0;
+	return cmd(argc, argv);
+}
+
+#define RUN(cmd, ...) run_cmd(cmd, (const char *const[]){ __VA_ARGS__, NULL })
+
+Test(cli, verify_usage_errors)
+{
+	const char *f = policy_file;
+
+	cr_expect_eq(RUN(cmd_verify, "verify"), 2, "no POLICY");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 2, "two POLICYs");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-d", "in", "-P", "tcp", "-l", "10.1.1.4:80",
+			 "-r", "8.8.8.8:5000"), 2, "missing -i");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-P", "tcp", "-l", "10.1.1.4:80",
+			 "-r", "8.8.8.8:5000"), 2, "missing -d");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-l", "10.1.1.4:80",
+			 "-r", "8.8.8.8:5000"), 2, "missing -P");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-r", "8.8.8.8:5000"), 2, "missing -l");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80"), 2, "missing -r");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "sideways", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 2, "-d sideways");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "gopher",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 2, "-P gopher");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "256",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 2, "-P 256");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4", "-r", "8.8.8.8:5000"), 2, "tcp without a local port");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "udp",
+			 "-l", "10.1.1.4:53", "-r", "8.8.8.8"), 2, "udp without a remote port");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.999:80", "-r", "8.8.8.8:5000"), 2, "bad local address");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "[2001:db8::1]:5000"), 2, "mixed families");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "--bogus"), 2, "unknown option");
+}
+
+Test(cli, verify_runs)
+{
+	const char *f = policy_file;
+
+	cr_expect_eq(RUN(cmd_verify, "verify", "--help"), 0, "--help");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 0, "a denied flow still exits 0");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "out", "-P", "icmp",
+			 "-l", "10.1.1.4", "-r", "8.8.8.8"), 0, "icmp needs no ports");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth0", "-d", "in", "-P", "6",
+			 "-l", "[fd00:1::4]:80", "-r", "2001:db8::1:5000"), 2,
+		     "a bare IPv6 remote has no port, tcp needs one");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "--json", "-i", "eth0", "-d", "in", "-P", "6",
+			 "-l", "[fd00:1::4]:80", "-r", "[2001:db8::1]:5000"), 0, "IPv6, --json");
+	cr_expect_eq(RUN(cmd_verify, "verify", f, "-i", "eth9", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 1, "unknown interface");
+	cr_expect_eq(RUN(cmd_verify, "verify", bad_file, "-i", "eth0", "-d", "in", "-P", "tcp",
+			 "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 1, "invalid policy");
+}
+
+/* What the command printed on stdout so far. */
+static char *captured_stdout(void)
+{
+	FILE *f = cr_get_redirected_stdout();
+	char *buf = xcalloc(1, 1 << 16);
+	size_t n;
+
+	fflush(stdout);
+	cr_assert_not_null(f, "stdout is redirected");
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	buf[n] = '\0';
+	return buf;
+}
+
+Test(cli, verify_json_output)
+{
+	json_t *j;
+	char *out;
+
+	cr_assert_eq(RUN(cmd_verify, "verify", policy_file, "--json", "-i", "eth0", "-d", "in",
+			 "-P", "tcp", "-l", "10.1.1.4:80", "-r", "8.8.8.8:5000"), 0, "verify --json");
+	out = captured_stdout();
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "verify --json prints JSON: %s", out);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "access")), "Deny", "access: %s", out);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "ruleName")),
+			 "defaultSecurityRules/DenyAllInbound", "ruleName: %s", out);
+	cr_expect(strchr(out, '\n') == out + strlen(out) - 1, "one line: %s", out);
+	json_decref(j);
+	free(out);
+}
+
+Test(cli, json_error_on_stdout)
+{
+	json_t *j;
+	char *out;
+
+	cr_assert_eq(RUN(cmd_show, "show", policy_file, "--json", "-i", "eth9"), 1,
+		     "show: unknown interface");
+	out = captured_stdout();
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "an error in JSON mode is JSON: %s", out);
+	cr_expect(strstr(json_string_value(json_object_get(j, "error")), "eth9") != NULL,
+		  "the error names the interface: %s", out);
+	json_decref(j);
+	free(out);
+}
+
+Test(cli, check_exit_codes)
+{
+	cr_expect_eq(RUN(cmd_check, "check", policy_file), 0, "valid policy");
+	cr_expect_eq(RUN(cmd_check, "check", bad_file), 1, "priority 99 is invalid");
+	cr_expect_eq(RUN(cmd_check, "check", "/nonexistent/policy.json"), 1, "missing file");
+	cr_expect_eq(RUN(cmd_check, "check"), 2, "no POLICY");
+	cr_expect_eq(RUN(cmd_check, "check", "--bogus", policy_file), 2, "unknown option");
+	cr_expect_eq(RUN(cmd_check, "check", "-h"), 0, "-h");
+}
+
+Test(cli, check_json)
+{
+	json_t *j, *e;
+	char *out;
+
+	cr_assert_eq(RUN(cmd_check, "check", "--json", bad_file), 1, "invalid policy");
+	out = captured_stdout();
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "check --json prints JSON: %s", out);
+	cr_expect(json_is_false(json_object_get(j, "valid")), "valid: false: %s", out);
+	e = json_array_get(json_object_get(j, "errors"), 0);
+	cr_expect(json_is_string(json_object_get(e, "path")) &&
+		  json_is_string(json_object_get(e, "message")),
+		  "errors[0] has path and message: %s", out);
+	cr_expect(json_is_array(json_object_get(j, "warnings")), "warnings is an array: %s", out);
+	json_decref(j);
+	free(out);
+}
+
+Test(cli, show_exit_codes)
+{
+	cr_expect_eq(RUN(cmd_show, "show", policy_file), 0, "show all");
+	cr_expect_eq(RUN(cmd_show, "show", policy_file, "-i", "eth0"), 0, "show one interface");
+	cr_expect_eq(RUN(cmd_show, "show", policy_file, "-i", "eth9"), 1, "unknown interface");
+	cr_expect_eq(RUN(cmd_show, "show", bad_file), 1, "invalid policy");
+	cr_expect_eq(RUN(cmd_show, "show"), 2, "no POLICY");
+}
+
+Test(cli, show_json_structure)
+{
+	json_t *j, *ifc, *in, *out_levels, *rule;
+	char *out;
+
+	cr_assert_eq(RUN(cmd_show, "show", policy_file, "--json", "-i", "eth0"), 0, "show --json");
+	out = captured_stdout();
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "show --json prints JSON: %s", out);
+	cr_assert_eq(json_array_size(json_object_get(j, "interfaces")), 1, "-i selects one");
+	ifc = json_array_get(json_object_get(j, "interfaces"), 0);
+	in = json_object_get(ifc, "inbound");
+	out_levels = json_object_get(ifc, "outbound");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(in, 0), "scope")),
+			 "subnet", "inbound starts with the subnet");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(out_levels, 0), "scope")),
+			 "nic", "outbound starts with the NIC");
+	rule = json_array_get(json_object_get(json_array_get(in, 1), "rules"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(rule, "name")), "AllowHttp",
+			 "the NIC's first inbound rule");
+	cr_expect_eq(json_integer_value(json_object_get(rule, "priority")), 100, "its priority");
+	cr_expect(json_is_false(json_object_get(rule, "default")), "a user rule");
+	/* The subnet NSG's rules: defaults only, Internet expanded. */
+	rule = json_array_get(json_object_get(json_array_get(out_levels, 1), "rules"), 1);
+	cr_expect_str_eq(json_string_value(json_object_get(rule, "name")), "AllowInternetOutBound",
+			 "second outbound default");
+	cr_expect(json_array_size(json_object_get(json_object_get(rule, "destination"),
+						  "prefixes")) > 1,
+		  "Internet is expanded to prefixes");
+	json_decref(j);
+	free(out);
+}
