@@ -30,7 +30,7 @@ static char *vformat(const char *fmt, va_list ap)
 static void json_error(const char *prefix, const char *msg)
 {
 	if (xnsg_json)
-		cli_print_json(json_pack("{s:s++}", "error", prefix, msg), 0);
+		cli_print_json(json_pack("{s:s+}", "error", prefix, msg), 0);
 }
 
 void cli_error(const char *fmt, ...)

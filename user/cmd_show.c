@@ -42,7 +42,7 @@ static json_t *side_json(const struct addr_side *s, const struct prefix_list *in
 		if (s->internet)
 			prefixes_json(internet, prefixes);
 	}
-	return json_pack("{s:o,s:o}", "labels", labels, "prefixes", prefixes);
+	return json_pack("{s:o,s:b,s:o}", "labels", labels, "any", s->any, "prefixes", prefixes);
 }
 
 static json_t *ports_json(const struct port_list *l)
@@ -176,13 +176,13 @@ static void free_cells(char *cell[NCOLS])
 }
 
 /* "source = 1.0.0.0/8 ..." under a rule, when the expansion says more
- * than the labels (tags, ASGs, '*'). */
+ * than the labels (tags, ASGs); '*' needs none. */
 static void print_expansion(json_t *side, const char *what, const char *labels)
 {
 	char *prefixes = join(json_object_get(side, "prefixes"), " ");
 	char *plain = join(json_object_get(side, "prefixes"), ",");
 
-	if (strcmp(plain, labels))
+	if (!json_is_true(json_object_get(side, "any")) && strcmp(plain, labels))
 		printf("        %s = %s\n", what, prefixes[0] ? prefixes : "(nothing)");
 	free(prefixes);
 	free(plain);

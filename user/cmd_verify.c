@@ -169,7 +169,7 @@ static bool proto_has_ports(uint8_t ipproto)
 }
 
 /* One endpoint option: parsed, and its port required or ignored by protocol. */
-static int endpoint_arg(const char *opt, const char *s, uint8_t ipproto,
+static int endpoint_arg(const char *opt, const char *s, const char *proto, uint8_t ipproto,
 			struct xnsg_addr *a, uint16_t *port)
 {
 	bool has_port;
@@ -178,10 +178,10 @@ static int endpoint_arg(const char *opt, const char *s, uint8_t ipproto,
 		return cli_usage_error("verify", "%s %s: not ADDRESS, ADDRESS:PORT or [IPv6]:PORT",
 				       opt, s);
 	if (proto_has_ports(ipproto) && !has_port)
-		return cli_usage_error("verify", "%s %s: missing port (protocol %u needs ADDRESS:PORT)",
-				       opt, s, ipproto);
+		return cli_usage_error("verify", "%s %s: missing port (-P %s needs ADDRESS:PORT)",
+				       opt, s, proto);
 	if (!proto_has_ports(ipproto) && has_port) {
-		pr_warn("verify: %s %s: the port is ignored, protocol %u has none", opt, s, ipproto);
+		pr_warn("verify: %s %s: the port is ignored, -P %s has no ports", opt, s, proto);
 		*port = 0;
 	}
 	return 0;
@@ -214,8 +214,8 @@ static int build_query(const struct verify_args *a, struct eval_query *q)
 		return cli_usage_error("verify",
 				       "-P %s: not tcp, udp, icmp, icmpv6, esp, ah or 0-255", a->proto);
 	q->ipproto = (uint8_t)proto;
-	if (endpoint_arg("-l", a->local, q->ipproto, &q->local, &q->lport) ||
-	    endpoint_arg("-r", a->remote, q->ipproto, &q->remote, &q->rport))
+	if (endpoint_arg("-l", a->local, a->proto, q->ipproto, &q->local, &q->lport) ||
+	    endpoint_arg("-r", a->remote, a->proto, q->ipproto, &q->remote, &q->rport))
 		return EXIT_USAGE;
 	if (q->local.family != q->remote.family)
 		return cli_usage_error("verify", "-l %s and -r %s: not the same address family",
