@@ -236,9 +236,20 @@ Test(eval, port_rules_match_only_tcp_udp)
 {
 	struct policy *p = nic_policy(
 		RULE("AnyProto80", 100, "Inbound", "Allow", "*", "*", "*", "*", "80") ","
-		RULE("AnySrcPort", 110, "Inbound", "Allow", "*", "*", "1024-65535", "*", "*"));
+		RULE("AnySrcPort", 110, "Inbound", "Allow", "*", "*", "1024-65535", "*", "*") ","
+		/* Holds port 0, what a portless packet would look like. */
+		RULE("AnyProtoLow", 120, "Inbound", "Allow", "*", "*", "*", "*", "0-10"));
+	const struct rule *r80 = &p->nsgs[0].rules[0];
+	struct xnsg_addr src = addr("8.8.8.8"), dst = addr("10.1.1.4");
 
+	cr_assert_str_eq(r80->name, "AnyProto80", "the first rule");
+	cr_expect(eval_rule_matches(p, r80, UDP, &src, 1, &dst, 80), "UDP port 80 matches");
+	cr_expect(!eval_rule_matches(p, r80, ICMP, &src, 0, &dst, 80),
+		  "an ICMP packet never matches a port-restricted rule, whatever its ports");
+	cr_expect(!eval_rule_matches(p, r80, ESP, &src, 80, &dst, 80),
+		  "an ESP packet never matches a port-restricted rule");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "8.8.8.8", 40000, "Allow nsg/AnyProto80");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 5, "8.8.8.8", 1000, "Allow nsg/AnyProtoLow");
 	expect(p, "eth0", IN, UDP, "10.1.1.4", 80, "8.8.8.8", 53, "Allow nsg/AnyProto80");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 40000, "Allow nsg/AnySrcPort");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 1023, "Deny nsg/DenyAllInbound");
