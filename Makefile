@@ -37,6 +37,9 @@ LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h) $(wildcard include/xnsg/*.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bpf/*.c))
+# Helpers shared by the unit and BPF suites: policy generator, packet builder.
+TLIB_SRCS := $(wildcard tests/lib/*.c)
+TLIB_OBJS := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(TLIB_SRCS))
 # Test-only BPF programs (tests/bpf/NAME.bpf.c): skeleton build/tests/NAME.skel.h
 BPFT_PROGS := $(wildcard tests/bpf/*.bpf.c)
 BPFT_SKELS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.skel.h,$(BPFT_PROGS))
@@ -94,13 +97,13 @@ $(BUILD)/xnsg: $(BUILD)/user/main.o $(BUILD)/libxnsg.a
 $(BUILD)/tests/%.o: tests/%.c $(BUILD)/xnsg.skel.h $(BPFT_SKELS) | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests -I$(BUILD)/tests -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests -Itests/lib -I$(BUILD)/tests -c $< -o $@
 
-$(BUILD)/tests/unit-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(UNIT_SRCS)) $(BUILD)/libxnsg.a
+$(BUILD)/tests/unit-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(UNIT_SRCS)) $(TLIB_OBJS) $(BUILD)/libxnsg.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
-$(BUILD)/tests/bpf-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(BPFT_SRCS)) $(BUILD)/libxnsg.a
+$(BUILD)/tests/bpf-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(BPFT_SRCS)) $(TLIB_OBJS) $(BUILD)/libxnsg.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lcriterion
 
