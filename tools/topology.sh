@@ -10,6 +10,7 @@
 #     192.0.2.20              192.0.2.10          VNet 192.0.2.0/24
 #     198.51.100.20 (Internet)                         2001:db8:1::/64
 #     2001:db8:1::20          2001:db8:1::10
+#     2001:db8:ff::20 (Internet)
 #                             a1 ---- c0 ns C (container)
 #                             (xnsg attach peer    192.0.2.130
 #                              on a1)              2001:db8:1::1:130
@@ -58,9 +59,11 @@ setup() {
 	A ip addr add 192.0.2.10/25 dev a0
 	A ip addr add 2001:db8:1::10/120 dev a0 nodad
 	A ip route add 198.51.100.0/24 dev a0
+	A ip -6 route add 2001:db8:ff::/64 dev a0
 	B ip addr add 192.0.2.20/25 dev b0
 	B ip addr add 198.51.100.20/24 dev b0
 	B ip addr add 2001:db8:1::20/120 dev b0 nodad
+	B ip addr add 2001:db8:ff::20/64 dev b0 nodad
 	A ip addr add 192.0.2.129/25 dev a1
 	A ip addr add 2001:db8:1::1:1/112 dev a1 nodad
 	C ip addr add 192.0.2.130/25 dev c0
@@ -91,13 +94,14 @@ listen_tcp() {
 	BG_PIDS="${BG_PIDS:-} $!"
 }
 
-# One UDP datagram from $1 to $2:$3, received by a listener in $4.
+# One UDP datagram from $1 to $2:$3 [from source address $5], received by
+# a listener in $4.
 udp_ok() {
-	local from=$1 host=$2 port=$3 to=$4 out="$WORK/udp.$RANDOM"
+	local from=$1 host=$2 port=$3 to=$4 src=${5:-} out="$WORK/udp.$RANDOM"
 	ip netns exec "$to" timeout 3 nc -u -l -W 1 "$port" > "$out" 2>/dev/null &
 	local pid=$!
 	sleep 0.3
-	echo "ping-$port" | ip netns exec "$from" timeout 2 nc -u -w 1 "$host" "$port" >/dev/null 2>&1
+	echo "ping-$port" | ip netns exec "$from" timeout 2 nc -u -w 1 ${src:+-s "$src"} "$host" "$port" >/dev/null 2>&1
 	wait $pid 2>/dev/null
 	grep -q "ping-$port" "$out"
 }

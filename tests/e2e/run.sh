@@ -47,7 +47,8 @@ test_tcp_allowed_and_denied_ipv6() {
 
 test_udp_allowed_and_denied() {
 	udp_ok "$NS_B" 192.0.2.10 5353 "$NS_A" || { echo "UDP 5353 from the VNet was dropped"; return 1; }
-	! udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A" || { echo "UDP 5354 was not denied"; return 1; }
+	udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A" || { echo "UDP 5354 from the VNet should pass AllowVNetInBound"; return 1; }
+	! udp_ok "$NS_B" 192.0.2.10 5353 "$NS_A" 198.51.100.20 || { echo "UDP 5353 from the Internet was not denied"; return 1; }
 	udp_ok "$NS_B" 2001:db8:1::10 5353 "$NS_A" || { echo "UDP v6 5353 was dropped"; return 1; }
 }
 
@@ -59,8 +60,6 @@ test_ping_by_source_tag() {
 
 test_peer_attach_container() {
 	# C is the container: traffic it sends is its Outbound.
-	listen_tcp "$NS_B" 9000; listen_tcp "$NS_B" 9001; listen_tcp "$NS_C" 7000; listen_tcp "$NS_C" 7001
-	sleep 0.3
 	tcp_ok "$NS_C" 192.0.2.20 9001 || { echo "container outbound 9001 refused"; return 1; }
 	! tcp_ok "$NS_C" 192.0.2.20 9000 || { echo "container outbound 9000 not denied"; return 1; }
 	tcp_ok "$NS_B" 192.0.2.130 7000 || { echo "inbound 7000 to the container refused"; return 1; }
@@ -117,6 +116,189 @@ test_verify_datapath_agrees() {
 	done
 }
 
+# ---- stateful flows (SPEC §2 "State") ----------------------------------
+
+# a0 (the workload A): every inbound packet is denied by a rule, outbound
+# passes by the defaults; a1 (container C): inbound ICMP is denied, so ICMP
+# errors reach C only as errors about its own tracked flows.
+#   $1 more rules for a0's NSG (each ending in a comma), $2 more NSG
+#   properties (e.g. '"flushConnection": true,'), $3 the flowTimeouts.
+stateful_policy() {
+	local extra=${1:-} nsgprops=${2:-} timeouts=${3:-'"udp": 2'} f="$WORK/stateful.$RANDOM.json"
+	cat > "$f" <<EOF
+{
+  "virtualNetwork": { "name": "e2e", "addressPrefixes": ["192.0.2.0/24", "2001:db8:1::/64"] },
+  "flowTimeouts": { $timeouts },
+  "networkSecurityGroups": [
+    { "name": "outonly-nsg", $nsgprops "securityRules": [ $extra
+      { "name": "DenyAllIn", "priority": 100, "direction": "Inbound", "access": "Deny", "protocol": "*",
+        "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*" } ] },
+    { "name": "container-nsg", "securityRules": [
+      { "name": "DenyIcmpIn", "priority": 100, "direction": "Inbound", "access": "Deny", "protocol": "Icmp",
+        "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*" } ] }
+  ],
+  "subnets": [ { "name": "web", "addressPrefixes": ["192.0.2.0/25", "2001:db8:1::/120"] },
+               { "name": "containers", "addressPrefixes": ["192.0.2.128/25", "2001:db8:1::1:0/112"] } ],
+  "interfaces": [
+    { "name": "a0", "subnet": "web", "networkSecurityGroup": "outonly-nsg", "ipAddresses": ["192.0.2.10", "2001:db8:1::10"] },
+    { "name": "a1", "subnet": "containers", "networkSecurityGroup": "container-nsg",
+      "ipAddresses": ["192.0.2.130", "2001:db8:1::1:130"], "attach": "peer" } ]
+}
+EOF
+	echo "$f"
+}
+
+ALLOW_8090='{ "name": "AllowLong", "priority": 90, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+  "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "8090" },'
+
+# traffic NS MODE ARGS...: tests/e2e/traffic.py (bounded) inside namespace NS.
+traffic() {
+	local ns=$1; shift
+	ip netns exec "$ns" timeout 30 python3 "$REPO/tests/e2e/traffic.py" "$@"
+}
+
+flow_stat() { # flow_stat NAME: a counter of `xnsg stats --json`'s "flows"
+	x stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['flows'].get('$1', 0))"
+}
+
+test_outbound_only_replies_follow_state() {
+	x apply "$(stateful_policy)" >/dev/null || return 1
+	! tcp_ok "$NS_B" 192.0.2.10 8080 || { echo "inbound TCP was not denied"; return 1; }
+	! ping_ok "$NS_B" 192.0.2.10 || { echo "inbound ping was not denied"; return 1; }
+	tcp_ok "$NS_A" 192.0.2.20 9001 || { echo "outbound TCP failed: the SYN-ACK did not follow the flow"; return 1; }
+	tcp_ok "$NS_A" 2001:db8:1::20 9001 || { echo "outbound TCP over IPv6 failed"; return 1; }
+	ping_ok "$NS_A" 192.0.2.20 || { echo "outbound ping failed: the echo reply did not follow the flow"; return 1; }
+	ping_ok "$NS_A" 2001:db8:1::20 || { echo "outbound ICMPv6 echo failed"; return 1; }
+	traffic "$NS_B" udp-echo 192.0.2.20 5000 --timeout 4 &
+	sleep 0.3
+	traffic "$NS_A" udp-ask 192.0.2.20 5000 --timeout 2 || { echo "the UDP reply did not follow the flow"; return 1; }
+	wait
+	x flows --json > "$WORK/flows.json" || return 1
+	python3 - "$WORK/flows.json" <<'EOF' || return 1
+import json, sys
+flows = json.load(open(sys.argv[1]))
+flows = flows["flows"] if isinstance(flows, dict) else flows
+assert any("9001" in json.dumps(f) for f in flows), "no tracked flow to port 9001: %s" % flows
+assert any("5000" in json.dumps(f) for f in flows), "no tracked UDP flow to port 5000: %s" % flows
+EOF
+}
+
+test_udp_flow_idles_out() {
+	# flowTimeouts.udp is 2 s: a reply 0.5 s later follows the flow, one
+	# 3 s later is judged by the rules (DenyAllIn) and dropped.
+	x apply "$(stateful_policy)" >/dev/null || return 1
+	traffic "$NS_B" udp-echo 192.0.2.20 5001 --delay 0.5 --timeout 4 &
+	sleep 0.3
+	traffic "$NS_A" udp-ask 192.0.2.20 5001 --timeout 3 || { echo "a reply within the timeout was dropped"; return 1; }
+	wait
+	traffic "$NS_B" udp-echo 192.0.2.20 5002 --delay 3 --timeout 7 &
+	sleep 0.3
+	! traffic "$NS_A" udp-ask 192.0.2.20 5002 --timeout 5 || { echo "a reply after the flow idled out passed"; return 1; }
+	wait
+}
+
+# The long connection: B sends a line every 0.1 s (at most 25 s) to A:8090.
+long_start() {
+	: > "$WORK/long.out"
+	A timeout 40 nc -4 -l 8090 > "$WORK/long.out" 2>/dev/null &
+	LONG_SRV=$!
+	sleep 0.3
+	B timeout 30 bash -c 'for i in $(seq 250); do echo line$i; sleep 0.1; done | nc 192.0.2.10 8090' >/dev/null 2>&1 &
+	LONG_CLI=$!
+}
+long_stop() { kill $LONG_CLI $LONG_SRV 2>/dev/null; wait $LONG_CLI $LONG_SRV 2>/dev/null; true; }
+long_lines() { wc -l < "$WORK/long.out"; }
+# long_grows S: 0 when the connection delivered new lines within S seconds.
+long_grows() { local n; n=$(long_lines); sleep "$1"; [ "$(long_lines)" -gt "$n" ]; }
+# long_cut: 0 when nothing more arrives once the cut has had 0.5 s.
+long_cut() { local n; sleep 0.5; n=$(long_lines); sleep 1.5; [ "$(long_lines)" -eq "$n" ]; }
+
+test_long_flow_survives_apply_reset_cuts_it() {
+	x apply "$(stateful_policy "$ALLOW_8090")" >/dev/null || return 1
+	long_start
+	long_grows 1 || { long_stop; echo "the long connection never carried data"; return 1; }
+	x apply "$(stateful_policy)" >/dev/null || { long_stop; return 1; } # AllowLong removed
+	long_grows 1.5 || { long_stop; echo "an update without --reset-flows cut the connection"; return 1; }
+	! tcp_ok "$NS_B" 192.0.2.10 8090 || { long_stop; echo "a new connection was accepted after its rule was removed"; return 1; }
+	long_grows 1 || { long_stop; echo "the connection stopped after a new one was refused"; return 1; }
+	x apply --reset-flows "$(stateful_policy)" >/dev/null || { long_stop; return 1; }
+	long_cut || { long_stop; echo "--reset-flows did not cut the connection"; return 1; }
+	long_stop
+}
+
+test_flush_connection_cuts_flows() {
+	x apply "$(stateful_policy "$ALLOW_8090")" >/dev/null || return 1
+	long_start
+	long_grows 1 || { long_stop; echo "the long connection never carried data"; return 1; }
+	x apply "$(stateful_policy "" '"flushConnection": true,')" >/dev/null || { long_stop; return 1; }
+	long_cut || { long_stop; echo "an NSG with flushConnection: true did not cut the connection"; return 1; }
+	long_stop
+}
+
+test_iperf3_through_xnsg() {
+	command -v iperf3 >/dev/null || { echo "iperf3 is not installed"; return 1; }
+	x apply "$(stateful_policy)" >/dev/null || return 1
+	B timeout 20 iperf3 -s -1 -B 192.0.2.20 -p 5201 >/dev/null 2>&1 &
+	sleep 0.5
+	A timeout 15 iperf3 -c 192.0.2.20 -p 5201 -t 3 --connect-timeout 2000 > "$WORK/iperf3.out" 2>&1 \
+		|| { cat "$WORK/iperf3.out"; return 1; }
+	wait
+	local rate; rate=$(awk '/receiver/ { print $(NF-3), $(NF-2) }' "$WORK/iperf3.out")
+	[ -n "$rate" ] || { cat "$WORK/iperf3.out"; return 1; }
+	echo "note: iperf3 TCP A -> B through xnsg (XDP + TC egress + conntrack), 3 s: $rate"
+}
+
+test_fragmented_udp() {
+	# 4000 bytes over a 1500-byte MTU: three fragments.  AllowDnsUdp
+	# (VirtualNetwork -> 5353) lets the VNet's through; from the Internet
+	# the first fragment meets DenyAllInbound and the others follow it.
+	x apply "$(base_policy)" >/dev/null || return 1
+	local dst pair followed
+	followed=$(flow_stat fragments_followed)
+	for dst in 192.0.2.10 2001:db8:1::10; do
+		traffic "$NS_A" udp-recv "$dst" 5353 --size 4000 --timeout 3 > "$WORK/frag.out" &
+		sleep 0.3
+		traffic "$NS_B" udp-send "$dst" 5353 --size 4000
+		wait $! || { cat "$WORK/frag.out"; echo "an allowed fragmented datagram to $dst was dropped"; return 1; }
+	done
+	for pair in "192.0.2.10 198.51.100.20" "2001:db8:1::10 2001:db8:ff::20"; do
+		set -- $pair
+		traffic "$NS_A" udp-recv "$1" 5353 --size 4000 --timeout 2 > "$WORK/frag.out" &
+		sleep 0.3
+		traffic "$NS_B" udp-send "$1" 5353 --size 4000 --src "$2"
+		! wait $! || { cat "$WORK/frag.out"; echo "a denied fragmented datagram from $2 arrived"; return 1; }
+	done
+	[ "$(flow_stat fragments_followed)" -gt "$followed" ] || { echo "no later fragment was counted as following its first"; return 1; }
+}
+
+# C uploads 3 MB to B through A, whose link to B has the smaller MTU: A
+# answers C's big packets with "fragmentation needed" / "packet too big",
+# which C's NSG (DenyIcmpIn) would drop were they not about C's own flow.
+pmtu_transfer() {
+	local dst=$1 port=$2 sink rc=0
+	traffic "$NS_B" tcp-sink "$dst" "$port" --bytes 3000000 --timeout 15 > "$WORK/sink.out" &
+	sink=$!
+	sleep 0.3
+	traffic "$NS_C" tcp-send "$dst" "$port" --bytes 3000000 --timeout 12 > "$WORK/send.out" 2>&1 || rc=1
+	wait $sink || rc=1
+	[ $rc -eq 0 ] || { cat "$WORK/send.out" "$WORK/sink.out"; echo "the transfer to $dst stalled: path MTU discovery failed"; }
+	return $rc
+}
+
+test_pmtu_discovery() {
+	x apply "$(stateful_policy)" >/dev/null || return 1
+	local before after rc
+	before=$(flow_stat icmp_errors_related)
+	A ip link set a0 mtu 1280
+	pmtu_transfer 192.0.2.20 9100 && pmtu_transfer 2001:db8:1::20 9101
+	rc=$?
+	A ip link set a0 mtu 1500
+	[ $rc -eq 0 ] || return 1
+	after=$(flow_stat icmp_errors_related)
+	[ "$after" -gt "$before" ] || { echo "no ICMP error was passed as related to its flow ($before -> $after)"; return 1; }
+	echo "note: ICMP errors passed as related to a tracked flow: $((after - before))"
+}
+
 test_detach_leaves_nothing() {
 	x detach -i a1 || return 1
 	A tc filter show dev a1 egress | grep -q xnsg && { echo "a1 still has a filter"; return 1; }
@@ -129,7 +311,10 @@ test_detach_leaves_nothing() {
 
 TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allowed_and_denied_ipv6
        udp_allowed_and_denied ping_by_source_tag peer_attach_container stats_count_denies
-       update_under_traffic bad_policy_changes_nothing verify_datapath_agrees detach_leaves_nothing)
+       update_under_traffic bad_policy_changes_nothing verify_datapath_agrees
+       outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
+       flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
+       detach_leaves_nothing)
 [ $# -gt 0 ] && TESTS=("$@")
 
 main() {
@@ -142,11 +327,13 @@ main() {
 		echo "e2e: setup failed"; echo "0 passed, 1 failed"; return 1
 	fi
 	listen_tcp "$NS_A" 8080; listen_tcp "$NS_A" 8081; listen_tcp "$NS_A" 8082
+	listen_tcp "$NS_B" 9000; listen_tcp "$NS_B" 9001; listen_tcp "$NS_C" 7000; listen_tcp "$NS_C" 7001
 	sleep 0.3
 	for t in "${TESTS[@]}"; do
 		local log="$WORK/$t.log"
 		if "test_$t" > "$log" 2>&1; then
 			echo "[$t] PASS"; PASSED=$((PASSED + 1))
+			sed -n 's/^note: /    /p' "$log"
 		else
 			echo "[$t] FAIL"; sed 's/^/    /' "$log"; FAILED=$((FAILED + 1))
 		fi
