@@ -1,0 +1,765 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Seeded generators of random valid policies (JSON text) and of packets
+ * biased toward rule edges, for the differential tests of the compiler
+ * (tests/unit/test_compile.c) and of the BPF classifier
+ * (tests/bpf/test_diff.c).  See gen_policy.h for the replay convention.
+ *
+ * Policies draw addresses and ports from per-policy pools whose size grows
+ * slowly with the rule count: big policies then look like real ones (the
+ * same few dozen ports and prefixes reused) and stay within the classifier
+ * limits of abi.h, while small ones get fresh values for every rule.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen_policy.h"
+
+/* ---- random numbers ------------------------------------------------- */
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+void gen_rng_seed(struct gen_rng *r, uint64_t seed)
+{
+	r->s = mix64(seed + 0x9e3779b97f4a7c15ULL) | 1;
+}
+
+uint64_t gen_u64(struct gen_rng *r)
+{
+	r->s ^= r->s >> 12;
+	r->s ^= r->s << 25;
+	r->s ^= r->s >> 27;
+	return r->s * 0x2545f4914f6cdd1dULL;
+}
+
+uint32_t gen_below(struct gen_rng *r, uint32_t n)
+{
+	return (uint32_t)((gen_u64(r) >> 32) * n >> 32);
+}
+
+bool gen_chance(struct gen_rng *r, uint32_t num, uint32_t den)
+{
+	return gen_below(r, den) < num;
+}
+
+uint64_t gen_base_seed(uint64_t def, bool *from_env)
+{
+	const char *s = getenv("XNSG_SEED");
+	char *end;
+	uint64_t v;
+
+	if (from_env)
+		*from_env = false;
+	if (!s || !*s)
+		return def;
+	v = strtoull(s, &end, 0);
+	if (*end)
+		return def;
+	if (from_env)
+		*from_env = true;
+	return v;
+}
+
+uint64_t gen_policy_seed(uint64_t base, unsigned int k)
+{
+	return mix64(base * 0x100000001b3ULL + k);
+}
+
+uint64_t gen_packet_seed(uint64_t base, unsigned int k)
+{
+	return mix64(gen_policy_seed(base, k) ^ 0x7061636b657473ULL); /* "packets" */
+}
+
+/* ---- policy text ---------------------------------------------------- */
+
+struct gen {
+	struct gen_rng r;
+	FILE *f;
+	unsigned int vnet;   /* 10.<vnet>.0.0/16, fd00:<vnet>::/48 */
+	bool v6;             /* dual stack */
+	unsigned int nasgs;
+	/* Pools of JSON fragments shared by the rules of big policies. */
+	char **addr_pool, **port_pool;
+	size_t naddr, nport;
+	/* Prefixes generated so far, to nest new ones inside or around. */
+	struct prefix_list bank;
+	unsigned int written; /* rules written in the current NSG */
+};
+
+static const unsigned int well_known[] = { 22, 25, 53, 80, 123, 443, 1433, 3389, 5432, 8080, 8443 };
+
+static void rand_bytes(struct gen *g, uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)gen_below(&g->r, 256);
+}
+
+static void fmt_prefix(const struct xnsg_prefix *p, bool as_addr, char *buf, size_t len)
+{
+	prefix_fmt(p, buf, len);
+	if (as_addr)
+		*strchr(buf, '/') = '\0';
+}
+
+/* A random prefix: nested in or beside an earlier one, near the special
+ * ranges of the Internet tag, in the VNet, or anywhere; occasionally /0. */
+static struct xnsg_prefix rand_prefix(struct gen *g, uint8_t family)
+{
+	/* Neighbours of the special-purpose and private ranges. */
+	static const char *const near4[] = {
+		"9.255.255.0/24", "11.0.0.0/16", "10.0.0.0/8", "100.63.255.0/24", "100.128.0.0/16",
+		"126.255.0.0/16", "128.0.0.0/16", "169.253.0.0/16", "169.255.0.0/16",
+		"172.15.255.0/24", "172.32.0.0/16", "192.167.255.0/24", "192.169.0.0/16",
+		"223.255.255.0/24", "168.63.129.16/32", "198.51.100.0/24", "203.0.113.0/24",
+		"1.0.0.0/8", "192.0.2.0/24", "100.64.0.0/10",
+	};
+	static const char *const near6[] = {
+		"fbff:ffff::/32", "fe00::/9", "fec0::/10", "2001:db8::/32", "::2/128", "::/127",
+		"fe80::/10", "fc00::/7", "feff::/16", "ff00::/8", "2000::/3",
+	};
+	struct xnsg_prefix p = { .family = family };
+	unsigned int bits = family == XNSG_V4 ? 32 : 128, k = gen_below(&g->r, 16);
+
+	if (k < 6 && g->bank.n) {
+		/* Inside (or, shorter, around) an earlier prefix of the family. */
+		const struct xnsg_prefix *b = &g->bank.v[gen_below(&g->r, (uint32_t)g->bank.n)];
+
+		if (b->family == family) {
+			p = *b;
+			rand_bytes(g, p.bytes + 0, bits / 8);
+			for (unsigned int i = 0; i < b->len; i++) { /* keep the parent's bits */
+				uint8_t m = (uint8_t)(0x80u >> (i % 8));
+
+				p.bytes[i / 8] = (uint8_t)((p.bytes[i / 8] & ~m) | (b->bytes[i / 8] & m));
+			}
+			if (k < 5)
+				p.len = (uint8_t)(b->len + gen_below(&g->r, bits - b->len + 1));
+			else
+				p.len = (uint8_t)gen_below(&g->r, b->len + 1);
+			goto done;
+		}
+	}
+	if (k < 9) {
+		const char *s = family == XNSG_V4 ? near4[gen_below(&g->r, sizeof(near4) / sizeof(*near4))]
+						   : near6[gen_below(&g->r, sizeof(near6) / sizeof(*near6))];
+
+		prefix_parse(s, &p, NULL);
+		if (gen_chance(&g->r, 1, 2)) { /* a random sub-prefix */
+			struct xnsg_prefix q = p;
+
+			rand_bytes(g, q.bytes, bits / 8);
+			for (unsigned int i = 0; i < p.len; i++) {
+				uint8_t m = (uint8_t)(0x80u >> (i % 8));
+
+				q.bytes[i / 8] = (uint8_t)((q.bytes[i / 8] & ~m) | (p.bytes[i / 8] & m));
+			}
+			q.len = (uint8_t)(p.len + gen_below(&g->r, bits - p.len + 1));
+			p = q;
+		}
+		goto done;
+	}
+	if (k < 12) { /* the VNet */
+		if (family == XNSG_V4) {
+			p.bytes[0] = 10;
+			p.bytes[1] = (uint8_t)g->vnet;
+			rand_bytes(g, p.bytes + 2, 2);
+			p.len = (uint8_t)(16 + gen_below(&g->r, 17));
+		} else {
+			p.bytes[0] = 0xfd;
+			p.bytes[2] = (uint8_t)(g->vnet >> 8);
+			p.bytes[3] = (uint8_t)g->vnet;
+			rand_bytes(g, p.bytes + 6, 10);
+			p.len = (uint8_t)(48 + gen_below(&g->r, 81));
+		}
+		goto done;
+	}
+	if (k == 12 && gen_chance(&g->r, 1, 4)) {
+		p.len = 0;
+		goto done;
+	}
+	rand_bytes(g, p.bytes, bits / 8);
+	p.len = (uint8_t)(family == XNSG_V4 ? 4 + gen_below(&g->r, 29) : 8 + gen_below(&g->r, 121));
+done:
+	prefix_mask(&p);
+	if (g->bank.n < 4096)
+		prefix_list_add(&g->bank, &p);
+	return p;
+}
+
+/* One address item for a prefix list: "10.1.0.0/16", "10.1.2.3". */
+static void rand_addr_item(struct gen *g, char *buf, size_t len)
+{
+	uint8_t family = g->v6 && gen_chance(&g->r, 1, 3) ? XNSG_V6 : XNSG_V4;
+	struct xnsg_prefix p = rand_prefix(g, family);
+	unsigned int bits = family == XNSG_V4 ? 32 : 128;
+
+	if (p.len == bits && gen_chance(&g->r, 1, 2)) {
+		fmt_prefix(&p, true, buf, len);
+		return;
+	}
+	if (p.len > 0 && p.len < bits && gen_chance(&g->r, 1, 40)) {
+		/* Host bits set: the parser warns and masks. */
+		p.bytes[(bits - 1) / 8] |= 1;
+	}
+	fmt_prefix(&p, false, buf, len);
+}
+
+/* The JSON members of one side of a rule, e.g.
+ * "sourceAddressPrefix": "Internet" or an ASG reference. */
+static char *rand_side(struct gen *g, const char *side)
+{
+	static const char *const tags[] = {
+		"*", "Any", "Internet", "VirtualNetwork", "AzureLoadBalancer", "Storage.WestUS",
+		"Sql.EastUS", "0.0.0.0/0", "::/0", "Internet", "*",
+	};
+	char item[64], *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	unsigned int k = gen_below(&g->r, 20);
+
+	if (k < 3 && g->nasgs) {
+		fprintf(f, "\"%sApplicationSecurityGroups\": [{\"id\": \"/subscriptions/0/resourceGroups/"
+			   "rg/providers/Microsoft.Network/applicationSecurityGroups/Asg%u\"}]",
+			side, gen_below(&g->r, g->nasgs));
+	} else if (k < 8) {
+		fprintf(f, "\"%sAddressPrefix\": \"%s\"", side,
+			tags[gen_below(&g->r, sizeof(tags) / sizeof(*tags))]);
+	} else if (k < 13) {
+		rand_addr_item(g, item, sizeof(item));
+		fprintf(f, "\"%sAddressPrefix\": \"%s\"", side, item);
+	} else {
+		unsigned int n = 1 + gen_below(&g->r, 3);
+
+		if (k == 19) { /* both spellings: unioned */
+			rand_addr_item(g, item, sizeof(item));
+			fprintf(f, "\"%sAddressPrefix\": \"%s\", ", side, item);
+		}
+		fprintf(f, "\"%sAddressPrefixes\": [", side);
+		for (unsigned int i = 0; i < n; i++) {
+			rand_addr_item(g, item, sizeof(item));
+			fprintf(f, "%s\"%s\"", i ? ", " : "", item);
+		}
+		fprintf(f, "]");
+	}
+	fclose(f);
+	return out;
+}
+
+static unsigned int rand_port(struct gen *g)
+{
+	unsigned int k = gen_below(&g->r, 10);
+
+	if (k < 4)
+		return well_known[gen_below(&g->r, sizeof(well_known) / sizeof(*well_known))];
+	if (k == 4)
+		return (unsigned int[]){ 0, 1, 65534, 65535 }[gen_below(&g->r, 4)];
+	if (k < 7)
+		return 1024 + gen_below(&g->r, 64512);
+	return gen_below(&g->r, 65536);
+}
+
+static void rand_port_item(struct gen *g, char *buf, size_t len)
+{
+	unsigned int a = rand_port(g), b;
+
+	if (gen_chance(&g->r, 1, 2)) {
+		snprintf(buf, len, "%u", a);
+		return;
+	}
+	b = gen_chance(&g->r, 1, 2) ? a + gen_below(&g->r, 100) : rand_port(g);
+	if (b > 65535)
+		b = 65535;
+	if (b < a) {
+		unsigned int t = a;
+
+		a = b;
+		b = t;
+	}
+	snprintf(buf, len, "%u-%u", a, b);
+}
+
+/* The JSON members of a port field: '*', one item, a list, or both. */
+static char *rand_ports(struct gen *g, const char *side, bool src)
+{
+	char item[32], *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	unsigned int k = gen_below(&g->r, 20);
+
+	if (src && k < 17)
+		k = 0; /* source ports are nearly always '*', as in real policies */
+	if (k < 6) {
+		fprintf(f, "\"%sPortRange\": \"*\"", side);
+	} else if (k == 6) {
+		fprintf(f, "\"%sPortRange\": \"0-65535\"", side);
+	} else if (k < 15) {
+		rand_port_item(g, item, sizeof(item));
+		fprintf(f, "\"%sPortRange\": \"%s\"", side, item);
+	} else {
+		unsigned int n = 1 + gen_below(&g->r, 4);
+
+		if (k == 19) {
+			rand_port_item(g, item, sizeof(item));
+			fprintf(f, "\"%sPortRange\": \"%s\", ", side, item);
+		}
+		fprintf(f, "\"%sPortRanges\": [", side);
+		for (unsigned int i = 0; i < n; i++) {
+			rand_port_item(g, item, sizeof(item));
+			fprintf(f, "%s\"%s\"", i ? ", " : "", item);
+		}
+		fprintf(f, "]");
+	}
+	fclose(f);
+	return out;
+}
+
+/* A pooled fragment: fresh while the pool fills, then reused. */
+static const char *pooled(struct gen *g, char **pool, size_t *n, size_t cap,
+			  char *(*make)(struct gen *, const char *, bool), const char *side)
+{
+	char *s;
+
+	if (*n >= cap || (*n && gen_chance(&g->r, (uint32_t)*n, (uint32_t)cap)))
+		return pool[gen_below(&g->r, (uint32_t)*n)];
+	s = make(g, side, false);
+	pool[(*n)++] = s;
+	return s;
+}
+
+static char *make_side(struct gen *g, const char *side, bool src)
+{
+	(void)src;
+	return rand_side(g, side);
+}
+
+/* Pools hold fragments for "source" and "destination" alike: the side
+ * name is rewritten when a fragment is reused on the other side. */
+static char *respell(const char *frag, const char *from, const char *to)
+{
+	size_t fl = strlen(from), tl = strlen(to), n = 0;
+	const char *p;
+	char *out, *o;
+
+	for (p = frag; (p = strstr(p, from)); p += fl)
+		n++;
+	out = malloc(strlen(frag) + n * (tl > fl ? tl - fl : 0) + 1);
+	for (o = out, p = frag; *p;) {
+		if (!strncmp(p, from, fl)) {
+			memcpy(o, to, tl);
+			o += tl;
+			p += fl;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void write_side(struct gen *g, const char *side, size_t cap)
+{
+	const char *frag = pooled(g, g->addr_pool, &g->naddr, cap, make_side, "\"source");
+	char *s = respell(frag, "\"source", side);
+
+	fprintf(g->f, "%s", s);
+	free(s);
+}
+
+static void write_ports(struct gen *g, const char *side, bool src, size_t cap)
+{
+	char *s;
+
+	if (src) { /* not pooled: rarely restricted anyway */
+		s = rand_ports(g, side, true);
+	} else {
+		const char *frag = pooled(g, g->port_pool, &g->nport, cap, rand_ports, "\"destination");
+
+		s = respell(frag, "\"destination", side);
+	}
+	fprintf(g->f, "%s", s);
+	free(s);
+}
+
+static void write_rules(struct gen *g, unsigned int nsg, const char *dir, unsigned int n,
+			size_t acap, size_t pcap)
+{
+	static const char *const protos[] = { "Tcp", "Tcp", "Tcp", "Udp", "Udp", "*", "*", "*",
+					      "Icmp", "Icmp", "Esp", "Ah" };
+	unsigned int prio = 100, left = n, span = 4096 - 100 + 1;
+
+	for (unsigned int i = 0; i < n; i++) {
+		bool props = gen_chance(&g->r, 1, 2);
+
+		/* Priorities: a sorted random subset of 100-4096 (Knuth's S). */
+		while (gen_below(&g->r, span) >= left) {
+			prio++;
+			span--;
+		}
+		fprintf(g->f, "%s\n      {\"name\": \"n%u-%s-%u\", ", g->written++ ? "," : "", nsg,
+			dir, i);
+		if (props)
+			fprintf(g->f, "\"properties\": {");
+		fprintf(g->f, "\"priority\": %u, \"direction\": \"%s\", \"access\": \"%s\", \"protocol\": \"%s\", ",
+			prio, dir, gen_chance(&g->r, 1, 2) ? "Allow" : "Deny",
+			protos[gen_below(&g->r, sizeof(protos) / sizeof(*protos))]);
+		write_side(g, "\"source", acap);
+		fprintf(g->f, ", ");
+		write_ports(g, "\"source", true, pcap);
+		fprintf(g->f, ", ");
+		write_side(g, "\"destination", acap);
+		fprintf(g->f, ", ");
+		write_ports(g, "\"destination", false, pcap);
+		fprintf(g->f, "}%s", props ? "}" : "");
+		prio++;
+		span--;
+		left--;
+	}
+}
+
+static unsigned int rand_count(struct gen *g, const struct gen_opts *o)
+{
+	unsigned int lo = o->min_rules, hi = o->max_rules > 3997 ? 3997 : o->max_rules;
+
+	if (hi < lo)
+		hi = lo;
+	return lo + gen_below(&g->r, hi - lo + 1);
+}
+
+static void write_nsg_ref(struct gen *g, unsigned int nsg)
+{
+	if (gen_chance(&g->r, 1, 4))
+		fprintf(g->f, "{\"id\": \"/subscriptions/0/resourceGroups/rg/providers/"
+			      "Microsoft.Network/networkSecurityGroups/nsg%u\"}", nsg);
+	else
+		fprintf(g->f, "\"nsg%u\"", nsg);
+}
+
+char *gen_policy_json(uint64_t seed, const struct gen_opts *o)
+{
+	struct gen g = {};
+	unsigned int nnsgs, nsubnets, nifaces, counts[16][2], total = 0;
+	size_t acap, pcap, len = 0;
+	char *out = NULL, item[64];
+
+	gen_rng_seed(&g.r, seed);
+	g.f = open_memstream(&out, &len);
+	g.vnet = 1 + gen_below(&g.r, 200);
+	g.v6 = gen_chance(&g.r, 2, 3);
+	nnsgs = 1 + gen_below(&g.r, o->max_nsgs ? (o->max_nsgs > 16 ? 16 : o->max_nsgs) : 4);
+	nsubnets = 1 + gen_below(&g.r, 3);
+	nifaces = 1 + gen_below(&g.r, o->max_ifaces ? o->max_ifaces : 4);
+	g.nasgs = gen_below(&g.r, 4);
+	for (unsigned int i = 0; i < nnsgs; i++)
+		for (int d = 0; d < 2; d++) {
+			counts[i][d] = rand_count(&g, o);
+			total += counts[i][d];
+		}
+	/* Pools: fresh values for small policies, a realistic vocabulary for
+	 * big ones (and the class and port map counts stay within abi.h). */
+	acap = 24 + (total < 160 ? total : 160);
+	pcap = 12 + (total < 48 ? total : 48);
+	g.addr_pool = calloc(acap, sizeof(char *));
+	g.port_pool = calloc(pcap, sizeof(char *));
+
+	fprintf(g.f, "{\"virtualNetwork\": {\"name\": \"gen\", \"addressPrefixes\": [\"10.%u.0.0/16\"",
+		g.vnet);
+	if (g.v6)
+		fprintf(g.f, ", \"fd00:%x::/48\"", g.vnet);
+	fprintf(g.f, "]");
+	if (gen_chance(&g.r, 1, 3))
+		fprintf(g.f, ", \"connectedPrefixes\": [\"192.168.%u.0/24\"%s]", gen_below(&g.r, 256),
+			g.v6 ? ", \"2001:db8:c0::/48\"" : "");
+	fprintf(g.f, "},\n\"serviceTags\": {");
+	for (int t = 0; t < 3; t++) {
+		unsigned int n = 1 + gen_below(&g.r, 3);
+
+		if (t == 2 && !gen_chance(&g.r, 1, 5))
+			break;
+		fprintf(g.f, "%s\"%s\": [", t ? ", " : "",
+			(const char *[]){ "Storage.WestUS", "Sql.EastUS", "AzureLoadBalancer" }[t]);
+		for (unsigned int i = 0; i < n; i++) {
+			rand_addr_item(&g, item, sizeof(item));
+			fprintf(g.f, "%s\"%s\"", i ? ", " : "", item);
+		}
+		fprintf(g.f, "]");
+	}
+	fprintf(g.f, "},\n\"applicationSecurityGroups\": {");
+	for (unsigned int a = 0; a < g.nasgs; a++) {
+		unsigned int n = gen_below(&g.r, 3);
+
+		fprintf(g.f, "%s\"Asg%u\": [", a ? ", " : "", a);
+		for (unsigned int i = 0; i < n; i++) {
+			struct xnsg_prefix p = rand_prefix(&g, g.v6 && gen_chance(&g.r, 1, 3) ? XNSG_V6 : XNSG_V4);
+			char s[XNSG_PREFIX_STRLEN];
+
+			/* A member is an address: keep the prefix's network address. */
+			fmt_prefix(&p, true, s, sizeof(s));
+			fprintf(g.f, "%s\"%s\"", i ? ", " : "", s);
+		}
+		fprintf(g.f, "]");
+	}
+	fprintf(g.f, "},\n\"networkSecurityGroups\": [");
+	for (unsigned int i = 0; i < nnsgs; i++) {
+		bool props = gen_chance(&g.r, 1, 2);
+
+		fprintf(g.f, "%s\n  {\"name\": \"nsg%u\", %s\"securityRules\": [", i ? "," : "", i,
+			props ? "\"properties\": {" : "");
+		g.written = 0;
+		write_rules(&g, i, "Inbound", counts[i][0], acap, pcap);
+		write_rules(&g, i, "Outbound", counts[i][1], acap, pcap);
+		fprintf(g.f, "]%s}", props ? "}" : "");
+	}
+	fprintf(g.f, "],\n\"subnets\": [");
+	for (unsigned int s = 0; s < nsubnets; s++) {
+		fprintf(g.f, "%s\n  {\"name\": \"s%u\", \"addressPrefix\": \"10.%u.%u.0/24\"", s ? "," : "",
+			s, g.vnet, s + 1);
+		if (g.v6)
+			fprintf(g.f, ", \"addressPrefixes\": [\"fd00:%x:0:%x::/64\"]", g.vnet, s + 1);
+		if (gen_chance(&g.r, 2, 3)) {
+			fprintf(g.f, ", \"networkSecurityGroup\": ");
+			write_nsg_ref(&g, gen_below(&g.r, nnsgs));
+		}
+		fprintf(g.f, "}");
+	}
+	fprintf(g.f, "],\n\"interfaces\": [");
+	for (unsigned int i = 0; i < nifaces; i++) {
+		unsigned int s = gen_below(&g.r, nsubnets);
+
+		fprintf(g.f, "%s\n  {\"name\": \"if%u\", \"subnet\": \"s%u\", \"networkSecurityGroup\": ",
+			i ? "," : "", i, s);
+		if (gen_chance(&g.r, 2, 3))
+			write_nsg_ref(&g, gen_below(&g.r, nnsgs));
+		else
+			fprintf(g.f, "null");
+		fprintf(g.f, ", \"ipAddresses\": [\"10.%u.%u.%u\"", g.vnet, s + 1, 10 + i);
+		if (g.v6)
+			fprintf(g.f, ", \"fd00:%x:0:%x::%x\"", g.vnet, s + 1, 10 + i);
+		fprintf(g.f, "], \"applicationSecurityGroups\": [");
+		for (unsigned int a = 0, first = 1; a < g.nasgs; a++)
+			if (gen_chance(&g.r, 1, 2)) {
+				fprintf(g.f, "%s\"Asg%u\"", first ? "" : ", ", a);
+				first = 0;
+			}
+		fprintf(g.f, "]");
+		if (gen_chance(&g.r, 2, 3))
+			fprintf(g.f, ", \"attach\": \"%s\"", gen_chance(&g.r, 1, 2) ? "host" : "peer");
+		fprintf(g.f, "}");
+	}
+	fprintf(g.f, "]}\n");
+	fclose(g.f);
+	for (size_t i = 0; i < g.naddr; i++)
+		free(g.addr_pool[i]);
+	for (size_t i = 0; i < g.nport; i++)
+		free(g.port_pool[i]);
+	free(g.addr_pool);
+	free(g.port_pool);
+	prefix_list_free(&g.bank);
+	return out;
+}
+
+/* ---- packets -------------------------------------------------------- */
+
+struct gen_pkts {
+	const struct policy *p;
+	struct prefix_list edges[2]; /* IPv4, IPv6 prefixes whose edges to probe */
+	uint16_t *ports;
+	size_t nports, pcap;
+};
+
+static void add_edges(struct gen_pkts *g, const struct prefix_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		prefix_list_add(&g->edges[l->v[i].family == XNSG_V6], &l->v[i]);
+}
+
+static void add_port(struct gen_pkts *g, long v)
+{
+	if (v < 0 || v > 65535)
+		return;
+	if (g->nports == g->pcap) {
+		g->pcap = g->pcap ? g->pcap * 2 : 64;
+		g->ports = realloc(g->ports, g->pcap * sizeof(*g->ports));
+	}
+	g->ports[g->nports++] = (uint16_t)v;
+}
+
+static void add_port_edges(struct gen_pkts *g, const struct port_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		add_port(g, (long)l->v[i].lo - 1);
+		add_port(g, l->v[i].lo);
+		add_port(g, l->v[i].hi);
+		add_port(g, (long)l->v[i].hi + 1);
+	}
+}
+
+struct gen_pkts *gen_pkts_new(const struct policy *p)
+{
+	struct gen_pkts *g = calloc(1, sizeof(*g));
+	const char *const *special[2] = { xnsg_special_v4, xnsg_special_v6 };
+
+	g->p = p;
+	for (size_t n = 0; n < p->nnsgs; n++)
+		for (size_t i = 0; i < p->nsgs[n].nrules; i++) {
+			const struct rule *r = &p->nsgs[n].rules[i];
+
+			add_edges(g, &r->src.prefixes);
+			add_edges(g, &r->dst.prefixes);
+			add_port_edges(g, &r->sport);
+			add_port_edges(g, &r->dport);
+		}
+	add_edges(g, &p->virtual_network);
+	for (size_t i = 0; i < p->ntags; i++)
+		add_edges(g, &p->tags[i].prefixes);
+	for (size_t i = 0; i < p->nasgs; i++)
+		add_edges(g, &p->asgs[i].members);
+	for (size_t i = 0; i < p->nsubnets; i++)
+		add_edges(g, &p->subnets[i].prefixes);
+	for (int f = 0; f < 2; f++)
+		for (size_t i = 0; special[f][i]; i++) {
+			struct xnsg_prefix q;
+
+			if (!prefix_parse(special[f][i], &q, NULL))
+				prefix_list_add(&g->edges[f], &q);
+		}
+	add_port(g, 0);
+	add_port(g, 65535);
+	return g;
+}
+
+void gen_pkts_free(struct gen_pkts *g)
+{
+	if (!g)
+		return;
+	prefix_list_free(&g->edges[0]);
+	prefix_list_free(&g->edges[1]);
+	free(g->ports);
+	free(g);
+}
+
+/* Add (carry) or subtract (borrow) one to a big-endian address. */
+static void addr_step(uint8_t *b, int n, int up)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		if (up) {
+			if (++b[i])
+				return;
+		} else {
+			if (b[i]--)
+				return;
+		}
+	}
+}
+
+/* An address at or just beside an edge of a prefix of the family. */
+static void edge_addr(struct gen_pkts *g, struct gen_rng *r, uint8_t family, struct xnsg_addr *a)
+{
+	const struct prefix_list *l = &g->edges[family == XNSG_V6];
+	int n = family == XNSG_V4 ? 4 : 16, bits = n * 8;
+	const struct xnsg_prefix *p;
+	unsigned int k = gen_below(r, 12);
+
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	for (int i = 0; i < n; i++)
+		a->bytes[i] = (uint8_t)gen_below(r, 256);
+	if (!l->n || k == 0)
+		return; /* anywhere */
+	p = &l->v[gen_below(r, (uint32_t)l->n)];
+	/* Random host bits under the prefix, then pin them for the edges. */
+	for (int i = 0; i < p->len; i++) {
+		uint8_t m = (uint8_t)(0x80u >> (i % 8));
+
+		a->bytes[i / 8] = (uint8_t)((a->bytes[i / 8] & ~m) | (p->bytes[i / 8] & m));
+	}
+	if (k >= 9)
+		return; /* inside, at random */
+	for (int i = p->len; i < bits; i++) {
+		uint8_t m = (uint8_t)(0x80u >> (i % 8));
+
+		if (k <= 4)
+			a->bytes[i / 8] &= (uint8_t)~m; /* first address */
+		else
+			a->bytes[i / 8] |= m; /* last address */
+	}
+	if (k == 3 || k == 4)
+		addr_step(a->bytes, n, 0); /* just below the first */
+	else if (k == 7 || k == 8)
+		addr_step(a->bytes, n, 1); /* just above the last */
+}
+
+static uint16_t rand_pkt_port(struct gen_pkts *g, struct gen_rng *r)
+{
+	if (g->nports && gen_chance(r, 3, 4))
+		return g->ports[gen_below(r, (uint32_t)g->nports)];
+	if (gen_chance(r, 1, 3))
+		return well_known[gen_below(r, sizeof(well_known) / sizeof(*well_known))];
+	return (uint16_t)gen_below(r, 65536);
+}
+
+void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
+{
+	static const uint8_t protos[] = { 6, 6, 6, 6, 6, 17, 17, 17, 17, 1, 1, 58, 58, 50, 51, 47 };
+	const struct policy *p = g->p;
+	const struct iface *ifc;
+	uint8_t family;
+
+	memset(q, 0, sizeof(*q));
+	q->iface = (int)gen_below(r, (uint32_t)(p->nifaces ? p->nifaces : 1));
+	q->dir = gen_chance(r, 1, 2) ? XNSG_IN : XNSG_OUT;
+	q->ipproto = gen_chance(r, 1, 16) ? (uint8_t)gen_below(r, 256)
+					  : protos[gen_below(r, sizeof(protos))];
+	ifc = p->nifaces ? &p->ifaces[q->iface] : NULL;
+	if (ifc && ifc->naddrs && gen_chance(r, 3, 4)) {
+		q->local = ifc->addrs[gen_below(r, (uint32_t)ifc->naddrs)];
+		family = q->local.family;
+	} else {
+		family = gen_chance(r, 1, 3) ? XNSG_V6 : XNSG_V4;
+		edge_addr(g, r, family, &q->local);
+	}
+	edge_addr(g, r, family, &q->remote);
+	if (q->ipproto == 6 || q->ipproto == 17) {
+		q->lport = rand_pkt_port(g, r);
+		q->rport = rand_pkt_port(g, r);
+	}
+}
+
+char *gen_flow_str(const struct policy *p, const struct eval_query *q, char *buf, size_t len)
+{
+	char l[64], rm[64];
+
+	addr_fmt(&q->local, l, sizeof(l));
+	addr_fmt(&q->remote, rm, sizeof(rm));
+	snprintf(buf, len, "%s %s proto %u local %s:%u remote %s:%u",
+		 q->iface >= 0 && (size_t)q->iface < p->nifaces ? p->ifaces[q->iface].name : "?",
+		 q->dir == XNSG_IN ? "in" : "out", q->ipproto, l, q->lport, rm, q->rport);
+	return buf;
+}
+
+char *gen_result_str(const struct policy *p, const struct eval_result *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	off += (size_t)snprintf(buf, len, "%s (decisive level %d)", r->allow ? "Allow" : "Deny",
+				r->decisive);
+	for (int i = 0; i < 2 && off < len; i++) {
+		const struct eval_level *l = &r->level[i];
+
+		if (l->nsg < 0)
+			off += (size_t)snprintf(buf + off, len - off, "; %s: no NSG",
+						l->scope == EVAL_SUBNET ? "subnet" : "nic");
+		else
+			off += (size_t)snprintf(buf + off, len - off, "; %s: %s %s/%s",
+						l->scope == EVAL_SUBNET ? "subnet" : "nic",
+						l->allow ? "Allow" : "Deny", p->nsgs[l->nsg].name,
+						l->rule >= 0 ? p->nsgs[l->nsg].rules[l->rule].name
+							     : "(no rule)");
+	}
+	return buf;
+}

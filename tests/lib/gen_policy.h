@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Seeded, deterministic generators for the differential tests: random
+ * valid policies as JSON text (so they go through the real parser) and
+ * packets biased toward the edges of the rules (prefix boundaries +-1,
+ * port range endpoints +-1, tag and ASG members, the Internet tag's
+ * special ranges).
+ *
+ * Replay convention: a test takes its base seed from gen_base_seed()
+ * ($XNSG_SEED, or a fixed default), derives policy K's seed with
+ * gen_policy_seed(base, K) and draws packet J of that policy from a
+ * generator seeded with gen_packet_seed(base, K); on a disagreement it
+ * prints "seed=N policy=K packet=J" and the flow (gen_flow_str), and
+ * XNSG_SEED=N reruns the very same policies and packets.
+ */
+#ifndef XNSG_GEN_POLICY_H
+#define XNSG_GEN_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eval.h"
+#include "model.h"
+
+/* xorshift64*: small, fast, and the same on every machine. */
+struct gen_rng {
+	uint64_t s;
+};
+
+void gen_rng_seed(struct gen_rng *r, uint64_t seed);
+uint64_t gen_u64(struct gen_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint32_t gen_below(struct gen_rng *r, uint32_t n);
+/* True with probability num/den. */
+bool gen_chance(struct gen_rng *r, uint32_t num, uint32_t den);
+
+/* $XNSG_SEED (decimal or 0x hex), else `def`; *from_env tells which. */
+uint64_t gen_base_seed(uint64_t def, bool *from_env);
+uint64_t gen_policy_seed(uint64_t base, unsigned int k);
+uint64_t gen_packet_seed(uint64_t base, unsigned int k);
+
+struct gen_opts {
+	/* User rules per NSG direction are drawn from [min_rules, max_rules]
+	 * (at most 3997: priorities 100-4096 are unique per direction). */
+	unsigned int min_rules, max_rules;
+	/* NSGs in the policy, 1..max_nsgs (default 4); each interface's NIC
+	 * and subnet levels draw from them or have none. */
+	unsigned int max_nsgs;
+	unsigned int max_ifaces; /* default 4 */
+};
+
+/* A random valid policy, malloc'd JSON text, determined by seed and o. */
+char *gen_policy_json(uint64_t seed, const struct gen_opts *o);
+
+/*
+ * Packet generation for one parsed policy: the edges worth probing are
+ * collected once (gen_pkts_new), then each gen_packet() draws a query
+ * for a random interface and direction.
+ */
+struct gen_pkts;
+struct gen_pkts *gen_pkts_new(const struct policy *p);
+void gen_pkts_free(struct gen_pkts *g);
+void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q);
+
+/* "eth0 in proto 6 local 10.1.1.4:80 remote 198.51.100.7:40000" */
+char *gen_flow_str(const struct policy *p, const struct eval_query *q, char *buf, size_t len);
+/* "Allow nsg/rule | Deny nsg/rule" per level, for failure messages. */
+char *gen_result_str(const struct policy *p, const struct eval_result *r, char *buf, size_t len);
+
+#endif
