@@ -1,0 +1,1924 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The policy loader: a JSON policy file (SPEC §1) in, the model of
+ * model.h out, with every mistake reported by JSON path in one run.
+ *
+ * Shapes accepted are those Azure exports (`az network nsg show`, ARM
+ * templates): keys are case-insensitive; a rule's, NSG's, subnet's or
+ * interface's fields may sit under "properties" or flat on the object
+ * (under "properties" wins when both hold one); singular and plural
+ * prefix/port fields are unioned; NSG, subnet and ASG references are names
+ * or ARM { "id": ".../NAME" } objects.  Paths in diagnostics follow where a
+ * field actually sits, spelled as the file spelled it.
+ *
+ * Work happens in passes, so that every reference can be resolved and
+ * every error reported: virtual network, timeouts, tags (file, then
+ * inline, then the AzureLoadBalancer default), ASG declarations, NSG
+ * names, subnets, interfaces (ASG membership), NSG rules, then checks
+ * across rules (limits, rules that can never match).
+ *
+ * Interpretation choices, where SPEC leaves room:
+ * - Required rule fields (as Azure requires them): name, priority,
+ *   direction, access, protocol, and on each side at least one address
+ *   form (AddressPrefix, AddressPrefixes or ApplicationSecurityGroups,
+ *   not all empty) and one port form (PortRange or PortRanges).  An empty
+ *   singular string ("sourceAddressPrefix": "") counts as absent, as ARM
+ *   tooling writes it beside a plural.
+ * - Protocol "Any" is accepted as "*" (the portal's spelling).
+ * - Ports whose union covers 0-65535 are '*' (port_list.any).
+ * - ASGs must be declared under "applicationSecurityGroups"; referencing
+ *   an undeclared one, from a rule or an interface, is an error.
+ * - "An interface in two subnets": an interface name defined twice, an
+ *   interface address lying in a subnet other than the one the interface
+ *   names, or (for an interface naming no subnet) addresses lying in two
+ *   different subnets.  An address of an interface without "subnet" lying
+ *   in a subnet is a warning: that subnet's NSG does not apply to it.
+ * - The NSG's "defaultSecurityRules" (in exports) are ignored: the six
+ *   defaults are always Azure's.
+ * - Unknown keys are ignored, except at the top level (warning: likely a
+ *   typo) and in flowTimeouts (error).
+ * - Shadowing is a single-rule check: a rule is reported when one earlier
+ *   rule of the same NSG and direction covers its protocol, ports and
+ *   addresses, each address prefix inside a single prefix of that rule.
+ *   Coverage needing the union of several rules or prefixes is not found.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model.h"
+
+/* ---- limits -------------------------------------------------------- */
+
+/* Priorities are 100-4096 (Azure); so at most 3997 user rules per NSG
+ * direction can be valid anyway.  The datapath holds 4160 with defaults. */
+#define POLICY_PRIO_MIN 100
+#define POLICY_PRIO_MAX 4096
+/* User rules per NSG direction (README "Limits"). */
+#define POLICY_MAX_RULES_PER_DIR 4096
+/* Prefixes the rules of a policy expand to (tags and ASGs included),
+ * summed over all rules (README "Limits": 100k prefixes per policy). */
+#define POLICY_MAX_PREFIXES 100000
+/* A policy or Service Tags file larger than this is not a policy;
+ * Azure's public Service Tags file is about 5 MiB. */
+#define POLICY_MAX_FILE_BYTES (64u << 20)
+/* An idle timeout longer than a week is a mistake, not a policy. */
+#define POLICY_MAX_TIMEOUT (7u * 24 * 3600)
+/* Diagnostics from one Service Tags file before the rest are summed up. */
+#define POLICY_MAX_TAGFILE_DIAGS 20
+/* Prefix comparisons spent looking for shadowed rules; past it the
+ * (advisory) check stops rather than slow `check` down. */
+#define POLICY_SHADOW_BUDGET 50000000ull
+/* Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
+#define POLICY_IFNAME_MAX 15
+
+/* The platform address behind AzureLoadBalancer and in VirtualNetwork. */
+#define AZURE_PLATFORM_ADDR "168.63.129.16/32"
+
+/* ---- context --------------------------------------------------------- */
+
+struct strvec {
+	char **v;
+	size_t n, cap;
+};
+
+/* An object whose fields may sit flat or under "properties". */
+struct obj {
+	json_t *flat, *props;
+	const char *path, *props_path;
+};
+
+struct ctx {
+	struct policy *p;
+	struct diag_list *d;
+	const char *basedir;
+	struct strvec scratch; /* paths and names, freed with the context */
+	struct obj *nsg_objs;  /* per policy.nsgs entry; flat NULL when unusable */
+	size_t nprefixes;      /* rule prefixes so far, against POLICY_MAX_PREFIXES */
+	bool prefix_limit_hit;
+	bool have_internet;
+	struct prefix_list internet; /* tags_internet_prefixes(), for shadowing */
+	unsigned long long shadow_work;
+};
+
+#define perr(c, path, ...) diag_add((c)->d, DIAG_ERROR, path, __VA_ARGS__)
+#define pwarn(c, path, ...) diag_add((c)->d, DIAG_WARNING, path, __VA_ARGS__)
+
+/* Keep s until the context is freed; returns it. */
+static const char *keep(struct ctx *c, char *s)
+{
+	VEC_GROW(&c->scratch);
+	c->scratch.v[c->scratch.n++] = s;
+	return s;
+}
+
+#define pathf(c, ...) keep(c, xasprintf(__VA_ARGS__))
+
+static bool is_ident(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *q = s; *q; q++) {
+		bool alpha = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
+			     *q == '$';
+
+		if (!alpha && !(q > s && *q >= '0' && *q <= '9'))
+			return false;
+	}
+	return true;
+}
+
+/* parent.key, or parent['key'] when key is not an identifier. */
+static const char *key_path(struct ctx *c, const char *parent, const char *key)
+{
+	if (is_ident(key))
+		return pathf(c, "%s.%s", parent, key);
+	return pathf(c, "%s['%s']", parent, key);
+}
+
+static const char *idx_path(struct ctx *c, const char *parent, size_t i)
+{
+	return pathf(c, "%s[%zu]", parent, i);
+}
+
+static const char *jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* Member `name` of an object, found case-insensitively; *key: its spelling. */
+static json_t *jget(json_t *o, const char *name, const char **key)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return NULL;
+	json_object_foreach(o, k, v) {
+		if (!strcasecmp(k, name)) {
+			if (key)
+				*key = k;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+static void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
+{
+	const char *k;
+	json_t *pr = jget(v, "properties", &k);
+
+	o->flat = v;
+	o->path = path;
+	o->props = NULL;
+	o->props_path = NULL;
+	if (pr && json_is_object(pr)) {
+		o->props = pr;
+		o->props_path = key_path(c, path, k);
+	} else if (pr && !json_is_null(pr)) {
+		perr(c, key_path(c, path, k), "must be an object, not %s", jtype(pr));
+	}
+}
+
+/* Where a missing field should have been written. */
+static const char *obj_fields_path(const struct obj *o)
+{
+	return o->props_path ? o->props_path : o->path;
+}
+
+/* Field `name` under "properties", else flat; NULL when absent or null. */
+static json_t *field(struct ctx *c, const struct obj *o, const char *name, const char **path)
+{
+	const char *k;
+	json_t *v;
+
+	*path = NULL;
+	if (o->props && (v = jget(o->props, name, &k)) && !json_is_null(v)) {
+		*path = key_path(c, o->props_path, k);
+		return v;
+	}
+	if ((v = jget(o->flat, name, &k)) && !json_is_null(v)) {
+		*path = key_path(c, o->path, k);
+		return v;
+	}
+	return NULL;
+}
+
+/* A string field; NULL when absent (an error if required) or mistyped. */
+static const char *field_str(struct ctx *c, const struct obj *o, const char *name, bool required,
+			     const char **path)
+{
+	json_t *v = field(c, o, name, path);
+
+	if (!v) {
+		if (required)
+			perr(c, !strcmp(name, "name") ? o->path : obj_fields_path(o),
+			     "missing \"%s\"", name);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		perr(c, *path, "must be a string, not %s", jtype(v));
+		return NULL;
+	}
+	if (required && !json_string_value(v)[0]) {
+		perr(c, *path, "must not be empty");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* ---- whole-document checks -------------------------------------------- */
+
+/* Keys are case-insensitive, so "Name" and "name" in one object clash. */
+static void check_keys(struct ctx *c, json_t *v, const char *path)
+{
+	const char *k, *k2;
+	json_t *m, *m2;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			if (json_is_object(m) || json_is_array(m))
+				check_keys(c, m, idx_path(c, path, i));
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	json_object_foreach(v, k, m) {
+		json_object_foreach(v, k2, m2) {
+			if (k2 == k)
+				break;
+			if (!strcasecmp(k, k2)) {
+				perr(c, key_path(c, path, k),
+				     "duplicate key: \"%s\" and \"%s\" differ only in case "
+				     "(keys are case-insensitive)", k2, k);
+				break;
+			}
+		}
+		if (json_is_object(m) || json_is_array(m))
+			check_keys(c, m, key_path(c, path, k));
+	}
+}
+
+static void check_top_keys(struct ctx *c, json_t *root)
+{
+	static const char *const known[] = {
+		"virtualNetwork", "serviceTags", "serviceTagsFile", "applicationSecurityGroups",
+		"networkSecurityGroups", "subnets", "interfaces", "flowTimeouts",
+		"$schema", "description", "comment",
+	};
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(root, k, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (!strcasecmp(k, known[i]))
+				break;
+		if (i == sizeof(known) / sizeof(known[0]))
+			pwarn(c, key_path(c, "$", k), "unknown key \"%s\" ignored", k);
+	}
+}
+
+/* ---- prefixes ------------------------------------------------------- */
+
+/* A literal address or CIDR string into *out; warns on host bits. */
+static bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out)
+{
+	char buf[XNSG_PREFIX_STRLEN];
+	const char *s;
+	bool hb;
+
+	if (!json_is_string(v)) {
+		perr(c, path, "must be a prefix string, not %s", jtype(v));
+		return false;
+	}
+	s = json_string_value(v);
+	if (prefix_parse(s, out, &hb)) {
+		perr(c, path, "'%s' is not an IPv4 or IPv6 address or CIDR prefix", s);
+		return false;
+	}
+	if (hb)
+		pwarn(c, path, "host bits set in '%s': using %s", s,
+		      prefix_fmt(out, buf, sizeof(buf)));
+	return true;
+}
+
+/* An array of literal prefixes appended to l. */
+static void literal_prefixes(struct ctx *c, json_t *a, const char *path, struct prefix_list *l)
+{
+	struct xnsg_prefix pf;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_array(a)) {
+		perr(c, path, "must be an array of prefixes, not %s", jtype(a));
+		return;
+	}
+	json_array_foreach(a, i, v)
+		if (literal_prefix(c, v, idx_path(c, path, i), &pf))
+			prefix_list_add(l, &pf);
+}
+
+/* An address (not a prefix) as its /32 or /128. */
+static bool host_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out,
+			struct xnsg_addr *addr)
+{
+	struct xnsg_addr a;
+	const char *s;
+
+	if (!json_is_string(v)) {
+		perr(c, path, "must be an IP address string, not %s", jtype(v));
+		return false;
+	}
+	s = json_string_value(v);
+	if (addr_parse(s, &a)) {
+		perr(c, path, "'%s' is not an IP address%s", s,
+		     strchr(s, '/') ? " (write the address without a prefix length)" : "");
+		return false;
+	}
+	memset(out, 0, sizeof(*out));
+	out->family = a.family;
+	out->len = a.family == XNSG_V4 ? 32 : 128;
+	memcpy(out->bytes, a.bytes, sizeof(a.bytes));
+	if (addr)
+		*addr = a;
+	return true;
+}
+
+static bool prefix_eq(const struct xnsg_prefix *a, const struct xnsg_prefix *b)
+{
+	return a->family == b->family && a->len == b->len && !memcmp(a->bytes, b->bytes, 16);
+}
+
+static void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (prefix_eq(&l->v[i], pf))
+			return;
+	prefix_list_add(l, pf);
+}
+
+/* ---- virtual network and timeouts -------------------------------------- */
+
+static void parse_vnet(struct ctx *c, json_t *root)
+{
+	struct policy *p = c->p;
+	struct xnsg_prefix platform;
+	const char *k, *path, *fpath;
+	json_t *v = jget(root, "virtualNetwork", &k), *f;
+	struct obj o;
+
+	if (v && !json_is_null(v)) {
+		path = key_path(c, "$", k);
+		if (!json_is_object(v)) {
+			perr(c, path, "must be an object, not %s", jtype(v));
+		} else {
+			const char *name;
+
+			obj_init(c, &o, v, path);
+			name = field_str(c, &o, "name", false, &fpath);
+			if (name)
+				p->vnet_name = xstrdup(name);
+			if ((f = field(c, &o, "addressPrefixes", &fpath)))
+				literal_prefixes(c, f, fpath, &p->vnet_prefixes);
+			if ((f = field(c, &o, "connectedPrefixes", &fpath)))
+				literal_prefixes(c, f, fpath, &p->connected_prefixes);
+		}
+	}
+	/* VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16. */
+	prefix_list_append(&p->virtual_network, &p->vnet_prefixes);
+	prefix_list_append(&p->virtual_network, &p->connected_prefixes);
+	prefix_parse(AZURE_PLATFORM_ADDR, &platform, NULL);
+	prefix_list_add_unique(&p->virtual_network, &platform);
+}
+
+/*
+ * "flowTimeouts": { "tcpEstablished": 240, "tcpTransitory": 30, "udp": 30,
+ *                   "udpStream": 120, "other": 30 }
+ * Idle timeouts in whole seconds, 1 to POLICY_MAX_TIMEOUT; each optional,
+ * defaults as shown (SPEC §2): TCP established, TCP handshake/closing,
+ * UDP seen one way, UDP seen both ways, ICMP and everything else.
+ */
+static const struct {
+	const char *key;
+	size_t off;
+	uint32_t def;
+} timeout_keys[] = {
+	{ "tcpEstablished", offsetof(struct flow_timeouts, tcp_established), 240 },
+	{ "tcpTransitory", offsetof(struct flow_timeouts, tcp_transitory), 30 },
+	{ "udp", offsetof(struct flow_timeouts, udp), 30 },
+	{ "udpStream", offsetof(struct flow_timeouts, udp_stream), 120 },
+	{ "other", offsetof(struct flow_timeouts, other), 30 },
+};
+
+#define NTIMEOUTS (sizeof(timeout_keys) / sizeof(timeout_keys[0]))
+
+static void parse_timeouts(struct ctx *c, json_t *root)
+{
+	const char *k, *path;
+	json_t *v = jget(root, "flowTimeouts", &k), *m;
+
+	for (size_t i = 0; i < NTIMEOUTS; i++)
+		*(uint32_t *)((char *)&c->p->timeouts + timeout_keys[i].off) = timeout_keys[i].def;
+	if (!v || json_is_null(v))
+		return;
+	path = key_path(c, "$", k);
+	if (!json_is_object(v)) {
+		perr(c, path, "must be an object, not %s", jtype(v));
+		return;
+	}
+	json_object_foreach(v, k, m) {
+		const char *mpath = key_path(c, path, k);
+		size_t i;
+
+		for (i = 0; i < NTIMEOUTS; i++)
+			if (!strcasecmp(k, timeout_keys[i].key))
+				break;
+		if (i == NTIMEOUTS) {
+			perr(c, mpath, "unknown timeout \"%s\" (known: tcpEstablished, "
+			     "tcpTransitory, udp, udpStream, other)", k);
+			continue;
+		}
+		if (!json_is_integer(m)) {
+			perr(c, mpath, "must be a whole number of seconds, not %s", jtype(m));
+			continue;
+		}
+		if (json_integer_value(m) < 1 || json_integer_value(m) > POLICY_MAX_TIMEOUT) {
+			perr(c, mpath, "%lld seconds is outside 1-%u", json_integer_value(m),
+			     POLICY_MAX_TIMEOUT);
+			continue;
+		}
+		*(uint32_t *)((char *)&c->p->timeouts + timeout_keys[i].off) =
+			(uint32_t)json_integer_value(m);
+	}
+}
+
+/* ---- service tags ------------------------------------------------------- */
+
+static struct tag *tag_find(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntags; i++)
+		if (!strcasecmp(p->tags[i].name, name))
+			return &p->tags[i];
+	return NULL;
+}
+
+/* Define or replace tag `name` with the prefixes of l (taken over). */
+static void tag_set(struct policy *p, const char *name, struct prefix_list *l)
+{
+	struct tag *t = tag_find(p, name);
+
+	if (t) {
+		prefix_list_free(&t->prefixes);
+		free(t->name);
+	} else {
+		p->tags = xrealloc(p->tags, (p->ntags + 1) * sizeof(*p->tags));
+		t = &p->tags[p->ntags++];
+	}
+	t->name = xstrdup(name);
+	t->prefixes = *l;
+	memset(l, 0, sizeof(*l));
+}
+
+/* Tags the policy defines itself; never taken from files or serviceTags. */
+static bool tag_reserved(const char *name)
+{
+	return !strcasecmp(name, "VirtualNetwork") || !strcasecmp(name, "Internet") ||
+	       !strcmp(name, "*") || !strcasecmp(name, "Any");
+}
+
+/* Read a whole file into a NUL-terminated buffer; 0 or -errno. */
+static int read_file(const char *file, char **out, size_t *len)
+{
+	size_t n = 0, cap = 65536;
+	char *buf;
+	FILE *f;
+	int err = 0;
+
+	*out = NULL;
+	f = fopen(file, "r");
+	if (!f)
+		return -errno;
+	buf = xrealloc(NULL, cap);
+	for (;;) {
+		size_t got;
+
+		if (n + 1 >= cap) {
+			if (cap >= POLICY_MAX_FILE_BYTES) {
+				err = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				err = errno ? -errno : -EIO;
+			break;
+		}
+	}
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+/* A diagnostic about the Service Tags file, counted against its cap. */
+struct tagfile {
+	struct ctx *c;
+	const char *path; /* of "serviceTagsFile" in the policy */
+	const char *file;
+	size_t ndiags, nerrors, nwarnings;
+};
+
+static void tagfile_diag(struct tagfile *t, enum diag_level level, const char *where,
+			 const char *msg)
+{
+	if (level == DIAG_ERROR)
+		t->nerrors++;
+	else
+		t->nwarnings++;
+	/* Past the cap, errors still need to count: one summary stands in. */
+	if (t->ndiags++ < POLICY_MAX_TAGFILE_DIAGS)
+		diag_add(t->c->d, level, t->path, "service tags file '%s': %s: %s", t->file,
+			 where, msg);
+}
+
+static void tagfile_entry(struct tagfile *t, json_t *e, const char *epath)
+{
+	struct ctx *c = t->c;
+	struct prefix_list l = {};
+	const char *k, *name;
+	json_t *nv = jget(e, "name", NULL), *pr = jget(e, "properties", &k), *a, *v;
+	size_t i;
+
+	if (!json_is_object(e)) {
+		tagfile_diag(t, DIAG_ERROR, epath, "must be an object");
+		return;
+	}
+	if (!json_is_string(nv)) {
+		tagfile_diag(t, DIAG_ERROR, epath, "no \"name\" string");
+		return;
+	}
+	name = json_string_value(nv);
+	a = jget(pr, "addressPrefixes", NULL);
+	if (!json_is_array(a)) {
+		tagfile_diag(t, DIAG_ERROR, epath, "no \"properties.addressPrefixes\" array");
+		return;
+	}
+	json_array_foreach(a, i, v) {
+		const char *where = pathf(c, "%s.properties.addressPrefixes[%zu]", epath, i);
+		struct xnsg_prefix pf;
+		bool hb;
+
+		if (!json_is_string(v) || prefix_parse(json_string_value(v), &pf, &hb)) {
+			tagfile_diag(t, DIAG_ERROR, where,
+				     pathf(c, "%s is not an IPv4 or IPv6 CIDR prefix",
+					   json_is_string(v) ? json_string_value(v) : jtype(v)));
+			continue;
+		}
+		if (hb)
+			tagfile_diag(t, DIAG_WARNING, where,
+				     pathf(c, "host bits set in '%s': masked",
+					   json_string_value(v)));
+		prefix_list_add(&l, &pf);
+	}
+	/* VirtualNetwork and Internet are the policy's own, not the file's. */
+	if (!tag_reserved(name))
+		tag_set(c->p, name, &l);
+	prefix_list_free(&l);
+}
+
+static void load_tags_file(struct ctx *c, json_t *root)
+{
+	struct tagfile t = { .c = c };
+	const char *k, *name;
+	json_t *v = jget(root, "serviceTagsFile", &k), *doc, *values, *e;
+	json_error_t je;
+	char *text, *full;
+	size_t i, len;
+	int err;
+
+	if (!v || json_is_null(v))
+		return;
+	t.path = key_path(c, "$", k);
+	if (!json_is_string(v) || !json_string_value(v)[0]) {
+		perr(c, t.path, "must be a file name string, not %s",
+		     json_is_string(v) ? "an empty string" : jtype(v));
+		return;
+	}
+	name = json_string_value(v);
+	if (name[0] == '/' || !c->basedir)
+		full = xstrdup(name);
+	else
+		full = xasprintf("%s/%s", c->basedir, name);
+	t.file = keep(c, full);
+	err = read_file(full, &text, &len);
+	if (err) {
+		perr(c, t.path, "cannot read service tags file '%s': %s", full,
+		     err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));
+		return;
+	}
+	doc = json_loadb(text, len, 0, &je);
+	free(text);
+	if (!doc) {
+		perr(c, t.path, "service tags file '%s': JSON syntax error at line %d column %d: %s",
+		     full, je.line, je.column, je.text);
+		return;
+	}
+	values = jget(doc, "values", NULL);
+	if (!json_is_array(values)) {
+		perr(c, t.path, "service tags file '%s': no \"values\" array "
+		     "(expected Azure's Service Tags JSON)", full);
+		json_decref(doc);
+		return;
+	}
+	json_array_foreach(values, i, e)
+		tagfile_entry(&t, e, pathf(c, "$.values[%zu]", i));
+	if (t.ndiags > POLICY_MAX_TAGFILE_DIAGS)
+		diag_add(c->d, t.nerrors ? DIAG_ERROR : DIAG_WARNING, t.path,
+			 "service tags file '%s': %zu more problems not shown (%zu errors, "
+			 "%zu warnings in all)", full, t.ndiags - POLICY_MAX_TAGFILE_DIAGS,
+			 t.nerrors, t.nwarnings);
+	json_decref(doc);
+}
+
+static void parse_tags(struct ctx *c, json_t *root)
+{
+	const char *k, *path;
+	json_t *v, *m;
+
+	load_tags_file(c, root);
+	/* Inline tags add to the file's, or replace one of the same name. */
+	v = jget(root, "serviceTags", &k);
+	if (v && !json_is_null(v)) {
+		path = key_path(c, "$", k);
+		if (!json_is_object(v)) {
+			perr(c, path, "must be an object of tag name -> prefixes, not %s", jtype(v));
+		} else {
+			json_object_foreach(v, k, m) {
+				const char *mpath = key_path(c, path, k);
+				struct prefix_list l = {};
+
+				if (tag_reserved(k)) {
+					perr(c, mpath, "\"%s\" is built in and cannot be redefined", k);
+					continue;
+				}
+				literal_prefixes(c, m, mpath, &l);
+				tag_set(c->p, k, &l);
+			}
+		}
+	}
+	/* AzureLoadBalancer is 168.63.129.16/32 unless overridden (SPEC §2). */
+	if (!tag_find(c->p, "AzureLoadBalancer")) {
+		struct prefix_list l = {};
+		struct xnsg_prefix pf;
+
+		prefix_parse(AZURE_PLATFORM_ADDR, &pf, NULL);
+		prefix_list_add(&l, &pf);
+		tag_set(c->p, "AzureLoadBalancer", &l);
+	}
+}
+
+/* ---- references ------------------------------------------------------- */
+
+/*
+ * The name a reference stands for: a string, or an object's ARM "id"
+ * (".../COLLECTION/NAME": the last segment) or "name".  NULL after an error.
+ */
+static const char *ref_name(struct ctx *c, json_t *v, const char *path, const char *collection)
+{
+	const char *slash, *prev;
+	json_t *f;
+
+	if (json_is_string(v)) {
+		if (!json_string_value(v)[0]) {
+			perr(c, path, "empty name");
+			return NULL;
+		}
+		return json_string_value(v);
+	}
+	if (!json_is_object(v)) {
+		perr(c, path, "must be a name or {\"id\": \".../%s/NAME\"}, not %s", collection,
+		     jtype(v));
+		return NULL;
+	}
+	f = jget(v, "id", NULL);
+	if (json_is_string(f)) {
+		char *copy = (char *)keep(c, xstrdup(json_string_value(f)));
+		size_t n = strlen(copy);
+
+		while (n && copy[n - 1] == '/')
+			copy[--n] = '\0';
+		slash = strrchr(copy, '/');
+		if (!slash) {
+			if (!copy[0])
+				goto bad_id;
+			return copy;
+		}
+		if (!slash[1])
+			goto bad_id;
+		/* ".../networkSecurityGroups/NAME": check the collection. */
+		copy[slash - copy] = '\0';
+		prev = strrchr(copy, '/');
+		prev = prev ? prev + 1 : copy;
+		if (strcasecmp(prev, collection) && strcmp(prev, "...")) {
+			perr(c, path, "ARM id '%s' does not name one of %s", json_string_value(f),
+			     collection);
+			return NULL;
+		}
+		return slash + 1;
+	}
+	f = jget(v, "name", NULL);
+	if (json_is_string(f) && json_string_value(f)[0])
+		return json_string_value(f);
+bad_id:
+	perr(c, path, "a reference needs \"id\": \".../%s/NAME\" (or \"name\")", collection);
+	return NULL;
+}
+
+static int nsg_find(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nnsgs; i++)
+		if (p->nsgs[i].name && !strcasecmp(p->nsgs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int subnet_find(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsubnets; i++)
+		if (p->subnets[i].name && !strcasecmp(p->subnets[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int asg_find(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nasgs; i++)
+		if (!strcasecmp(p->asgs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* An optional "networkSecurityGroup" field: index, or -1. */
+static int nsg_ref(struct ctx *c, const struct obj *o)
+{
+	const char *path, *name;
+	json_t *v = field(c, o, "networkSecurityGroup", &path);
+	int i;
+
+	if (!v)
+		return -1;
+	name = ref_name(c, v, path, "networkSecurityGroups");
+	if (!name)
+		return -1;
+	i = nsg_find(c->p, name);
+	if (i < 0)
+		perr(c, path, "unknown network security group '%s'", name);
+	return i;
+}
+
+/* An ASG reference: index, or -1 after an error. */
+static int asg_ref(struct ctx *c, json_t *v, const char *path)
+{
+	const char *name = ref_name(c, v, path, "applicationSecurityGroups");
+	int i;
+
+	if (!name)
+		return -1;
+	i = asg_find(c->p, name);
+	if (i < 0)
+		perr(c, path, "unknown application security group '%s'", name);
+	return i;
+}
+
+/* Fetch an array field, reporting a wrong type; NULL when absent. */
+static json_t *field_array(struct ctx *c, const struct obj *o, const char *name,
+			   const char **path)
+{
+	json_t *v = field(c, o, name, path);
+
+	if (v && !json_is_array(v)) {
+		perr(c, *path, "must be an array, not %s", jtype(v));
+		return NULL;
+	}
+	return v;
+}
+
+/* ---- application security groups --------------------------------------- */
+
+static void parse_asgs(struct ctx *c, json_t *root)
+{
+	struct policy *p = c->p;
+	const char *k, *path;
+	json_t *v = jget(root, "applicationSecurityGroups", &k), *m, *a;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return;
+	path = key_path(c, "$", k);
+	if (!json_is_object(v)) {
+		perr(c, path, "must be an object of group name -> member addresses, not %s",
+		     jtype(v));
+		return;
+	}
+	p->asgs = xcalloc(json_object_size(v), sizeof(*p->asgs));
+	json_object_foreach(v, k, m) {
+		const char *mpath = key_path(c, path, k);
+		struct asg *g = &p->asgs[p->nasgs++];
+
+		g->name = xstrdup(k);
+		if (json_is_null(m))
+			continue;
+		if (!json_is_array(m)) {
+			perr(c, mpath, "must be an array of member addresses, not %s", jtype(m));
+			continue;
+		}
+		json_array_foreach(m, i, a) {
+			struct xnsg_prefix pf;
+
+			if (host_prefix(c, a, idx_path(c, mpath, i), &pf, NULL))
+				prefix_list_add_unique(&g->members, &pf);
+		}
+	}
+}
+
+/* ---- NSG names, subnets, interfaces ---------------------------------- */
+
+static void parse_nsg_names(struct ctx *c, json_t *root)
+{
+	struct policy *p = c->p;
+	const char *k, *path, *npath;
+	json_t *v = jget(root, "networkSecurityGroups", &k), *g;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return;
+	path = key_path(c, "$", k);
+	if (!json_is_array(v)) {
+		perr(c, path, "must be an array of network security groups, not %s", jtype(v));
+		return;
+	}
+	p->nnsgs = json_array_size(v);
+	p->nsgs = xcalloc(p->nnsgs, sizeof(*p->nsgs));
+	c->nsg_objs = xcalloc(p->nnsgs, sizeof(*c->nsg_objs));
+	json_array_foreach(v, i, g) {
+		struct nsg *n = &p->nsgs[i];
+		const char *gpath = idx_path(c, path, i), *name;
+
+		n->path = xstrdup(gpath);
+		if (!json_is_object(g)) {
+			perr(c, gpath, "a network security group must be an object, not %s",
+			     jtype(g));
+			continue;
+		}
+		obj_init(c, &c->nsg_objs[i], g, gpath);
+		name = field_str(c, &c->nsg_objs[i], "name", true, &npath);
+		if (!name)
+			continue;
+		if (nsg_find(p, name) >= 0)
+			perr(c, npath, "network security group name '%s' is already used by %s",
+			     name, p->nsgs[nsg_find(p, name)].path);
+		n->name = xstrdup(name);
+	}
+}
+
+static void parse_subnets(struct ctx *c, json_t *root)
+{
+	struct policy *p = c->p;
+	const char *k, *path, *fpath;
+	json_t *v = jget(root, "subnets", &k), *s, *f;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return;
+	path = key_path(c, "$", k);
+	if (!json_is_array(v)) {
+		perr(c, path, "must be an array of subnets, not %s", jtype(v));
+		return;
+	}
+	p->nsubnets = json_array_size(v);
+	p->subnets = xcalloc(p->nsubnets, sizeof(*p->subnets));
+	json_array_foreach(v, i, s) {
+		struct subnet *sn = &p->subnets[i];
+		const char *spath = idx_path(c, path, i), *name;
+		struct xnsg_prefix pf;
+		bool any = false;
+		struct obj o;
+
+		sn->nsg = -1;
+		if (!json_is_object(s)) {
+			perr(c, spath, "a subnet must be an object, not %s", jtype(s));
+			continue;
+		}
+		obj_init(c, &o, s, spath);
+		name = field_str(c, &o, "name", true, &fpath);
+		if (name) {
+			if (subnet_find(p, name) >= 0)
+				perr(c, fpath, "subnet name '%s' is already used by $.%s[%d]", name,
+				     k, subnet_find(p, name));
+			sn->name = xstrdup(name);
+		}
+		if ((f = field(c, &o, "addressPrefix", &fpath))) {
+			any = true;
+			if (literal_prefix(c, f, fpath, &pf))
+				prefix_list_add(&sn->prefixes, &pf);
+		}
+		if ((f = field(c, &o, "addressPrefixes", &fpath))) {
+			any = any || (json_is_array(f) && json_array_size(f));
+			literal_prefixes(c, f, fpath, &sn->prefixes);
+		}
+		if (!any)
+			perr(c, obj_fields_path(&o), "missing \"addressPrefix\" or \"addressPrefixes\"");
+		sn->nsg = nsg_ref(c, &o);
+	}
+}
+
+static bool ifname_valid(const char *s)
+{
+	if (!*s || strlen(s) > POLICY_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static void iface_add_asg(struct policy *p, struct iface *ifc, int gi)
+{
+	for (size_t i = 0; i < ifc->nasgs; i++)
+		if (!strcmp(ifc->asgs[i], p->asgs[gi].name))
+			return;
+	ifc->asgs = xrealloc(ifc->asgs, (ifc->nasgs + 1) * sizeof(*ifc->asgs));
+	ifc->asgs[ifc->nasgs++] = xstrdup(p->asgs[gi].name);
+}
+
+/*
+ * An interface is in one subnet: its address a (at apath) must not lie in
+ * another subnet than the one it names.  *other: the subnet the
+ * addresses of an interface naming none lie in so far, -1 for none.
+ */
+static void check_addr_subnet(struct ctx *c, const struct iface *ifc, const struct xnsg_addr *a,
+			      const char *apath, int *other)
+{
+	const struct policy *p = c->p;
+	char buf[XNSG_PREFIX_STRLEN];
+
+	/* The named subnet holds it: that is where it is. */
+	if (ifc->subnet >= 0 && prefix_list_contains(&p->subnets[ifc->subnet].prefixes, a))
+		return;
+	for (size_t s = 0; s < p->nsubnets; s++) {
+		if ((int)s == ifc->subnet || !p->subnets[s].name ||
+		    !prefix_list_contains(&p->subnets[s].prefixes, a))
+			continue;
+		addr_fmt(a, buf, sizeof(buf));
+		if (ifc->subnet >= 0) {
+			perr(c, apath, "address %s lies in subnet '%s', but interface '%s' is in "
+			     "subnet '%s': an interface is in one subnet", buf, p->subnets[s].name,
+			     ifc->name, p->subnets[ifc->subnet].name);
+		} else if (*other >= 0 && *other != (int)s) {
+			perr(c, apath, "address %s lies in subnet '%s', another address of "
+			     "interface '%s' in subnet '%s': an interface is in one subnet", buf,
+			     p->subnets[s].name, ifc->name, p->subnets[*other].name);
+		} else if (*other < 0) {
+			*other = (int)s;
+			pwarn(c, apath, "address %s lies in subnet '%s', but interface '%s' names "
+			      "no subnet: that subnet's NSG does not apply to it", buf,
+			      p->subnets[s].name, ifc->name);
+		}
+		return;
+	}
+}
+
+static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t idx)
+{
+	struct policy *p = c->p;
+	struct iface *ifc = &p->ifaces[idx];
+	const char *fpath, *name, *str;
+	json_t *f, *m;
+	struct obj o;
+	size_t i;
+
+	ifc->subnet = -1;
+	ifc->nsg = -1;
+	if (!json_is_object(s)) {
+		perr(c, ipath, "an interface must be an object, not %s", jtype(s));
+		ifc->name = xstrdup("");
+		return;
+	}
+	obj_init(c, &o, s, ipath);
+	name = field_str(c, &o, "name", true, &fpath);
+	ifc->name = xstrdup(name ? name : "");
+	if (name && !ifname_valid(name))
+		perr(c, fpath, "'%s' is not a Linux interface name (1-%d characters, no '/', "
+		     "':' or spaces)", name, POLICY_IFNAME_MAX);
+	if (name) {
+		for (i = 0; i < idx; i++) {
+			if (!strcmp(p->ifaces[i].name, name)) {
+				perr(c, fpath, "interface '%s' is already defined at $.interfaces[%zu] "
+				     "(an interface is in one subnet, with one definition)", name, i);
+				break;
+			}
+		}
+	}
+	if ((f = field(c, &o, "subnet", &fpath))) {
+		const char *sname = ref_name(c, f, fpath, "subnets");
+
+		if (sname) {
+			ifc->subnet = subnet_find(p, sname);
+			if (ifc->subnet < 0)
+				perr(c, fpath, "unknown subnet '%s'", sname);
+		}
+	}
+	ifc->nsg = nsg_ref(c, &o);
+	if ((f = field_array(c, &o, "ipAddresses", &fpath))) {
+		int other = -1;
+
+		ifc->addrs = xcalloc(json_array_size(f), sizeof(*ifc->addrs));
+		json_array_foreach(f, i, m) {
+			const char *apath = idx_path(c, fpath, i);
+			struct xnsg_prefix pf;
+
+			if (!host_prefix(c, m, apath, &pf, &ifc->addrs[ifc->naddrs]))
+				continue;
+			check_addr_subnet(c, ifc, &ifc->addrs[ifc->naddrs], apath, &other);
+			ifc->naddrs++;
+		}
+	}
+	if (!f || !json_array_size(f))
+		pwarn(c, ipath, "interface '%s' has no ipAddresses: application security groups "
+		      "cannot match it", ifc->name);
+	if ((f = field_array(c, &o, "applicationSecurityGroups", &fpath))) {
+		json_array_foreach(f, i, m) {
+			int gi = asg_ref(c, m, idx_path(c, fpath, i));
+
+			if (gi < 0)
+				continue;
+			iface_add_asg(p, ifc, gi);
+			for (size_t a = 0; a < ifc->naddrs; a++) {
+				struct xnsg_prefix pf = { .family = ifc->addrs[a].family };
+
+				pf.len = pf.family == XNSG_V4 ? 32 : 128;
+				memcpy(pf.bytes, ifc->addrs[a].bytes, 16);
+				prefix_list_add_unique(&p->asgs[gi].members, &pf);
+			}
+		}
+	}
+	ifc->attach = XNSG_ATTACH_HOST;
+	if ((str = field_str(c, &o, "attach", false, &fpath))) {
+		if (!strcasecmp(str, "peer"))
+			ifc->attach = XNSG_ATTACH_PEER;
+		else if (strcasecmp(str, "host"))
+			perr(c, fpath, "'%s' is not an attach mode: use \"host\" or \"peer\"", str);
+	}
+}
+
+static void parse_ifaces(struct ctx *c, json_t *root)
+{
+	struct policy *p = c->p;
+	const char *k, *path;
+	json_t *v = jget(root, "interfaces", &k), *s;
+	size_t i;
+
+	if (!v || json_is_null(v))
+		return;
+	path = key_path(c, "$", k);
+	if (!json_is_array(v)) {
+		perr(c, path, "must be an array of interfaces, not %s", jtype(v));
+		return;
+	}
+	p->ifaces = xcalloc(json_array_size(v), sizeof(*p->ifaces));
+	json_array_foreach(v, i, s) {
+		p->nifaces = i + 1;
+		parse_one_iface(c, s, idx_path(c, path, i), i);
+	}
+}
+
+/* ---- rules ------------------------------------------------------------ */
+
+static void side_label(struct addr_side *s, const char *label)
+{
+	s->labels = xrealloc(s->labels, (s->nlabels + 1) * sizeof(*s->labels));
+	s->labels[s->nlabels++] = xstrdup(label);
+}
+
+static void side_add_prefixes(struct ctx *c, struct addr_side *s, const struct prefix_list *l,
+			      const char *path)
+{
+	prefix_list_append(&s->prefixes, l);
+	c->nprefixes += l->n;
+	if (c->nprefixes > POLICY_MAX_PREFIXES && !c->prefix_limit_hit) {
+		c->prefix_limit_hit = true;
+		perr(c, path, "the policy's rules expand to more than %d prefixes "
+		     "(POLICY_MAX_PREFIXES)", POLICY_MAX_PREFIXES);
+	}
+}
+
+static bool looks_like_address(const char *s)
+{
+	return strchr(s, '/') || strchr(s, ':') || (*s >= '0' && *s <= '9');
+}
+
+/* One address entry of a rule side: '*', a tag, an address or CIDR. */
+static void side_entry(struct ctx *c, struct addr_side *s, const char *str, const char *path)
+{
+	struct policy *p = c->p;
+	struct xnsg_prefix pf;
+	const struct tag *t;
+	bool hb;
+
+	if (!strcmp(str, "*") || !strcasecmp(str, "Any")) {
+		s->any = true;
+	} else if (!strcasecmp(str, "Internet")) {
+		s->internet = true; /* symbolic: the evaluator decides it */
+	} else if (!strcasecmp(str, "VirtualNetwork")) {
+		side_add_prefixes(c, s, &p->virtual_network, path);
+	} else if (!prefix_parse(str, &pf, &hb)) {
+		struct prefix_list one = { .v = &pf, .n = 1, .cap = 1 };
+		char buf[XNSG_PREFIX_STRLEN];
+
+		if (hb)
+			pwarn(c, path, "host bits set in '%s': using %s", str,
+			      prefix_fmt(&pf, buf, sizeof(buf)));
+		side_add_prefixes(c, s, &one, path);
+	} else if ((t = tag_find(p, str))) {
+		side_add_prefixes(c, s, &t->prefixes, path);
+	} else if (looks_like_address(str)) {
+		perr(c, path, "'%s' is not a valid IPv4 or IPv6 address or CIDR prefix", str);
+		return;
+	} else {
+		perr(c, path, "unknown service tag '%s' (define it in serviceTags or "
+		     "serviceTagsFile)", str);
+		return;
+	}
+	side_label(s, str);
+}
+
+/* "source"/"destination" address fields of a rule into s. */
+static void parse_side(struct ctx *c, const struct obj *o, const char *which,
+		       struct addr_side *s)
+{
+	const char *spath, *ppath, *apath;
+	char *k1 = xasprintf("%sAddressPrefix", which);
+	char *k2 = xasprintf("%sAddressPrefixes", which);
+	char *k3 = xasprintf("%sApplicationSecurityGroups", which);
+	json_t *single = field(c, o, k1, &spath);
+	json_t *plural = field(c, o, k2, &ppath);
+	json_t *asgs = field(c, o, k3, &apath);
+	size_t nprefix = 0, nasg = 0, i;
+	bool present = single || plural || asgs, mistyped = false;
+	json_t *v;
+
+	if (single && !json_is_string(single)) {
+		perr(c, spath, "must be a string, not %s", jtype(single));
+		mistyped = true;
+	} else if (single && json_string_value(single)[0]) { /* "" beside a plural: absent */
+		nprefix++;
+		side_entry(c, s, json_string_value(single), spath);
+	}
+	if (plural && !json_is_array(plural)) {
+		perr(c, ppath, "must be an array, not %s", jtype(plural));
+		mistyped = true;
+		plural = NULL;
+	}
+	if (asgs && !json_is_array(asgs)) {
+		perr(c, apath, "must be an array, not %s", jtype(asgs));
+		mistyped = true;
+		asgs = NULL;
+	}
+	if (plural) {
+		json_array_foreach(plural, i, v) {
+			const char *ep = idx_path(c, ppath, i);
+
+			nprefix++;
+			if (!json_is_string(v))
+				perr(c, ep, "must be a string, not %s", jtype(v));
+			else if (!json_string_value(v)[0])
+				perr(c, ep, "empty prefix");
+			else
+				side_entry(c, s, json_string_value(v), ep);
+		}
+	}
+	if (asgs) {
+		json_array_foreach(asgs, i, v) {
+			const char *ep = idx_path(c, apath, i);
+			int gi = asg_ref(c, v, ep);
+
+			nasg++;
+			if (gi < 0)
+				continue;
+			side_add_prefixes(c, s, &c->p->asgs[gi].members, ep);
+			{
+				char *label = xasprintf("asg:%s", c->p->asgs[gi].name);
+
+				side_label(s, label);
+				free(label);
+			}
+		}
+	}
+	if (!nprefix && !nasg && !mistyped)
+		perr(c, obj_fields_path(o), "%s \"%s\": give %s, %s or %s",
+		     present ? "empty" : "missing", which, k1, k2, k3);
+	if (nasg > 1)
+		perr(c, apath, "%zu application security groups: a rule takes one per side", nasg);
+	if (nasg && nprefix)
+		perr(c, apath, "application security groups cannot be combined with address "
+		     "prefixes on the same side (%s)", single ? spath : ppath);
+	free(k1);
+	free(k2);
+	free(k3);
+}
+
+static bool parse_port_num(const char *s, size_t len, long *out)
+{
+	long n = 0;
+
+	if (!len || len > 5)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		n = n * 10 + (s[i] - '0');
+	}
+	*out = n;
+	return true;
+}
+
+/* "*", "N" or "N-M", 0 <= N <= M <= 65535. */
+static void port_entry(struct ctx *c, struct port_list *l, const char *s, const char *path)
+{
+	const char *dash = strchr(s, '-');
+	long lo, hi;
+
+	if (!strcmp(s, "*")) {
+		port_list_add(l, 0, 65535);
+		return;
+	}
+	if (dash ? !parse_port_num(s, (size_t)(dash - s), &lo) ||
+			   !parse_port_num(dash + 1, strlen(dash + 1), &hi)
+		 : !parse_port_num(s, strlen(s), &lo)) {
+		perr(c, path, "'%s' is not a port: use *, N or N-M with 0 <= N <= M <= 65535", s);
+		return;
+	}
+	if (!dash)
+		hi = lo;
+	if (lo > 65535 || hi > 65535) {
+		perr(c, path, "'%s' is outside 0-65535", s);
+		return;
+	}
+	if (lo > hi) {
+		perr(c, path, "'%s' runs backwards: N-M needs N <= M", s);
+		return;
+	}
+	port_list_add(l, (uint16_t)lo, (uint16_t)hi);
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct port_range *x = a, *y = b;
+
+	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
+}
+
+/* Sorted, merged copy of l's ranges; returns the count. */
+static size_t ports_merged(const struct port_list *l, struct port_range **out)
+{
+	struct port_range *m = xcalloc(l->n ? l->n : 1, sizeof(*m));
+	size_t n = 0;
+
+	memcpy(m, l->v, l->n * sizeof(*m));
+	qsort(m, l->n, sizeof(*m), range_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (n && (uint32_t)m[i].lo <= (uint32_t)m[n - 1].hi + 1) {
+			if (m[i].hi > m[n - 1].hi)
+				m[n - 1].hi = m[i].hi;
+		} else {
+			m[n++] = m[i];
+		}
+	}
+	*out = m;
+	return n;
+}
+
+static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
+			struct port_list *l)
+{
+	const char *spath, *ppath;
+	char *k1 = xasprintf("%sPortRange", which);
+	char *k2 = xasprintf("%sPortRanges", which);
+	json_t *single = field(c, o, k1, &spath);
+	json_t *plural = field(c, o, k2, &ppath);
+	bool present = single || plural, mistyped = false;
+	struct port_range *m;
+	size_t n = 0, i;
+	json_t *v;
+
+	if (single && !json_is_string(single)) {
+		perr(c, spath, "must be a string like \"80\" or \"80-90\", not %s", jtype(single));
+		mistyped = true;
+	} else if (single && json_string_value(single)[0]) {
+		n++;
+		port_entry(c, l, json_string_value(single), spath);
+	}
+	if (plural && !json_is_array(plural)) {
+		perr(c, ppath, "must be an array, not %s", jtype(plural));
+		mistyped = true;
+		plural = NULL;
+	}
+	if (plural) {
+		json_array_foreach(plural, i, v) {
+			const char *ep = idx_path(c, ppath, i);
+
+			n++;
+			if (!json_is_string(v))
+				perr(c, ep, "must be a string like \"80\" or \"80-90\", not %s",
+				     jtype(v));
+			else
+				port_entry(c, l, json_string_value(v), ep);
+		}
+	}
+	if (!n && !mistyped)
+		perr(c, obj_fields_path(o), "%s %s port: give %s or %s",
+		     present ? "empty" : "missing", which, k1, k2);
+	/* Ranges that together cover 0-65535 are '*' (SPEC §2). */
+	if (ports_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
+		l->any = true;
+	free(m);
+	free(k1);
+	free(k2);
+}
+
+/* *name_path, *prio_path: where those fields sit, for later checks. */
+static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *r,
+		       const char **name_path, const char **prio_path)
+{
+	const char *fpath, *s;
+	json_t *f;
+	struct obj o;
+	bool ok = true;
+	size_t before = c->d->nerrors;
+
+	r->path = xstrdup(path);
+	r->priority = -1;
+	*name_path = *prio_path = path;
+	if (!json_is_object(v)) {
+		perr(c, path, "a rule must be an object, not %s", jtype(v));
+		return false;
+	}
+	obj_init(c, &o, v, path);
+	s = field_str(c, &o, "name", true, name_path);
+	r->name = s ? xstrdup(s) : NULL;
+	s = field_str(c, &o, "description", false, &fpath);
+	if (s)
+		r->description = xstrdup(s);
+
+	f = field(c, &o, "priority", &fpath);
+	*prio_path = fpath;
+	if (!f) {
+		perr(c, obj_fields_path(&o), "missing \"priority\"");
+	} else if (!json_is_integer(f)) {
+		perr(c, fpath, "must be an integer from %d to %d, not %s", POLICY_PRIO_MIN,
+		     POLICY_PRIO_MAX, jtype(f));
+	} else if (json_integer_value(f) < POLICY_PRIO_MIN ||
+		   json_integer_value(f) > POLICY_PRIO_MAX) {
+		perr(c, fpath, "%lld is outside %d-%d", json_integer_value(f), POLICY_PRIO_MIN,
+		     POLICY_PRIO_MAX);
+	} else {
+		r->priority = (int)json_integer_value(f);
+	}
+
+	s = field_str(c, &o, "direction", true, &fpath);
+	r->dir = (enum xnsg_dir)-1;
+	if (s) {
+		if (!strcasecmp(s, "Inbound"))
+			r->dir = XNSG_IN;
+		else if (!strcasecmp(s, "Outbound"))
+			r->dir = XNSG_OUT;
+		else
+			perr(c, fpath, "'%s' is not a direction: use Inbound or Outbound", s);
+	}
+	s = field_str(c, &o, "access", true, &fpath);
+	if (s) {
+		if (!strcasecmp(s, "Allow"))
+			r->allow = true;
+		else if (strcasecmp(s, "Deny"))
+			perr(c, fpath, "'%s' is not an access: use Allow or Deny", s);
+	}
+	s = field_str(c, &o, "protocol", true, &fpath);
+	if (s) {
+		static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
+			{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
+			{ "Icmp", XNSG_PROTO_ICMP }, { "Esp", XNSG_PROTO_ESP },
+			{ "Ah", XNSG_PROTO_AH }, { "*", XNSG_PROTO_ANY }, { "Any", XNSG_PROTO_ANY },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (!strcasecmp(s, protos[i].name))
+				break;
+		if (i < sizeof(protos) / sizeof(protos[0]))
+			r->proto = protos[i].proto;
+		else
+			perr(c, fpath, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *", s);
+	}
+	parse_side(c, &o, "source", &r->src);
+	parse_ports(c, &o, "source", &r->sport);
+	parse_side(c, &o, "destination", &r->dst);
+	parse_ports(c, &o, "destination", &r->dport);
+	ok = c->d->nerrors == before;
+	return ok;
+}
+
+static void side_free(struct addr_side *s)
+{
+	prefix_list_free(&s->prefixes);
+	for (size_t i = 0; i < s->nlabels; i++)
+		free(s->labels[i]);
+	free(s->labels);
+	memset(s, 0, sizeof(*s));
+}
+
+static void rule_free(struct rule *r)
+{
+	free(r->name);
+	free(r->description);
+	free(r->path);
+	side_free(&r->src);
+	side_free(&r->dst);
+	port_list_free(&r->sport);
+	port_list_free(&r->dport);
+}
+
+/* A side holding one label: '*', a tag, or a list of prefixes. */
+static void default_side(struct addr_side *s, const char *label, const struct prefix_list *l)
+{
+	if (!strcmp(label, "*"))
+		s->any = true;
+	else if (!strcmp(label, "Internet"))
+		s->internet = true;
+	else
+		prefix_list_append(&s->prefixes, l);
+	side_label(s, label);
+}
+
+/* Azure's six default rules (seed 002), in order within each direction. */
+static const struct {
+	const char *name, *desc, *src, *dst;
+	int priority;
+	enum xnsg_dir dir;
+	bool allow;
+} default_rules[] = {
+	{ "AllowVNetInBound", "Allow inbound traffic from all VMs in VNET",
+	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_IN, true },
+	{ "AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer",
+	  "AzureLoadBalancer", "*", 65001, XNSG_IN, true },
+	{ "DenyAllInbound", "Deny all inbound traffic", "*", "*", 65500, XNSG_IN, false },
+	{ "AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET",
+	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_OUT, true },
+	{ "AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet",
+	  "*", "Internet", 65001, XNSG_OUT, true },
+	{ "DenyAllOutBound", "Deny all outbound traffic", "*", "*", 65500, XNSG_OUT, false },
+};
+
+#define NDEFAULTS (sizeof(default_rules) / sizeof(default_rules[0]))
+
+static void make_default(const struct policy *p, const struct nsg *g, size_t i, struct rule *r)
+{
+	const struct tag *alb = tag_find(p, "AzureLoadBalancer");
+	const struct prefix_list *src = &p->virtual_network, *dst = &p->virtual_network;
+
+	memset(r, 0, sizeof(*r));
+	r->name = xstrdup(default_rules[i].name);
+	r->description = xstrdup(default_rules[i].desc);
+	r->priority = default_rules[i].priority;
+	r->dir = default_rules[i].dir;
+	r->allow = default_rules[i].allow;
+	r->proto = XNSG_PROTO_ANY;
+	r->is_default = true;
+	r->path = xasprintf("%s.defaultSecurityRules[%zu]", g->path, i);
+	if (!strcmp(default_rules[i].src, "AzureLoadBalancer"))
+		src = &alb->prefixes;
+	default_side(&r->src, default_rules[i].src, src);
+	default_side(&r->dst, default_rules[i].dst, dst);
+	port_list_add(&r->sport, 0, 65535);
+	port_list_add(&r->dport, 0, 65535);
+}
+
+struct sorted_rule {
+	struct rule r;
+	size_t idx;
+	const char *name_path, *prio_path;
+};
+
+static int rule_cmp(const void *a, const void *b)
+{
+	const struct sorted_rule *x = a, *y = b;
+
+	if (x->r.dir != y->r.dir)
+		return x->r.dir < y->r.dir ? -1 : 1;
+	if (x->r.priority != y->r.priority)
+		return x->r.priority < y->r.priority ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void parse_nsg_rules(struct ctx *c, size_t gi)
+{
+	struct policy *p = c->p;
+	struct nsg *g = &p->nsgs[gi];
+	const struct obj *o = &c->nsg_objs[gi];
+	struct sorted_rule *sr = NULL;
+	const char *rpath, *fpath;
+	size_t n = 0, ndir[2] = { 0, 0 }, i, j;
+	bool *ok = NULL;
+	json_t *rules, *f, *v;
+
+	if (!o->flat)
+		return;
+	if ((f = field(c, o, "flushConnection", &fpath))) {
+		if (json_is_boolean(f))
+			g->flush_connection = json_is_true(f);
+		else
+			perr(c, fpath, "must be true or false, not %s", jtype(f));
+	}
+	rules = field_array(c, o, "securityRules", &rpath);
+	if (rules) {
+		n = json_array_size(rules);
+		sr = xcalloc(n, sizeof(*sr));
+		ok = xcalloc(n, sizeof(*ok));
+		json_array_foreach(rules, i, v) {
+			sr[i].idx = i;
+			ok[i] = parse_rule(c, v, idx_path(c, rpath, i), &sr[i].r, &sr[i].name_path,
+					   &sr[i].prio_path);
+		}
+	}
+	/* Names unique per NSG (case-insensitive, as Azure's); priorities
+	 * unique per NSG and direction. */
+	for (i = 0; i < n; i++) {
+		struct rule *r = &sr[i].r;
+
+		if ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)
+			ndir[r->dir]++;
+		for (j = 0; j < i; j++) {
+			struct rule *e = &sr[j].r;
+
+			if (r->name && e->name && !strcasecmp(r->name, e->name)) {
+				perr(c, sr[i].name_path, "rule name '%s' is already used by %s",
+				     r->name, e->path);
+				break;
+			}
+		}
+		for (j = 0; j < i; j++) {
+			struct rule *e = &sr[j].r;
+
+			if (r->priority >= 0 && r->priority == e->priority && r->dir == e->dir &&
+			    ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)) {
+				perr(c, sr[i].prio_path, "priority %d is already used by rule '%s' (%s)",
+				     r->priority, e->name ? e->name : "?", dir_name(r->dir));
+				break;
+			}
+		}
+	}
+	for (int d = 0; d < 2; d++)
+		if (ndir[d] > POLICY_MAX_RULES_PER_DIR)
+			perr(c, rpath, "%zu %s rules: more than %d per NSG direction "
+			     "(POLICY_MAX_RULES_PER_DIR)", ndir[d], dir_name((enum xnsg_dir)d),
+			     POLICY_MAX_RULES_PER_DIR);
+
+	/* Only well-formed rules make it into the model; the model is
+	 * dropped anyway when any error was found. */
+	g->rules = xcalloc(n + NDEFAULTS, sizeof(*g->rules));
+	for (i = 0, j = 0; i < n; i++) {
+		if (ok[i])
+			sr[j++] = sr[i];
+		else
+			rule_free(&sr[i].r);
+	}
+	qsort(sr, j, sizeof(*sr), rule_cmp);
+	for (int d = 0; d < 2; d++) {
+		for (i = 0; i < j; i++)
+			if ((int)sr[i].r.dir == d)
+				g->rules[g->nrules++] = sr[i].r;
+		for (i = 0; i < NDEFAULTS; i++)
+			if ((int)default_rules[i].dir == d)
+				make_default(p, g, i, &g->rules[g->nrules++]);
+	}
+	free(sr);
+	free(ok);
+}
+
+/* ---- rules that can never match ------------------------------------- */
+
+#define PROTO_BIT(p) (1u << (p))
+#define PROTO_OTHER_BIT (1u << 7)
+#define PROTO_ALL_BITS                                                               \
+	(PROTO_BIT(XNSG_PROTO_TCP) | PROTO_BIT(XNSG_PROTO_UDP) | PROTO_BIT(XNSG_PROTO_ICMP) | \
+	 PROTO_BIT(XNSG_PROTO_ESP) | PROTO_BIT(XNSG_PROTO_AH) | PROTO_OTHER_BIT)
+
+/* The IP protocols a rule can match: a port-restricted rule only TCP/UDP. */
+static unsigned proto_set(const struct rule *r)
+{
+	unsigned s = r->proto == XNSG_PROTO_ANY ? PROTO_ALL_BITS : PROTO_BIT(r->proto);
+
+	if (!r->sport.any || !r->dport.any)
+		s &= PROTO_BIT(XNSG_PROTO_TCP) | PROTO_BIT(XNSG_PROTO_UDP);
+	return s;
+}
+
+static bool ports_cover(const struct port_list *e, const struct port_list *r)
+{
+	struct port_range *m;
+	size_t n;
+	bool ok = true;
+
+	if (e->any)
+		return true;
+	if (r->any)
+		return false;
+	n = ports_merged(e, &m);
+	for (size_t i = 0; i < r->n && ok; i++) {
+		bool in = false;
+
+		for (size_t k = 0; k < n && !in; k++)
+			in = m[k].lo <= r->v[i].lo && r->v[i].hi <= m[k].hi;
+		ok = in;
+	}
+	free(m);
+	return ok;
+}
+
+/* q lies inside one prefix of side e (or its Internet expansion). */
+static bool side_holds(struct ctx *c, const struct addr_side *e, const struct xnsg_prefix *q)
+{
+	c->shadow_work += e->prefixes.n + 1;
+	for (size_t i = 0; i < e->prefixes.n; i++)
+		if (prefix_covers(&e->prefixes.v[i], q))
+			return true;
+	if (e->internet) {
+		c->shadow_work += c->internet.n;
+		for (size_t i = 0; i < c->internet.n; i++)
+			if (prefix_covers(&c->internet.v[i], q))
+				return true;
+	}
+	return false;
+}
+
+/* Every address r matches, e matches too (single-prefix containment). */
+static bool side_covers(struct ctx *c, const struct addr_side *e, const struct addr_side *r)
+{
+	if (e->any)
+		return true;
+	if (r->any) {
+		struct xnsg_prefix all4, all6;
+
+		prefix_parse("0.0.0.0/0", &all4, NULL);
+		prefix_parse("::/0", &all6, NULL);
+		return side_holds(c, e, &all4) && side_holds(c, e, &all6);
+	}
+	if (r->internet && !e->internet)
+		for (size_t i = 0; i < c->internet.n; i++)
+			if (!side_holds(c, e, &c->internet.v[i]))
+				return false;
+	for (size_t i = 0; i < r->prefixes.n; i++)
+		if (!side_holds(c, e, &r->prefixes.v[i]))
+			return false;
+	return true;
+}
+
+static bool side_empty(const struct addr_side *s)
+{
+	return !s->any && !s->internet && !s->prefixes.n;
+}
+
+static char *labels_str(const struct addr_side *s)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; i < s->nlabels; i++)
+		len += strlen(s->labels[i]) + 1;
+	out = xcalloc(1, len);
+	for (size_t i = 0; i < s->nlabels; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, s->labels[i]);
+	}
+	return out;
+}
+
+static void check_never_match(struct ctx *c, const struct rule *r, const struct rule *first)
+{
+	const struct addr_side *sides[2] = { &r->src, &r->dst };
+
+	if (!proto_set(r)) {
+		pwarn(c, r->path, "rule %s can never match: it restricts ports, which only Tcp "
+		      "and Udp carry, and its protocol is %s", r->name, proto_name(r->proto));
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (side_empty(sides[i])) {
+			char *l = labels_str(sides[i]);
+
+			pwarn(c, r->path, "rule %s can never match: its %s (%s) holds no address",
+			      r->name, i ? "destination" : "source", l);
+			free(l);
+			return;
+		}
+	}
+	for (const struct rule *e = first; e < r; e++) {
+		if (c->shadow_work > POLICY_SHADOW_BUDGET)
+			return;
+		if ((proto_set(r) & ~proto_set(e)) || side_empty(&e->src) || side_empty(&e->dst))
+			continue;
+		if (!ports_cover(&e->sport, &r->sport) || !ports_cover(&e->dport, &r->dport))
+			continue;
+		if (!side_covers(c, &e->src, &r->src) || !side_covers(c, &e->dst, &r->dst))
+			continue;
+		pwarn(c, r->path, "rule %s can never match: shadowed by %s (priority %d)",
+		      r->name, e->name, e->priority);
+		return;
+	}
+}
+
+static void check_shadowing(struct ctx *c)
+{
+	struct policy *p = c->p;
+
+	if (!c->have_internet) {
+		tags_internet_prefixes(p, &c->internet);
+		c->have_internet = true;
+	}
+	for (size_t gi = 0; gi < p->nnsgs; gi++) {
+		const struct nsg *g = &p->nsgs[gi];
+
+		for (int d = 0; d < 2; d++) {
+			size_t n;
+			const struct rule *rules = nsg_rules(g, (enum xnsg_dir)d, &n);
+
+			for (size_t i = 0; i < n; i++)
+				if (!rules[i].is_default)
+					check_never_match(c, &rules[i], rules);
+		}
+	}
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	free(p->file);
+	free(p->vnet_name);
+	prefix_list_free(&p->vnet_prefixes);
+	prefix_list_free(&p->connected_prefixes);
+	prefix_list_free(&p->virtual_network);
+	for (size_t i = 0; i < p->ntags; i++) {
+		free(p->tags[i].name);
+		prefix_list_free(&p->tags[i].prefixes);
+	}
+	free(p->tags);
+	for (size_t i = 0; i < p->nasgs; i++) {
+		free(p->asgs[i].name);
+		prefix_list_free(&p->asgs[i].members);
+	}
+	free(p->asgs);
+	for (size_t i = 0; i < p->nnsgs; i++) {
+		for (size_t j = 0; j < p->nsgs[i].nrules; j++)
+			rule_free(&p->nsgs[i].rules[j]);
+		free(p->nsgs[i].rules);
+		free(p->nsgs[i].name);
+		free(p->nsgs[i].path);
+	}
+	free(p->nsgs);
+	for (size_t i = 0; i < p->nsubnets; i++) {
+		free(p->subnets[i].name);
+		prefix_list_free(&p->subnets[i].prefixes);
+	}
+	free(p->subnets);
+	for (size_t i = 0; i < p->nifaces; i++) {
+		free(p->ifaces[i].name);
+		free(p->ifaces[i].addrs);
+		for (size_t j = 0; j < p->ifaces[i].nasgs; j++)
+			free(p->ifaces[i].asgs[j]);
+		free(p->ifaces[i].asgs);
+	}
+	free(p->ifaces);
+	free(p);
+}
+
+int policy_parse_string(const char *json, const char *name, const char *basedir,
+			struct policy **out, struct diag_list *diags)
+{
+	struct ctx c = { .d = diags, .basedir = basedir };
+	size_t errors_before = diags->nerrors;
+	json_error_t je;
+	json_t *root;
+
+	*out = NULL;
+	root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		diag_add(diags, DIAG_ERROR, "$", "JSON syntax error at line %d column %d: %s",
+			 je.line, je.column, je.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		diag_add(diags, DIAG_ERROR, "$", "the policy must be a JSON object, not %s",
+			 jtype(root));
+		json_decref(root);
+		return -EINVAL;
+	}
+	c.p = xcalloc(1, sizeof(*c.p));
+	c.p->file = xstrdup(name);
+
+	check_keys(&c, root, "$");
+	check_top_keys(&c, root);
+	parse_vnet(&c, root);
+	parse_timeouts(&c, root);
+	parse_tags(&c, root);
+	parse_asgs(&c, root);
+	parse_nsg_names(&c, root);
+	parse_subnets(&c, root);
+	parse_ifaces(&c, root);
+	for (size_t i = 0; i < c.p->nnsgs; i++)
+		parse_nsg_rules(&c, i);
+	/* Advisory, and only meaningful on a policy that stands. */
+	if (diags->nerrors == errors_before)
+		check_shadowing(&c);
+
+	json_decref(root);
+	for (size_t i = 0; i < c.scratch.n; i++)
+		free(c.scratch.v[i]);
+	free(c.scratch.v);
+	free(c.nsg_objs);
+	prefix_list_free(&c.internet);
+	if (diags->nerrors != errors_before) {
+		policy_free(c.p);
+		return -EINVAL;
+	}
+	*out = c.p;
+	return 0;
+}
+
+int policy_load(const char *file, struct policy **out, struct diag_list *diags)
+{
+	char *text, *copy;
+	int err;
+
+	*out = NULL;
+	err = read_file(file, &text, NULL);
+	if (err) {
+		diag_add(diags, DIAG_ERROR, "", "cannot read %s: %s", file,
+			 err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));
+		return err;
+	}
+	copy = xstrdup(file);
+	err = policy_parse_string(text, file, dirname(copy), out, diags);
+	free(copy);
+	free(text);
+	return err;
+}
+
+int policy_find_iface(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nifaces; i++)
+		if (!strcmp(p->ifaces[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const struct rule *nsg_rules(const struct nsg *g, enum xnsg_dir dir, size_t *n)
+{
+	size_t i = 0, j;
+
+	while (i < g->nrules && g->rules[i].dir != dir)
+		i++;
+	for (j = i; j < g->nrules && g->rules[j].dir == dir; j++)
+		;
+	*n = j - i;
+	return g->rules + i;
+}
