@@ -535,16 +535,18 @@ static int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 		return err;
 	tc->cs->nlpm[0] += (uint32_t)v4.n;
 	tc->cs->nlpm[1] += (uint32_t)v6.n;
-	if (tc->cs->nlpm[0] > XNSG_MAX_LPM4 / XNSG_GENS) {
-		limit_diag(tc, "the policy needs more than %d IPv4 LPM entries, XNSG_MAX_LPM4/2 "
-			   "(the live and the staged policy share the trie); rebuild with a larger "
-			   "-DXNSG_MAX_LPM4=N to raise it", XNSG_MAX_LPM4 / XNSG_GENS);
+	/* A policy must fit the trie alone; whether it also fits beside the
+	 * live one is known only when it is written (datapath.c says so). */
+	if (tc->cs->nlpm[0] > XNSG_MAX_LPM4) {
+		limit_diag(tc, "the policy needs %u IPv4 LPM entries, more than XNSG_MAX_LPM4 (%d); "
+			   "rebuild with a larger -DXNSG_MAX_LPM4=N to raise it", tc->cs->nlpm[0],
+			   XNSG_MAX_LPM4);
 		return -E2BIG;
 	}
-	if (tc->cs->nlpm[1] > XNSG_MAX_LPM6 / XNSG_GENS) {
-		limit_diag(tc, "the policy needs more than %d IPv6 LPM entries, XNSG_MAX_LPM6/2 "
-			   "(the live and the staged policy share the trie); rebuild with a larger "
-			   "-DXNSG_MAX_LPM6=N to raise it", XNSG_MAX_LPM6 / XNSG_GENS);
+	if (tc->cs->nlpm[1] > XNSG_MAX_LPM6) {
+		limit_diag(tc, "the policy needs %u IPv6 LPM entries, more than XNSG_MAX_LPM6 (%d); "
+			   "rebuild with a larger -DXNSG_MAX_LPM6=N to raise it", tc->cs->nlpm[1],
+			   XNSG_MAX_LPM6);
 		return -E2BIG;
 	}
 	return 0;

@@ -362,10 +362,11 @@ static char *respell(const char *frag, const char *from, const char *to)
 	return out;
 }
 
+/* side: "source" or "destination". */
 static void write_side(struct gen *g, const char *side, size_t cap)
 {
-	const char *frag = pooled(g, g->addr_pool, &g->naddr, cap, make_side, "\"source");
-	char *s = respell(frag, "\"source", side);
+	const char *frag = pooled(g, g->addr_pool, &g->naddr, cap, make_side, "source");
+	char *s = respell(frag, "\"source", strcmp(side, "source") ? "\"destination" : "\"source");
 
 	fprintf(g->f, "%s", s);
 	free(s);
@@ -378,9 +379,9 @@ static void write_ports(struct gen *g, const char *side, bool src, size_t cap)
 	if (src) { /* not pooled: rarely restricted anyway */
 		s = rand_ports(g, side, true);
 	} else {
-		const char *frag = pooled(g, g->port_pool, &g->nport, cap, rand_ports, "\"destination");
+		const char *frag = pooled(g, g->port_pool, &g->nport, cap, rand_ports, "destination");
 
-		s = respell(frag, "\"destination", side);
+		s = xstrdup(frag);
 	}
 	fprintf(g->f, "%s", s);
 	free(s);
@@ -408,13 +409,13 @@ static void write_rules(struct gen *g, unsigned int nsg, const char *dir, unsign
 		fprintf(g->f, "\"priority\": %u, \"direction\": \"%s\", \"access\": \"%s\", \"protocol\": \"%s\", ",
 			prio, dir, gen_chance(&g->r, 1, 2) ? "Allow" : "Deny",
 			protos[gen_below(&g->r, sizeof(protos) / sizeof(*protos))]);
-		write_side(g, "\"source", acap);
+		write_side(g, "source", acap);
 		fprintf(g->f, ", ");
-		write_ports(g, "\"source", true, pcap);
+		write_ports(g, "source", true, pcap);
 		fprintf(g->f, ", ");
-		write_side(g, "\"destination", acap);
+		write_side(g, "destination", acap);
 		fprintf(g->f, ", ");
-		write_ports(g, "\"destination", false, pcap);
+		write_ports(g, "destination", false, pcap);
 		fprintf(g->f, "}%s", props ? "}" : "");
 		prio++;
 		span--;
