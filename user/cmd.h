@@ -18,7 +18,27 @@ int cmd_status(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 
-/* Print the usage of one command (from the table in main.c) to f. */
+#ifndef XNSG_VERSION
+#define XNSG_VERSION "0.1.0"
+#endif
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct command {
+	const char *name;
+	int (*handler)(int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+/* The command table (commands.c). */
+extern const struct command commands[];
+extern const size_t ncommands;
+const struct command *find_command(const char *name);
+/* Print the usage of one command to f. */
 void cmd_usage(const char *name, FILE *f);
+/* Print the top-level usage (every command, global options) to f. */
+void xnsg_usage(FILE *f);
 
 #endif
