@@ -1840,7 +1840,8 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	json_t *root;
 
 	*out = NULL;
-	root = json_loads(json, JSON_REJECT_DUPLICATES, &je);
+	/* DECODE_ANY: a scalar is valid JSON, just not a policy; say so. */
+	root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root) {
 		diag_add(diags, DIAG_ERROR, "$", "JSON syntax error at line %d column %d: %s",
 			 je.line, je.column, je.text);

@@ -1,0 +1,1366 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The policy loader against SPEC §1 (file format, validation) and §2
+ * (default rules, tags, ASGs): one test per class of validation error,
+ * with the exact JSON path and the reason; the ARM shapes Azure exports;
+ * the model the evaluator and compiler consume; every shipped example.
+ *
+ * Policies are written with single quotes for readability; sq() turns
+ * them into JSON.  Expectations come from SPEC, not from the code.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct res {
+	int err;
+	struct policy *p;
+	struct diag_list d;
+	char *all; /* every diagnostic, one a line, for assertion messages */
+};
+
+static char *sq(const char *s)
+{
+	char *d = xstrdup(s);
+
+	for (char *q = d; *q; q++)
+		if (*q == '\'')
+			*q = '"';
+	return d;
+}
+
+static char *diags_str(const struct diag_list *d)
+{
+	char *s = xstrdup("");
+
+	for (size_t i = 0; i < d->n; i++) {
+		char *t = xasprintf("%s  %s %s: %s\n", s,
+				    d->v[i].level == DIAG_ERROR ? "error" : "warning",
+				    d->v[i].path, d->v[i].msg);
+		free(s);
+		s = t;
+	}
+	return s[0] ? s : (free(s), xstrdup("  (no diagnostics)\n"));
+}
+
+static struct res parse_in(const char *sqjson, const char *basedir)
+{
+	struct res r = {};
+	char *json = sq(sqjson);
+
+	r.err = policy_parse_string(json, "t.json", basedir, &r.p, &r.d);
+	r.all = diags_str(&r.d);
+	free(json);
+	return r;
+}
+
+static struct res parse(const char *sqjson)
+{
+	return parse_in(sqjson, NULL);
+}
+
+static void res_free(struct res *r)
+{
+	policy_free(r->p);
+	diag_free(&r->d);
+	free(r->all);
+}
+
+static size_t count(const struct diag_list *d, enum diag_level level)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		n += d->v[i].level == level;
+	return n;
+}
+
+static const struct diag *find(const struct diag_list *d, enum diag_level level, const char *path,
+			       const char *reason)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].level == level && !strcmp(d->v[i].path, path) &&
+		    strstr(d->v[i].msg, reason))
+			return &d->v[i];
+	return NULL;
+}
+
+/* r must be rejected with an error at path whose message holds reason. */
+static void expect_err(const struct res *r, const char *path, const char *reason)
+{
+	cr_expect_eq(r->err, -EINVAL, "an invalid policy returns -EINVAL (got %d); diagnostics:\n%s",
+		     r->err, r->all);
+	cr_expect_null(r->p, "an invalid policy leaves *out NULL");
+	cr_expect_not_null(find(&r->d, DIAG_ERROR, path, reason),
+			   "expected an error at %s saying '%s'; got:\n%s", path, reason, r->all);
+}
+
+/* One policy, one expected error. */
+static void expect_error(const char *sqjson, const char *path, const char *reason)
+{
+	struct res r = parse(sqjson);
+
+	expect_err(&r, path, reason);
+	res_free(&r);
+}
+
+static void expect_warning(const struct res *r, const char *path, const char *reason)
+{
+	cr_expect_not_null(find(&r->d, DIAG_WARNING, path, reason),
+			   "expected a warning at %s saying '%s'; got:\n%s", path, reason, r->all);
+}
+
+/* The policy must load without errors. */
+static struct res load_ok(const char *sqjson)
+{
+	struct res r = parse(sqjson);
+
+	cr_assert_eq(r.err, 0, "the test policy is valid (err %d); diagnostics:\n%s", r.err, r.all);
+	cr_assert_not_null(r.p, "a valid policy is returned");
+	cr_assert_eq(r.d.nerrors, 0, "a valid policy has no errors:\n%s", r.all);
+	return r;
+}
+
+static struct xnsg_prefix pfx(const char *s)
+{
+	struct xnsg_prefix p;
+
+	cr_assert_eq(prefix_parse(s, &p, NULL), 0, "test prefix %s parses", s);
+	return p;
+}
+
+static bool list_has(const struct prefix_list *l, const char *s)
+{
+	struct xnsg_prefix p = pfx(s);
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].family == p.family && l->v[i].len == p.len &&
+		    !memcmp(l->v[i].bytes, p.bytes, 16))
+			return true;
+	return false;
+}
+
+static const struct rule *rule_named(const struct policy *p, size_t nsg, const char *name)
+{
+	for (size_t i = 0; i < p->nsgs[nsg].nrules; i++)
+		if (!strcmp(p->nsgs[nsg].rules[i].name, name))
+			return &p->nsgs[nsg].rules[i];
+	cr_assert_fail("rule %s is in NSG %s", name, p->nsgs[nsg].name);
+	return NULL;
+}
+
+#define VNET "'virtualNetwork':{'name':'v','addressPrefixes':['10.1.0.0/16','fd00:1::/48']}"
+/* Both sides and ports of a rule, '*' everywhere but destination port 80. */
+#define SIDES                                                                          \
+	"'sourceAddressPrefix':'*','sourcePortRange':'*','destinationAddressPrefix':'*'," \
+	"'destinationPortRange':'80'"
+/* A flat rule; fields as strings except priority. */
+#define R(name, prio, dir, access, proto, src, sport, dst, dport)                          \
+	"{'name':'" name "','priority':" #prio ",'direction':'" dir "','access':'" access     \
+	"','protocol':'" proto "','sourceAddressPrefix':'" src "','sourcePortRange':'" sport \
+	"','destinationAddressPrefix':'" dst "','destinationPortRange':'" dport "'}"
+/* A valid inbound rule with a name and priority. */
+#define OK(name, prio) R(name, prio, "Inbound", "Allow", "Tcp", "*", "*", "*", "80")
+/* One NSG "nsg" holding the rules (flat), in a VNet. */
+#define NSG(rules) "{" VNET ",'networkSecurityGroups':[{'name':'nsg','securityRules':[" rules "]}]}"
+#define RP "$.networkSecurityGroups[0].securityRules"
+
+/* ---- JSON-level errors --------------------------------------------------- */
+
+Test(policy_errors, json_syntax_line_and_column)
+{
+	/* The stray '}' is line 3, column 14. */
+	struct res r = parse("{\n  'virtualNetwork': {},\n  'subnets': }");
+
+	expect_err(&r, "$", "JSON syntax error at line 3 column 14");
+	res_free(&r);
+}
+
+Test(policy_errors, json_duplicate_key)
+{
+	expect_error("{'subnets':[],'subnets':[]}", "$", "JSON syntax error at line 1");
+	/* Keys are case-insensitive (SPEC §1): these collide too. */
+	expect_error("{'subnets':[{'name':'a','Name':'b','addressPrefix':'10.0.0.0/24'}]}",
+		     "$.subnets[0].Name", "differ only in case");
+}
+
+Test(policy_errors, top_level_not_object)
+{
+	expect_error("[1, 2]", "$", "must be a JSON object");
+	expect_error("'just a string'", "$", "must be a JSON object");
+}
+
+Test(policy_errors, wrong_json_types)
+{
+	expect_error("{'networkSecurityGroups':{'name':'x'}}", "$.networkSecurityGroups",
+		     "must be an array");
+	expect_error("{'networkSecurityGroups':[{'name':'n','securityRules':{}}]}",
+		     "$.networkSecurityGroups[0].securityRules", "must be an array, not an object");
+	expect_error("{'networkSecurityGroups':[{'name':'n','properties':{'securityRules':'x'}}]}",
+		     "$.networkSecurityGroups[0].properties.securityRules",
+		     "must be an array, not a string");
+	expect_error(NSG("'not a rule'"), RP "[0]", "must be an object, not a string");
+	expect_error("{'subnets':'web'}", "$.subnets", "must be an array");
+	expect_error("{'interfaces':42}", "$.interfaces", "must be an array");
+	expect_error("{'virtualNetwork':[]}", "$.virtualNetwork", "must be an object");
+	expect_error("{'virtualNetwork':{'addressPrefixes':'10.0.0.0/8'}}",
+		     "$.virtualNetwork.addressPrefixes", "must be an array");
+	expect_error("{'applicationSecurityGroups':['Web']}", "$.applicationSecurityGroups",
+		     "must be an object");
+	expect_error("{'serviceTags':{'Foo':'1.2.3.0/24'}}", "$.serviceTags.Foo",
+		     "must be an array");
+	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp','sourceAddressPrefixes':'10.0.0.0/8','sourcePortRange':'*',"
+			 "'destinationAddressPrefix':'*','destinationPortRange':'80'}"),
+		     RP "[0].sourceAddressPrefixes", "must be an array, not a string");
+	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp','sourceAddressPrefix':'*','sourcePortRange':'*',"
+			 "'destinationAddressPrefix':'*','destinationPortRange':80}"),
+		     RP "[0].destinationPortRange", "must be a string");
+	expect_error("{'networkSecurityGroups':[{'name':'n','flushConnection':'yes'}]}",
+		     "$.networkSecurityGroups[0].flushConnection", "must be true or false");
+	expect_error("{'networkSecurityGroups':[{'name':'n','properties':[]}]}",
+		     "$.networkSecurityGroups[0].properties", "must be an object");
+}
+
+/* ---- rule fields ----------------------------------------------------- */
+
+Test(policy_errors, priority_range_spec_example)
+{
+	/* SPEC §1's own example, in the ARM "properties" shape. */
+	struct res r = parse(
+		"{'networkSecurityGroups':[{'name':'web-nsg','properties':{'securityRules':["
+		"{'name':'a','properties':{'priority':100,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp'," SIDES "}},"
+		"{'name':'b','properties':{'priority':110,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp'," SIDES "}},"
+		"{'name':'c','properties':{'priority':120,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp'," SIDES "}},"
+		"{'name':'d','properties':{'priority':99,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp'," SIDES "}}]}}]}");
+	const struct diag *g = find(&r.d, DIAG_ERROR,
+				    "$.networkSecurityGroups[0].properties.securityRules[3]"
+				    ".properties.priority", "99 is outside 100-4096");
+
+	expect_err(&r, "$.networkSecurityGroups[0].properties.securityRules[3].properties.priority",
+		   "99 is outside 100-4096");
+	cr_expect(g && !strcmp(g->msg, "99 is outside 100-4096"),
+		  "the message reads exactly as SPEC's example: '%s'", g ? g->msg : "(none)");
+	cr_expect_eq(r.d.nerrors, 1, "only the one error:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_errors, priority_range_and_type)
+{
+	expect_error(NSG(OK("a", 4097)), RP "[0].priority", "4097 is outside 100-4096");
+	expect_error(NSG(OK("a", 0)), RP "[0].priority", "0 is outside 100-4096");
+	expect_error(NSG(OK("a", -100)), RP "[0].priority", "-100 is outside 100-4096");
+	expect_error(NSG("{'name':'a','priority':'abc','direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp'," SIDES "}"),
+		     RP "[0].priority", "must be an integer from 100 to 4096, not a string");
+	expect_error(NSG("{'name':'a','priority':150.5,'direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp'," SIDES "}"),
+		     RP "[0].priority", "must be an integer");
+	/* Both ends are valid. */
+	res_free((struct res[]){ load_ok(NSG(OK("a", 100) "," OK("b", 4096))) });
+}
+
+Test(policy_errors, priority_unique_per_direction)
+{
+	struct res r;
+
+	expect_error(NSG(OK("a", 200) "," OK("b", 300) "," OK("c", 200)), RP "[2].priority",
+		     "priority 200 is already used by rule 'a'");
+	/* The same priority in the other direction is fine. */
+	r = load_ok(NSG(OK("a", 200) "," R("b", 200, "Outbound", "Allow", "Tcp", "*", "*", "*",
+					   "80")));
+	res_free(&r);
+	/* ... and in another NSG. */
+	r = load_ok("{'networkSecurityGroups':[{'name':'n1','securityRules':[" OK("a", 200) "]},"
+		    "{'name':'n2','securityRules':[" OK("a", 200) "]}]}");
+	res_free(&r);
+}
+
+Test(policy_errors, rule_names_unique_per_nsg)
+{
+	/* Azure compares names case-insensitively, across directions. */
+	expect_error(NSG(OK("Web", 100) "," R("web", 200, "Outbound", "Allow", "Tcp", "*", "*", "*",
+					     "80")),
+		     RP "[1].name", "rule name 'web' is already used by " RP "[0]");
+}
+
+Test(policy_errors, missing_required_fields)
+{
+	struct res r = parse(NSG(
+		"{'priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp'," SIDES "},"
+		"{'name':'r1','direction':'Inbound','access':'Allow','protocol':'Tcp'," SIDES "},"
+		"{'name':'r2','priority':120,'access':'Allow','protocol':'Tcp'," SIDES "},"
+		"{'name':'r3','priority':130,'direction':'Inbound','protocol':'Tcp'," SIDES "},"
+		"{'name':'r4','priority':140,'direction':'Inbound','access':'Allow'," SIDES "},"
+		"{'name':'r5','priority':150,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRange':'80'},"
+		"{'name':'r6','priority':160,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefix':'*','sourcePortRange':'*','destinationPortRange':'80'},"
+		"{'name':'r7','priority':170,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefix':'*','destinationAddressPrefix':'*','destinationPortRange':'80'},"
+		"{'name':'r8','priority':180,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefix':'*','sourcePortRange':'*','destinationAddressPrefix':'*'},"
+		/* Present but empty everywhere: as good as missing. */
+		"{'name':'r9','priority':190,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefixes':[],'sourceApplicationSecurityGroups':[],"
+		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRanges':[]}"));
+
+	expect_err(&r, RP "[0]", "missing \"name\"");
+	expect_err(&r, RP "[1]", "missing \"priority\"");
+	expect_err(&r, RP "[2]", "missing \"direction\"");
+	expect_err(&r, RP "[3]", "missing \"access\"");
+	expect_err(&r, RP "[4]", "missing \"protocol\"");
+	expect_err(&r, RP "[5]", "missing \"source\"");
+	expect_err(&r, RP "[6]", "missing \"destination\"");
+	expect_err(&r, RP "[7]", "missing source port");
+	expect_err(&r, RP "[8]", "missing destination port");
+	expect_err(&r, RP "[9]", "empty \"source\"");
+	expect_err(&r, RP "[9]", "empty destination port");
+	cr_expect_eq(r.d.nerrors, 11, "one error per missing field, no more:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_errors, missing_field_under_properties)
+{
+	/* A rule in the ARM shape misses fields inside "properties". */
+	expect_error("{'networkSecurityGroups':[{'name':'n','properties':{'securityRules':["
+		     "{'name':'a','properties':{'direction':'Inbound','access':'Allow',"
+		     "'protocol':'Tcp'," SIDES "}}]}}]}",
+		     "$.networkSecurityGroups[0].properties.securityRules[0].properties",
+		     "missing \"priority\"");
+}
+
+Test(policy_errors, direction_access_protocol)
+{
+	struct res r = load_ok(NSG(R("a", 100, "inbound", "allow", "tcp", "*", "*", "*", "80") ","
+				   R("b", 110, "OUTBOUND", "DENY", "Any", "*", "*", "*", "*") ","
+				   R("c", 120, "Inbound", "Allow", "*", "*", "*", "*", "*") ","
+				   R("d", 130, "Inbound", "Allow", "ESP", "*", "*", "*", "*") ","
+				   R("e", 140, "Inbound", "Allow", "ah", "*", "*", "*", "*") ","
+				   R("f", 150, "Inbound", "Allow", "ICMP", "*", "*", "*", "*") ","
+				   R("g", 160, "Inbound", "Allow", "Udp", "*", "*", "*", "53")));
+
+	cr_expect_eq(rule_named(r.p, 0, "a")->dir, XNSG_IN, "'inbound' is Inbound");
+	cr_expect_eq(rule_named(r.p, 0, "b")->dir, XNSG_OUT, "'OUTBOUND' is Outbound");
+	cr_expect(rule_named(r.p, 0, "a")->allow, "'allow' is Allow");
+	cr_expect(!rule_named(r.p, 0, "b")->allow, "'DENY' is Deny");
+	cr_expect_eq(rule_named(r.p, 0, "a")->proto, XNSG_PROTO_TCP, "'tcp' is Tcp");
+	cr_expect_eq(rule_named(r.p, 0, "b")->proto, XNSG_PROTO_ANY, "'Any' is *");
+	cr_expect_eq(rule_named(r.p, 0, "c")->proto, XNSG_PROTO_ANY, "'*' is *");
+	cr_expect_eq(rule_named(r.p, 0, "d")->proto, XNSG_PROTO_ESP, "'ESP' is Esp");
+	cr_expect_eq(rule_named(r.p, 0, "e")->proto, XNSG_PROTO_AH, "'ah' is Ah");
+	cr_expect_eq(rule_named(r.p, 0, "f")->proto, XNSG_PROTO_ICMP, "'ICMP' is Icmp");
+	cr_expect_eq(rule_named(r.p, 0, "g")->proto, XNSG_PROTO_UDP, "'Udp' is Udp");
+	res_free(&r);
+
+	expect_error(NSG(R("a", 100, "Sideways", "Allow", "Tcp", "*", "*", "*", "80")),
+		     RP "[0].direction", "'Sideways' is not a direction");
+	expect_error(NSG(R("a", 100, "Inbound", "Permit", "Tcp", "*", "*", "*", "80")),
+		     RP "[0].access", "'Permit' is not an access");
+	expect_error(NSG(R("a", 100, "Inbound", "Allow", "Gre", "*", "*", "*", "80")),
+		     RP "[0].protocol", "'Gre' is not a protocol");
+	expect_error(NSG(R("a", 100, "Inbound", "Allow", "6", "*", "*", "*", "80")),
+		     RP "[0].protocol", "'6' is not a protocol");
+	expect_error(NSG("{'name':'a','priority':100,'direction':1,'access':'Allow',"
+			 "'protocol':'Tcp'," SIDES "}"),
+		     RP "[0].direction", "must be a string, not an integer");
+}
+
+Test(policy_errors, ports)
+{
+	static const struct { const char *port, *reason; } bad[] = {
+		{ "80-", "is not a port" },      { "-1", "is not a port" },
+		{ "abc", "is not a port" },      { "70000", "'70000' is outside 0-65535" },
+		{ "90-80", "runs backwards" },    { "65536", "outside 0-65535" },
+		{ " 80", "is not a port" },      { "80,443", "is not a port" },
+		{ "1-2-3", "is not a port" },    { "0x50", "is not a port" },
+		{ "+80", "is not a port" },      { "80-70000", "outside 0-65535" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *json = xasprintf(NSG("{'name':'a','priority':100,'direction':'Inbound',"
+					   "'access':'Allow','protocol':'Tcp','sourceAddressPrefix':'*',"
+					   "'sourcePortRange':'*','destinationAddressPrefix':'*',"
+					   "'destinationPortRanges':['443','%s']}"),
+				       bad[i].port);
+
+		expect_error(json, RP "[0].destinationPortRanges[1]", bad[i].reason);
+		free(json);
+	}
+	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp','sourceAddressPrefix':'*','sourcePortRange':'99999',"
+			 "'destinationAddressPrefix':'*','destinationPortRange':'80'}"),
+		     RP "[0].sourcePortRange", "outside 0-65535");
+}
+
+Test(policy_model, port_lists)
+{
+	struct res r = load_ok(NSG(
+		R("star", 100, "Inbound", "Allow", "*", "*", "*", "*", "*") ","
+		R("full", 110, "Inbound", "Allow", "*", "*", "0-65535", "*", "0-65535") ","
+		R("one", 120, "Inbound", "Allow", "Tcp", "*", "*", "*", "80") ","
+		R("edge", 130, "Inbound", "Allow", "Tcp", "*", "0-0", "*", "65535") ","
+		"{'name':'split','priority':140,'direction':'Inbound','access':'Allow',"
+		"'protocol':'*','sourceAddressPrefix':'*','sourcePortRange':'*',"
+		"'destinationAddressPrefix':'*','destinationPortRanges':['1000-65535','0-999']}"));
+	const struct rule *one = rule_named(r.p, 0, "one"), *edge = rule_named(r.p, 0, "edge");
+
+	cr_expect(rule_named(r.p, 0, "star")->dport.any, "'*' is any");
+	cr_expect(rule_named(r.p, 0, "full")->sport.any && rule_named(r.p, 0, "full")->dport.any,
+		  "'0-65535' is any (SPEC §2)");
+	cr_expect(rule_named(r.p, 0, "split")->dport.any,
+		  "ranges that together cover 0-65535 are any");
+	cr_expect(!one->dport.any && one->dport.n == 1 && one->dport.v[0].lo == 80 &&
+		  one->dport.v[0].hi == 80, "'80' is the single port 80");
+	cr_expect(one->sport.any, "sourcePortRange '*' is any");
+	cr_expect(!edge->sport.any && edge->sport.v[0].lo == 0 && edge->sport.v[0].hi == 0,
+		  "'0-0' is port 0 only");
+	cr_expect(port_list_contains(&edge->dport, 65535) && !port_list_contains(&edge->dport, 0),
+		  "'65535' holds 65535 only");
+	res_free(&r);
+}
+
+Test(policy_errors, prefixes)
+{
+	static const struct { const char *prefix, *reason; } bad[] = {
+		{ "10.0.0.300", "'10.0.0.300' is not a valid IPv4 or IPv6 address or CIDR prefix" },
+		{ "10.0.0.0/33", "not a valid IPv4 or IPv6 address or CIDR prefix" },
+		{ "fd00::/129", "not a valid IPv4 or IPv6 address or CIDR prefix" },
+		{ "10.0.0.0/", "not a valid" },
+		{ "10.0.0.0/-1", "not a valid" },
+		{ "1.2.3", "not a valid" },
+		{ "Storage.Mars", "unknown service tag 'Storage.Mars'" },
+		{ "Intranet", "unknown service tag 'Intranet'" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *json = xasprintf(NSG(R("a", 100, "Inbound", "Allow", "Tcp", "%s", "*", "*",
+					     "80")), bad[i].prefix);
+
+		expect_error(json, RP "[0].sourceAddressPrefix", bad[i].reason);
+		free(json);
+	}
+	expect_error("{'virtualNetwork':{'addressPrefixes':['10.0.0.0/8','nope']}}",
+		     "$.virtualNetwork.addressPrefixes[1]", "not an IPv4 or IPv6 address");
+	expect_error("{'subnets':[{'name':'s','addressPrefix':'10.0.0.0/40'}]}",
+		     "$.subnets[0].addressPrefix", "not an IPv4 or IPv6 address");
+}
+
+Test(policy_model, address_forms)
+{
+	struct res r = load_ok(NSG(
+		R("star", 100, "Inbound", "Allow", "Tcp", "*", "*", "Any", "80") ","
+		R("v4all", 110, "Inbound", "Allow", "Tcp", "0.0.0.0/0", "*", "::/0", "80") ","
+		R("host", 120, "Inbound", "Allow", "Tcp", "198.51.100.7", "*", "2001:db8::1", "80") ","
+		R("inet", 130, "Inbound", "Allow", "Tcp", "Internet", "*", "10.0.0.0/8", "80")));
+	const struct rule *star = rule_named(r.p, 0, "star"), *v4 = rule_named(r.p, 0, "v4all");
+	const struct rule *host = rule_named(r.p, 0, "host"), *inet = rule_named(r.p, 0, "inet");
+
+	cr_expect(star->src.any && star->dst.any, "'*' and 'Any' are any");
+	cr_expect(!v4->src.any && v4->src.prefixes.n == 1 && list_has(&v4->src.prefixes, "0.0.0.0/0"),
+		  "0.0.0.0/0 stays a literal IPv4 prefix, not any (SPEC §2)");
+	cr_expect(!v4->dst.any && list_has(&v4->dst.prefixes, "::/0"),
+		  "::/0 stays a literal IPv6 prefix, not any");
+	cr_expect(list_has(&host->src.prefixes, "198.51.100.7/32"), "an IPv4 address is a /32");
+	cr_expect(list_has(&host->dst.prefixes, "2001:db8::1/128"), "an IPv6 address is a /128");
+	cr_expect(inet->src.internet && inet->src.prefixes.n == 0 && !inet->src.any,
+		  "Internet is kept symbolic, not expanded");
+	cr_expect(inet->src.nlabels == 1 && !strcmp(inet->src.labels[0], "Internet"),
+		  "the label says Internet");
+	cr_expect(inet->dst.nlabels == 1 && !strcmp(inet->dst.labels[0], "10.0.0.0/8"),
+		  "the label is the prefix as written");
+	res_free(&r);
+}
+
+Test(policy_warnings, host_bits_warned_and_masked)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'addressPrefixes':['10.1.2.3/16']},"
+		"'networkSecurityGroups':[{'name':'n','securityRules':["
+		R("a", 100, "Inbound", "Allow", "Tcp", "192.0.2.77/24", "*", "2001:db8::1/32", "80")
+		"]}]}");
+	const struct rule *a = rule_named(r.p, 0, "a");
+
+	expect_warning(&r, "$.networkSecurityGroups[0].securityRules[0].sourceAddressPrefix",
+		       "host bits set in '192.0.2.77/24': using 192.0.2.0/24");
+	expect_warning(&r, "$.networkSecurityGroups[0].securityRules[0].destinationAddressPrefix",
+		       "using 2001:db8::/32");
+	expect_warning(&r, "$.virtualNetwork.addressPrefixes[0]", "using 10.1.0.0/16");
+	cr_expect(list_has(&a->src.prefixes, "192.0.2.0/24"), "the source prefix is masked");
+	cr_expect(list_has(&a->dst.prefixes, "2001:db8::/32"), "the IPv6 prefix is masked");
+	cr_expect(list_has(&r.p->vnet_prefixes, "10.1.0.0/16"), "the VNet prefix is masked");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 3, "three host-bit warnings:\n%s", r.all);
+	res_free(&r);
+}
+
+/* ---- ASGs ---------------------------------------------------------------- */
+
+#define ASG_POLICY(rules)                                                                 \
+	"{" VNET ",'applicationSecurityGroups':{'Web':[],'Db':['10.1.2.4'],'Empty':[]},"     \
+	"'networkSecurityGroups':[{'name':'nsg','securityRules':[" rules "]}],"              \
+	"'subnets':[{'name':'s','addressPrefix':'10.1.1.0/24'}],"                           \
+	"'interfaces':[{'name':'eth0','subnet':'s','ipAddresses':['10.1.1.4','fd00:1::4'],"  \
+	"'applicationSecurityGroups':['Web']},"                                               \
+	"{'name':'eth1','subnet':'s','ipAddresses':['10.1.1.5'],"                             \
+	"'applicationSecurityGroups':[{'id':'/subscriptions/x/providers/"                     \
+	"Microsoft.Network/applicationSecurityGroups/web'},'Db']}]}"
+
+#define ASG_RULE(name, prio, srcfield, dstfield)                                            \
+	"{'name':'" name "','priority':" #prio ",'direction':'Inbound','access':'Allow',"      \
+	"'protocol':'Tcp'," srcfield ",'sourcePortRange':'*'," dstfield                        \
+	",'destinationPortRange':'80'}"
+
+Test(policy_model, asg_membership)
+{
+	struct res r = load_ok(ASG_POLICY(
+		ASG_RULE("ToWeb", 100, "'sourceAddressPrefix':'*'",
+			 "'destinationApplicationSecurityGroups':[{'id':'.../applicationSecurityGroups/Web'}]") ","
+		ASG_RULE("DbToWeb", 110, "'sourceApplicationSecurityGroups':['db']",
+			 "'destinationApplicationSecurityGroups':['Web']")));
+	const struct rule *to_web = rule_named(r.p, 0, "ToWeb");
+	const struct rule *db_web = rule_named(r.p, 0, "DbToWeb");
+
+	cr_assert_eq(r.p->nasgs, 3, "three ASGs declared");
+	/* Web: eth0 (both addresses) and eth1 (by ARM id, other case). */
+	cr_expect_eq(to_web->dst.prefixes.n, 3, "Web has eth0's two addresses and eth1's one");
+	cr_expect(list_has(&to_web->dst.prefixes, "10.1.1.4/32") &&
+		  list_has(&to_web->dst.prefixes, "fd00:1::4/128") &&
+		  list_has(&to_web->dst.prefixes, "10.1.1.5/32"),
+		  "Web's members are the /32 and /128 of its interfaces' addresses");
+	cr_expect(to_web->dst.nlabels == 1 && !strcmp(to_web->dst.labels[0], "asg:Web"),
+		  "the label is asg:NAME (got %s)", to_web->dst.nlabels ? to_web->dst.labels[0] : "-");
+	/* Db: the explicit 10.1.2.4 plus eth1. */
+	cr_expect(db_web->src.prefixes.n == 2 && list_has(&db_web->src.prefixes, "10.1.2.4/32") &&
+		  list_has(&db_web->src.prefixes, "10.1.1.5/32"),
+		  "Db holds its explicit address and eth1's");
+	cr_expect(r.p->ifaces[1].nasgs == 2 && !strcmp(r.p->ifaces[1].asgs[0], "Web") &&
+		  !strcmp(r.p->ifaces[1].asgs[1], "Db"),
+		  "eth1 lists Web (from an ARM id) and Db by their declared names");
+	res_free(&r);
+}
+
+Test(policy_errors, asg_rules)
+{
+	expect_error(ASG_POLICY(ASG_RULE("a", 100, "'sourceAddressPrefix':'*'",
+					 "'destinationApplicationSecurityGroups':['Web','Db']")),
+		     RP "[0].destinationApplicationSecurityGroups", "a rule takes one per side");
+	expect_error(ASG_POLICY(ASG_RULE("a", 100,
+					 "'sourceAddressPrefix':'10.0.0.0/8',"
+					 "'sourceApplicationSecurityGroups':['Web']",
+					 "'destinationAddressPrefix':'*'")),
+		     RP "[0].sourceApplicationSecurityGroups",
+		     "cannot be combined with address prefixes");
+	expect_error(ASG_POLICY(ASG_RULE("a", 100, "'sourceAddressPrefix':'*'",
+					 "'destinationApplicationSecurityGroups':['Nope']")),
+		     RP "[0].destinationApplicationSecurityGroups[0]",
+		     "unknown application security group 'Nope'");
+	expect_error(ASG_POLICY(ASG_RULE("a", 100, "'sourceAddressPrefix':'*'",
+					 "'destinationApplicationSecurityGroups':"
+					 "[{'id':'.../networkSecurityGroups/Web'}]")),
+		     RP "[0].destinationApplicationSecurityGroups[0]",
+		     "does not name one of applicationSecurityGroups");
+	expect_error("{'applicationSecurityGroups':{'A':[]},"
+		     "'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
+		     "'applicationSecurityGroups':['B']}]}",
+		     "$.interfaces[0].applicationSecurityGroups[0]",
+		     "unknown application security group 'B'");
+	expect_error("{'applicationSecurityGroups':{'A':['10.0.0.0/24']}}",
+		     "$.applicationSecurityGroups.A[0]", "is not an IP address");
+}
+
+Test(policy_warnings, empty_asg_never_matches)
+{
+	struct res r = load_ok(ASG_POLICY(ASG_RULE("ToEmpty", 100, "'sourceAddressPrefix':'*'",
+					  "'destinationApplicationSecurityGroups':['Empty']")));
+
+	expect_warning(&r, RP "[0]", "rule ToEmpty can never match: its destination (asg:Empty) "
+		       "holds no address");
+	res_free(&r);
+}
+
+/* ---- references and topology ------------------------------------------ */
+
+Test(policy_errors, unknown_references)
+{
+	expect_error("{'networkSecurityGroups':[{'name':'n'}],"
+		     "'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'m'}]}",
+		     "$.subnets[0].networkSecurityGroup", "unknown network security group 'm'");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
+		     "'networkSecurityGroup':{'id':'.../networkSecurityGroups/ghost'}}]}",
+		     "$.interfaces[0].networkSecurityGroup",
+		     "unknown network security group 'ghost'");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],'subnet':'nowhere'}]}",
+		     "$.interfaces[0].subnet", "unknown subnet 'nowhere'");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
+		     "'networkSecurityGroup':42}]}",
+		     "$.interfaces[0].networkSecurityGroup", "must be a name or {\"id\"");
+}
+
+Test(policy_errors, duplicate_names)
+{
+	expect_error("{'networkSecurityGroups':[{'name':'web'},{'name':'WEB'}]}",
+		     "$.networkSecurityGroups[1].name",
+		     "network security group name 'WEB' is already used by $.networkSecurityGroups[0]");
+	expect_error("{'subnets':[{'name':'a','addressPrefix':'10.0.0.0/24'},"
+		     "{'name':'a','addressPrefix':'10.0.1.0/24'}]}",
+		     "$.subnets[1].name", "subnet name 'a' is already used by $.subnets[0]");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1']},"
+		     "{'name':'eth0','ipAddresses':['10.0.0.2']}]}",
+		     "$.interfaces[1].name", "interface 'eth0' is already defined at $.interfaces[0]");
+}
+
+Test(policy_errors, interface_in_two_subnets)
+{
+	static const char subnets[] =
+		"'subnets':[{'name':'a','addressPrefix':'10.0.1.0/24'},"
+		"{'name':'b','addressPrefixes':['10.0.2.0/24','fd00:2::/64']}]";
+	char *json;
+	struct res r;
+
+	/* It names a, but one of its addresses is in b. */
+	json = xasprintf("{%s,'interfaces':[{'name':'eth0','subnet':'a',"
+			 "'ipAddresses':['10.0.1.4','fd00:2::4']}]}", subnets);
+	expect_error(json, "$.interfaces[0].ipAddresses[1]",
+		     "lies in subnet 'b', but interface 'eth0' is in subnet 'a'");
+	free(json);
+	/* It names none, and its addresses are in a and b. */
+	json = xasprintf("{%s,'interfaces':[{'name':'eth0','ipAddresses':['10.0.1.4','10.0.2.4']}]}",
+			 subnets);
+	r = parse(json);
+	expect_err(&r, "$.interfaces[0].ipAddresses[1]", "an interface is in one subnet");
+	free(json);
+	res_free(&r);
+	/* It names none and its one address is in a: a warning, not an error. */
+	json = xasprintf("{%s,'interfaces':[{'name':'eth0','ipAddresses':['10.0.1.4']}]}", subnets);
+	r = load_ok(json);
+	expect_warning(&r, "$.interfaces[0].ipAddresses[0]", "names no subnet");
+	free(json);
+	res_free(&r);
+	/* Addresses in no subnet at all are fine. */
+	json = xasprintf("{%s,'interfaces':[{'name':'eth0','subnet':'a','ipAddresses':['10.0.1.4',"
+			 "'192.0.2.1']}]}", subnets);
+	r = load_ok(json);
+	cr_expect_eq(r.d.n, 0, "no diagnostics for an address outside every subnet:\n%s", r.all);
+	free(json);
+	res_free(&r);
+}
+
+Test(policy_errors, interface_fields)
+{
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],'attach':'guest'}]}",
+		     "$.interfaces[0].attach", "'guest' is not an attach mode");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.300']}]}",
+		     "$.interfaces[0].ipAddresses[0]", "'10.0.0.300' is not an IP address");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1/24']}]}",
+		     "$.interfaces[0].ipAddresses[0]", "without a prefix length");
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':'10.0.0.1'}]}",
+		     "$.interfaces[0].ipAddresses", "must be an array");
+	expect_error("{'interfaces':[{'ipAddresses':['10.0.0.1']}]}", "$.interfaces[0]",
+		     "missing \"name\"");
+	expect_error("{'interfaces':[{'name':'a-very-long-interface-name','ipAddresses':['10.0.0.1']}]}",
+		     "$.interfaces[0].name", "is not a Linux interface name");
+	expect_error("{'subnets':[{'name':'s'}]}", "$.subnets[0]", "missing \"addressPrefix\"");
+}
+
+Test(policy_model, interfaces)
+{
+	struct res r = load_ok(
+		"{'networkSecurityGroups':[{'name':'n'}],"
+		"'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'N'}],"
+		"'interfaces':[{'name':'eth0','subnet':'S','ipAddresses':['10.0.0.4','2001:db8::4']},"
+		"{'name':'veth1','attach':'Peer','networkSecurityGroup':null,'ipAddresses':['10.9.0.1']},"
+		"{'name':'eth2','subnet':{'id':'/subscriptions/x/virtualNetworks/v/subnets/s'},"
+		"'networkSecurityGroup':'n','attach':'host','ipAddresses':['10.0.0.5']}]}");
+	const struct policy *p = r.p;
+
+	cr_assert_eq(p->nifaces, 3, "three interfaces");
+	cr_expect_eq(policy_find_iface(p, "eth0"), 0, "eth0 is interface 0");
+	cr_expect_eq(policy_find_iface(p, "eth2"), 2, "eth2 is interface 2");
+	cr_expect_eq(policy_find_iface(p, "eth9"), -1, "eth9 is not in the policy");
+	cr_expect_eq(p->ifaces[0].subnet, 0, "eth0 is in subnet s (names are case-insensitive)");
+	cr_expect_eq(p->subnets[0].nsg, 0, "subnet s has NSG n");
+	cr_expect_eq(p->ifaces[0].nsg, -1, "eth0 has no NIC NSG");
+	cr_expect_eq(p->ifaces[0].naddrs, 2, "eth0 has two addresses");
+	cr_expect_eq(p->ifaces[0].addrs[1].family, XNSG_V6, "eth0's second address is IPv6");
+	cr_expect_eq(p->ifaces[0].attach, XNSG_ATTACH_HOST, "attach defaults to host");
+	cr_expect_eq(p->ifaces[1].attach, XNSG_ATTACH_PEER, "'Peer' is peer");
+	cr_expect_eq(p->ifaces[1].subnet, -1, "veth1 has no subnet");
+	cr_expect_eq(p->ifaces[1].nsg, -1, "networkSecurityGroup null is none");
+	cr_expect_eq(p->ifaces[2].subnet, 0, "a subnet by ARM id");
+	cr_expect_eq(p->ifaces[2].nsg, 0, "eth2 has NIC NSG n");
+	res_free(&r);
+}
+
+Test(policy_warnings, interface_without_addresses)
+{
+	struct res r = load_ok("{'interfaces':[{'name':'eth0'},{'name':'eth1','ipAddresses':[]}]}");
+
+	expect_warning(&r, "$.interfaces[0]", "interface 'eth0' has no ipAddresses");
+	expect_warning(&r, "$.interfaces[1]", "interface 'eth1' has no ipAddresses");
+	res_free(&r);
+}
+
+/* ---- tags ------------------------------------------------------------------ */
+
+Test(policy_model, virtual_network_tag)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'name':'v','addressPrefixes':['10.1.0.0/16','fd00:1::/48'],"
+		"'connectedPrefixes':['192.168.50.0/24']},"
+		"'networkSecurityGroups':[{'name':'n','securityRules':["
+		R("a", 100, "Inbound", "Allow", "Tcp", "VirtualNetwork", "*", "virtualnetwork", "80")
+		"]}]}");
+	const struct policy *p = r.p;
+	const struct rule *a = rule_named(p, 0, "a");
+
+	cr_expect_str_eq(p->vnet_name, "v", "the VNet's name");
+	cr_expect_eq(p->vnet_prefixes.n, 2, "two address prefixes");
+	cr_expect_eq(p->connected_prefixes.n, 1, "one connected prefix");
+	cr_expect(p->virtual_network.n == 4 && list_has(&p->virtual_network, "10.1.0.0/16") &&
+		  list_has(&p->virtual_network, "fd00:1::/48") &&
+		  list_has(&p->virtual_network, "192.168.50.0/24") &&
+		  list_has(&p->virtual_network, "168.63.129.16/32"),
+		  "VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16/32 (SPEC §2)");
+	cr_expect(a->src.prefixes.n == 4 && list_has(&a->src.prefixes, "192.168.50.0/24") &&
+		  list_has(&a->src.prefixes, "168.63.129.16/32"),
+		  "a VirtualNetwork source expands to the tag");
+	cr_expect(a->dst.prefixes.n == 4, "tag names are case-insensitive");
+	cr_expect(!strcmp(a->src.labels[0], "VirtualNetwork"), "the label is the tag");
+	res_free(&r);
+}
+
+Test(policy_model, virtual_network_without_vnet)
+{
+	struct res r = load_ok("{}");
+
+	cr_expect(r.p->virtual_network.n == 1 &&
+		  list_has(&r.p->virtual_network, "168.63.129.16/32"),
+		  "without a VNet, VirtualNetwork is just 168.63.129.16/32");
+	cr_expect_eq(r.p->nnsgs + r.p->nsubnets + r.p->nifaces, 0, "an empty policy is empty");
+	res_free(&r);
+}
+
+Test(policy_model, azure_load_balancer_tag)
+{
+	struct res r = load_ok(NSG(R("lb", 100, "Inbound", "Allow", "*", "AzureLoadBalancer", "*",
+				     "*", "*")));
+	const struct rule *lb = rule_named(r.p, 0, "lb");
+	const struct rule *d = rule_named(r.p, 0, "AllowAzureLoadBalancerInBound");
+
+	cr_expect(lb->src.prefixes.n == 1 && list_has(&lb->src.prefixes, "168.63.129.16/32"),
+		  "AzureLoadBalancer is 168.63.129.16/32 by default");
+	cr_expect(d->src.prefixes.n == 1 && list_has(&d->src.prefixes, "168.63.129.16/32"),
+		  "the default rule's source is the same");
+	res_free(&r);
+
+	r = load_ok("{'serviceTags':{'azureloadbalancer':['198.51.100.7/32']},"
+		    "'networkSecurityGroups':[{'name':'n','securityRules':["
+		    R("lb", 100, "Inbound", "Allow", "*", "AzureLoadBalancer", "*", "*", "*") "]}]}");
+	lb = rule_named(r.p, 0, "lb");
+	d = rule_named(r.p, 0, "AllowAzureLoadBalancerInBound");
+	cr_expect(lb->src.prefixes.n == 1 && list_has(&lb->src.prefixes, "198.51.100.7/32"),
+		  "serviceTags overrides AzureLoadBalancer (name case-insensitive)");
+	cr_expect(d->src.prefixes.n == 1 && list_has(&d->src.prefixes, "198.51.100.7/32"),
+		  "the default rule follows the override");
+	res_free(&r);
+}
+
+Test(policy_errors, reserved_and_unknown_tags)
+{
+	expect_error("{'serviceTags':{'VirtualNetwork':['10.0.0.0/8']}}",
+		     "$.serviceTags.VirtualNetwork", "built in and cannot be redefined");
+	expect_error("{'serviceTags':{'Internet':['8.0.0.0/8']}}", "$.serviceTags.Internet",
+		     "built in");
+	expect_error("{'serviceTags':{'Storage.WestUS':['20.38.0.0/33']}}",
+		     "$.serviceTags['Storage.WestUS'][0]", "not an IPv4 or IPv6 address");
+	expect_error(NSG(R("a", 100, "Outbound", "Deny", "*", "*", "*", "Sql.EastUS", "*")),
+		     RP "[0].destinationAddressPrefix", "unknown service tag 'Sql.EastUS'");
+}
+
+Test(policy_model, inline_tags)
+{
+	struct res r = load_ok(
+		"{'serviceTags':{'Storage.WestUS':['20.38.0.0/16','20.60.0.0/16'],'Empty':[]},"
+		"'networkSecurityGroups':[{'name':'n','securityRules':["
+		R("st", 100, "Outbound", "Deny", "*", "*", "*", "storage.westus", "*") "]}]}");
+	const struct rule *st = rule_named(r.p, 0, "st");
+
+	cr_expect(st->dst.prefixes.n == 2 && list_has(&st->dst.prefixes, "20.60.0.0/16"),
+		  "a tag expands to its prefixes, looked up case-insensitively");
+	cr_expect(!strcmp(st->dst.labels[0], "storage.westus"), "the label is as written");
+	res_free(&r);
+}
+
+/* ---- flowTimeouts ------------------------------------------------------- */
+
+Test(policy_model, flow_timeouts)
+{
+	struct res r = load_ok("{}");
+
+	cr_expect(r.p->timeouts.tcp_established == 240 && r.p->timeouts.tcp_transitory == 30 &&
+		  r.p->timeouts.udp == 30 && r.p->timeouts.udp_stream == 120 &&
+		  r.p->timeouts.other == 30, "defaults are 240/30/30/120/30 s (SPEC §2)");
+	res_free(&r);
+	r = load_ok("{'flowTimeouts':{'tcpEstablished':3600,'TCPTRANSITORY':10,'udp':5,"
+		    "'udpStream':60}}");
+	cr_expect(r.p->timeouts.tcp_established == 3600 && r.p->timeouts.tcp_transitory == 10 &&
+		  r.p->timeouts.udp == 5 && r.p->timeouts.udp_stream == 60,
+		  "given timeouts are taken");
+	cr_expect_eq(r.p->timeouts.other, 30, "a timeout not given keeps its default");
+	res_free(&r);
+}
+
+Test(policy_errors, flow_timeouts)
+{
+	expect_error("{'flowTimeouts':{'udp':0}}", "$.flowTimeouts.udp", "0 seconds is outside");
+	expect_error("{'flowTimeouts':{'other':-5}}", "$.flowTimeouts.other", "is outside");
+	expect_error("{'flowTimeouts':{'tcpEstablished':'240'}}", "$.flowTimeouts.tcpEstablished",
+		     "must be a whole number of seconds, not a string");
+	expect_error("{'flowTimeouts':{'tcpEstablished':2.5}}", "$.flowTimeouts.tcpEstablished",
+		     "must be a whole number");
+	expect_error("{'flowTimeouts':{'udp':100000000}}", "$.flowTimeouts.udp", "is outside");
+	expect_error("{'flowTimeouts':{'icmp':30}}", "$.flowTimeouts.icmp", "unknown timeout");
+	expect_error("{'flowTimeouts':30}", "$.flowTimeouts", "must be an object");
+}
+
+/* ---- rules in the model: order, defaults, shapes ------------------------ */
+
+Test(policy_model, default_rules_present_and_ordered)
+{
+	static const struct { const char *name; int prio; bool allow; const char *src, *dst; }
+	in[] = {
+		{ "AllowVNetInBound", 65000, true, "VirtualNetwork", "VirtualNetwork" },
+		{ "AllowAzureLoadBalancerInBound", 65001, true, "AzureLoadBalancer", "*" },
+		{ "DenyAllInbound", 65500, false, "*", "*" },
+	}, out[] = {
+		{ "AllowVnetOutBound", 65000, true, "VirtualNetwork", "VirtualNetwork" },
+		{ "AllowInternetOutBound", 65001, true, "*", "Internet" },
+		{ "DenyAllOutBound", 65500, false, "*", "*" },
+	};
+	struct res r = load_ok(NSG(OK("user", 4096)));
+	const struct nsg *g = &r.p->nsgs[0];
+	size_t nin, nout;
+	const struct rule *ri = nsg_rules(g, XNSG_IN, &nin), *ro = nsg_rules(g, XNSG_OUT, &nout);
+
+	cr_assert_eq(g->nrules, 7, "one user rule plus six defaults");
+	cr_assert_eq(nin, 4, "inbound: the user rule and three defaults");
+	cr_assert_eq(nout, 3, "outbound: three defaults");
+	cr_expect(ri == g->rules && ro == g->rules + 4, "inbound first, then outbound, contiguous");
+	cr_expect(!ri[0].is_default && !strcmp(ri[0].name, "user"), "the user rule comes first");
+	for (size_t i = 0; i < 3; i++) {
+		const struct rule *a = &ri[i + 1], *b = &ro[i];
+
+		cr_expect(a->is_default && !strcmp(a->name, in[i].name) && a->priority == in[i].prio &&
+			  a->allow == in[i].allow && a->dir == XNSG_IN,
+			  "inbound default %zu is %s %d", i, in[i].name, in[i].prio);
+		cr_expect(b->is_default && !strcmp(b->name, out[i].name) &&
+			  b->priority == out[i].prio && b->allow == out[i].allow && b->dir == XNSG_OUT,
+			  "outbound default %zu is %s %d", i, out[i].name, out[i].prio);
+		cr_expect(a->proto == XNSG_PROTO_ANY && a->sport.any && a->dport.any &&
+			  b->proto == XNSG_PROTO_ANY && b->sport.any && b->dport.any,
+			  "defaults have protocol * and ports *");
+		cr_expect(a->src.nlabels == 1 && !strcmp(a->src.labels[0], in[i].src) &&
+			  a->dst.nlabels == 1 && !strcmp(a->dst.labels[0], in[i].dst),
+			  "%s is %s -> %s", in[i].name, in[i].src, in[i].dst);
+		cr_expect(b->src.nlabels == 1 && !strcmp(b->src.labels[0], out[i].src) &&
+			  b->dst.nlabels == 1 && !strcmp(b->dst.labels[0], out[i].dst),
+			  "%s is %s -> %s", out[i].name, out[i].src, out[i].dst);
+	}
+	cr_expect(ri[1].src.prefixes.n == r.p->virtual_network.n &&
+		  ri[1].dst.prefixes.n == r.p->virtual_network.n,
+		  "AllowVNetInBound holds the VirtualNetwork tag both sides");
+	cr_expect(ri[3].src.any && ri[3].dst.any, "DenyAllInbound is * -> *");
+	cr_expect(ro[1].src.any && ro[1].dst.internet && !ro[1].dst.any,
+		  "AllowInternetOutBound is * -> Internet (symbolic)");
+	res_free(&r);
+}
+
+Test(policy_model, rules_sorted_by_priority)
+{
+	struct res r = load_ok(NSG(
+		R("o300", 300, "Outbound", "Deny", "Tcp", "*", "*", "*", "25") ","
+		OK("i400", 400) "," OK("i100", 100) ","
+		R("o100", 100, "Outbound", "Deny", "Tcp", "*", "*", "*", "26") ","
+		OK("i4000", 4000) "," OK("i250", 250)));
+	static const char *const want_in[] = { "i100", "i250", "i400", "i4000", "AllowVNetInBound" };
+	static const char *const want_out[] = { "o100", "o300", "AllowVnetOutBound" };
+	size_t nin, nout;
+	const struct rule *ri = nsg_rules(&r.p->nsgs[0], XNSG_IN, &nin);
+	const struct rule *ro = nsg_rules(&r.p->nsgs[0], XNSG_OUT, &nout);
+
+	cr_assert_eq(nin, 7, "four user rules and three defaults inbound");
+	cr_assert_eq(nout, 5, "two user rules and three defaults outbound");
+	for (size_t i = 0; i < 5; i++)
+		cr_expect_str_eq(ri[i].name, want_in[i], "inbound rule %zu is %s", i, want_in[i]);
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_str_eq(ro[i].name, want_out[i], "outbound rule %zu is %s", i, want_out[i]);
+	for (size_t i = 1; i < nin; i++)
+		cr_expect_lt(ri[i - 1].priority, ri[i].priority, "inbound priorities rise");
+	cr_expect_str_eq(ri[0].path, RP "[2]", "a rule keeps the JSON path it was written at");
+	res_free(&r);
+}
+
+/* The same rule in every shape must give the same model. */
+static void expect_same_rule(const struct rule *a, const struct rule *b, const char *what)
+{
+	cr_expect(a->priority == b->priority && a->dir == b->dir && a->allow == b->allow &&
+		  a->proto == b->proto, "%s: priority, direction, access, protocol agree", what);
+	cr_expect(a->src.prefixes.n == b->src.prefixes.n && a->dst.prefixes.n == b->dst.prefixes.n &&
+		  a->src.any == b->src.any && a->dst.any == b->dst.any &&
+		  a->src.internet == b->src.internet && a->dst.internet == b->dst.internet,
+		  "%s: addresses agree", what);
+	for (size_t i = 0; i < a->src.prefixes.n && i < b->src.prefixes.n; i++)
+		cr_expect(!memcmp(&a->src.prefixes.v[i], &b->src.prefixes.v[i],
+				  sizeof(a->src.prefixes.v[i])), "%s: source prefix %zu agrees", what, i);
+	cr_expect(a->sport.any == b->sport.any && a->dport.any == b->dport.any &&
+		  a->dport.n == b->dport.n, "%s: ports agree", what);
+	for (size_t i = 0; i < a->dport.n && i < b->dport.n; i++)
+		cr_expect(a->dport.v[i].lo == b->dport.v[i].lo && a->dport.v[i].hi == b->dport.v[i].hi,
+			  "%s: destination port range %zu agrees", what, i);
+}
+
+Test(policy_shapes, properties_flat_and_case)
+{
+	/* Flat; ARM "properties"; keys in odd case; NSG rules flat vs nested. */
+	struct res flat = load_ok(
+		"{'networkSecurityGroups':[{'name':'n','securityRules':[{'name':'r',"
+		"'priority':200,'direction':'Inbound','access':'Deny','protocol':'Udp',"
+		"'sourceAddressPrefix':'10.0.0.0/8','sourcePortRange':'*',"
+		"'destinationAddressPrefix':'Internet','destinationPortRanges':['53','5353-5354']}],"
+		"'flushConnection':true}]}");
+	struct res arm = load_ok(
+		"{'networkSecurityGroups':[{'name':'n','properties':{'flushConnection':true,"
+		"'securityRules':[{'name':'r','id':'.../securityRules/r','etag':'x',"
+		"'properties':{'priority':200,'direction':'Inbound','access':'Deny','protocol':'Udp',"
+		"'sourceAddressPrefix':'10.0.0.0/8','sourcePortRange':'*',"
+		"'destinationAddressPrefix':'Internet','destinationPortRanges':['53','5353-5354'],"
+		"'provisioningState':'Succeeded'}}]}}]}");
+	struct res odd = load_ok(
+		"{'NetworkSecurityGroups':[{'NAME':'n','Properties':{'SecurityRules':[{'Name':'r',"
+		"'PROPERTIES':{'Priority':200,'DIRECTION':'Inbound','Access':'Deny','protocol':'Udp',"
+		"'SOURCEADDRESSPREFIX':'10.0.0.0/8','sourceportrange':'*',"
+		"'DestinationAddressPrefix':'Internet','DestinationPortRanges':['53','5353-5354']}}]},"
+		"'FlushConnection':true}]}");
+
+	expect_same_rule(&flat.p->nsgs[0].rules[0], &arm.p->nsgs[0].rules[0], "flat vs properties");
+	expect_same_rule(&flat.p->nsgs[0].rules[0], &odd.p->nsgs[0].rules[0], "flat vs odd case");
+	cr_expect_str_eq(arm.p->nsgs[0].rules[0].name, "r", "the ARM rule's name sits flat");
+	cr_expect(flat.p->nsgs[0].flush_connection && arm.p->nsgs[0].flush_connection &&
+		  odd.p->nsgs[0].flush_connection,
+		  "flushConnection is read flat, under properties, and in any case");
+	cr_expect_str_eq(arm.p->nsgs[0].rules[0].path,
+			 "$.networkSecurityGroups[0].properties.securityRules[0]",
+			 "the rule's path follows the ARM shape");
+	cr_expect_str_eq(arm.p->nsgs[0].path, "$.networkSecurityGroups[0]", "the NSG's path");
+	res_free(&flat);
+	res_free(&arm);
+	res_free(&odd);
+	/* Errors use the key spelling the file used. */
+	expect_error("{'NetworkSecurityGroups':[{'NAME':'n','Properties':{'SecurityRules':[{'Name':'r',"
+		     "'PROPERTIES':{'Priority':5000,'DIRECTION':'Inbound','Access':'Deny',"
+		     "'protocol':'Udp'," SIDES "}}]}}]}",
+		     "$.NetworkSecurityGroups[0].Properties.SecurityRules[0].PROPERTIES.Priority",
+		     "5000 is outside 100-4096");
+}
+
+Test(policy_shapes, singular_and_plural_union)
+{
+	struct res r = load_ok(NSG(
+		"{'name':'u','priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefix':'10.0.0.0/8','sourceAddressPrefixes':['192.0.2.0/24','Internet'],"
+		"'sourcePortRange':'1000','sourcePortRanges':['2000-2100'],"
+		"'destinationAddressPrefix':'','destinationAddressPrefixes':['198.51.100.1'],"
+		"'destinationPortRange':'80','destinationPortRanges':['443','8000-8099']}"));
+	const struct rule *u = rule_named(r.p, 0, "u");
+	static const char *const labels[] = { "10.0.0.0/8", "192.0.2.0/24", "Internet" };
+
+	cr_expect(u->src.prefixes.n == 2 && list_has(&u->src.prefixes, "10.0.0.0/8") &&
+		  list_has(&u->src.prefixes, "192.0.2.0/24") && u->src.internet,
+		  "singular and plural source prefixes are unioned, with Internet");
+	cr_assert_eq(u->src.nlabels, 3, "three source labels");
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_str_eq(u->src.labels[i], labels[i], "source label %zu in written order", i);
+	cr_expect(u->dst.prefixes.n == 1 && list_has(&u->dst.prefixes, "198.51.100.1/32"),
+		  "an empty singular beside a plural is absent");
+	cr_expect(port_list_contains(&u->sport, 1000) && port_list_contains(&u->sport, 2050) &&
+		  !port_list_contains(&u->sport, 1500), "source ports are unioned");
+	cr_expect(u->dport.n == 3 && port_list_contains(&u->dport, 80) &&
+		  port_list_contains(&u->dport, 443) && port_list_contains(&u->dport, 8099),
+		  "destination ports are unioned");
+	res_free(&r);
+}
+
+Test(policy_shapes, arm_id_references)
+{
+	struct res r = load_ok(
+		"{'applicationSecurityGroups':{'WebServers':[]},"
+		"'networkSecurityGroups':[{'name':'web-nsg','securityRules':["
+		"{'name':'w','priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceAddressPrefix':'Internet','sourcePortRange':'*',"
+		"'destinationApplicationSecurityGroups':[{'id':'/subscriptions/0/resourceGroups/g/"
+		"providers/Microsoft.Network/applicationSecurityGroups/WebServers','resourceGroup':'g'}],"
+		"'destinationPortRange':'80'}]},{'name':'nic-nsg'}],"
+		"'subnets':[{'name':'web','properties':{'addressPrefix':'10.0.1.0/24',"
+		"'networkSecurityGroup':{'id':'/subscriptions/0/resourceGroups/g/providers/"
+		"Microsoft.Network/networkSecurityGroups/web-nsg'}}}],"
+		"'interfaces':[{'name':'eth0','subnet':'web',"
+		"'networkSecurityGroup':{'id':'.../networkSecurityGroups/NIC-NSG'},"
+		"'ipAddresses':['10.0.1.4'],"
+		"'applicationSecurityGroups':[{'id':'.../applicationSecurityGroups/webservers'}]}]}");
+	const struct rule *w = rule_named(r.p, 0, "w");
+
+	cr_expect_eq(r.p->subnets[0].nsg, 0, "a subnet's NSG by ARM id (under properties)");
+	cr_expect_eq(r.p->ifaces[0].nsg, 1, "an interface's NSG by ARM id, case-insensitive");
+	cr_expect(r.p->subnets[0].prefixes.n == 1, "a subnet's addressPrefix under properties");
+	cr_expect(w->dst.prefixes.n == 1 && list_has(&w->dst.prefixes, "10.0.1.4/32"),
+		  "an ASG by ARM id in a rule and an interface");
+	cr_expect(!strcmp(w->dst.labels[0], "asg:WebServers"), "the label uses the declared name");
+	res_free(&r);
+}
+
+Test(policy_shapes, subnet_prefix_forms)
+{
+	struct res r = load_ok("{'subnets':[{'name':'a','addressPrefix':'10.0.0.0/24',"
+			       "'addressPrefixes':['fd00::/64','10.0.9.0/24']}]}");
+
+	cr_expect(r.p->subnets[0].prefixes.n == 3 &&
+		  list_has(&r.p->subnets[0].prefixes, "fd00::/64"),
+		  "addressPrefix and addressPrefixes are unioned");
+	cr_expect_eq(r.p->subnets[0].nsg, -1, "a subnet without networkSecurityGroup has none");
+	res_free(&r);
+}
+
+Test(policy_shapes, export_default_rules_ignored)
+{
+	/* Exports carry defaultSecurityRules; ours are Azure's, not duplicated. */
+	struct res r = load_ok(
+		"{'networkSecurityGroups':[{'name':'n','defaultSecurityRules':[{'name':'DenyAllInBound',"
+		"'priority':65500,'direction':'Inbound','access':'Deny','protocol':'*'," SIDES "}],"
+		"'securityRules':[]}]}");
+
+	cr_expect_eq(r.p->nsgs[0].nrules, 6, "six defaults, none from the export");
+	res_free(&r);
+}
+
+Test(policy_warnings, unknown_top_level_key)
+{
+	struct res r = load_ok("{'networkSecurityGroup':[],'subnets':[]}");
+
+	expect_warning(&r, "$.networkSecurityGroup", "unknown key");
+	res_free(&r);
+}
+
+/* ---- shadowing ------------------------------------------------------------ */
+
+Test(policy_warnings, shadowed_rules)
+{
+	struct res r = load_ok(NSG(
+		R("AllTcp", 100, "Inbound", "Deny", "Tcp", "10.0.0.0/8", "*", "*", "*") ","
+		/* Every packet of these is denied by AllTcp first. */
+		R("Sub", 200, "Inbound", "Allow", "Tcp", "10.1.0.0/16", "*", "192.0.2.1", "80-90") ","
+		"{'name':'Multi','priority':210,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp','sourceAddressPrefixes':['10.2.0.0/16','10.3.3.3'],"
+		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRanges':['1','2']},"
+		/* Not shadowed: wider source, other protocol, other direction. */
+		R("Wider", 300, "Inbound", "Allow", "Tcp", "0.0.0.0/0", "*", "*", "80") ","
+		R("Udp", 310, "Inbound", "Allow", "Udp", "10.1.0.0/16", "*", "*", "80") ","
+		R("Out", 320, "Outbound", "Allow", "Tcp", "10.1.0.0/16", "*", "*", "80") ","
+		R("AnyProto", 330, "Inbound", "Allow", "*", "10.1.0.0/16", "*", "*", "*") ","
+		/* Port-restricted '*' only matches TCP and UDP. */
+		R("Udp80", 400, "Inbound", "Deny", "Udp", "*", "*", "*", "80") ","
+		R("Tcp80", 410, "Inbound", "Deny", "Tcp", "*", "*", "*", "80") ","
+		/* Any80 (TCP and UDP) needs both: the single-rule check stays quiet... */
+		R("Any80", 420, "Inbound", "Deny", "*", "192.0.2.0/24", "*", "*", "80") ","
+		/* ...but one rule covering it all is found: Wider, the first. */
+		R("Tcp80Doc", 430, "Inbound", "Deny", "Tcp", "192.0.2.0/24", "*", "*", "80") ","
+		/* Ports restricted with Icmp: never matches (SPEC §2). */
+		R("IcmpPort", 500, "Inbound", "Allow", "Icmp", "*", "*", "*", "7")));
+
+	expect_warning(&r, RP "[1]", "rule Sub can never match: shadowed by AllTcp (priority 100)");
+	expect_warning(&r, RP "[2]", "rule Multi can never match: shadowed by AllTcp (priority 100)");
+	expect_warning(&r, RP "[10]", "rule Tcp80Doc can never match: shadowed by Wider "
+		       "(priority 300)");
+	expect_warning(&r, RP "[11]", "rule IcmpPort can never match");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 4, "exactly four rules can never match:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_warnings, shadowing_with_tags_and_any)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'addressPrefixes':['10.1.0.0/16']},"
+		"'networkSecurityGroups':[{'name':'nsg','securityRules':["
+		R("DenyInternet", 100, "Outbound", "Deny", "*", "*", "*", "Internet", "*") ","
+		R("AllowGoogle", 110, "Outbound", "Allow", "Tcp", "*", "*", "8.8.8.8", "443") ","
+		R("AllowPrivate", 120, "Outbound", "Allow", "Tcp", "*", "*", "192.168.1.1", "443") ","
+		R("AllowVnetIn", 100, "Inbound", "Allow", "*", "VirtualNetwork", "*", "*", "*") ","
+		R("AllowSubnetIn", 110, "Inbound", "Allow", "Tcp", "10.1.2.0/24", "*", "*", "22") ","
+		R("BothFamilies", 120, "Inbound", "Allow", "*", "0.0.0.0/0", "*", "*", "*") ","
+		R("Star", 130, "Inbound", "Allow", "*", "*", "*", "*", "*") "]}]}");
+
+	expect_warning(&r, RP "[1]", "rule AllowGoogle can never match: shadowed by DenyInternet");
+	expect_warning(&r, RP "[4]", "rule AllowSubnetIn can never match: shadowed by AllowVnetIn");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 2,
+		     "192.168.1.1 is not Internet; '*' is wider than 0.0.0.0/0:\n%s", r.all);
+	res_free(&r);
+}
+
+/* ---- all errors at once, and limits ----------------------------------- */
+
+Test(policy_errors, all_errors_in_one_run)
+{
+	struct res r = parse(
+		"{'networkSecurityGroups':[{'name':'nsg','securityRules':["
+		OK("LowPriority", 99) ","
+		R("BadDirection", 110, "Sideways", "Allow", "Tcp", "*", "*", "*", "80") ","
+		R("BadPort", 120, "Inbound", "Allow", "Tcp", "*", "*", "*", "70000") ","
+		R("BadTag", 130, "Inbound", "Allow", "Tcp", "Storage.Mars", "*", "*", "80") ","
+		OK("BadPort", 140) "]}],"
+		"'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'nope'}],"
+		"'interfaces':[{'name':'eth0','subnet':'nowhere','ipAddresses':['10.0.0.1'],"
+		"'attach':'sideways'}],"
+		"'flowTimeouts':{'udp':0}}");
+
+	expect_err(&r, RP "[0].priority", "99 is outside 100-4096");
+	expect_err(&r, RP "[1].direction", "not a direction");
+	expect_err(&r, RP "[2].destinationPortRange", "outside 0-65535");
+	expect_err(&r, RP "[3].sourceAddressPrefix", "unknown service tag 'Storage.Mars'");
+	expect_err(&r, RP "[4].name", "already used");
+	expect_err(&r, "$.subnets[0].networkSecurityGroup", "unknown network security group");
+	expect_err(&r, "$.interfaces[0].subnet", "unknown subnet 'nowhere'");
+	expect_err(&r, "$.interfaces[0].attach", "not an attach mode");
+	expect_err(&r, "$.flowTimeouts.udp", "outside");
+	cr_expect_eq(r.d.nerrors, 9, "every one of the nine mistakes, each once:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_errors, rules_per_direction_limit)
+{
+	/* 4097 inbound rules: over the limit whatever their priorities. */
+	size_t n = 4097, len = 0, cap = n * 256 + 256;
+	char *json = xcalloc(1, cap);
+	struct res r;
+
+	len += (size_t)snprintf(json + len, cap - len,
+				"{'networkSecurityGroups':[{'name':'n','securityRules':[");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+					"%s{'name':'r%zu','priority':%zu,'direction':'Inbound',"
+					"'access':'Allow','protocol':'Tcp'," SIDES "}",
+					i ? "," : "", i, 100 + i % 3997);
+	snprintf(json + len, cap - len, "]}]}");
+	r = parse(json);
+	expect_err(&r, "$.networkSecurityGroups[0].securityRules",
+		   "4097 Inbound rules: more than 4096 per NSG direction");
+	res_free(&r);
+	free(json);
+}
+
+/* ---- files: serviceTagsFile, policy_load ------------------------------ */
+
+static char tmpdir[64];
+
+static void files_init(void)
+{
+	strcpy(tmpdir, "/tmp/xnsg-test-policy-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir), "cannot create a temporary directory");
+}
+
+static void files_fini(void)
+{
+	DIR *d = opendir(tmpdir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			char *f = xasprintf("%s/%s", tmpdir, e->d_name);
+
+			unlink(f);
+			free(f);
+		}
+	closedir(d);
+	rmdir(tmpdir);
+}
+
+static char *write_tmp(const char *name, const char *sqtext)
+{
+	char *path = xasprintf("%s/%s", tmpdir, name), *text = sq(sqtext);
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "cannot create %s", path);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	return path;
+}
+
+TestSuite(policy_files, .init = files_init, .fini = files_fini);
+
+static const char tags_file[] =
+	"{'changeNumber':1,'cloud':'Public','values':["
+	"{'name':'Storage','id':'Storage','properties':{'addressPrefixes':['20.38.0.0/16',"
+	"'2603:1000::/40']}},"
+	"{'name':'Storage.WestUS','id':'Storage.WestUS','properties':{'region':'westus',"
+	"'addressPrefixes':['20.38.1.0/24']}},"
+	"{'name':'Sql','id':'Sql','properties':{'addressPrefixes':['40.64.0.0/16']}}]}";
+
+#define TAGS_POLICY(extra)                                                                \
+	"{'serviceTagsFile':'ServiceTags_Public.json'" extra ","                            \
+	"'networkSecurityGroups':[{'name':'n','securityRules':["                             \
+	R("st", 100, "Outbound", "Deny", "*", "*", "*", "storage", "*") ","                   \
+	R("wus", 110, "Outbound", "Deny", "*", "*", "*", "Storage.WestUS", "*") ","           \
+	R("sql", 120, "Outbound", "Deny", "*", "*", "*", "Sql", "*") "]}]}"
+
+Test(policy_files, service_tags_file_relative_to_policy)
+{
+	char *pf, *tf = write_tmp("ServiceTags_Public.json", tags_file);
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	int err;
+
+	pf = write_tmp("policy.json", TAGS_POLICY(",'serviceTags':{'sql':['192.0.2.0/24']}"));
+	/* Loaded from elsewhere: the tags file is found beside the policy. */
+	cr_assert_eq(chdir("/"), 0, "chdir /");
+	err = policy_load(pf, &p, &d);
+	cr_assert_eq(err, 0, "the policy with a tags file loads (err %d, %zu errors: %s)", err,
+		     d.nerrors, d.n ? d.v[0].msg : "");
+	cr_expect_str_eq(p->file, pf, "the policy keeps the file name it was loaded from");
+	{
+		const struct rule *st = rule_named(p, 0, "st"), *wus = rule_named(p, 0, "wus");
+		const struct rule *sql = rule_named(p, 0, "sql");
+
+		cr_expect(st->dst.prefixes.n == 2 && list_has(&st->dst.prefixes, "2603:1000::/40"),
+			  "Storage from the file, IPv4 and IPv6, looked up case-insensitively");
+		cr_expect(wus->dst.prefixes.n == 1 && list_has(&wus->dst.prefixes, "20.38.1.0/24"),
+			  "Storage.WestUS from the file");
+		cr_expect(sql->dst.prefixes.n == 1 && list_has(&sql->dst.prefixes, "192.0.2.0/24"),
+			  "inline serviceTags override the file's Sql");
+	}
+	policy_free(p);
+	diag_free(&d);
+	free(pf);
+	free(tf);
+}
+
+Test(policy_files, service_tags_file_with_basedir)
+{
+	char *tf = write_tmp("ServiceTags_Public.json", tags_file);
+	struct res r = parse_in(TAGS_POLICY(""), tmpdir);
+
+	cr_expect_eq(r.err, 0, "policy_parse_string resolves the tags file in basedir:\n%s", r.all);
+	if (!r.err)
+		cr_expect(list_has(&rule_named(r.p, 0, "sql")->dst.prefixes, "40.64.0.0/16"),
+			  "Sql comes from the file when not overridden");
+	res_free(&r);
+	free(tf);
+}
+
+Test(policy_files, service_tags_file_errors)
+{
+	char *missing = xasprintf("%s/ServiceTags_Public.json", tmpdir), *tf;
+	struct res r;
+
+	r = parse_in(TAGS_POLICY(""), tmpdir);
+	expect_err(&r, "$.serviceTagsFile", missing);
+	expect_err(&r, "$.serviceTagsFile", "No such file or directory");
+	res_free(&r);
+
+	tf = write_tmp("ServiceTags_Public.json", "{'values':[{'name':'Storage',}]}");
+	r = parse_in(TAGS_POLICY(""), tmpdir);
+	expect_err(&r, "$.serviceTagsFile", "JSON syntax error at line 1");
+	res_free(&r);
+	free(tf);
+
+	tf = write_tmp("ServiceTags_Public.json", "{'value':[]}");
+	r = parse_in(TAGS_POLICY(""), tmpdir);
+	expect_err(&r, "$.serviceTagsFile", "no \"values\" array");
+	res_free(&r);
+	free(tf);
+
+	tf = write_tmp("ServiceTags_Public.json",
+		       "{'values':[{'name':'Storage','properties':{'addressPrefixes':['20.38.0.0/99']}},"
+		       "{'name':'Sql'}]}");
+	r = parse_in(TAGS_POLICY(""), tmpdir);
+	expect_err(&r, "$.serviceTagsFile", "$.values[0].properties.addressPrefixes[0]");
+	expect_err(&r, "$.serviceTagsFile", "$.values[1]: no \"properties.addressPrefixes\"");
+	res_free(&r);
+	free(tf);
+	free(missing);
+
+	expect_error("{'serviceTagsFile':7}", "$.serviceTagsFile", "must be a file name");
+}
+
+Test(policy_files, unreadable_policy)
+{
+	char *missing = xasprintf("%s/no-such-policy.json", tmpdir);
+	struct diag_list d = {};
+	struct policy *p = (struct policy *)&d; /* must be reset to NULL */
+	int err = policy_load(missing, &p, &d);
+
+	cr_expect_eq(err, -ENOENT, "a missing file is -ENOENT (got %d)", err);
+	cr_expect_null(p, "*out is NULL");
+	cr_expect(d.nerrors == 1 && strstr(d.v[0].msg, missing) &&
+		  strstr(d.v[0].msg, "No such file or directory"),
+		  "one error naming the file and the reason: %s", d.n ? d.v[0].msg : "(none)");
+	diag_free(&d);
+	err = policy_load(tmpdir, &p, &d);
+	cr_expect_eq(err, -EISDIR, "a directory is not a policy (got %d)", err);
+	diag_free(&d);
+	free(missing);
+}
+
+Test(policy_files, load_reports_syntax_error)
+{
+	char *pf = write_tmp("broken.json", "{\n'subnets': [\n  {'name': 'a',}\n]}");
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	int err = policy_load(pf, &p, &d);
+
+	cr_expect_eq(err, -EINVAL, "a syntax error is -EINVAL (got %d)", err);
+	cr_expect(d.nerrors == 1 && !strcmp(d.v[0].path, "$") &&
+		  strstr(d.v[0].msg, "JSON syntax error at line 3 column"),
+		  "the syntax error gives line 3: %s", d.n ? d.v[0].msg : "(none)");
+	diag_free(&d);
+	free(pf);
+}
+
+/* ---- the shipped examples --------------------------------------------- */
+
+Test(policy_examples, all_load_without_errors)
+{
+	glob_t g;
+
+	cr_assert_eq(glob("examples/*.json", 0, NULL, &g), 0,
+		     "examples/*.json found (run from the source tree)");
+	cr_expect_geq(g.gl_pathc, 5, "at least the five examples of README");
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct diag_list d = {};
+		struct policy *p = NULL;
+		int err = policy_load(g.gl_pathv[i], &p, &d);
+		char *all = diags_str(&d);
+
+		cr_expect_eq(err, 0, "%s loads (err %d):\n%s", g.gl_pathv[i], err, all);
+		cr_expect_eq(d.nerrors, 0, "%s has no errors:\n%s", g.gl_pathv[i], all);
+		cr_expect(!p || p->nifaces > 0, "%s has interfaces", g.gl_pathv[i]);
+		free(all);
+		diag_free(&d);
+		policy_free(p);
+	}
+	globfree(&g);
+}
