@@ -658,13 +658,16 @@ static void addr_step(uint8_t *b, int n, int up)
 	}
 }
 
-/* An address at or just beside an edge of a prefix of the family. */
-static void edge_addr(struct gen_pkts *g, struct gen_rng *r, uint8_t family, struct xnsg_addr *a)
+/* An address at or just beside an edge of a prefix of the family;
+ * inside: never beside (nor anywhere). */
+static void edge_addr_in(struct gen_pkts *g, struct gen_rng *r, uint8_t family, bool inside,
+			 struct xnsg_addr *a)
 {
+	static const unsigned int in[] = { 1, 2, 5, 6, 9, 10, 11 };
 	const struct prefix_list *l = &g->edges[family == XNSG_V6];
 	int n = family == XNSG_V4 ? 4 : 16, bits = n * 8;
 	const struct xnsg_prefix *p;
-	unsigned int k = gen_below(r, 12);
+	unsigned int k = inside ? in[gen_below(r, 7)] : gen_below(r, 12);
 
 	memset(a, 0, sizeof(*a));
 	a->family = family;
@@ -695,6 +698,11 @@ static void edge_addr(struct gen_pkts *g, struct gen_rng *r, uint8_t family, str
 		addr_step(a->bytes, n, 1); /* just above the last */
 }
 
+static void edge_addr(struct gen_pkts *g, struct gen_rng *r, uint8_t family, struct xnsg_addr *a)
+{
+	edge_addr_in(g, r, family, false, a);
+}
+
 static uint16_t rand_pkt_port(struct gen_pkts *g, struct gen_rng *r)
 {
 	if (g->nports && gen_chance(r, 3, 4))
@@ -702,6 +710,130 @@ static uint16_t rand_pkt_port(struct gen_pkts *g, struct gen_rng *r)
 	if (gen_chance(r, 1, 3))
 		return well_known[gen_below(r, sizeof(well_known) / sizeof(*well_known))];
 	return (uint16_t)gen_below(r, 65536);
+}
+
+/* A port at or beside an edge of one of the rule's ranges. */
+static uint16_t aim_port(struct gen_pkts *g, struct gen_rng *r, const struct port_list *l)
+{
+	const struct port_range *pr;
+	long v;
+
+	if (l->any || !l->n)
+		return rand_pkt_port(g, r);
+	pr = &l->v[gen_below(r, (uint32_t)l->n)];
+	/* Mostly inside, so the rule matches often enough to matter. */
+	switch (gen_chance(r, 2, 3) ? (unsigned int[]){ 1, 2, 4 }[gen_below(r, 3)] : gen_below(r, 5)) {
+	case 0:
+		v = (long)pr->lo - 1;
+		break;
+	case 1:
+		v = pr->lo;
+		break;
+	case 2:
+		v = pr->hi;
+		break;
+	case 3:
+		v = (long)pr->hi + 1;
+		break;
+	default:
+		v = pr->lo + (long)gen_below(r, (uint32_t)(pr->hi - pr->lo) + 1);
+	}
+	return (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v);
+}
+
+/* An address of the family for one side of a rule: at an edge of one of
+ * its prefixes, or anywhere when it has none of that family. */
+static void aim_addr(struct gen_pkts *g, struct gen_rng *r, const struct addr_side *s,
+		     uint8_t family, struct xnsg_addr *a)
+{
+	struct prefix_list one = {};
+	struct gen_pkts sub = *g;
+	size_t n = 0, pick;
+
+	for (size_t i = 0; i < s->prefixes.n; i++)
+		n += s->prefixes.v[i].family == family;
+	if (!n || gen_chance(r, 1, 8)) {
+		edge_addr(g, r, family, a);
+		return;
+	}
+	pick = gen_below(r, (uint32_t)n);
+	for (size_t i = 0; i < s->prefixes.n; i++)
+		if (s->prefixes.v[i].family == family && !pick--) {
+			one.v = &s->prefixes.v[i];
+			one.n = one.cap = 1;
+			break;
+		}
+	sub.edges[family == XNSG_V6] = one;
+	/* Mostly inside, so the rule matches often enough to matter. */
+	edge_addr_in(&sub, r, family, gen_chance(r, 2, 3), a);
+}
+
+static uint8_t aim_proto(struct gen_rng *r, enum xnsg_proto p)
+{
+	switch (p) {
+	case XNSG_PROTO_TCP:
+		return 6;
+	case XNSG_PROTO_UDP:
+		return 17;
+	case XNSG_PROTO_ICMP:
+		return gen_chance(r, 1, 2) ? 1 : 58;
+	case XNSG_PROTO_ESP:
+		return 50;
+	case XNSG_PROTO_AH:
+		return 51;
+	default:
+		return (uint8_t[]){ 6, 17, 1, 58, 47 }[gen_below(r, 5)];
+	}
+}
+
+/*
+ * Aim at one rule of one of the interface's NSGs: protocol, addresses and
+ * ports at or beside the rule's edges, so that the rule, its neighbours in
+ * priority order and the rules overlapping it all get exercised.
+ */
+static bool aim_rule(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
+{
+	const struct policy *p = g->p;
+	const struct iface *ifc = &p->ifaces[q->iface];
+	int nsgs[2] = { ifc->nsg, ifc->subnet >= 0 ? p->subnets[ifc->subnet].nsg : -1 };
+	int nsg = nsgs[gen_below(r, 2)];
+	const struct rule *rules, *ru;
+	struct xnsg_addr src, dst;
+	uint8_t family = XNSG_V4;
+	size_t n;
+
+	if (nsg < 0)
+		nsg = nsgs[0] >= 0 ? nsgs[0] : nsgs[1];
+	if (nsg < 0)
+		return false;
+	rules = nsg_rules(&p->nsgs[nsg], q->dir, &n);
+	if (!n)
+		return false;
+	ru = &rules[gen_below(r, (uint32_t)n)];
+	/* The family of one of the rule's prefixes, else either. */
+	if (ru->src.prefixes.n && gen_chance(r, 1, 2))
+		family = ru->src.prefixes.v[gen_below(r, (uint32_t)ru->src.prefixes.n)].family;
+	else if (ru->dst.prefixes.n)
+		family = ru->dst.prefixes.v[gen_below(r, (uint32_t)ru->dst.prefixes.n)].family;
+	else
+		family = gen_chance(r, 1, 3) ? XNSG_V6 : XNSG_V4;
+	aim_addr(g, r, &ru->src, family, &src);
+	aim_addr(g, r, &ru->dst, family, &dst);
+	q->ipproto = gen_chance(r, 7, 8) ? aim_proto(r, ru->proto) : (uint8_t)gen_below(r, 256);
+	if (q->dir == XNSG_IN) {
+		q->remote = src;
+		q->local = dst;
+	} else {
+		q->local = src;
+		q->remote = dst;
+	}
+	if (q->ipproto == 6 || q->ipproto == 17) {
+		uint16_t sp = aim_port(g, r, &ru->sport), dp = aim_port(g, r, &ru->dport);
+
+		q->lport = q->dir == XNSG_IN ? dp : sp;
+		q->rport = q->dir == XNSG_IN ? sp : dp;
+	}
+	return true;
 }
 
 void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
@@ -714,6 +846,8 @@ void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
 	memset(q, 0, sizeof(*q));
 	q->iface = (int)gen_below(r, (uint32_t)(p->nifaces ? p->nifaces : 1));
 	q->dir = gen_chance(r, 1, 2) ? XNSG_IN : XNSG_OUT;
+	if (p->nifaces && gen_chance(r, 2, 3) && aim_rule(g, r, q))
+		return;
 	q->ipproto = gen_chance(r, 1, 16) ? (uint8_t)gen_below(r, 256)
 					  : protos[gen_below(r, sizeof(protos))];
 	ifc = p->nifaces ? &p->ifaces[q->iface] : NULL;
