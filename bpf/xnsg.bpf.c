@@ -137,26 +137,7 @@ const volatile __u8 xnsg_record = 0;
 const volatile __u8 xnsg_stateless = 0;
 struct xnsg_verdict xnsg_last = {};
 
-#if __has_include("parse.h")
 #include "parse.h"
-#else /* TEMPORARY until bpf/parse.h lands */
-struct xnsg_pkt {
-	__u8 saddr[16], daddr[16];
-	__u32 frag_id; __u32 l3_off, l4_off; __u32 len;
-	__u16 sport, dport; __u16 eth_proto;
-	__u8 family, proto, icmp_type, icmp_code, tcp_flags, frag, nvlans, pad;
-};
-enum { XNSG_FRAG_NONE, XNSG_FRAG_FIRST, XNSG_FRAG_LATER };
-#define XNSG_PARSE_PASS (-1)
-static __always_inline int xnsg_parse(void *data, void *data_end, struct xnsg_pkt *pkt)
-{
-	struct ethhdr *eth = data; struct iphdr *ip = data + sizeof(*eth);
-	if ((void *)(ip + 1) > data_end) return XNSG_PARSE_PASS;
-	pkt->family = 4; pkt->proto = ip->protocol; __builtin_memcpy(pkt->saddr, &ip->saddr, 4); __builtin_memcpy(pkt->daddr, &ip->daddr, 4);
-	pkt->len = data_end - (void*)ip;
-	return 0;
-}
-#endif
 #include "classify.h"
 #include "conntrack.h"
 
