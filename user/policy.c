@@ -993,7 +993,10 @@ static void check_addr_subnet(struct ctx *c, const struct iface *ifc, const stru
 	if (ifc->subnet >= 0 && prefix_list_contains(&p->subnets[ifc->subnet].prefixes, a))
 		return;
 	for (size_t s = 0; s < p->nsubnets; s++) {
+		/* A duplicate of the named subnet's name is reported already. */
 		if ((int)s == ifc->subnet || !p->subnets[s].name ||
+		    (ifc->subnet >= 0 &&
+		     !strcasecmp(p->subnets[s].name, p->subnets[ifc->subnet].name)) ||
 		    !prefix_list_contains(&p->subnets[s].prefixes, a))
 			continue;
 		addr_fmt(a, buf, sizeof(buf));
@@ -1674,6 +1677,9 @@ static bool ports_cover(const struct port_list *e, const struct port_list *r)
 /* q lies inside one prefix of side e (or its Internet expansion). */
 static bool side_holds(struct ctx *c, const struct addr_side *e, const struct xnsg_prefix *q)
 {
+	/* Out of budget: claim nothing rather than keep `check` waiting. */
+	if (c->shadow_work > POLICY_SHADOW_BUDGET)
+		return false;
 	c->shadow_work += e->prefixes.n + 1;
 	for (size_t i = 0; i < e->prefixes.n; i++)
 		if (prefix_covers(&e->prefixes.v[i], q))
@@ -1754,6 +1760,7 @@ static void check_never_match(struct ctx *c, const struct rule *r, const struct 
 			return;
 		if ((proto_set(r) & ~proto_set(e)) || side_empty(&e->src) || side_empty(&e->dst))
 			continue;
+		c->shadow_work += e->sport.n + e->dport.n + 1;
 		if (!ports_cover(&e->sport, &r->sport) || !ports_cover(&e->dport, &r->dport))
 			continue;
 		if (!side_covers(c, &e->src, &r->src) || !side_covers(c, &e->dst, &r->dst))
