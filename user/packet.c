@@ -49,6 +49,10 @@ static size_t put_l4(uint8_t *p, uint8_t ipproto, uint16_t sport, uint16_t dport
 		return 8;
 	default:
 		memset(p, 0, 8);
+		/* AH: next header 59 (none), or IPv6's walk would take the
+		 * zeros for a hop-by-hop header and drop the frame as cut short. */
+		if (ipproto == 51)
+			p[0] = 59;
 		return 8;
 	}
 }

@@ -838,16 +838,21 @@ static bool aim_rule(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q
 
 void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
 {
+	gen_packet_for(g, r, -1, q);
+}
+
+void gen_packet_for(struct gen_pkts *g, struct gen_rng *r, int iface, struct eval_query *q)
+{
 	static const uint8_t protos[] = { 6, 6, 6, 6, 6, 17, 17, 17, 17, 1, 1, 58, 58, 50, 51, 47 };
 	const struct policy *p = g->p;
 	const struct iface *ifc;
 	uint8_t family;
 
 	memset(q, 0, sizeof(*q));
-	q->iface = (int)gen_below(r, (uint32_t)(p->nifaces ? p->nifaces : 1));
+	q->iface = iface >= 0 ? iface : (int)gen_below(r, (uint32_t)(p->nifaces ? p->nifaces : 1));
 	q->dir = gen_chance(r, 1, 2) ? XNSG_IN : XNSG_OUT;
 	if (p->nifaces && gen_chance(r, 2, 3) && aim_rule(g, r, q))
-		return;
+		goto out;
 	q->ipproto = gen_chance(r, 1, 16) ? (uint8_t)gen_below(r, 256)
 					  : protos[gen_below(r, sizeof(protos))];
 	ifc = p->nifaces ? &p->ifaces[q->iface] : NULL;
@@ -863,17 +868,26 @@ void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q)
 		q->lport = rand_pkt_port(g, r);
 		q->rport = rand_pkt_port(g, r);
 	}
+out:
+	/* IPv6 hop-by-hop, routing, fragment and destination options are
+	 * extension headers the datapath walks, not protocols a packet can
+	 * be judged by: ask for "no next header" (59) instead. */
+	if (q->local.family == XNSG_V6 &&
+	    (q->ipproto == 0 || q->ipproto == 43 || q->ipproto == 44 || q->ipproto == 60))
+		q->ipproto = 59;
 }
 
 char *gen_flow_str(const struct policy *p, const struct eval_query *q, char *buf, size_t len)
 {
 	char l[64], rm[64];
-
 	addr_fmt(&q->local, l, sizeof(l));
 	addr_fmt(&q->remote, rm, sizeof(rm));
-	snprintf(buf, len, "%s %s proto %u local %s:%u remote %s:%u",
+	bool v6 = q->local.family == XNSG_V6;
+
+	snprintf(buf, len, "%s %s proto %u local %s%s%s:%u remote %s%s%s:%u",
 		 q->iface >= 0 && (size_t)q->iface < p->nifaces ? p->ifaces[q->iface].name : "?",
-		 q->dir == XNSG_IN ? "in" : "out", q->ipproto, l, q->lport, rm, q->rport);
+		 q->dir == XNSG_IN ? "in" : "out", q->ipproto, v6 ? "[" : "", l, v6 ? "]" : "",
+		 q->lport, v6 ? "[" : "", rm, v6 ? "]" : "", q->rport);
 	return buf;
 }
 

@@ -62,6 +62,8 @@ struct gen_pkts;
 struct gen_pkts *gen_pkts_new(const struct policy *p);
 void gen_pkts_free(struct gen_pkts *g);
 void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q);
+/* The same for interface `iface` (index into policy.ifaces; -1: random). */
+void gen_packet_for(struct gen_pkts *g, struct gen_rng *r, int iface, struct eval_query *q);
 
 /* "eth0 in proto 6 local 10.1.1.4:80 remote 198.51.100.7:40000" */
 char *gen_flow_str(const struct policy *p, const struct eval_query *q, char *buf, size_t len);

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The differential test of the datapath: the real BPF classifier, loaded
+ * privately and run with BPF_PROG_TEST_RUN (dp_test_*), against the
+ * reference evaluator on generated policies and packets biased toward
+ * rule edges, and on every example policy.  At every level the deciding
+ * NSG, rule and access must be eval_flow()'s; so must the final verdict.
+ *
+ * A disagreement prints "seed=N policy=K packet=J", the flow and both
+ * answers; XNSG_SEED=N build/tests/bpf-tests --filter 'diff/generated*'
+ * replays the very same policies and packets.  Needs root.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <glob.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "datapath.h"
+#include "eval.h"
+#include "gen_policy.h"
+#include "model.h"
+
+#define MAX_REPORTS 20
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A private datapath; the test is skipped (with the reason) without root. */
+static struct dp_test *open_dp(void)
+{
+	struct dp_test *t;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: BPF_PROG_TEST_RUN loads the BPF datapath");
+	/* Stateless: every packet is judged by the rules, not by a flow an
+	 * earlier packet created. */
+	t = dp_test_open(DP_TEST_STATELESS);
+	cr_assert_not_null(t, "dp_test_open loads the BPF datapath as root (reason on stderr)");
+	return t;
+}
+
+static bool same(const struct eval_result *a, const struct eval_result *b)
+{
+	if (a->allow != b->allow || a->decisive != b->decisive)
+		return false;
+	for (int l = 0; l < 2; l++)
+		if (a->level[l].nsg != b->level[l].nsg || a->level[l].rule != b->level[l].rule ||
+		    a->level[l].allow != b->level[l].allow)
+			return false;
+	return true;
+}
+
+struct run {
+	uint64_t base;
+	unsigned long packets, bad;
+	unsigned int policies, max_rules;
+};
+
+/* Judge one query both ways; false (and a report) on a disagreement. */
+static bool judge(struct dp_test *t, const struct policy *p, const struct eval_query *q,
+		  struct run *run, const char *where, unsigned int j)
+{
+	struct eval_result want, got;
+	char flow[256], a[512], b[512];
+	int err;
+
+	eval_flow(p, q, &want);
+	err = dp_test_classify(t, q, &got);
+	run->packets++;
+	if (!err && same(&got, &want))
+		return true;
+	if (run->bad++ < MAX_REPORTS) {
+		gen_flow_str(p, q, flow, sizeof(flow));
+		if (err)
+			cr_log_error("seed=%llu %s packet=%u: %s: the datapath did not classify it "
+				     "(%s); eval: %s", (unsigned long long)run->base, where, j, flow,
+				     strerror(-err), gen_result_str(p, &want, b, sizeof(b)));
+		else
+			cr_log_error("seed=%llu %s packet=%u: %s: bpf: %s; eval: %s",
+				     (unsigned long long)run->base, where, j, flow,
+				     gen_result_str(p, &got, a, sizeof(a)),
+				     gen_result_str(p, &want, b, sizeof(b)));
+	}
+	return false;
+}
+
+static size_t max_table_rules(const struct compiled *c)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < c->ntables; i++)
+		if (c->tables[i].nrules > m)
+			m = c->tables[i].nrules;
+	return m;
+}
+
+/* Policies [first, first + n) of the run, npkt packets each. */
+static void run_generated(struct dp_test *t, struct run *run, unsigned int first, unsigned int n,
+			  const struct gen_opts *(*opts_of)(unsigned int k), unsigned int npkt)
+{
+	for (unsigned int k = first; k < first + n; k++) {
+		char *json = gen_policy_json(gen_policy_seed(run->base, k), opts_of(k));
+		struct diag_list d = {};
+		struct policy *p = NULL;
+		struct compiled *c = NULL;
+		struct gen_pkts *g;
+		struct gen_rng r;
+		char where[64];
+		int err;
+
+		snprintf(where, sizeof(where), "policy=%u", k);
+		err = policy_parse_string(json, "generated", NULL, &p, &d);
+		if (err)
+			diag_print(stderr, "generated", &d);
+		cr_assert_eq(err, 0, "seed=%llu %s: the generated policy is valid (diagnostics "
+			     "on stderr)", (unsigned long long)run->base, where);
+		diag_free(&d);
+		err = compile_policy(p, &c, &d);
+		if (err)
+			diag_print(stderr, "generated", &d);
+		cr_assert_eq(err, 0, "seed=%llu %s: the generated policy compiles (diagnostics "
+			     "on stderr)", (unsigned long long)run->base, where);
+		diag_free(&d);
+		err = dp_test_load(t, p, c);
+		cr_assert_eq(err, 0, "seed=%llu %s: the compiled policy loads into the maps (%s)",
+			     (unsigned long long)run->base, where, strerror(-err));
+		if (max_table_rules(c) > run->max_rules)
+			run->max_rules = (unsigned int)max_table_rules(c);
+		run->policies++;
+
+		g = gen_pkts_new(p);
+		gen_rng_seed(&r, gen_packet_seed(run->base, k));
+		for (unsigned int j = 0; j < npkt; j++) {
+			struct eval_query q;
+
+			gen_packet(g, &r, &q);
+			judge(t, p, &q, run, where, j);
+		}
+		gen_pkts_free(g);
+		compiled_free(c);
+		policy_free(p);
+		free(json);
+	}
+}
+
+/* Mostly small policies, every tenth medium: rules per NSG direction. */
+static const struct gen_opts *mixed_sizes(unsigned int k)
+{
+	static const struct gen_opts small = { .min_rules = 1, .max_rules = 40 };
+	static const struct gen_opts medium = { .min_rules = 40, .max_rules = 800 };
+
+	return k % 10 == 9 ? &medium : &small;
+}
+
+/* Two NSGs at most, so the expanded prefixes stay within the policy limit. */
+static const struct gen_opts *big_sizes(unsigned int k)
+{
+	static const struct gen_opts big = { .min_rules = 2000, .max_rules = 3997, .max_nsgs = 2 };
+	static const struct gen_opts biggest = { .min_rules = 3997, .max_rules = 3997,
+						 .max_nsgs = 1 };
+
+	return k % 3 ? &big : &biggest;
+}
+
+static void finish(struct run *run, const char *name, double t0)
+{
+	cr_log_info("diff/%s: %u policies (up to %u rules per table), %lu packets, %lu "
+		    "disagreements, %.1f s, seed=%llu", name, run->policies, run->max_rules,
+		    run->packets, run->bad, now() - t0, (unsigned long long)run->base);
+	cr_assert_eq(run->bad, 0, "the BPF classifier and eval_flow disagree on %lu of %lu "
+		     "packets (seed=%llu; XNSG_SEED=%llu replays)", run->bad, run->packets,
+		     (unsigned long long)run->base, (unsigned long long)run->base);
+}
+
+Test(diff, generated, .timeout = 300)
+{
+	struct run run = { .base = gen_base_seed(1, NULL) };
+	struct dp_test *t = open_dp();
+	double t0 = now();
+
+	run_generated(t, &run, 0, 240, mixed_sizes, 420);
+	dp_test_close(t);
+	cr_assert_geq(run.policies, 200, "at least 200 policies ran");
+	cr_assert_geq(run.packets, 100000, "at least 100,000 packets ran");
+	finish(&run, "generated", t0);
+}
+
+Test(diff, generated_big, .timeout = 300)
+{
+	struct run run = { .base = gen_base_seed(1, NULL) };
+	struct dp_test *t = open_dp();
+	double t0 = now();
+
+	run_generated(t, &run, 10000, 6, big_sizes, 1000);
+	dp_test_close(t);
+	cr_assert_geq(run.max_rules, 4000, "a table of 4,000 rules (3,997 and the defaults) ran");
+	finish(&run, "generated_big", t0);
+}
+
+/* Every example policy, every interface, both directions. */
+Test(diff, examples, .timeout = 300)
+{
+	const char *dir = getenv("XNSG_EXAMPLES") ?: "examples";
+	struct run run = { .base = gen_base_seed(1, NULL) };
+	char pattern[512];
+	struct dp_test *t;
+	glob_t gl;
+	double t0;
+
+	snprintf(pattern, sizeof(pattern), "%s/*.json", dir);
+	cr_assert_eq(glob(pattern, 0, NULL, &gl), 0,
+		     "%s matches the example policies (run from the repository root or set "
+		     "XNSG_EXAMPLES)", pattern);
+	t = open_dp();
+	t0 = now();
+	for (size_t f = 0; f < gl.gl_pathc; f++) {
+		const char *file = gl.gl_pathv[f];
+		struct diag_list d = {};
+		struct policy *p = NULL;
+		struct compiled *c = NULL;
+		struct gen_pkts *g;
+		struct gen_rng r;
+		int err = policy_load(file, &p, &d);
+
+		if (err)
+			diag_print(stderr, file, &d);
+		cr_assert_eq(err, 0, "%s is a valid policy (diagnostics on stderr)", file);
+		diag_free(&d);
+		err = compile_policy(p, &c, &d);
+		if (err)
+			diag_print(stderr, file, &d);
+		cr_assert_eq(err, 0, "%s compiles (diagnostics on stderr)", file);
+		diag_free(&d);
+		cr_assert_eq(dp_test_load(t, p, c), 0, "%s loads into the maps", file);
+		cr_assert_gt(p->nifaces, 0, "%s has interfaces to check", file);
+		if (max_table_rules(c) > run.max_rules)
+			run.max_rules = (unsigned int)max_table_rules(c);
+		run.policies++;
+
+		g = gen_pkts_new(p);
+		gen_rng_seed(&r, gen_packet_seed(run.base, (unsigned int)f));
+		for (size_t i = 0; i < p->nifaces; i++) {
+			char where[600];
+
+			snprintf(where, sizeof(where), "example=%s iface=%s", file, p->ifaces[i].name);
+			for (unsigned int j = 0; j < 600; j++) {
+				struct eval_query q;
+
+				gen_packet_for(g, &r, (int)i, &q);
+				judge(t, p, &q, &run, where, j);
+			}
+		}
+		gen_pkts_free(g);
+		compiled_free(c);
+		policy_free(p);
+	}
+	globfree(&gl);
+	dp_test_close(t);
+	finish(&run, "examples", t0);
+}
