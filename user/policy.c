@@ -646,8 +646,9 @@ static void load_tags_file(struct ctx *c, json_t *root)
 	doc = json_loadb(text, len, 0, &je);
 	free(text);
 	if (!doc) {
-		perr(c, t.path, "service tags file '%s': JSON syntax error at line %d column %d: %s",
-		     full, je.line, je.column, je.text);
+		perr(c, t.path,
+		     "service tags file '%s': JSON syntax error at line %d column %d: %s", full,
+		     je.line, je.column, je.text);
 		return;
 	}
 	values = jget(doc, "values", NULL);
@@ -678,14 +679,16 @@ static void parse_tags(struct ctx *c, json_t *root)
 	if (v && !json_is_null(v)) {
 		path = key_path(c, "$", k);
 		if (!json_is_object(v)) {
-			perr(c, path, "must be an object of tag name -> prefixes, not %s", jtype(v));
+			perr(c, path, "must be an object of tag name -> prefixes, not %s",
+			     jtype(v));
 		} else {
 			json_object_foreach(v, k, m) {
 				const char *mpath = key_path(c, path, k);
 				struct prefix_list l = {};
 
 				if (tag_reserved(k)) {
-					perr(c, mpath, "\"%s\" is built in and cannot be redefined", k);
+					perr(c, mpath,
+					     "\"%s\" is built in and cannot be redefined", k);
 					continue;
 				}
 				literal_prefixes(c, m, mpath, &l);
@@ -954,7 +957,8 @@ static void parse_subnets(struct ctx *c, json_t *root)
 			literal_prefixes(c, f, fpath, &sn->prefixes);
 		}
 		if (!any)
-			perr(c, obj_fields_path(&o), "missing \"addressPrefix\" or \"addressPrefixes\"");
+			perr(c, obj_fields_path(&o),
+			     "missing \"addressPrefix\" or \"addressPrefixes\"");
 		sn->nsg = nsg_ref(c, &o);
 	}
 }
@@ -1043,8 +1047,9 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 	if (name) {
 		for (i = 0; i < idx; i++) {
 			if (!strcmp(p->ifaces[i].name, name)) {
-				perr(c, fpath, "interface '%s' is already defined at $.interfaces[%zu] "
-				     "(an interface is in one subnet, with one definition)", name, i);
+				perr(c, fpath, "interface '%s' is already defined at "
+				     "$.interfaces[%zu] (an interface is in one subnet, with one "
+				     "definition)", name, i);
 				break;
 			}
 		}
@@ -1447,7 +1452,8 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 		if (i < sizeof(protos) / sizeof(protos[0]))
 			r->proto = protos[i].proto;
 		else
-			perr(c, fpath, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *", s);
+			perr(c, fpath, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *",
+			     s);
 	}
 	parse_side(c, &o, "source", &r->src);
 	parse_ports(c, &o, "source", &r->sport);
@@ -1600,7 +1606,8 @@ static void parse_nsg_rules(struct ctx *c, size_t gi)
 
 			if (r->priority >= 0 && r->priority == e->priority && r->dir == e->dir &&
 			    ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)) {
-				perr(c, sr[i].prio_path, "priority %d is already used by rule '%s' (%s)",
+				perr(c, sr[i].prio_path,
+				     "priority %d is already used by rule '%s' (%s)",
 				     r->priority, e->name ? e->name : "?", dir_name(r->dir));
 				break;
 			}

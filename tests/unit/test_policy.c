@@ -97,8 +97,8 @@ static const struct diag *find(const struct diag_list *d, enum diag_level level,
 /* r must be rejected with an error at path whose message holds reason. */
 static void expect_err(const struct res *r, const char *path, const char *reason)
 {
-	cr_expect_eq(r->err, -EINVAL, "an invalid policy returns -EINVAL (got %d); diagnostics:\n%s",
-		     r->err, r->all);
+	cr_expect_eq(r->err, -EINVAL, "an invalid policy returns -EINVAL (got %d):\n%s", r->err,
+		     r->all);
 	cr_expect_null(r->p, "an invalid policy leaves *out NULL");
 	cr_expect_not_null(find(&r->d, DIAG_ERROR, path, reason),
 			   "expected an error at %s saying '%s'; got:\n%s", path, reason, r->all);
@@ -219,7 +219,8 @@ Test(policy_errors, wrong_json_types)
 	expect_error("{'serviceTags':{'Foo':'1.2.3.0/24'}}", "$.serviceTags.Foo",
 		     "must be an array");
 	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
-			 "'protocol':'Tcp','sourceAddressPrefixes':'10.0.0.0/8','sourcePortRange':'*',"
+			 "'protocol':'Tcp','sourceAddressPrefixes':'10.0.0.0/8',"
+			 "'sourcePortRange':'*',"
 			 "'destinationAddressPrefix':'*','destinationPortRange':'80'}"),
 		     RP "[0].sourceAddressPrefixes", "must be an array, not a string");
 	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
@@ -301,23 +302,31 @@ Test(policy_errors, rule_names_unique_per_nsg)
 Test(policy_errors, missing_required_fields)
 {
 	struct res r = parse(NSG(
-		"{'priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp'," SIDES "},"
+		"{'priority':100,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp'," SIDES "},"
 		"{'name':'r1','direction':'Inbound','access':'Allow','protocol':'Tcp'," SIDES "},"
 		"{'name':'r2','priority':120,'access':'Allow','protocol':'Tcp'," SIDES "},"
 		"{'name':'r3','priority':130,'direction':'Inbound','protocol':'Tcp'," SIDES "},"
 		"{'name':'r4','priority':140,'direction':'Inbound','access':'Allow'," SIDES "},"
-		"{'name':'r5','priority':150,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"{'name':'r5','priority':150,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
 		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRange':'80'},"
-		"{'name':'r6','priority':160,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"{'name':'r6','priority':160,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
 		"'sourceAddressPrefix':'*','sourcePortRange':'*','destinationPortRange':'80'},"
-		"{'name':'r7','priority':170,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
-		"'sourceAddressPrefix':'*','destinationAddressPrefix':'*','destinationPortRange':'80'},"
-		"{'name':'r8','priority':180,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"{'name':'r7','priority':170,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
+		"'sourceAddressPrefix':'*','destinationAddressPrefix':'*',"
+		"'destinationPortRange':'80'},"
+		"{'name':'r8','priority':180,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
 		"'sourceAddressPrefix':'*','sourcePortRange':'*','destinationAddressPrefix':'*'},"
 		/* Present but empty everywhere: as good as missing. */
-		"{'name':'r9','priority':190,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"{'name':'r9','priority':190,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
 		"'sourceAddressPrefixes':[],'sourceApplicationSecurityGroups':[],"
-		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRanges':[]}"));
+		"'sourcePortRange':'*','destinationAddressPrefix':'*',"
+		"'destinationPortRanges':[]}"));
 
 	expect_err(&r, RP "[0]", "missing \"name\"");
 	expect_err(&r, RP "[1]", "missing \"priority\"");
@@ -393,7 +402,8 @@ Test(policy_errors, ports)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *json = xasprintf(NSG("{'name':'a','priority':100,'direction':'Inbound',"
-					   "'access':'Allow','protocol':'Tcp','sourceAddressPrefix':'*',"
+					   "'access':'Allow','protocol':'Tcp',"
+					   "'sourceAddressPrefix':'*',"
 					   "'sourcePortRange':'*','destinationAddressPrefix':'*',"
 					   "'destinationPortRanges':['443','%s']}"),
 				       bad[i].port);
@@ -465,13 +475,15 @@ Test(policy_model, address_forms)
 	struct res r = load_ok(NSG(
 		R("star", 100, "Inbound", "Allow", "Tcp", "*", "*", "Any", "80") ","
 		R("v4all", 110, "Inbound", "Allow", "Tcp", "0.0.0.0/0", "*", "::/0", "80") ","
-		R("host", 120, "Inbound", "Allow", "Tcp", "198.51.100.7", "*", "2001:db8::1", "80") ","
+		R("host", 120, "Inbound", "Allow", "Tcp", "198.51.100.7", "*", "2001:db8::1",
+		  "80") ","
 		R("inet", 130, "Inbound", "Allow", "Tcp", "Internet", "*", "10.0.0.0/8", "80")));
 	const struct rule *star = rule_named(r.p, 0, "star"), *v4 = rule_named(r.p, 0, "v4all");
 	const struct rule *host = rule_named(r.p, 0, "host"), *inet = rule_named(r.p, 0, "inet");
 
 	cr_expect(star->src.any && star->dst.any, "'*' and 'Any' are any");
-	cr_expect(!v4->src.any && v4->src.prefixes.n == 1 && list_has(&v4->src.prefixes, "0.0.0.0/0"),
+	cr_expect(!v4->src.any && v4->src.prefixes.n == 1 &&
+		  list_has(&v4->src.prefixes, "0.0.0.0/0"),
 		  "0.0.0.0/0 stays a literal IPv4 prefix, not any (SPEC §2)");
 	cr_expect(!v4->dst.any && list_has(&v4->dst.prefixes, "::/0"),
 		  "::/0 stays a literal IPv6 prefix, not any");
@@ -528,7 +540,8 @@ Test(policy_model, asg_membership)
 {
 	struct res r = load_ok(ASG_POLICY(
 		ASG_RULE("ToWeb", 100, "'sourceAddressPrefix':'*'",
-			 "'destinationApplicationSecurityGroups':[{'id':'.../applicationSecurityGroups/Web'}]") ","
+			 "'destinationApplicationSecurityGroups':"
+			 "[{'id':'.../applicationSecurityGroups/Web'}]") ","
 		ASG_RULE("DbToWeb", 110, "'sourceApplicationSecurityGroups':['db']",
 			 "'destinationApplicationSecurityGroups':['Web']")));
 	const struct rule *to_web = rule_named(r.p, 0, "ToWeb");
@@ -542,7 +555,8 @@ Test(policy_model, asg_membership)
 		  list_has(&to_web->dst.prefixes, "10.1.1.5/32"),
 		  "Web's members are the /32 and /128 of its interfaces' addresses");
 	cr_expect(to_web->dst.nlabels == 1 && !strcmp(to_web->dst.labels[0], "asg:Web"),
-		  "the label is asg:NAME (got %s)", to_web->dst.nlabels ? to_web->dst.labels[0] : "-");
+		  "the label is asg:NAME (got %s)",
+		  to_web->dst.nlabels ? to_web->dst.labels[0] : "-");
 	/* Db: the explicit 10.1.2.4 plus eth1. */
 	cr_expect(db_web->src.prefixes.n == 2 && list_has(&db_web->src.prefixes, "10.1.2.4/32") &&
 		  list_has(&db_web->src.prefixes, "10.1.1.5/32"),
@@ -597,13 +611,15 @@ Test(policy_warnings, empty_asg_never_matches)
 Test(policy_errors, unknown_references)
 {
 	expect_error("{'networkSecurityGroups':[{'name':'n'}],"
-		     "'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'m'}]}",
+		     "'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24',"
+		     "'networkSecurityGroup':'m'}]}",
 		     "$.subnets[0].networkSecurityGroup", "unknown network security group 'm'");
 	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
 		     "'networkSecurityGroup':{'id':'.../networkSecurityGroups/ghost'}}]}",
 		     "$.interfaces[0].networkSecurityGroup",
 		     "unknown network security group 'ghost'");
-	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],'subnet':'nowhere'}]}",
+	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
+		     "'subnet':'nowhere'}]}",
 		     "$.interfaces[0].subnet", "unknown subnet 'nowhere'");
 	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1'],"
 		     "'networkSecurityGroup':42}]}",
@@ -614,13 +630,15 @@ Test(policy_errors, duplicate_names)
 {
 	expect_error("{'networkSecurityGroups':[{'name':'web'},{'name':'WEB'}]}",
 		     "$.networkSecurityGroups[1].name",
-		     "network security group name 'WEB' is already used by $.networkSecurityGroups[0]");
+		     "network security group name 'WEB' is already used by "
+		     "$.networkSecurityGroups[0]");
 	expect_error("{'subnets':[{'name':'a','addressPrefix':'10.0.0.0/24'},"
 		     "{'name':'a','addressPrefix':'10.0.1.0/24'}]}",
 		     "$.subnets[1].name", "subnet name 'a' is already used by $.subnets[0]");
 	expect_error("{'interfaces':[{'name':'eth0','ipAddresses':['10.0.0.1']},"
 		     "{'name':'eth0','ipAddresses':['10.0.0.2']}]}",
-		     "$.interfaces[1].name", "interface 'eth0' is already defined at $.interfaces[0]");
+		     "$.interfaces[1].name",
+		     "interface 'eth0' is already defined at $.interfaces[0]");
 }
 
 Test(policy_errors, interface_in_two_subnets)
@@ -638,7 +656,8 @@ Test(policy_errors, interface_in_two_subnets)
 		     "lies in subnet 'b', but interface 'eth0' is in subnet 'a'");
 	free(json);
 	/* It names none, and its addresses are in a and b. */
-	json = xasprintf("{%s,'interfaces':[{'name':'eth0','ipAddresses':['10.0.1.4','10.0.2.4']}]}",
+	json = xasprintf("{%s,'interfaces':[{'name':'eth0','ipAddresses':['10.0.1.4',"
+			 "'10.0.2.4']}]}",
 			 subnets);
 	r = parse(json);
 	expect_err(&r, "$.interfaces[0].ipAddresses[1]", "an interface is in one subnet");
@@ -671,7 +690,8 @@ Test(policy_errors, interface_fields)
 		     "$.interfaces[0].ipAddresses", "must be an array");
 	expect_error("{'interfaces':[{'ipAddresses':['10.0.0.1']}]}", "$.interfaces[0]",
 		     "missing \"name\"");
-	expect_error("{'interfaces':[{'name':'a-very-long-interface-name','ipAddresses':['10.0.0.1']}]}",
+	expect_error("{'interfaces':[{'name':'a-very-long-interface-name',"
+		     "'ipAddresses':['10.0.0.1']}]}",
 		     "$.interfaces[0].name", "is not a Linux interface name");
 	expect_error("{'subnets':[{'name':'s'}]}", "$.subnets[0]", "missing \"addressPrefix\"");
 }
@@ -681,8 +701,10 @@ Test(policy_model, interfaces)
 	struct res r = load_ok(
 		"{'networkSecurityGroups':[{'name':'n'}],"
 		"'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'N'}],"
-		"'interfaces':[{'name':'eth0','subnet':'S','ipAddresses':['10.0.0.4','2001:db8::4']},"
-		"{'name':'veth1','attach':'Peer','networkSecurityGroup':null,'ipAddresses':['10.9.0.1']},"
+		"'interfaces':[{'name':'eth0','subnet':'S','ipAddresses':['10.0.0.4',"
+		"'2001:db8::4']},"
+		"{'name':'veth1','attach':'Peer','networkSecurityGroup':null,"
+		"'ipAddresses':['10.9.0.1']},"
 		"{'name':'eth2','subnet':{'id':'/subscriptions/x/virtualNetworks/v/subnets/s'},"
 		"'networkSecurityGroup':'n','attach':'host','ipAddresses':['10.0.0.5']}]}");
 	const struct policy *p = r.p;
@@ -722,7 +744,8 @@ Test(policy_model, virtual_network_tag)
 		"{'virtualNetwork':{'name':'v','addressPrefixes':['10.1.0.0/16','fd00:1::/48'],"
 		"'connectedPrefixes':['192.168.50.0/24']},"
 		"'networkSecurityGroups':[{'name':'n','securityRules':["
-		R("a", 100, "Inbound", "Allow", "Tcp", "VirtualNetwork", "*", "virtualnetwork", "80")
+		R("a", 100, "Inbound", "Allow", "Tcp", "VirtualNetwork", "*", "virtualnetwork",
+		  "80")
 		"]}]}");
 	const struct policy *p = r.p;
 	const struct rule *a = rule_named(p, 0, "a");
@@ -734,7 +757,8 @@ Test(policy_model, virtual_network_tag)
 		  list_has(&p->virtual_network, "fd00:1::/48") &&
 		  list_has(&p->virtual_network, "192.168.50.0/24") &&
 		  list_has(&p->virtual_network, "168.63.129.16/32"),
-		  "VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16/32 (SPEC §2)");
+		  "VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16/32 "
+		  "(SPEC §2)");
 	cr_expect(a->src.prefixes.n == 4 && list_has(&a->src.prefixes, "192.168.50.0/24") &&
 		  list_has(&a->src.prefixes, "168.63.129.16/32"),
 		  "a VirtualNetwork source expands to the tag");
@@ -769,7 +793,8 @@ Test(policy_model, azure_load_balancer_tag)
 
 	r = load_ok("{'serviceTags':{'azureloadbalancer':['198.51.100.7/32']},"
 		    "'networkSecurityGroups':[{'name':'n','securityRules':["
-		    R("lb", 100, "Inbound", "Allow", "*", "AzureLoadBalancer", "*", "*", "*") "]}]}");
+		    R("lb", 100, "Inbound", "Allow", "*", "AzureLoadBalancer", "*", "*", "*")
+		    "]}]}");
 	lb = rule_named(r.p, 0, "lb");
 	d = rule_named(r.p, 0, "AllowAzureLoadBalancerInBound");
 	cr_expect(lb->src.prefixes.n == 1 && list_has(&lb->src.prefixes, "198.51.100.7/32"),
@@ -864,11 +889,13 @@ Test(policy_model, default_rules_present_and_ordered)
 	for (size_t i = 0; i < 3; i++) {
 		const struct rule *a = &ri[i + 1], *b = &ro[i];
 
-		cr_expect(a->is_default && !strcmp(a->name, in[i].name) && a->priority == in[i].prio &&
+		cr_expect(a->is_default && !strcmp(a->name, in[i].name) &&
+			  a->priority == in[i].prio &&
 			  a->allow == in[i].allow && a->dir == XNSG_IN,
 			  "inbound default %zu is %s %d", i, in[i].name, in[i].prio);
 		cr_expect(b->is_default && !strcmp(b->name, out[i].name) &&
-			  b->priority == out[i].prio && b->allow == out[i].allow && b->dir == XNSG_OUT,
+			  b->priority == out[i].prio && b->allow == out[i].allow &&
+			  b->dir == XNSG_OUT,
 			  "outbound default %zu is %s %d", i, out[i].name, out[i].prio);
 		cr_expect(a->proto == XNSG_PROTO_ANY && a->sport.any && a->dport.any &&
 			  b->proto == XNSG_PROTO_ANY && b->sport.any && b->dport.any,
@@ -896,7 +923,9 @@ Test(policy_model, rules_sorted_by_priority)
 		OK("i400", 400) "," OK("i100", 100) ","
 		R("o100", 100, "Outbound", "Deny", "Tcp", "*", "*", "*", "26") ","
 		OK("i4000", 4000) "," OK("i250", 250)));
-	static const char *const want_in[] = { "i100", "i250", "i400", "i4000", "AllowVNetInBound" };
+	static const char *const want_in[] = {
+		"i100", "i250", "i400", "i4000", "AllowVNetInBound",
+	};
 	static const char *const want_out[] = { "o100", "o300", "AllowVnetOutBound" };
 	size_t nin, nout;
 	const struct rule *ri = nsg_rules(&r.p->nsgs[0], XNSG_IN, &nin);
@@ -907,7 +936,8 @@ Test(policy_model, rules_sorted_by_priority)
 	for (size_t i = 0; i < 5; i++)
 		cr_expect_str_eq(ri[i].name, want_in[i], "inbound rule %zu is %s", i, want_in[i]);
 	for (size_t i = 0; i < 3; i++)
-		cr_expect_str_eq(ro[i].name, want_out[i], "outbound rule %zu is %s", i, want_out[i]);
+		cr_expect_str_eq(ro[i].name, want_out[i], "outbound rule %zu is %s", i,
+				 want_out[i]);
 	for (size_t i = 1; i < nin; i++)
 		cr_expect_lt(ri[i - 1].priority, ri[i].priority, "inbound priorities rise");
 	cr_expect_str_eq(ri[0].path, RP "[2]", "a rule keeps the JSON path it was written at");
@@ -919,17 +949,20 @@ static void expect_same_rule(const struct rule *a, const struct rule *b, const c
 {
 	cr_expect(a->priority == b->priority && a->dir == b->dir && a->allow == b->allow &&
 		  a->proto == b->proto, "%s: priority, direction, access, protocol agree", what);
-	cr_expect(a->src.prefixes.n == b->src.prefixes.n && a->dst.prefixes.n == b->dst.prefixes.n &&
+	cr_expect(a->src.prefixes.n == b->src.prefixes.n &&
+		  a->dst.prefixes.n == b->dst.prefixes.n &&
 		  a->src.any == b->src.any && a->dst.any == b->dst.any &&
 		  a->src.internet == b->src.internet && a->dst.internet == b->dst.internet,
 		  "%s: addresses agree", what);
 	for (size_t i = 0; i < a->src.prefixes.n && i < b->src.prefixes.n; i++)
 		cr_expect(!memcmp(&a->src.prefixes.v[i], &b->src.prefixes.v[i],
-				  sizeof(a->src.prefixes.v[i])), "%s: source prefix %zu agrees", what, i);
+				  sizeof(a->src.prefixes.v[i])),
+			  "%s: source prefix %zu agrees", what, i);
 	cr_expect(a->sport.any == b->sport.any && a->dport.any == b->dport.any &&
 		  a->dport.n == b->dport.n, "%s: ports agree", what);
 	for (size_t i = 0; i < a->dport.n && i < b->dport.n; i++)
-		cr_expect(a->dport.v[i].lo == b->dport.v[i].lo && a->dport.v[i].hi == b->dport.v[i].hi,
+		cr_expect(a->dport.v[i].lo == b->dport.v[i].lo &&
+			  a->dport.v[i].hi == b->dport.v[i].hi,
 			  "%s: destination port range %zu agrees", what, i);
 }
 
@@ -940,20 +973,24 @@ Test(policy_shapes, properties_flat_and_case)
 		"{'networkSecurityGroups':[{'name':'n','securityRules':[{'name':'r',"
 		"'priority':200,'direction':'Inbound','access':'Deny','protocol':'Udp',"
 		"'sourceAddressPrefix':'10.0.0.0/8','sourcePortRange':'*',"
-		"'destinationAddressPrefix':'Internet','destinationPortRanges':['53','5353-5354']}],"
+		"'destinationAddressPrefix':'Internet','destinationPortRanges':['53',"
+		"'5353-5354']}],"
 		"'flushConnection':true}]}");
 	struct res arm = load_ok(
 		"{'networkSecurityGroups':[{'name':'n','properties':{'flushConnection':true,"
 		"'securityRules':[{'name':'r','id':'.../securityRules/r','etag':'x',"
-		"'properties':{'priority':200,'direction':'Inbound','access':'Deny','protocol':'Udp',"
+		"'properties':{'priority':200,'direction':'Inbound','access':'Deny',"
+		"'protocol':'Udp',"
 		"'sourceAddressPrefix':'10.0.0.0/8','sourcePortRange':'*',"
 		"'destinationAddressPrefix':'Internet','destinationPortRanges':['53','5353-5354'],"
 		"'provisioningState':'Succeeded'}}]}}]}");
 	struct res odd = load_ok(
 		"{'NetworkSecurityGroups':[{'NAME':'n','Properties':{'SecurityRules':[{'Name':'r',"
-		"'PROPERTIES':{'Priority':200,'DIRECTION':'Inbound','Access':'Deny','protocol':'Udp',"
+		"'PROPERTIES':{'Priority':200,'DIRECTION':'Inbound','Access':'Deny',"
+		"'protocol':'Udp',"
 		"'SOURCEADDRESSPREFIX':'10.0.0.0/8','sourceportrange':'*',"
-		"'DestinationAddressPrefix':'Internet','DestinationPortRanges':['53','5353-5354']}}]},"
+		"'DestinationAddressPrefix':'Internet','DestinationPortRanges':['53',"
+		"'5353-5354']}}]},"
 		"'FlushConnection':true}]}");
 
 	expect_same_rule(&flat.p->nsgs[0].rules[0], &arm.p->nsgs[0].rules[0], "flat vs properties");
@@ -970,7 +1007,8 @@ Test(policy_shapes, properties_flat_and_case)
 	res_free(&arm);
 	res_free(&odd);
 	/* Errors use the key spelling the file used. */
-	expect_error("{'NetworkSecurityGroups':[{'NAME':'n','Properties':{'SecurityRules':[{'Name':'r',"
+	expect_error("{'NetworkSecurityGroups':[{'NAME':'n',"
+		     "'Properties':{'SecurityRules':[{'Name':'r',"
 		     "'PROPERTIES':{'Priority':5000,'DIRECTION':'Inbound','Access':'Deny',"
 		     "'protocol':'Udp'," SIDES "}}]}}]}",
 		     "$.NetworkSecurityGroups[0].Properties.SecurityRules[0].PROPERTIES.Priority",
@@ -980,8 +1018,10 @@ Test(policy_shapes, properties_flat_and_case)
 Test(policy_shapes, singular_and_plural_union)
 {
 	struct res r = load_ok(NSG(
-		"{'name':'u','priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
-		"'sourceAddressPrefix':'10.0.0.0/8','sourceAddressPrefixes':['192.0.2.0/24','Internet'],"
+		"{'name':'u','priority':100,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
+		"'sourceAddressPrefix':'10.0.0.0/8','sourceAddressPrefixes':['192.0.2.0/24',"
+		"'Internet'],"
 		"'sourcePortRange':'1000','sourcePortRanges':['2000-2100'],"
 		"'destinationAddressPrefix':'','destinationAddressPrefixes':['198.51.100.1'],"
 		"'destinationPortRange':'80','destinationPortRanges':['443','8000-8099']}"));
@@ -993,7 +1033,8 @@ Test(policy_shapes, singular_and_plural_union)
 		  "singular and plural source prefixes are unioned, with Internet");
 	cr_assert_eq(u->src.nlabels, 3, "three source labels");
 	for (size_t i = 0; i < 3; i++)
-		cr_expect_str_eq(u->src.labels[i], labels[i], "source label %zu in written order", i);
+		cr_expect_str_eq(u->src.labels[i], labels[i], "source label %zu in written order",
+				 i);
 	cr_expect(u->dst.prefixes.n == 1 && list_has(&u->dst.prefixes, "198.51.100.1/32"),
 		  "an empty singular beside a plural is absent");
 	cr_expect(port_list_contains(&u->sport, 1000) && port_list_contains(&u->sport, 2050) &&
@@ -1009,10 +1050,12 @@ Test(policy_shapes, arm_id_references)
 	struct res r = load_ok(
 		"{'applicationSecurityGroups':{'WebServers':[]},"
 		"'networkSecurityGroups':[{'name':'web-nsg','securityRules':["
-		"{'name':'w','priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"{'name':'w','priority':100,'direction':'Inbound','access':'Allow',"
+		"'protocol':'Tcp',"
 		"'sourceAddressPrefix':'Internet','sourcePortRange':'*',"
 		"'destinationApplicationSecurityGroups':[{'id':'/subscriptions/0/resourceGroups/g/"
-		"providers/Microsoft.Network/applicationSecurityGroups/WebServers','resourceGroup':'g'}],"
+		"providers/Microsoft.Network/applicationSecurityGroups/WebServers',"
+		"'resourceGroup':'g'}],"
 		"'destinationPortRange':'80'}]},{'name':'nic-nsg'}],"
 		"'subnets':[{'name':'web','properties':{'addressPrefix':'10.0.1.0/24',"
 		"'networkSecurityGroup':{'id':'/subscriptions/0/resourceGroups/g/providers/"
@@ -1020,7 +1063,8 @@ Test(policy_shapes, arm_id_references)
 		"'interfaces':[{'name':'eth0','subnet':'web',"
 		"'networkSecurityGroup':{'id':'.../networkSecurityGroups/NIC-NSG'},"
 		"'ipAddresses':['10.0.1.4'],"
-		"'applicationSecurityGroups':[{'id':'.../applicationSecurityGroups/webservers'}]}]}");
+		"'applicationSecurityGroups':"
+		"[{'id':'.../applicationSecurityGroups/webservers'}]}]}");
 	const struct rule *w = rule_named(r.p, 0, "w");
 
 	cr_expect_eq(r.p->subnets[0].nsg, 0, "a subnet's NSG by ARM id (under properties)");
@@ -1048,7 +1092,8 @@ Test(policy_shapes, export_default_rules_ignored)
 {
 	/* Exports carry defaultSecurityRules; ours are Azure's, not duplicated. */
 	struct res r = load_ok(
-		"{'networkSecurityGroups':[{'name':'n','defaultSecurityRules':[{'name':'DenyAllInBound',"
+		"{'networkSecurityGroups':[{'name':'n',"
+		"'defaultSecurityRules':[{'name':'DenyAllInBound',"
 		"'priority':65500,'direction':'Inbound','access':'Deny','protocol':'*'," SIDES "}],"
 		"'securityRules':[]}]}");
 
@@ -1071,10 +1116,12 @@ Test(policy_warnings, shadowed_rules)
 	struct res r = load_ok(NSG(
 		R("AllTcp", 100, "Inbound", "Deny", "Tcp", "10.0.0.0/8", "*", "*", "*") ","
 		/* Every packet of these is denied by AllTcp first. */
-		R("Sub", 200, "Inbound", "Allow", "Tcp", "10.1.0.0/16", "*", "192.0.2.1", "80-90") ","
+		R("Sub", 200, "Inbound", "Allow", "Tcp", "10.1.0.0/16", "*", "192.0.2.1",
+		  "80-90") ","
 		"{'name':'Multi','priority':210,'direction':'Inbound','access':'Allow',"
 		"'protocol':'Tcp','sourceAddressPrefixes':['10.2.0.0/16','10.3.3.3'],"
-		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRanges':['1','2']},"
+		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRanges':['1',"
+		"'2']},"
 		/* Not shadowed: wider source, other protocol, other direction. */
 		R("Wider", 300, "Inbound", "Allow", "Tcp", "0.0.0.0/0", "*", "*", "80") ","
 		R("Udp", 310, "Inbound", "Allow", "Udp", "10.1.0.0/16", "*", "*", "80") ","
@@ -1091,11 +1138,13 @@ Test(policy_warnings, shadowed_rules)
 		R("IcmpPort", 500, "Inbound", "Allow", "Icmp", "*", "*", "*", "7")));
 
 	expect_warning(&r, RP "[1]", "rule Sub can never match: shadowed by AllTcp (priority 100)");
-	expect_warning(&r, RP "[2]", "rule Multi can never match: shadowed by AllTcp (priority 100)");
+	expect_warning(&r, RP "[2]",
+		       "rule Multi can never match: shadowed by AllTcp (priority 100)");
 	expect_warning(&r, RP "[10]", "rule Tcp80Doc can never match: shadowed by Wider "
 		       "(priority 300)");
 	expect_warning(&r, RP "[11]", "rule IcmpPort can never match");
-	cr_expect_eq(count(&r.d, DIAG_WARNING), 4, "exactly four rules can never match:\n%s", r.all);
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 4, "exactly four rules can never match:\n%s",
+		     r.all);
 	res_free(&r);
 }
 
@@ -1106,9 +1155,11 @@ Test(policy_warnings, shadowing_with_tags_and_any)
 		"'networkSecurityGroups':[{'name':'nsg','securityRules':["
 		R("DenyInternet", 100, "Outbound", "Deny", "*", "*", "*", "Internet", "*") ","
 		R("AllowGoogle", 110, "Outbound", "Allow", "Tcp", "*", "*", "8.8.8.8", "443") ","
-		R("AllowPrivate", 120, "Outbound", "Allow", "Tcp", "*", "*", "192.168.1.1", "443") ","
+		R("AllowPrivate", 120, "Outbound", "Allow", "Tcp", "*", "*", "192.168.1.1",
+		  "443") ","
 		R("AllowVnetIn", 100, "Inbound", "Allow", "*", "VirtualNetwork", "*", "*", "*") ","
-		R("AllowSubnetIn", 110, "Inbound", "Allow", "Tcp", "10.1.2.0/24", "*", "*", "22") ","
+		R("AllowSubnetIn", 110, "Inbound", "Allow", "Tcp", "10.1.2.0/24", "*", "*",
+		  "22") ","
 		R("BothFamilies", 120, "Inbound", "Allow", "*", "0.0.0.0/0", "*", "*", "*") ","
 		R("Star", 130, "Inbound", "Allow", "*", "*", "*", "*", "*") "]}]}");
 
@@ -1130,7 +1181,8 @@ Test(policy_errors, all_errors_in_one_run)
 		R("BadPort", 120, "Inbound", "Allow", "Tcp", "*", "*", "*", "70000") ","
 		R("BadTag", 130, "Inbound", "Allow", "Tcp", "Storage.Mars", "*", "*", "80") ","
 		OK("BadPort", 140) "]}],"
-		"'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24','networkSecurityGroup':'nope'}],"
+		"'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24',"
+		"'networkSecurityGroup':'nope'}],"
 		"'interfaces':[{'name':'eth0','subnet':'nowhere','ipAddresses':['10.0.0.1'],"
 		"'attach':'sideways'}],"
 		"'flowTimeouts':{'udp':0}}");
@@ -1314,7 +1366,8 @@ Test(policy_files, service_tags_file_errors)
 	free(tf);
 
 	tf = write_tmp("ServiceTags_Public.json",
-		       "{'values':[{'name':'Storage','properties':{'addressPrefixes':['20.38.0.0/99']}},"
+		       "{'values':[{'name':'Storage',"
+		       "'properties':{'addressPrefixes':['20.38.0.0/99']}},"
 		       "{'name':'Sql'}]}");
 	r = parse_in(TAGS_POLICY(""), tmpdir);
 	expect_err(&r, "$.serviceTagsFile", "$.values[0].properties.addressPrefixes[0]");

@@ -181,7 +181,9 @@ Test(tags, special_ranges_are_specs)
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
 		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
 	};
-	static const char *const v6[] = { "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8" };
+	static const char *const v6[] = {
+		"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+	};
 	size_t n;
 
 	for (n = 0; xnsg_special_v4[n]; n++)
@@ -201,8 +203,10 @@ Test(tags, agrees_without_vnet)
 
 Test(tags, agrees_with_public_vnet)
 {
-	check_policy("{\"virtualNetwork\":{\"addressPrefixes\":[\"203.0.113.0/24\",\"2001:db8:1::/48\","
-		     "\"20.0.0.1/32\",\"2001:db8:1:5::/64\"],\"connectedPrefixes\":[\"198.51.100.0/25\","
+	check_policy("{\"virtualNetwork\":{\"addressPrefixes\":[\"203.0.113.0/24\","
+		     "\"2001:db8:1::/48\","
+		     "\"20.0.0.1/32\",\"2001:db8:1:5::/64\"],"
+		     "\"connectedPrefixes\":[\"198.51.100.0/25\","
 		     "\"8.0.0.0/7\",\"2600::/12\"]}}");
 }
 
@@ -220,7 +224,8 @@ Test(tags, agrees_with_everything_in_vnet)
 
 	cr_assert_eq(tags_internet_prefixes(p, &inet), 0, "the Internet tag expands");
 	for (size_t i = 0; i < inet.n; i++)
-		cr_expect_eq(inet.v[i].family, XNSG_V6, "a VNet of 0.0.0.0/0 leaves no IPv4 Internet");
+		cr_expect_eq(inet.v[i].family, XNSG_V6,
+			     "a VNet of 0.0.0.0/0 leaves no IPv4 Internet");
 	cr_expect_gt(inet.n, 0, "IPv6 Internet remains");
 	check_random(p, &inet, 2000);
 	prefix_list_free(&inet);
