@@ -264,6 +264,8 @@ static __always_inline int xnsg_parse_ip6(void *data, __u8 *ip, void *data_end,
 		} else {
 			hlen = ((__u32)p[1] + 1) * 8;
 		}
+		if ((void *)(p + hlen) > data_end)
+			return XNSG_R_TRUNC_EXTHDR;
 		nh = p[0];
 		off += hlen;
 		if (i > 0 && off > XNSG_EXT_BYTES_MAX)
