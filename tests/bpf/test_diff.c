@@ -187,7 +187,7 @@ Test(diff, generated, .timeout = 300)
 	struct dp_test *t = open_dp();
 	double t0 = now();
 
-	run_generated(t, &run, 0, 240, mixed_sizes, 420);
+	run_generated(t, &run, 0, 300, mixed_sizes, 450);
 	dp_test_close(t);
 	cr_assert_geq(run.policies, 200, "at least 200 policies ran");
 	cr_assert_geq(run.packets, 100000, "at least 100,000 packets ran");
@@ -200,10 +200,93 @@ Test(diff, generated_big, .timeout = 300)
 	struct dp_test *t = open_dp();
 	double t0 = now();
 
-	run_generated(t, &run, 10000, 6, big_sizes, 1000);
+	run_generated(t, &run, 10000, 8, big_sizes, 1200);
 	dp_test_close(t);
 	cr_assert_geq(run.max_rules, 4000, "a table of 4,000 rules (3,997 and the defaults) ran");
 	finish(&run, "generated_big", t0);
+}
+
+/*
+ * A service tag of 99,000 random, overlapping IPv4 and IPv6 prefixes (near
+ * the loader's limit of 100,000 expanded prefixes per policy, the SPEC's
+ * size) in a rule before an Internet rule: the tries built from it must
+ * answer as eval_flow() does at their edges.
+ */
+Test(diff, hundred_thousand_prefixes, .timeout = 300)
+{
+	struct run run = { .base = gen_base_seed(1, NULL) };
+	char *tag = NULL, *json, where[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&tag, &len);
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	struct compiled *c = NULL;
+	struct gen_pkts *g;
+	struct gen_rng r;
+	struct dp_test *t = open_dp();
+	double t0 = now(), tc, tl;
+	int err;
+
+	gen_rng_seed(&r, gen_policy_seed(run.base, 20000));
+	for (int i = 0; i < 99000; i++) {
+		struct xnsg_prefix q = { .family = i % 8 ? XNSG_V4 : XNSG_V6 };
+		char s[XNSG_PREFIX_STRLEN];
+
+		for (int b = 0; b < 16; b++)
+			q.bytes[b] = (uint8_t)gen_below(&r, 256);
+		/* Mostly disjoint, some nested: lengths from /16 (IPv6 /32) up. */
+		q.bytes[0] = q.family == XNSG_V4 ? (uint8_t)(1 + gen_below(&r, 223))
+						 : (uint8_t)(0x20 + gen_below(&r, 32));
+		q.len = (uint8_t)(q.family == XNSG_V4 ? 16 + gen_below(&r, 17) : 32 + gen_below(&r, 97));
+		prefix_mask(&q);
+		fprintf(f, "%s\"%s\"", i ? "," : "", prefix_fmt(&q, s, sizeof(s)));
+	}
+	fclose(f);
+	json = xasprintf(
+		"{\"virtualNetwork\":{\"name\":\"v\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
+		"\"serviceTags\":{\"Big\":[%s]},\"networkSecurityGroups\":[{\"name\":\"nsg\","
+		"\"securityRules\":["
+		"{\"name\":\"big-in\",\"priority\":100,\"direction\":\"Inbound\",\"access\":\"Allow\","
+		"\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"Big\",\"sourcePortRange\":\"*\","
+		"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"443\"},"
+		"{\"name\":\"net-in\",\"priority\":110,\"direction\":\"Inbound\",\"access\":\"Deny\","
+		"\"protocol\":\"*\",\"sourceAddressPrefix\":\"Internet\",\"sourcePortRange\":\"*\","
+		"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"*\"}]}],"
+		"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
+		"\"ipAddresses\":[\"10.1.1.4\",\"fd00:1::4\"]}]}", tag);
+	free(tag);
+	err = policy_parse_string(json, "100k-prefix policy", NULL, &p, &d);
+	if (err)
+		diag_print(stderr, "100k-prefix policy", &d);
+	cr_assert_eq(err, 0, "the 100k-prefix policy is valid (diagnostics on stderr)");
+	diag_free(&d);
+	tc = now();
+	err = compile_policy(p, &c, &d);
+	cr_assert_eq(err, 0, "the 100k-prefix policy compiles");
+	tc = now() - tc;
+	tl = now();
+	cr_assert_eq(dp_test_load(t, p, c), 0, "the 100k-prefix policy loads into the maps");
+	tl = now() - tl;
+	cr_log_info("diff/hundred_thousand_prefixes: compile %.3f s, load %.2f s, %zu+%zu IPv4 "
+		    "and %zu+%zu IPv6 entries", tc, tl, c->tables[0].nlpm4, c->tables[1].nlpm4,
+		    c->tables[0].nlpm6, c->tables[1].nlpm6);
+	run.policies = 1;
+	run.max_rules = (unsigned int)max_table_rules(c);
+	g = gen_pkts_new(p);
+	gen_rng_seed(&r, gen_packet_seed(run.base, 20000));
+	snprintf(where, sizeof(where), "policy=100k-prefixes");
+	for (unsigned int j = 0; j < 2000; j++) {
+		struct eval_query q;
+
+		gen_packet(g, &r, &q);
+		judge(t, p, &q, &run, where, j);
+	}
+	gen_pkts_free(g);
+	compiled_free(c);
+	policy_free(p);
+	free(json);
+	dp_test_close(t);
+	finish(&run, "hundred_thousand_prefixes", t0);
 }
 
 /* Every example policy, every interface, both directions. */
