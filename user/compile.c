@@ -107,7 +107,6 @@ static int intern(struct cstate *cs, const uint64_t *w, size_t nw)
 
 struct tctx {
 	struct cstate *cs;
-	const struct policy *p;
 	const struct nsg *g;
 	struct compiled_table *t;
 	const struct rule *rules;
@@ -341,7 +340,7 @@ static int build_portmap(struct tctx *tc, int field)
 			count[r] += (uint32_t)ev[e].delta;
 			if (count[r])
 				setbit(bits, r);
-			else if (!ports_of(&tc->rules[r], field)->any)
+			else
 				bits[r / 64] &= ~(1ULL << (r % 64));
 		}
 		next = e < nev ? ev[e].pos : 65536;
@@ -555,7 +554,7 @@ static int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 static int build_table(struct cstate *cs, const struct policy *p, struct compiled_table *t,
 		       const struct prefix_list *inet)
 {
-	struct tctx tc = { .cs = cs, .p = p, .g = &p->nsgs[t->nsg], .t = t };
+	struct tctx tc = { .cs = cs, .g = &p->nsgs[t->nsg], .t = t };
 	int err;
 
 	tc.rules = nsg_rules(tc.g, t->dir, &tc.n);
@@ -699,6 +698,10 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 		struct xnsg_iface_cfg *cfg = &c->ifaces[i].cfg;
 		int sn = subnet_nsg(p, ifc), nic = ifc->nsg;
 
+		if (sn >= (int)p->nnsgs)
+			sn = -1;
+		if (nic >= (int)p->nnsgs)
+			nic = -1;
 		c->ifaces[i].iface = (int)i;
 		for (int dir = XNSG_IN; dir <= XNSG_OUT; dir++) {
 			int first = dir == XNSG_IN ? sn : nic, second = dir == XNSG_IN ? nic : sn;
