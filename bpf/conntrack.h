@@ -280,7 +280,9 @@ static __always_inline void frag_key(const struct xnsg_pkt *pkt, __u32 ifindex,
 	__builtin_memcpy(k->dst, pkt->daddr, 16);
 	k->id = pkt->frag_id;
 	k->ifindex = ifindex;
-	k->proto = pkt->proto;
+	/* Not proto: an IPv6 first fragment walks past extension headers
+	 * after its fragment header, its later fragments cannot (parse.h). */
+	k->proto = pkt->frag_proto;
 	k->family = pkt->family;
 }
 

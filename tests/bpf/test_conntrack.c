@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Flow state (bpf/conntrack.h, SPEC §2 "State") through the real
+ * datapath with BPF_PROG_TEST_RUN.  The policy allows only outbound
+ * traffic: the NSG has no rules of its own, so AllowInternetOutBound lets
+ * the workload's packets out and DenyAllInbound stops everything the peer
+ * starts.  Outbound packets run through TC egress, inbound ones through
+ * XDP, both on loopback bound as the interface (attach host) - as on a
+ * real NIC.  Each step states how the packet must fare: allowed by a rule,
+ * passed by flow state, passed as an ICMP error about a tracked flow,
+ * passed as a later fragment of an allowed datagram, or dropped (by a
+ * rule, or as an orphan fragment), and the drop counter must agree.
+ * Timeouts are 1 s where a test lets flows expire (one sleep of 1.2 s in
+ * all).  Needs root.
+ */
+#include <criterion/criterion.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <net/if.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "datapath.h"
+#include "model.h"
+#include "pkt.h"
+#include "xnsg/abi.h"
+
+/* Outbound only; short idle timeouts except for established TCP and a
+ * UDP stream, so one sleep separates the states that expire from those
+ * that must not. */
+static const char policy_json[] =
+	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
+	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[]}],"
+	"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
+	"\"ipAddresses\":[\"192.0.2.10\",\"2001:db8::10\"]}],"
+	"\"flowTimeouts\":{\"tcpEstablished\":60,\"tcpTransitory\":1,\"udp\":1,"
+	"\"udpStream\":60,\"other\":1}}";
+
+/* The workload (local), a peer on the Internet, a router between them. */
+struct fam {
+	int v;
+	const char *l, *r, *rt;
+};
+
+static const struct fam fam4 = { 4, "192.0.2.10", "198.51.100.7", "203.0.113.1" };
+static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:ffff::1" };
+
+enum way { IN, OUT };
+
+struct env {
+	struct policy *p;
+	struct compiled *c;
+	struct dp_test *t;
+	unsigned int lo;
+};
+
+static void env_open(struct env *e)
+{
+	struct diag_list d = {};
+	int err;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: BPF_PROG_TEST_RUN loads the BPF datapath");
+	memset(e, 0, sizeof(*e));
+	err = policy_parse_string(policy_json, "test_conntrack.json", NULL, &e->p, &d);
+	if (err)
+		diag_print(stderr, "test_conntrack.json", &d);
+	cr_assert_eq(err, 0, "the test policy is valid (err %d, see stderr)", err);
+	diag_free(&d);
+	err = compile_policy(e->p, &e->c, &d);
+	if (err)
+		diag_print(stderr, "test_conntrack.json", &d);
+	cr_assert_eq(err, 0, "the test policy compiles (err %d, see stderr)", err);
+	diag_free(&d);
+	e->t = dp_test_open(0);
+	cr_assert_not_null(e->t, "dp_test_open loads the BPF datapath (reason on stderr)");
+	cr_assert_eq(dp_test_load(e->t, e->p, e->c), 0, "the compiled policy loads into the maps");
+	e->lo = if_nametoindex("lo");
+	if (!e->lo)
+		e->lo = 1;
+	cr_assert_eq(dp_test_bind(e->t, e->lo, policy_find_iface(e->p, "eth0"),
+				  XNSG_ATTACH_MODE_HOST),
+		     0, "loopback binds as eth0");
+}
+
+static void env_close(struct env *e)
+{
+	dp_test_close(e->t);
+	compiled_free(e->c);
+	policy_free(e->p);
+}
+
+/* ---- what a packet must meet ---------------------------------------- */
+
+struct want {
+	int allow;
+	int kind;         /* allowed: enum xnsg_pass */
+	const char *rule; /* judged by the rules: the deciding rule, else NULL */
+	int reason;       /* dropped: enum xnsg_reason */
+};
+
+#define ALLOWED_BY(r) ((struct want){ .allow = 1, .kind = XNSG_PASS_RULES, .rule = r })
+#define DENIED_BY(r) ((struct want){ .allow = 0, .rule = r, .reason = XNSG_R_RULE_DENY })
+#define BY_FLOW ((struct want){ .allow = 1, .kind = XNSG_PASS_FLOW })
+#define RELATED ((struct want){ .allow = 1, .kind = XNSG_PASS_RELATED })
+#define FOLLOWS_FIRST ((struct want){ .allow = 1, .kind = XNSG_PASS_FRAGMENT })
+/* A later fragment of a datagram whose first fragment was denied. */
+#define DENIED_WITH_FIRST ((struct want){ .allow = 0, .reason = XNSG_R_RULE_DENY })
+#define ORPHAN ((struct want){ .allow = 0, .reason = XNSG_R_FRAGMENT })
+
+static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
+{
+	for (int l = 0; l < 2; l++) {
+		const struct compiled_table *ct;
+
+		if (v->table[l] == XNSG_NO_TABLE)
+			continue;
+		if (v->table[l] >= e->c->ntables)
+			return "(bad table)";
+		ct = &e->c->tables[v->table[l]];
+		return v->rule[l] < ct->nrules ? ct->rules[v->rule[l]]->name : "(bad rule)";
+	}
+	return "(no table)";
+}
+
+static unsigned long long dropped(const struct env *e, int reason)
+{
+	unsigned long long pk, by;
+
+	cr_assert_eq(dp_test_counter(e->t, XNSG_MAP_DROPS, (unsigned int)reason, &pk, &by), 0,
+		     "xnsg_drops[%d] reads", reason);
+	return pk;
+}
+
+/* Send p the given way (OUT: TC egress, IN: XDP) and check it fared as w says. */
+static void step(const struct env *e, enum way way, const struct pkt *p, const char *desc,
+		 struct want w)
+{
+	enum dp_prog prog = way == OUT ? DP_PROG_TC_EGRESS : DP_PROG_XDP;
+	int pass_rc = way == OUT ? TC_ACT_OK : XDP_PASS;
+	int drop_rc = way == OUT ? TC_ACT_SHOT : XDP_DROP;
+	const char *w_s = way == OUT ? "out" : "in";
+	unsigned long long before = 0, after;
+	struct xnsg_verdict v;
+	int ret;
+
+	if (!w.allow)
+		before = dropped(e, w.reason);
+	cr_assert_eq(dp_test_run(e->t, prog, p->buf, p->len, &ret, &v), 0,
+		     "%s (%s): BPF_PROG_TEST_RUN runs", desc, w_s);
+	cr_expect_eq(ret, w.allow ? pass_rc : drop_rc, "%s (%s): %s (program returned %d)", desc,
+		     w_s, w.allow ? "passes" : "is dropped", ret);
+	cr_expect_eq(v.allow, w.allow, "%s (%s): recorded allow=%d (got %u)", desc, w_s, w.allow,
+		     v.allow);
+	cr_expect_eq(v.dir, way == OUT ? XNSG_DIR_OUT : XNSG_DIR_IN,
+		     "%s (%s): judged in the workload's %s direction (dir %u)", desc, w_s,
+		     way == OUT ? "Outbound" : "Inbound", v.dir);
+	if (w.allow)
+		cr_expect_eq(v.pass_kind, w.kind, "%s (%s): passes as kind %d (got %u)", desc, w_s,
+			     w.kind, v.pass_kind);
+	else
+		cr_expect_eq(v.reason, w.reason, "%s (%s): dropped for reason %d (got %u)", desc,
+			     w_s, w.reason, v.reason);
+	if (w.rule)
+		cr_expect_str_eq(decided_by(e, &v), w.rule, "%s (%s): decided by %s (got %s)", desc,
+				 w_s, w.rule, decided_by(e, &v));
+	if (!w.allow) {
+		after = dropped(e, w.reason);
+		cr_expect_eq(after - before, 1ULL, "%s (%s): xnsg_drops[%d] moves by 1 (moved by %llu)",
+			     desc, w_s, w.reason, after - before);
+	}
+}
+
+/* ---- packets of one flow, either way -------------------------------- */
+
+static void tcp(const struct fam *f, struct pkt *p, enum way way, uint16_t lport, uint16_t rport,
+		uint8_t flags)
+{
+	if (way == OUT)
+		f->v == 4 ? pkt_tcp4(p, f->l, f->r, lport, rport, flags)
+			  : pkt_tcp6(p, f->l, f->r, lport, rport, flags);
+	else
+		f->v == 4 ? pkt_tcp4(p, f->r, f->l, rport, lport, flags)
+			  : pkt_tcp6(p, f->r, f->l, rport, lport, flags);
+}
+
+static void udp(const struct fam *f, struct pkt *p, enum way way, uint16_t lport, uint16_t rport)
+{
+	if (way == OUT)
+		f->v == 4 ? pkt_udp4(p, f->l, f->r, lport, rport) : pkt_udp6(p, f->l, f->r, lport, rport);
+	else
+		f->v == 4 ? pkt_udp4(p, f->r, f->l, rport, lport) : pkt_udp6(p, f->r, f->l, rport, lport);
+}
+
+/* An echo request (or reply) with identifier id. */
+static void echo(const struct fam *f, struct pkt *p, enum way way, int reply, uint16_t id)
+{
+	const char *src = way == OUT ? f->l : f->r, *dst = way == OUT ? f->r : f->l;
+
+	if (f->v == 4)
+		pkt_icmp4(p, src, dst, reply ? 0 : 8, 0, id);
+	else
+		pkt_icmp6(p, src, dst, reply ? 129 : 128, 0, id);
+}
+
+/* An ICMP error from the router to the workload quoting `inner`:
+ * IPv4 "fragmentation needed" (3/4, MTU 1400), ICMPv6 "packet too big"
+ * (2/0, MTU 1280), or the given type and code. */
+static void icmp_err(const struct fam *f, struct pkt *p, int type, int code,
+		     const struct pkt *inner)
+{
+	if (f->v == 4)
+		pkt_icmp4_error(p, f->rt, f->l, type < 0 ? 3 : (uint8_t)type,
+				type < 0 ? 4 : (uint8_t)code, 1400, inner);
+	else
+		pkt_icmp6_error(p, f->rt, f->l, type < 0 ? 2 : (uint8_t)type,
+				type < 0 ? 0 : (uint8_t)code, 1280, inner);
+}
+
+#define PMTU -1 /* icmp_err type: the family's path-MTU error */
+
+/* ---- TCP ------------------------------------------------------------ */
+
+static void tcp_life(const struct env *e, const struct fam *f)
+{
+	struct pkt p;
+
+	dp_test_flush_flows(e->t);
+	tcp(f, &p, OUT, 40000, 443, PKT_SYN);
+	step(e, OUT, &p, "SYN out starts a flow", ALLOWED_BY("AllowInternetOutBound"));
+	tcp(f, &p, IN, 40000, 443, PKT_SYN | PKT_ACK);
+	step(e, IN, &p, "SYN-ACK in passes by state", BY_FLOW);
+	tcp(f, &p, OUT, 40000, 443, PKT_ACK);
+	step(e, OUT, &p, "ACK out", BY_FLOW);
+	tcp(f, &p, OUT, 40000, 443, PKT_ACK | PKT_PSH);
+	pkt_payload(&p, 100);
+	step(e, OUT, &p, "data out", BY_FLOW);
+	tcp(f, &p, IN, 40000, 443, PKT_ACK | PKT_PSH);
+	pkt_payload(&p, 1000);
+	step(e, IN, &p, "data in", BY_FLOW);
+	tcp(f, &p, IN, 40000, 443, PKT_FIN | PKT_ACK);
+	step(e, IN, &p, "FIN in", BY_FLOW);
+	tcp(f, &p, OUT, 40000, 443, PKT_FIN | PKT_ACK);
+	step(e, OUT, &p, "FIN-ACK out", BY_FLOW);
+	tcp(f, &p, IN, 40000, 443, PKT_ACK);
+	step(e, IN, &p, "last ACK in", BY_FLOW);
+
+	/* Another connection on the same ports: a new SYN reuses the entry. */
+	tcp(f, &p, OUT, 40000, 443, PKT_SYN);
+	step(e, OUT, &p, "SYN out again on the closing 4-tuple", BY_FLOW);
+	tcp(f, &p, IN, 40000, 443, PKT_RST | PKT_ACK);
+	step(e, IN, &p, "RST in", BY_FLOW);
+
+	/* Another flow the peer did not start: its packets meet the rules. */
+	tcp(f, &p, IN, 40001, 443, PKT_ACK);
+	step(e, IN, &p, "ACK in with no flow", DENIED_BY("DenyAllInbound"));
+	tcp(f, &p, IN, 40001, 443, PKT_SYN | PKT_ACK);
+	step(e, IN, &p, "SYN-ACK in with no flow", DENIED_BY("DenyAllInbound"));
+	tcp(f, &p, IN, 22, 40002, PKT_SYN);
+	step(e, IN, &p, "SYN in (the peer starts)", DENIED_BY("DenyAllInbound"));
+	tcp(f, &p, IN, 22, 40002, PKT_SYN);
+	step(e, IN, &p, "SYN in again: a denied packet left no state",
+	     DENIED_BY("DenyAllInbound"));
+
+	/* Forgetting the flows forgets the connection. */
+	dp_test_flush_flows(e->t);
+	tcp(f, &p, IN, 40000, 443, PKT_ACK);
+	step(e, IN, &p, "ACK in after the flows are flushed", DENIED_BY("DenyAllInbound"));
+}
+
+Test(conntrack, tcp_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	tcp_life(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, tcp_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	tcp_life(&e, &fam6);
+	env_close(&e);
+}
+
+/* ---- UDP and ICMP echo ---------------------------------------------- */
+
+static void udp_echo(const struct env *e, const struct fam *f)
+{
+	struct pkt p;
+
+	dp_test_flush_flows(e->t);
+	udp(f, &p, IN, 5353, 53);
+	step(e, IN, &p, "UDP reply before any request", DENIED_BY("DenyAllInbound"));
+	udp(f, &p, OUT, 5353, 53);
+	step(e, OUT, &p, "UDP request out", ALLOWED_BY("AllowInternetOutBound"));
+	udp(f, &p, IN, 5353, 53);
+	step(e, IN, &p, "UDP reply in", BY_FLOW);
+	udp(f, &p, IN, 5353, 53);
+	pkt_payload(&p, 200);
+	step(e, IN, &p, "second UDP reply in", BY_FLOW);
+	udp(f, &p, IN, 5353, 54);
+	step(e, IN, &p, "UDP from another peer port", DENIED_BY("DenyAllInbound"));
+	udp(f, &p, IN, 5354, 53);
+	step(e, IN, &p, "UDP to another local port", DENIED_BY("DenyAllInbound"));
+
+	echo(f, &p, IN, 1, 77);
+	step(e, IN, &p, "unsolicited echo reply", DENIED_BY("DenyAllInbound"));
+	echo(f, &p, OUT, 0, 77);
+	step(e, OUT, &p, "echo request out", ALLOWED_BY("AllowInternetOutBound"));
+	echo(f, &p, IN, 1, 77);
+	step(e, IN, &p, "echo reply in", BY_FLOW);
+	echo(f, &p, IN, 1, 78);
+	step(e, IN, &p, "echo reply with another identifier", DENIED_BY("DenyAllInbound"));
+}
+
+Test(conntrack, udp_icmp_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	udp_echo(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, udp_icmp_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	udp_echo(&e, &fam6);
+	env_close(&e);
+}
+
+/* ---- ICMP errors ---------------------------------------------------- */
+
+static void icmp_errors(const struct env *e, const struct fam *f)
+{
+	struct pkt syn, dns, ping, other, p;
+
+	dp_test_flush_flows(e->t);
+	tcp(f, &syn, OUT, 40000, 443, PKT_SYN);
+	step(e, OUT, &syn, "SYN out", ALLOWED_BY("AllowInternetOutBound"));
+	udp(f, &dns, OUT, 5353, 53);
+	step(e, OUT, &dns, "UDP out", ALLOWED_BY("AllowInternetOutBound"));
+	echo(f, &ping, OUT, 0, 99);
+	step(e, OUT, &ping, "echo request out", ALLOWED_BY("AllowInternetOutBound"));
+
+	icmp_err(f, &p, PMTU, 0, &syn);
+	step(e, IN, &p, f->v == 4 ? "fragmentation needed about the TCP flow"
+				  : "packet too big about the TCP flow", RELATED);
+	icmp_err(f, &p, PMTU, 0, &dns);
+	step(e, IN, &p, f->v == 4 ? "fragmentation needed about the UDP flow"
+				  : "packet too big about the UDP flow", RELATED);
+	icmp_err(f, &p, f->v == 4 ? 3 : 1, f->v == 4 ? 3 : 4, &dns);
+	step(e, IN, &p, "port unreachable about the UDP flow", RELATED);
+	icmp_err(f, &p, f->v == 4 ? 11 : 3, 0, &ping);
+	step(e, IN, &p, "time exceeded about the echo", RELATED);
+
+	tcp(f, &other, OUT, 40001, 443, PKT_SYN);
+	icmp_err(f, &p, PMTU, 0, &other);
+	step(e, IN, &p, "path-MTU error about an untracked flow", DENIED_BY("DenyAllInbound"));
+	udp(f, &other, OUT, 5353, 54);
+	icmp_err(f, &p, f->v == 4 ? 3 : 1, f->v == 4 ? 3 : 4, &other);
+	step(e, IN, &p, "port unreachable about an untracked flow", DENIED_BY("DenyAllInbound"));
+
+	dp_test_flush_flows(e->t);
+	icmp_err(f, &p, PMTU, 0, &syn);
+	step(e, IN, &p, "the same error once the flow is gone", DENIED_BY("DenyAllInbound"));
+}
+
+Test(conntrack, icmp_errors_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_errors(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, icmp_errors_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_errors(&e, &fam6);
+	env_close(&e);
+}
+
+/* ---- fragments ------------------------------------------------------ */
+
+/* A UDP datagram of 1400 bytes as its first fragment (offset 0, MF) or
+ * its last (offset 1400/8 = 175, the bytes after the first 1400). */
+static void frag_udp(const struct fam *f, struct pkt *p, enum way way, uint16_t lport,
+		     uint16_t rport, uint32_t id, int later)
+{
+	udp(f, p, way, lport, rport);
+	pkt_payload(p, later ? 200 : 1392);
+	if (f->v == 4)
+		pkt_ip4_frag(p, id, later ? 175 : 0, !later);
+	else
+		pkt_ip6_frag(p, id, later ? 175 : 0, !later);
+}
+
+static void fragments(const struct env *e, const struct fam *f)
+{
+	struct pkt p;
+
+	dp_test_flush_flows(e->t);
+	frag_udp(f, &p, OUT, 5353, 4500, 1000, 0);
+	step(e, OUT, &p, "first fragment out, allowed by its ports",
+	     ALLOWED_BY("AllowInternetOutBound"));
+	frag_udp(f, &p, OUT, 5353, 4500, 1000, 1);
+	step(e, OUT, &p, "later fragment out follows its first", FOLLOWS_FIRST);
+	frag_udp(f, &p, OUT, 5353, 4500, 1000, 1);
+	step(e, OUT, &p, "a retransmitted later fragment still follows", FOLLOWS_FIRST);
+
+	frag_udp(f, &p, IN, 5353, 4500, 1001, 0);
+	step(e, IN, &p, "first fragment of the reply passes by state", BY_FLOW);
+	frag_udp(f, &p, IN, 5353, 4500, 1001, 1);
+	step(e, IN, &p, "later fragment of the reply follows it", FOLLOWS_FIRST);
+
+	frag_udp(f, &p, IN, 6000, 4500, 1002, 0);
+	step(e, IN, &p, "first fragment in, denied", DENIED_BY("DenyAllInbound"));
+	frag_udp(f, &p, IN, 6000, 4500, 1002, 1);
+	step(e, IN, &p, "later fragment in follows the denial", DENIED_WITH_FIRST);
+
+	frag_udp(f, &p, OUT, 5353, 4501, 1003, 1);
+	step(e, OUT, &p, "later fragment before its first: orphan", ORPHAN);
+	frag_udp(f, &p, OUT, 5353, 4501, 1003, 0);
+	step(e, OUT, &p, "then its first fragment", ALLOWED_BY("AllowInternetOutBound"));
+	frag_udp(f, &p, OUT, 5353, 4501, 1003, 1);
+	step(e, OUT, &p, "the later fragment sent again now follows", FOLLOWS_FIRST);
+	frag_udp(f, &p, OUT, 5353, 4501, 1004, 1);
+	step(e, OUT, &p, "a later fragment of another datagram id", ORPHAN);
+
+	dp_test_flush_flows(e->t);
+	frag_udp(f, &p, OUT, 5353, 4500, 1000, 1);
+	step(e, OUT, &p, "a later fragment once remembered verdicts are flushed", ORPHAN);
+}
+
+Test(conntrack, fragments_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	fragments(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, fragments_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	fragments(&e, &fam6);
+	env_close(&e);
+}
+
+/* An IPv6 datagram whose fragmentable part starts with destination
+ * options: the first fragment's protocol is UDP (the chain is walked),
+ * its later fragments only know "destination options" (60) from their
+ * fragment header - the datagram must still be recognised. */
+Test(conntrack, fragments_v6_exthdr_after_fragment_header)
+{
+	const struct fam *f = &fam6;
+	struct env e;
+	struct pkt p;
+
+	env_open(&e);
+	pkt_udp6(&p, f->l, f->r, 5353, 4500);
+	pkt_payload(&p, 1384);
+	pkt_ip6_frag(&p, 2000, 0, 1);
+	pkt_ip6_ext(&p, 60, 8);
+	step(&e, OUT, &p, "first fragment: fragment header, destination options, UDP",
+	     ALLOWED_BY("AllowInternetOutBound"));
+	pkt_ip6(&p, f->l, f->r, 60, 200);
+	pkt_ip6_frag(&p, 2000, 175, 0);
+	step(&e, OUT, &p, "later fragment: fragment header naming destination options",
+	     FOLLOWS_FIRST);
+	env_close(&e);
+}
+
+/* ---- expiry --------------------------------------------------------- */
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts))
+		;
+}
+
+/*
+ * Flows in each state, one sleep past the 1 s timeouts, then a packet of
+ * each: established TCP (60 s) and a UDP stream (60 s) survive; a TCP
+ * handshake, TCP after FIN or RST (closing), one-way UDP and ICMP (1 s)
+ * are gone and their packets meet the rules.  Both families at once.
+ */
+Test(conntrack, expiry, .timeout = 30)
+{
+	const struct fam *fams[] = { &fam4, &fam6 };
+	struct env e;
+	struct pkt p;
+
+	env_open(&e);
+	for (int i = 0; i < 2; i++) {
+		const struct fam *f = fams[i];
+
+		tcp(f, &p, OUT, 41000, 443, PKT_SYN);
+		step(&e, OUT, &p, "A: SYN out", ALLOWED_BY("AllowInternetOutBound"));
+		tcp(f, &p, IN, 41000, 443, PKT_SYN | PKT_ACK);
+		step(&e, IN, &p, "A: SYN-ACK in", BY_FLOW);
+		tcp(f, &p, OUT, 41000, 443, PKT_ACK);
+		step(&e, OUT, &p, "A: ACK out (established)", BY_FLOW);
+
+		tcp(f, &p, OUT, 41001, 443, PKT_SYN);
+		step(&e, OUT, &p, "B: SYN out", ALLOWED_BY("AllowInternetOutBound"));
+		tcp(f, &p, IN, 41001, 443, PKT_SYN | PKT_ACK);
+		step(&e, IN, &p, "B: SYN-ACK in", BY_FLOW);
+		tcp(f, &p, OUT, 41001, 443, PKT_ACK);
+		step(&e, OUT, &p, "B: ACK out", BY_FLOW);
+		tcp(f, &p, OUT, 41001, 443, PKT_FIN | PKT_ACK);
+		step(&e, OUT, &p, "B: FIN out (closing)", BY_FLOW);
+
+		tcp(f, &p, OUT, 41002, 443, PKT_SYN);
+		step(&e, OUT, &p, "C: SYN out (handshake only)", ALLOWED_BY("AllowInternetOutBound"));
+
+		tcp(f, &p, OUT, 41003, 443, PKT_SYN);
+		step(&e, OUT, &p, "D: SYN out", ALLOWED_BY("AllowInternetOutBound"));
+		tcp(f, &p, IN, 41003, 443, PKT_SYN | PKT_ACK);
+		step(&e, IN, &p, "D: SYN-ACK in", BY_FLOW);
+		tcp(f, &p, OUT, 41003, 443, PKT_ACK);
+		step(&e, OUT, &p, "D: ACK out", BY_FLOW);
+		tcp(f, &p, IN, 41003, 443, PKT_RST);
+		step(&e, IN, &p, "D: RST in (closing)", BY_FLOW);
+
+		udp(f, &p, OUT, 5000, 53);
+		step(&e, OUT, &p, "E: UDP out, no reply", ALLOWED_BY("AllowInternetOutBound"));
+
+		udp(f, &p, OUT, 5001, 53);
+		step(&e, OUT, &p, "F: UDP out", ALLOWED_BY("AllowInternetOutBound"));
+		udp(f, &p, IN, 5001, 53);
+		step(&e, IN, &p, "F: UDP reply in (a stream)", BY_FLOW);
+
+		echo(f, &p, OUT, 0, 4242);
+		step(&e, OUT, &p, "G: echo request out", ALLOWED_BY("AllowInternetOutBound"));
+	}
+
+	sleep_ms(1200);
+
+	for (int i = 0; i < 2; i++) {
+		const struct fam *f = fams[i];
+
+		tcp(f, &p, IN, 41000, 443, PKT_ACK | PKT_PSH);
+		step(&e, IN, &p, "A: established TCP survives 1.2 s idle", BY_FLOW);
+		tcp(f, &p, IN, 41001, 443, PKT_ACK);
+		step(&e, IN, &p, "B: closing TCP expired", DENIED_BY("DenyAllInbound"));
+		tcp(f, &p, IN, 41002, 443, PKT_SYN | PKT_ACK);
+		step(&e, IN, &p, "C: handshake expired", DENIED_BY("DenyAllInbound"));
+		tcp(f, &p, IN, 41003, 443, PKT_ACK);
+		step(&e, IN, &p, "D: TCP after RST expired", DENIED_BY("DenyAllInbound"));
+		udp(f, &p, IN, 5000, 53);
+		step(&e, IN, &p, "E: one-way UDP expired", DENIED_BY("DenyAllInbound"));
+		udp(f, &p, IN, 5001, 53);
+		step(&e, IN, &p, "F: UDP stream survives 1.2 s idle", BY_FLOW);
+		echo(f, &p, IN, 1, 4242);
+		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInbound"));
+	}
+	env_close(&e);
+}
