@@ -407,6 +407,9 @@ static const struct row classified_rows[] = {
 	BY("XNSG_MAX_EXTHDRS extension headers, TCP to 22", ext8_tcp6_22, "DenyAllInbound", 0),
 };
 
+/* A frame shorter than an Ethernet header cannot be tried: the kernel's
+ * BPF_PROG_TEST_RUN refuses it (EINVAL) for XDP and TC alike, so a cut
+ * inside a VLAN tag stands for XNSG_R_TRUNC_L2. */
 static const struct row drop_rows[] = {
 	DROPS("three VLAN tags", vlan3, XNSG_R_VLAN_DEPTH),
 	DROPS("three VLAN tags around ARP", vlan3_arp, XNSG_R_VLAN_DEPTH),
