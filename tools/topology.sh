@@ -58,8 +58,6 @@ setup() {
 	A ip link set lo up; B ip link set lo up; C ip link set lo up
 	A ip addr add 192.0.2.10/25 dev a0
 	A ip addr add 2001:db8:1::10/120 dev a0 nodad
-	A ip route add 198.51.100.0/24 dev a0
-	A ip -6 route add 2001:db8:ff::/64 dev a0
 	B ip addr add 192.0.2.20/25 dev b0
 	B ip addr add 198.51.100.20/24 dev b0
 	B ip addr add 2001:db8:1::20/120 dev b0 nodad
@@ -69,6 +67,9 @@ setup() {
 	C ip addr add 192.0.2.130/25 dev c0
 	C ip addr add 2001:db8:1::1:130/112 dev c0 nodad
 	A ip link set a0 up; A ip link set a1 up; B ip link set b0 up; C ip link set c0 up
+	# Routes through a device need it up.
+	A ip route add 198.51.100.0/24 dev a0
+	A ip -6 route add 2001:db8:ff::/64 dev a0
 	B ip route add 192.0.2.128/25 via 192.0.2.10
 	C ip route add default via 192.0.2.129
 	C ip -6 route add default via 2001:db8:1::1:1
@@ -98,7 +99,8 @@ listen_tcp() {
 # a listener in $4.
 udp_ok() {
 	local from=$1 host=$2 port=$3 to=$4 src=${5:-} out="$WORK/udp.$RANDOM"
-	ip netns exec "$to" timeout 3 nc -u -l -W 1 "$port" > "$out" 2>/dev/null &
+	local fam=-4; [[ $host == *:* ]] && fam=-6
+	ip netns exec "$to" timeout 3 nc $fam -u -l -W 1 "$port" > "$out" 2>/dev/null &
 	local pid=$!
 	sleep 0.3
 	echo "ping-$port" | ip netns exec "$from" timeout 2 nc -u -w 1 ${src:+-s "$src"} "$host" "$port" >/dev/null 2>&1

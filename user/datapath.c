@@ -40,6 +40,11 @@ const char *dp_pin_dir(void)
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	/* Netlink's extended ack for an error the caller handles (the clsact
+	 * qdisc exists already, no filter to remove): xnsg says what matters
+	 * itself, so these are debug output. */
+	if (level == LIBBPF_WARN && !strncmp(fmt, "libbpf: Kernel error message:", 29))
+		level = LIBBPF_DEBUG;
 	if (level == LIBBPF_DEBUG && xnsg_verbosity < 2)
 		return 0;
 	if (level == LIBBPF_INFO && xnsg_verbosity < 1)

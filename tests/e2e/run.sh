@@ -131,7 +131,7 @@ stateful_policy() {
   "flowTimeouts": { $timeouts },
   "networkSecurityGroups": [
     { "name": "outonly-nsg", $nsgprops "securityRules": [ $extra
-      { "name": "DenyAllIn", "priority": 100, "direction": "Inbound", "access": "Deny", "protocol": "*",
+      { "name": "DenyAllIn", "priority": 200, "direction": "Inbound", "access": "Deny", "protocol": "*",
         "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "*" } ] },
     { "name": "container-nsg", "securityRules": [
       { "name": "DenyIcmpIn", "priority": 100, "direction": "Inbound", "access": "Deny", "protocol": "Icmp",
@@ -148,7 +148,7 @@ EOF
 	echo "$f"
 }
 
-ALLOW_8090='{ "name": "AllowLong", "priority": 90, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+ALLOW_8090='{ "name": "AllowLong", "priority": 150, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
   "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": "*", "destinationPortRange": "8090" },'
 
 # traffic NS MODE ARGS...: tests/e2e/traffic.py (bounded) inside namespace NS.
@@ -172,7 +172,7 @@ test_outbound_only_replies_follow_state() {
 	traffic "$NS_B" udp-echo 192.0.2.20 5000 --timeout 4 &
 	sleep 0.3
 	traffic "$NS_A" udp-ask 192.0.2.20 5000 --timeout 2 || { echo "the UDP reply did not follow the flow"; return 1; }
-	wait
+	wait $!
 	x flows --json > "$WORK/flows.json" || return 1
 	python3 - "$WORK/flows.json" <<'EOF' || return 1
 import json, sys
@@ -190,11 +190,11 @@ test_udp_flow_idles_out() {
 	traffic "$NS_B" udp-echo 192.0.2.20 5001 --delay 0.5 --timeout 4 &
 	sleep 0.3
 	traffic "$NS_A" udp-ask 192.0.2.20 5001 --timeout 3 || { echo "a reply within the timeout was dropped"; return 1; }
-	wait
+	wait $!
 	traffic "$NS_B" udp-echo 192.0.2.20 5002 --delay 3 --timeout 7 &
 	sleep 0.3
 	! traffic "$NS_A" udp-ask 192.0.2.20 5002 --timeout 5 || { echo "a reply after the flow idled out passed"; return 1; }
-	wait
+	wait $!
 }
 
 # The long connection: B sends a line every 0.1 s (at most 25 s) to A:8090.
@@ -242,8 +242,8 @@ test_iperf3_through_xnsg() {
 	sleep 0.5
 	A timeout 15 iperf3 -c 192.0.2.20 -p 5201 -t 3 --connect-timeout 2000 > "$WORK/iperf3.out" 2>&1 \
 		|| { cat "$WORK/iperf3.out"; return 1; }
-	wait
-	local rate; rate=$(awk '/receiver/ { print $(NF-3), $(NF-2) }' "$WORK/iperf3.out")
+	wait $!
+	local rate; rate=$(awk '/receiver/ { print $(NF-2), $(NF-1) }' "$WORK/iperf3.out")
 	[ -n "$rate" ] || { cat "$WORK/iperf3.out"; return 1; }
 	echo "note: iperf3 TCP A -> B through xnsg (XDP + TC egress + conntrack), 3 s: $rate"
 }
