@@ -47,9 +47,11 @@
 #endif
 
 /* Distinct rule bitmaps per generation.  Identical bitmaps are shared, so
- * this bounds distinct rule combinations, not prefixes.  Ids fit __u16. */
+ * this bounds distinct rule combinations, not prefixes.  One NSG whose
+ * ~4,000 rules per direction all differ in prefixes and ports needs ~24k;
+ * 32k takes 2 x 32768 x 536 B = 35 MiB.  Ids fit __u16. */
 #ifndef XNSG_MAX_CLASSES
-#define XNSG_MAX_CLASSES 16384
+#define XNSG_MAX_CLASSES 32768
 #endif
 
 /* Distinct port maps (65536 class ids each, 128 KiB) per generation;

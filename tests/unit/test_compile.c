@@ -776,10 +776,10 @@ Test(compile, limit_portmaps)
 
 Test(compile, limit_classes, .timeout = 60)
 {
-	/* About 6000 classes per NSG: three overflow 16384. */
-	char *json = many_nsgs(3, distinct_rules);
+	/* About 6000 classes per NSG: enough NSGs to overflow the limit. */
+	char *json = many_nsgs(XNSG_MAX_CLASSES / 6000 + 1, distinct_rules);
 
-	expect_e2big(json, "XNSG_MAX_CLASSES", "nsg2");
+	expect_e2big(json, "XNSG_MAX_CLASSES", "nsg");
 	free(json);
 }
 
