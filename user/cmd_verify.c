@@ -220,6 +220,11 @@ static int build_query(const struct verify_args *a, struct eval_query *q)
 	if (q->local.family != q->remote.family)
 		return cli_usage_error("verify", "-l %s and -r %s: not the same address family",
 				       a->local, a->remote);
+	/* The datapath walks these past to the protocol they carry (SPEC §2),
+	 * so no IPv6 packet is ever judged as one of them. */
+	if (q->local.family == XNSG_V6 && (proto == 0 || proto == 43 || proto == 44 || proto == 60))
+		return cli_usage_error("verify", "-P %s: an IPv6 extension header, not a protocol; "
+				       "give the protocol it carries", a->proto);
 	return 0;
 }
 
