@@ -61,8 +61,11 @@
 /* User rules per NSG direction (README "Limits"). */
 #define POLICY_MAX_RULES_PER_DIR 4096
 /* Prefixes the rules of a policy expand to (tags and ASGs included),
- * summed over all rules (README "Limits": 100k prefixes per policy). */
-#define POLICY_MAX_PREFIXES 100000
+ * summed over all rules: a guard against absurd input, well above the
+ * SPEC's 100k so that a 100k-prefix tag can serve several rules.  What
+ * the datapath holds after de-duplication is the compiler's limit
+ * (XNSG_MAX_LPM4/6). */
+#define POLICY_MAX_PREFIXES 1000000
 /* A policy or Service Tags file larger than this is not a policy;
  * Azure's public Service Tags file is about 5 MiB. */
 #define POLICY_MAX_FILE_BYTES (64u << 20)

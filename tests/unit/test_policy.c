@@ -1224,8 +1224,8 @@ Test(policy_errors, rules_per_direction_limit)
 
 Test(policy_errors, policy_prefix_limit)
 {
-	/* A tag of 60000 prefixes used on two sides: 120000 > 100000. */
-	size_t n = 60000, len = 0, cap = n * 24 + 1024;
+	/* A tag of 250001 prefixes on both sides of two rules: > 1000000. */
+	size_t n = 250001, len = 0, cap = n * 24 + 1024;
 	char *json = xcalloc(1, cap);
 	struct res r;
 
@@ -1234,9 +1234,10 @@ Test(policy_errors, policy_prefix_limit)
 		len += (size_t)snprintf(json + len, cap - len, "%s'%zu.%zu.%zu.0/24'", i ? "," : "",
 					1 + i / 65536, (i / 256) % 256, i % 256);
 	snprintf(json + len, cap - len, "]},'networkSecurityGroups':[{'name':'n','securityRules':["
-		 R("big", 100, "Inbound", "Deny", "*", "Big", "*", "Big", "*") "]}]}");
+		 R("big", 100, "Inbound", "Deny", "*", "Big", "*", "Big", "*") ","
+		 R("big2", 110, "Inbound", "Deny", "*", "Big", "*", "Big", "*") "]}]}");
 	r = parse(json);
-	expect_err(&r, RP "[0].destinationAddressPrefix", "more than 100000 prefixes");
+	expect_err(&r, RP "[1].destinationAddressPrefix", "more than 1000000 prefixes");
 	cr_expect_eq(r.d.nerrors, 1, "the limit is reported once:\n%.500s", r.all);
 	res_free(&r);
 	free(json);
