@@ -693,6 +693,7 @@ static json_t *ct_stats_json(struct pinned *m)
 		[XNSG_CTS_EXPIRED] = "expired", [XNSG_CTS_RELATED] = "icmp_errors_related",
 		[XNSG_CTS_FRAG_FOLLOWED] = "fragments_followed",
 		[XNSG_CTS_FRAG_RECORDED] = "fragments_recorded",
+		[XNSG_CTS_RESET] = "cut_by_policy_change",
 	};
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 v[XNSG_CT_STATS] = { 0 }, *per = xcalloc((size_t)(ncpu > 0 ? ncpu : 1), sizeof(__u64));
@@ -710,11 +711,13 @@ static json_t *ct_stats_json(struct pinned *m)
 	}
 	free(per);
 	bpf_obj_get_info_by_fd(m->fd_ct, &info, &len);
-	evicted = (__s64)v[XNSG_CTS_CREATED] - (__s64)v[XNSG_CTS_EXPIRED] - (__s64)live;
+	/* A flow leaves the table by expiring, by a policy change cutting it,
+	 * or by LRU eviction when the table is full: the rest. */
+	evicted = (__s64)v[XNSG_CTS_CREATED] - (__s64)v[XNSG_CTS_EXPIRED] -
+		  (__s64)v[XNSG_CTS_RESET] - (__s64)live;
 	json_object_set_new(j, "live", json_integer((json_int_t)live));
 	json_object_set_new(j, "max", json_integer(info.max_entries));
-	/* Flows removed by apply --reset-flows also leave without expiring. */
-	json_object_set_new(j, "evicted_or_reset", json_integer(evicted > 0 ? evicted : 0));
+	json_object_set_new(j, "evicted", json_integer(evicted > 0 ? evicted : 0));
 	return j;
 }
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cmd.h"
 #include "dp.h"
@@ -121,6 +122,28 @@ static int reeval_one(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, 
 	return !r.allow;
 }
 
+/* Add n to the flow-table counter of flows cut by a policy change, so
+ * `stats` can tell them from LRU evictions. */
+static void count_reset(size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = dp_open_pinned_map(XNSG_MAP_CT_STATS);
+	__u32 key = XNSG_CTS_RESET;
+	__u64 *per;
+
+	if (fd < 0 || ncpu <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	per = xcalloc((size_t)ncpu, sizeof(*per));
+	if (bpf_map_lookup_elem(fd, &key, per) == 0) {
+		per[0] += n;
+		bpf_map_update_elem(fd, &key, per, BPF_ANY);
+	}
+	free(per);
+	close(fd);
+}
+
 int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *removed)
 {
 	struct reeval re = { .p = p, .all = all };
@@ -131,6 +154,8 @@ int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *
 	ct_walk(fd, reeval_one, &re, removed);
 	close(fd);
 	*checked = re.checked;
+	if (*removed)
+		count_reset(*removed);
 	return 0;
 }
 

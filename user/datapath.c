@@ -6,6 +6,7 @@
  * private test-run instance behind verify --datapath.
  */
 #include <errno.h>
+#include <limits.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <stdlib.h>
@@ -117,6 +118,24 @@ static void dp_collect_fds(struct dp *dp)
  * decision in xnsg_last (tests, verify).  max_flows: size of the flow
  * table when it is created (0: XNSG_CT_MAX); a pinned table keeps its size.
  */
+/* max_entries of the pinned flow table, 0 when there is none. */
+static unsigned int pinned_ct_size(void)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_CT);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
 int dp_open(struct dp *dp, bool pinned, bool record, unsigned int max_flows)
 {
 	return dp_open_opts(dp, pinned, record, max_flows, false);
@@ -146,6 +165,20 @@ int dp_open_opts(struct dp *dp, bool pinned, bool record, unsigned int max_flows
 			bpf_map__set_pin_path(map, NULL);
 		if (!max_flows)
 			max_flows = DP_PRIVATE_CT_MAX;
+	}
+	if (pinned) {
+		/* The flow table outlives updates: keep the size it was made with. */
+		unsigned int have = pinned_ct_size();
+
+		if (have && max_flows && max_flows != have) {
+			pr_err("the flow table exists with %u entries; --max-flows sizes it only "
+			       "when it is created ('xnsg detach --all' first)", have);
+			xnsg__destroy(dp->skel);
+			dp->skel = NULL;
+			return -EEXIST;
+		}
+		if (have)
+			max_flows = have;
 	}
 	if (max_flows)
 		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);

@@ -329,6 +329,8 @@ enum xnsg_ct_stat {
 	XNSG_CTS_RELATED,     /* ICMP errors passed for a tracked flow */
 	XNSG_CTS_FRAG_FOLLOWED, /* later fragments that followed their first */
 	XNSG_CTS_FRAG_RECORDED, /* first-fragment verdicts remembered */
+	XNSG_CTS_RESET,         /* flows cut by apply --reset-flows / flushConnection
+				   (counted by the loader, on CPU 0's slot) */
 	XNSG_CT_STATS
 };
 

@@ -299,6 +299,41 @@ test_pmtu_discovery() {
 	echo "note: ICMP errors passed as related to a tracked flow: $((after - before))"
 }
 
+test_full_flow_table_evicts_and_fails_closed() {
+	# A 1024-entry table (the least): while B holds its echo for 1.5 s, A
+	# opens 5000 more UDP flows.  BPF's LRU is approximate (a used entry
+	# is kept longer), so the first flow may or may not be evicted; either
+	# way its late reply must follow the table: dropped by the rules
+	# (DenyAllIn) when evicted, passed when still tracked.  Never fail open.
+	x detach --all >/dev/null || return 1
+	x apply --max-flows 1024 "$(stateful_policy "" "" '"udp": 30')" >/dev/null || return 1
+	local before after tracked=no
+	before=$(flow_stat evicted)
+	traffic "$NS_B" udp-echo 192.0.2.20 5003 --delay 1.5 --timeout 4 &
+	local echo=$!
+	sleep 0.3
+	traffic "$NS_A" udp-ask 192.0.2.20 5003 --timeout 3 > "$WORK/ask.out" &
+	local ask=$!
+	sleep 0.2
+	traffic "$NS_A" udp-spray 192.0.2.20 20000 --count 5000 || return 1
+	x flows --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+flows = d["flows"] if isinstance(d, dict) else d
+sys.exit(0 if any(f["responder_port"] == 5003 for f in flows) else 1)' && tracked=yes
+	if [ $tracked = yes ]; then
+		wait $ask || { echo "a still-tracked flow's reply was dropped"; return 1; }
+	else
+		! wait $ask || { echo "the reply of an evicted flow passed: the full table failed open"; return 1; }
+	fi
+	wait $echo
+	after=$(flow_stat evicted)
+	[ "$after" -gt "$before" ] || { echo "no eviction counted ($before -> $after)"; return 1; }
+	[ "$(flow_stat live)" -le 1024 ] || { echo "more live flows than --max-flows"; return 1; }
+	echo "note: 5000 flows into a 1024-entry table: $((after - before)) evicted (counted in xnsg stats); the first flow was $([ $tracked = yes ] && echo kept || echo evicted) and its reply $([ $tracked = yes ] && echo passed || echo dropped)"
+	x detach --all >/dev/null && x apply "$(stateful_policy)" >/dev/null # default size again
+}
+
 test_detach_leaves_nothing() {
 	x detach -i a1 || return 1
 	A tc filter show dev a1 egress | grep -q xnsg && { echo "a1 still has a filter"; return 1; }
@@ -314,7 +349,7 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        update_under_traffic bad_policy_changes_nothing verify_datapath_agrees
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
-       detach_leaves_nothing)
+       full_flow_table_evicts_and_fails_closed detach_leaves_nothing)
 [ $# -gt 0 ] && TESTS=("$@")
 
 main() {

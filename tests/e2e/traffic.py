@@ -12,6 +12,8 @@ addresses the test passes, which are the test's own namespaces.
         exit 0 when a datagram of exactly N bytes arrives
   traffic.py udp-send  HOST PORT --size N [--src ADDR]
         send one datagram of N bytes (it fragments when N exceeds the MTU)
+  traffic.py udp-spray HOST PORT --count N
+        one datagram to each of ports PORT .. PORT+N-1 (N at most 5000): N flows
   traffic.py tcp-sink  BIND PORT --bytes N [--timeout T]
         accept one connection; exit 0 when N bytes have arrived
   traffic.py tcp-send  HOST PORT --bytes N [--timeout T]
@@ -79,6 +81,13 @@ def udp_send(a):
     return 0
 
 
+def udp_spray(a):
+    s = udp_socket("::" if family(a.host) == socket.AF_INET6 else "0.0.0.0")
+    for i in range(min(a.count, 5000)):
+        s.sendto(b"x", (a.host, (a.port + i) % 65536))
+    return 0
+
+
 def tcp_sink(a):
     s = socket.socket(family(a.bind), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -118,11 +127,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["udp-echo", "udp-ask", "udp-recv", "udp-send",
-                                    "tcp-sink", "tcp-send"])
+                                    "udp-spray", "tcp-sink", "tcp-send"])
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--bytes", type=int, default=0)
+    p.add_argument("--count", type=int, default=1)
     p.add_argument("--src")
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=3.0)
@@ -130,7 +140,8 @@ def main():
     a.bind = a.host
     a.timeout = min(a.timeout, 60.0)  # never run unbounded
     modes = {"udp-echo": udp_echo, "udp-ask": udp_ask, "udp-recv": udp_recv,
-             "udp-send": udp_send, "tcp-sink": tcp_sink, "tcp-send": tcp_send}
+             "udp-send": udp_send, "udp-spray": udp_spray, "tcp-sink": tcp_sink,
+             "tcp-send": tcp_send}
     try:
         return modes[a.mode](a)
     except OSError as e:
