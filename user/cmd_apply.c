@@ -116,6 +116,7 @@ static uint64_t fnv1a_file(const char *file)
 
 struct apply_opts {
 	const char *file, *only;
+	bool ingress_set; /* --ingress given: switch the interfaces applied to */
 	bool ingress_tc, reset_flows;
 	unsigned int max_flows;
 };
@@ -179,7 +180,7 @@ static int do_apply(const struct apply_opts *o)
 	__u32 old_gen = 0, gen;
 	struct dp dp = {};
 	char hash[32], when[32];
-	bool *fresh = NULL;
+	bool *fresh = NULL, *switching = NULL, live;
 	time_t now = time(NULL);
 	int err, only = -1;
 
@@ -201,6 +202,7 @@ static int do_apply(const struct apply_opts *o)
 	ifindex = xcalloc(c->nifaces, sizeof(*ifindex));
 	att = xcalloc(c->nifaces, sizeof(*att));
 	fresh = xcalloc(c->nifaces, sizeof(*fresh));
+	switching = xcalloc(c->nifaces, sizeof(*switching));
 	for (size_t i = 0; i < c->nifaces; i++) {
 		const struct iface *ifc = &p->ifaces[c->ifaces[i].iface];
 		json_t *prev = st ? state_find_iface(st, ifc->name) : NULL;
@@ -219,8 +221,13 @@ static int do_apply(const struct apply_opts *o)
 			fresh[i] = true;
 		snprintf(att[i].ifname, sizeof(att[i].ifname), "%s", ifc->name);
 		att[i].ifindex = idx;
-		if (fresh[i] || (only >= 0 && c->ifaces[i].iface == only))
+		/* The receive hook: --ingress when given (for the interfaces this
+		 * apply names), else what an earlier apply chose, else XDP. */
+		if (fresh[i])
 			att[i].ingress_tc = o->ingress_tc;
+		else if (o->ingress_set && (only < 0 || c->ifaces[i].iface == only) &&
+			 att[i].ingress_tc != o->ingress_tc)
+			switching[i] = true;
 		ifindex[i] = idx;
 		nattached++;
 	}
@@ -229,31 +236,34 @@ static int do_apply(const struct apply_opts *o)
 		goto fail;
 	}
 
+	/* A live datapath (pins from an earlier apply, whatever the state
+	 * file says) is only ever written in its idle generation. */
+	live = dp_is_pinned();
 	err = dp_open(&dp, true, false, o->max_flows);
 	if (err)
 		goto fail;
 	err = dp_active_gen(&dp, &old_gen);
 	if (err)
 		goto fail_dp;
-	gen = st ? old_gen ^ 1 : old_gen;
+	gen = live ? old_gen ^ 1 : old_gen;
 	err = dp_write_gen(&dp, gen, c, ifindex);
-	if (!err)
-		err = dp_write_config(&dp, &p->timeouts);
 	if (err)
 		goto fail_gen;
 
 	/* Hooks first: until the flip they see the old generation, where a new
 	 * interface has no config and passes. */
 	for (size_t i = 0; i < c->nifaces; i++) {
-		bool was_tc = att[i].ingress_tc;
+		struct dp_attachment old = att[i];
 
 		if (!ifindex[i])
 			continue;
-		if (!fresh[i] && was_tc != o->ingress_tc && c->ifaces[i].iface == only) {
-			dp_detach(&att[i]); /* switching hooks: remove the old one first */
+		if (switching[i]) {
+			att[i].ingress_tc = o->ingress_tc;
 			att[i].xdp_mode = 0;
 		}
 		err = dp_attach(&dp, &att[i]);
+		if (!err && switching[i])
+			err = dp_detach_ingress(&old); /* the new hook is in place */
 		if (err) {
 			for (size_t k = 0; k <= i; k++)
 				if (fresh[k] && ifindex[k])
@@ -266,9 +276,14 @@ static int do_apply(const struct apply_opts *o)
 		pr_err("cannot switch to the new policy: %s", strerror(-err));
 		goto fail_gen;
 	}
+	/* Idle timeouts are not generational: written once the policy is in. */
+	dp_write_config(&dp, &p->timeouts);
 	new_slots = slots_json(p, c);
-	if (st && gen != old_gen) {
-		carry_counters(&dp, json_object_get(st, "slots"), old_gen, new_slots, gen);
+	if (live) {
+		/* No packet still judged by the old generation when it is cleared. */
+		dp_wait_readers();
+		if (st)
+			carry_counters(&dp, json_object_get(st, "slots"), old_gen, new_slots, gen);
 		dp_clear_gen(&dp, old_gen);
 	}
 	err = dp_pin_programs(&dp);
@@ -333,14 +348,15 @@ static int do_apply(const struct apply_opts *o)
 	free(att);
 	free(ifindex);
 	free(fresh);
+	free(switching);
 	compiled_free(c);
 	policy_free(p);
 	return err ? 1 : 0;
 
 fail_gen:
-	if (!st || gen != old_gen)
-		dp_clear_gen(&dp, gen);
-	if (!st) {
+	if (live) {
+		dp_clear_gen(&dp, gen); /* the idle generation: nothing reads it */
+	} else {
 		dp_close(&dp);
 		dp_unpin_all();
 	}
@@ -351,6 +367,7 @@ fail:
 	free(att);
 	free(ifindex);
 	free(fresh);
+	free(switching);
 	compiled_free(c);
 	policy_free(p);
 	return 1;
@@ -378,6 +395,7 @@ int cmd_apply(int argc, char **argv)
 			if (strcmp(optarg, "xdp") && strcmp(optarg, "tc"))
 				return apply_usage("--ingress takes xdp or tc");
 			o.ingress_tc = !strcmp(optarg, "tc");
+			o.ingress_set = true;
 			break;
 		case 'R':
 			o.reset_flows = true;
@@ -421,13 +439,26 @@ static int detach_all(json_t *st)
 	size_t i;
 	int err = 0;
 
+	json_t *left = json_array();
+
 	json_array_foreach(json_object_get(st, "interfaces"), i, j) {
 		attachment_from_json(j, &a);
-		if (dp_detach(&a))
+		if (dp_detach(&a)) {
+			json_array_append(left, j);
 			err = -EIO;
-		else
+		} else {
 			printf("detached %s\n", a.ifname);
+		}
 	}
+	if (json_array_size(left)) {
+		/* Hooks still attached keep their record and the maps they read. */
+		pr_err("%zu interface%s could not be detached; the pins and the record stay",
+		       json_array_size(left), json_array_size(left) == 1 ? "" : "s");
+		json_object_set_new(st, "interfaces", left);
+		dp_state_write(st);
+		return err;
+	}
+	json_decref(left);
 	if (dp_unpin_all())
 		err = -EIO;
 	dp_state_remove();

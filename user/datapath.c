@@ -358,11 +358,28 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
  * and the interfaces whose ifindex[i] (parallel to c->ifaces) is non-zero.
  * Nothing of gen is reachable by packets until dp_flip(gen).
  */
+/* Zero the per-rule counters of slots [first, first + n). */
+static int zero_counters(int fd, __u32 first, __u32 n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	void *zeros;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	zeros = xcalloc((size_t)n * (size_t)ncpu, sizeof(struct xnsg_counter));
+	err = array_put(fd, first, zeros, n, (size_t)ncpu * sizeof(struct xnsg_counter));
+	free(zeros);
+	return err;
+}
+
 int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex)
 {
 	int err;
 
 	err = dp_clear_gen(dp, gen);
+	/* Slots of this generation may hold counts of an apply two back. */
+	if (!err)
+		err = zero_counters(dp->fd_rule_stats, gen * XNSG_MAX_RULE_SLOTS, c->nrule_slots);
 	if (!err)
 		err = array_put(dp->fd_classes, gen * XNSG_MAX_CLASSES, c->classes,
 				(__u32)c->nclasses, sizeof(struct xnsg_bitmap));
@@ -570,6 +587,61 @@ int dp_attach(struct dp *dp, struct dp_attachment *a)
 		return err;
 	}
 	return 0;
+}
+
+int dp_detach_ingress(const struct dp_attachment *a)
+{
+	__u32 id;
+	int err;
+
+	if (a->ingress_tc) {
+		err = tc_detach(a->ifindex, BPF_TC_INGRESS);
+	} else {
+		if (!a->xdp_mode || xdp_owner(a->ifindex, &id) != 2)
+			return 0;
+		err = bpf_xdp_detach((int)a->ifindex, (__u32)a->xdp_mode, NULL);
+	}
+	if (err)
+		pr_err("%s: cannot remove the old receive hook: %s", a->ifname, strerror(-err));
+	return err;
+}
+
+bool dp_is_pinned(void)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_ACTIVE);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * An update of a map-in-map from user space returns only after
+ * synchronize_rcu() (the kernel's maybe_wait_bpf_programs()), and XDP and
+ * TC programs run inside RCU read-side sections: so updating a throwaway
+ * one is a portable "wait for every running program to finish".
+ */
+void dp_wait_readers(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, oo);
+	int inner, outer;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xnsg_rcu_in", 4, 4, 1, NULL);
+	if (inner < 0)
+		goto fallback;
+	oo.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xnsg_rcu", 4, 4, 1, &oo);
+	if (outer < 0) {
+		close(inner);
+		goto fallback;
+	}
+	if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		pr_debug("grace period via map-in-map failed: %s", strerror(errno));
+	close(outer);
+	close(inner);
+	return;
+fallback:
+	usleep(50 * 1000); /* far longer than any program runs */
 }
 
 /* Remove what dp_attach put on the interface; an interface that is gone

@@ -43,6 +43,13 @@ int dp_counter_read(int fd, __u32 key, struct xnsg_counter *sum);
 int dp_counter_move(int fd, __u32 from, __u32 to);
 int dp_attach(struct dp *dp, struct dp_attachment *a);
 int dp_detach(const struct dp_attachment *a);
+/* Remove only the receive hook a describes (XDP or TC ingress). */
+int dp_detach_ingress(const struct dp_attachment *a);
+/* Whether a datapath is pinned (an earlier apply is live). */
+bool dp_is_pinned(void);
+/* Return once every BPF program that was running has finished (an RCU
+ * grace period), so that a generation just switched away from is unread. */
+void dp_wait_readers(void);
 int dp_pin_programs(struct dp *dp);
 int dp_unpin_all(void);
 int dp_open_pinned_map(const char *name);

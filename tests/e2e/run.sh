@@ -95,6 +95,24 @@ test_update_under_traffic() {
 	x apply "$p1" >/dev/null && ! tcp_ok "$NS_B" 192.0.2.10 8082 198.51.100.20 || { echo "8082 still open after update"; return 1; }
 }
 
+test_switch_ingress_hook() {
+	# --ingress moves the receive hook in place: the old one is removed
+	# (never both), a later apply without it keeps the choice, and the
+	# policy holds throughout.
+	local p; p=$(base_policy)
+	x apply "$p" --ingress tc >/dev/null || return 1
+	A ip link show a0 | grep -q xdp && { echo "XDP still attached after --ingress tc"; return 1; }
+	A tc filter show dev a0 ingress | grep -q xnsg_tc_ingress || { echo "no TC ingress filter"; return 1; }
+	! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "8081 not denied under TC ingress"; return 1; }
+	x apply "$p" >/dev/null || return 1
+	A tc filter show dev a0 ingress | grep -q xnsg_tc_ingress || { echo "a plain apply dropped the TC choice"; return 1; }
+	x status | grep -q "tc" || { echo "status does not show the TC hook"; return 1; }
+	x apply "$p" --ingress xdp >/dev/null || return 1
+	A ip link show a0 | grep -q xdp || { echo "XDP not back after --ingress xdp"; return 1; }
+	A tc filter show dev a0 ingress | grep -q xnsg_tc_ingress && { echo "TC ingress left beside XDP"; return 1; }
+	tcp_ok "$NS_B" 192.0.2.10 8080 && ! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "policy not enforced after switching back"; return 1; }
+}
+
 test_bad_policy_changes_nothing() {
 	local bad="$WORK/bad.json"
 	sed 's/"priority": 100, "direction": "Inbound", "access": "Allow",/"priority": 99, "direction": "Inbound", "access": "Allow",/' "$(base_policy)" > "$bad"
@@ -346,7 +364,7 @@ test_detach_leaves_nothing() {
 
 TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allowed_and_denied_ipv6
        udp_allowed_and_denied ping_by_source_tag peer_attach_container stats_count_denies
-       update_under_traffic bad_policy_changes_nothing verify_datapath_agrees
+       update_under_traffic switch_ingress_hook bad_policy_changes_nothing verify_datapath_agrees
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed detach_leaves_nothing)
