@@ -910,6 +910,9 @@ static void parse_nsg_names(struct ctx *c, json_t *root)
 		if (nsg_find(p, name) >= 0)
 			perr(c, npath, "network security group name '%s' is already used by %s",
 			     name, p->nsgs[nsg_find(p, name)].path);
+		if (strchr(name, '/'))
+			perr(c, npath, "network security group name '%s' contains '/': Azure "
+			     "resource names cannot", name);
 		n->name = xstrdup(name);
 	}
 }
@@ -1403,6 +1406,8 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 	}
 	obj_init(c, &o, v, path);
 	s = field_str(c, &o, "name", true, name_path);
+	if (s && strchr(s, '/'))
+		perr(c, *name_path, "rule name '%s' contains '/': Azure resource names cannot", s);
 	r->name = s ? xstrdup(s) : NULL;
 	s = field_str(c, &o, "description", false, &fpath);
 	if (s)

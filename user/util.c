@@ -168,8 +168,8 @@ int prefix_parse(const char *s, struct xnsg_prefix *out, bool *host_bits)
 		return -EINVAL;
 	len = addr_len_bits(a.family);
 	if (slash) {
-		if (!slash[1] || slash[1] == '-' || slash[1] == '+')
-			return -EINVAL;
+		if (strspn(slash + 1, "0123456789") != strlen(slash + 1) || !slash[1])
+			return -EINVAL; /* digits only: no sign, no space */
 		errno = 0;
 		len = strtol(slash + 1, &end, 10);
 		if (errno || *end || len < 0 || len > addr_len_bits(a.family))

@@ -1200,6 +1200,28 @@ Test(policy_errors, all_errors_in_one_run)
 	res_free(&r);
 }
 
+Test(policy_errors, slash_in_names)
+{
+	/* stats and flow logs name a rule "NSG/RULE": a '/' would split it. */
+	struct res r = parse("{'networkSecurityGroups':[{'name':'a/b','securityRules':["
+			     "{'name':'x/y','priority':100,'direction':'Inbound','access':'Allow',"
+			     "'protocol':'Tcp'," SIDES "}]}]}");
+
+	expect_err(&r, "$.networkSecurityGroups[0].name", "contains '/'");
+	expect_err(&r, "$.networkSecurityGroups[0].securityRules[0].name", "contains '/'");
+	res_free(&r);
+}
+
+Test(util, prefix_length_digits_only)
+{
+	struct xnsg_prefix p;
+
+	cr_expect_neq(prefix_parse("1.2.3.4/ 8", &p, NULL), 0, "a space in the length is refused");
+	cr_expect_neq(prefix_parse("1.2.3.4/+8", &p, NULL), 0, "a sign in the length is refused");
+	cr_expect_neq(prefix_parse("1.2.3.4/", &p, NULL), 0, "an empty length is refused");
+	cr_expect_eq(prefix_parse("1.2.3.0/24", &p, NULL), 0, "1.2.3.0/24 parses");
+}
+
 Test(policy_errors, rules_per_direction_limit)
 {
 	/* 4097 inbound rules: over the limit whatever their priorities. */
