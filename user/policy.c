@@ -917,6 +917,27 @@ static void parse_nsg_names(struct ctx *c, json_t *root)
 	}
 }
 
+/* Azure places every subnet inside its VNet; one outside is not covered
+ * by the VirtualNetwork tag, so AllowVNetInBound does not hold for it. */
+static void warn_outside_vnet(struct ctx *c, const struct subnet *sn, const char *spath)
+{
+	const struct prefix_list *v = &c->p->vnet_prefixes;
+	char buf[XNSG_PREFIX_STRLEN];
+
+	if (!v->n)
+		return;
+	for (size_t i = 0; i < sn->prefixes.n; i++) {
+		bool inside = false;
+
+		for (size_t j = 0; j < v->n && !inside; j++)
+			inside = prefix_covers(&v->v[j], &sn->prefixes.v[i]);
+		if (!inside)
+			pwarn(c, spath, "subnet prefix %s lies outside virtualNetwork.addressPrefixes: "
+			      "the VirtualNetwork tag does not cover it",
+			      prefix_fmt(&sn->prefixes.v[i], buf, sizeof(buf)));
+	}
+}
+
 static void parse_subnets(struct ctx *c, json_t *root)
 {
 	struct policy *p = c->p;
@@ -965,6 +986,7 @@ static void parse_subnets(struct ctx *c, json_t *root)
 		if (!any)
 			perr(c, obj_fields_path(&o),
 			     "missing \"addressPrefix\" or \"addressPrefixes\"");
+		warn_outside_vnet(c, sn, spath);
 		sn->nsg = nsg_ref(c, &o);
 	}
 }

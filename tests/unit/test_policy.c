@@ -1222,6 +1222,18 @@ Test(util, prefix_length_digits_only)
 	cr_expect_eq(prefix_parse("1.2.3.0/24", &p, NULL), 0, "1.2.3.0/24 parses");
 }
 
+Test(policy_warnings, subnet_outside_vnet)
+{
+	struct res r = parse("{'virtualNetwork':{'name':'v','addressPrefixes':['10.1.0.0/16']},"
+			     "'subnets':[{'name':'in','addressPrefix':'10.1.1.0/24'},"
+			     "{'name':'out','addressPrefix':'10.2.1.0/24'}]}");
+
+	cr_expect(strstr(r.all, "warning $.subnets[1]: subnet prefix 10.2.1.0/24 lies outside"),
+		  "a subnet outside the VNet is warned about:\n%s", r.all);
+	cr_expect(!strstr(r.all, "warning $.subnets[0]:"), "a subnet inside is not:\n%s", r.all);
+	res_free(&r);
+}
+
 Test(policy_errors, rules_per_direction_limit)
 {
 	/* 4097 inbound rules: over the limit whatever their priorities. */
