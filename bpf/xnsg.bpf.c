@@ -125,7 +125,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XNSG_CT_STATS);
+	__uint(max_entries, XNSG_CT_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -175,6 +175,16 @@ static __always_inline int pass_as(__u8 kind)
 	return 1;
 }
 
+/* All four table slots XNSG_NO_TABLE: no NSG on the interface's subnet or NIC. */
+static __always_inline int iface_unfiltered(const struct xnsg_iface_cfg *cfg)
+{
+	__u64 t;
+
+	_Static_assert(sizeof(cfg->table) == sizeof(t) && XNSG_NO_TABLE == 0xffff, "table slots");
+	__builtin_memcpy(&t, cfg->table, sizeof(t));
+	return t == ~0ULL;
+}
+
 /*
  * The verdict for one packet: 1 pass, 0 drop.  hook: where the program
  * runs (receive or send side); with the interface's attach mode it gives
@@ -189,7 +199,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 	struct xnsg_iface_cfg *cfg;
 	struct xnsg_iface_key ik;
 	struct xnsg_active *act;
-	struct xnsg_pkt pkt = {};
+	struct xnsg_pkt pkt; /* xnsg_parse() zeroes it */
 	struct xnsg_flow flow;
 	struct xnsg_ct_key rk;
 	__u32 zero = 0, gen, dir, l, slots[2] = { ~0U, ~0U };
@@ -217,6 +227,20 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 		xnsg_last.dir = dir;
 		xnsg_last.reason = 0;
 		xnsg_last.pass_kind = 0;
+	}
+	if (iface_unfiltered(cfg)) {
+		/* No NSG at any level (SPEC §2): not filtered, so no flow state
+		 * either - a flood here must not evict the flows of filtered
+		 * interfaces.  The private instance records it as judged with no
+		 * table at either level (each allows), as verify --datapath
+		 * reports such an interface. */
+		if (xnsg_record) {
+			xnsg_last.table[0] = XNSG_NO_TABLE;
+			xnsg_last.table[1] = XNSG_NO_TABLE;
+			xnsg_last.allow = 1;
+			xnsg_last.seq++;
+		}
+		return 1;
 	}
 	now = bpf_ktime_get_ns();
 	if (pkt.frag == XNSG_FRAG_LATER) {

@@ -245,7 +245,9 @@ _Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
 /*
  * xnsg_ct: LRU hash.  The key is canonical: side a is the smaller of the
  * two (address, port) ends, so both directions of a flow find one entry.
- * ICMP echo uses the identifier as both ports; other protocols 0.
+ * An ICMP query (echo, timestamp, ...) is the exception: side a is the
+ * querier, the identifier is both ports and icmp_query the request's type
+ * (bpf/conntrack.h); other protocols have ports 0.
  */
 struct xnsg_ct_key {
 	__u8 addr_a[16];
@@ -254,7 +256,8 @@ struct xnsg_ct_key {
 	__u16 port_a, port_b; /* host order */
 	__u8 proto;
 	__u8 family;
-	__u8 pad[2];
+	__u8 icmp_query;      /* ICMP query flows: the request's type, else 0 */
+	__u8 pad;
 };
 _Static_assert(sizeof(struct xnsg_ct_key) == 44, "xnsg_ct_key");
 
@@ -264,7 +267,7 @@ enum xnsg_ct_state {
 	XNSG_CT_SYN_SENT,    /* TCP: SYN seen */
 	XNSG_CT_SYN_RECV,    /* TCP: SYN-ACK seen */
 	XNSG_CT_ESTABLISHED, /* TCP: handshake done (or picked up mid-stream) */
-	XNSG_CT_CLOSING,     /* TCP: FIN or RST seen */
+	XNSG_CT_CLOSING,     /* TCP: FIN seen from both sides, or RST */
 	XNSG_CT_STATES
 };
 
@@ -285,6 +288,15 @@ struct xnsg_ct_val {
 _Static_assert(sizeof(struct xnsg_ct_val) == 72, "xnsg_ct_val");
 
 #define XNSG_CTF_SEEN_SYN 0x01
+#define XNSG_CTF_FIN_INIT 0x02 /* TCP: the initiator sent FIN */
+#define XNSG_CTF_FIN_RESP 0x04 /* TCP: the responder sent FIN */
+#define XNSG_CTF_RST_INIT 0x08 /* TCP: the initiator's RST closed the established flow */
+#define XNSG_CTF_RST_RESP 0x10 /* TCP: the responder's did */
+/* Cut by a policy change (apply --reset-flows, flushConnection): its
+ * packets are dropped and keep it alive, so the cut holds while traffic
+ * continues; once idle past its timeout it goes and the flow's next
+ * packet meets the rules. */
+#define XNSG_CTF_DENIED 0x80
 
 /* xnsg_config: array, 1 entry; idle timeouts in ns (0: the default). */
 enum xnsg_timeout {
@@ -321,7 +333,9 @@ struct xnsg_frag_val {
 };
 _Static_assert(sizeof(struct xnsg_frag_val) == 16, "xnsg_frag_val");
 
-/* xnsg_ct_stats: per-CPU array of __u64, indexed by these. */
+/* xnsg_ct_stats: per-CPU array of __u64, XNSG_CT_STATS_SLOTS entries
+ * (fixed, so a counter added later still fits a map pinned earlier),
+ * indexed by these. */
 enum xnsg_ct_stat {
 	XNSG_CTS_CREATED = 0, /* flows created */
 	XNSG_CTS_HITS,        /* packets passed by flow state */
@@ -333,6 +347,8 @@ enum xnsg_ct_stat {
 				   (counted by the loader, on CPU 0's slot) */
 	XNSG_CT_STATS
 };
+#define XNSG_CT_STATS_SLOTS 16
+_Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 
 /* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
 #define XNSG_MAP_ACTIVE "xnsg_active"

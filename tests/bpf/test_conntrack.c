@@ -13,6 +13,7 @@
  * Timeouts are 1 s where a test lets flows expire (one sleep of 1.2 s in
  * all).  Needs root.
  */
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -23,18 +24,20 @@
 
 #include "compile.h"
 #include "datapath.h"
+#include "dp.h"
 #include "model.h"
 #include "pkt.h"
 #include "xnsg/abi.h"
 
-/* Outbound only; short idle timeouts except for established TCP and a
+/* Outbound only (eth1 has no NSG at all: not filtered); short idle timeouts except for established TCP and a
  * UDP stream, so one sleep separates the states that expire from those
  * that must not. */
 static const char policy_json[] =
 	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
 	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[]}],"
 	"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
-	"\"ipAddresses\":[\"192.0.2.10\",\"2001:db8::10\"]}],"
+	"\"ipAddresses\":[\"192.0.2.10\",\"2001:db8::10\"]},"
+	"{\"name\":\"eth1\",\"ipAddresses\":[\"192.0.2.11\"]}],"
 	"\"flowTimeouts\":{\"tcpEstablished\":60,\"tcpTransitory\":1,\"udp\":1,"
 	"\"udpStream\":60,\"other\":1}}";
 
@@ -85,6 +88,32 @@ static void env_open(struct env *e)
 		     0, "loopback binds as eth0");
 }
 
+/* Bind loopback as interface `name` of the test policy. */
+static void bind_as(const struct env *e, const char *name)
+{
+	cr_assert_eq(dp_test_bind(e->t, e->lo, policy_find_iface(e->p, name), XNSG_ATTACH_MODE_HOST),
+		     0, "loopback binds as %s", name);
+}
+
+/* The private instance's flow table (struct dp_test, datapath.c, begins
+ * with its struct dp). */
+static int ct_fd(const struct env *e)
+{
+	return ((const struct dp *)(const void *)e->t)->fd_ct;
+}
+
+static size_t ct_entries(const struct env *e)
+{
+	struct xnsg_ct_key k, *prev = NULL;
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(ct_fd(e), prev, &k)) {
+		n++;
+		prev = &k;
+	}
+	return n;
+}
+
 static void env_close(struct env *e)
 {
 	dp_test_close(e->t);
@@ -109,6 +138,8 @@ struct want {
 /* A later fragment of a datagram whose first fragment was denied. */
 #define DENIED_WITH_FIRST ((struct want){ .allow = 0, .reason = XNSG_R_RULE_DENY })
 #define ORPHAN ((struct want){ .allow = 0, .reason = XNSG_R_FRAGMENT })
+/* On an interface with no NSG: recorded as judged with no table at all. */
+#define NO_NSG ((struct want){ .allow = 1, .kind = XNSG_PASS_RULES, .rule = "(no table)" })
 
 static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
 {
@@ -572,5 +603,39 @@ Test(conntrack, expiry, .timeout = 30)
 		echo(f, &p, IN, 1, 4242);
 		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInbound"));
 	}
+	env_close(&e);
+}
+
+/* ---- an interface without NSG --------------------------------------- */
+
+/*
+ * SPEC §2: an interface with no NSG at any level is not filtered - and
+ * keeps no flow state, or a flood on it would evict the flows of the
+ * filtered ones from the shared LRU table.  Before: every packet created
+ * an entry and the reply passed by it.
+ */
+Test(conntrack, no_nsg_interface_keeps_no_state)
+{
+	const struct fam *f = &fam4;
+	struct env e;
+	struct pkt p;
+
+	env_open(&e);
+	dp_test_flush_flows(e.t);
+	bind_as(&e, "eth1");
+	for (uint16_t port = 6000; port < 6100; port++) {
+		pkt_udp4(&p, "192.0.2.11", f->r, port, 53);
+		step(&e, OUT, &p, "UDP out on eth1 (no NSG)", NO_NSG);
+	}
+	pkt_udp4(&p, f->r, "192.0.2.11", 53, 6000);
+	step(&e, IN, &p, "its reply: not filtered, not by state", NO_NSG);
+	pkt_tcp4(&p, f->r, "192.0.2.11", 443, 6000, PKT_SYN);
+	step(&e, IN, &p, "a SYN in: not filtered", NO_NSG);
+	cr_expect_eq(ct_entries(&e), 0, "no flow entry for an unfiltered interface (%zu)",
+		     ct_entries(&e));
+	bind_as(&e, "eth0");
+	udp(f, &p, OUT, 6000, 53);
+	step(&e, OUT, &p, "UDP out on eth0 still creates state", ALLOWED_BY("AllowInternetOutBound"));
+	cr_expect_eq(ct_entries(&e), 1, "one flow entry (%zu)", ct_entries(&e));
 	env_close(&e);
 }
