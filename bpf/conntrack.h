@@ -66,6 +66,29 @@ static __always_inline __u64 ct_idle_limit(const struct xnsg_ct_key *k, const st
 	return xnsg_timeout(XNSG_TO_OTHER);
 }
 
+/*
+ * Timeouts are whole seconds, at least 1 (policy.c), so an entry idle for
+ * less than a second is live whatever its timeout: the packets of a busy
+ * flow never read the configuration.
+ */
+#define XNSG_MIN_TIMEOUT_NS 1000000000ULL
+
+/* The entry has idled past its timeout. */
+static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+				      __u64 now)
+{
+	__u64 last = v->last_ns;
+
+	return now > last && now - last > XNSG_MIN_TIMEOUT_NS && now - last > ct_idle_limit(k, v);
+}
+
+/* Remove an expired entry. */
+static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+{
+	bpf_map_delete_elem(&xnsg_ct, k);
+	ct_stat(XNSG_CTS_EXPIRED);
+}
+
 /* -1, 0, 1 as (address x, port px) sorts before, equal to, after (y, py):
  * any total order will do, it only has to be the same both ways. */
 static __always_inline int end_cmp(const __u8 *x, __u16 px, const __u8 *y, __u16 py)
@@ -153,14 +176,33 @@ static __always_inline void xnsg_flow_of(void *data, void *data_end, const struc
 	f->tcp_flags = pkt->proto == 6 ? pkt->tcp_flags : 0;
 }
 
+/* 16-byte addresses equal (IPv4: bytes 4..15 are zero in both). */
+static __always_inline int addr_eq(const __u8 *x, const __u8 *y)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, x, 8);
+	__builtin_memcpy(&a1, x + 8, 8);
+	__builtin_memcpy(&b0, y, 8);
+	__builtin_memcpy(&b1, y + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
 /*
- * The flow an ICMP error is about: the header it quotes (the packet that
- * caused it, sent the other way).  Returns 0 and fills k, or -1.
+ * The flow an ICMP error is about: the header it quotes, the packet that
+ * caused it.  An error goes back to that packet's sender, whoever sends
+ * it (the far end, or a router on the path: path MTU discovery), so the
+ * quoted source must be the error's destination, as Linux's
+ * nf_conntrack_inet_error() requires; a third host cannot make an error
+ * about someone else's flow, nor one quoting the flow's reverse, pass.
+ * Fills r's key, and r->from_a with the quoted packet's side (for the
+ * direction check of xnsg_ct_related()).  Returns 0, or -1: not an ICMP
+ * error, or not one that can be about a flow.
  */
 static __always_inline int xnsg_related_key(void *data, void *data_end, const struct xnsg_pkt *pkt,
-					    __u32 ifindex, struct xnsg_ct_key *k)
+					    __u32 ifindex, struct xnsg_flow *r)
 {
-	__u8 *in = data + (pkt->l4_off & 0xfff) + 8, *l4, proto, from_a;
+	__u8 *in = data + (pkt->l4_off & 0xfff) + 8, *l4, proto;
 	__u16 sport = 0, dport = 0;
 	__u8 src[16] = {}, dst[16] = {};
 
@@ -186,6 +228,8 @@ static __always_inline int xnsg_related_key(void *data, void *data_end, const st
 		__builtin_memcpy(dst, in + 24, 16);
 		l4 = in + 40;
 	}
+	if (!addr_eq(src, pkt->daddr))
+		return -1;
 	if (proto == 6 || proto == 17) {
 		if ((void *)(l4 + 4) > data_end)
 			return -1;
@@ -196,8 +240,37 @@ static __always_inline int xnsg_related_key(void *data, void *data_end, const st
 			return -1;
 		sport = dport = (__u16)(l4[4] << 8 | l4[5]);
 	}
-	flow_key(k, ifindex, pkt->family, proto, src, sport, dst, dport, &from_a);
+	flow_key(&r->key, ifindex, pkt->family, proto, src, sport, dst, dport, &r->from_a);
 	return 0;
+}
+
+/*
+ * Whether an ICMP error is about a live tracked flow: r from
+ * xnsg_related_key(), r->dir the error's direction.  The quoted packet
+ * went the other way: it must be its sender's direction of the flow (the
+ * initiator's packets go the flow's direction, the responder's the other).
+ * An entry idle past its timeout is removed as xnsg_ct_hit() does; a
+ * flow cut by a policy change has no related errors.
+ */
+__noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
+{
+	struct xnsg_ct_val *v;
+	__u8 qdir;
+
+	if (!r)
+		return 0;
+	v = bpf_map_lookup_elem(&xnsg_ct, &r->key);
+	if (!v)
+		return 0;
+	if (ct_expired(&r->key, v, now)) {
+		ct_expire(&r->key, v);
+		return 0;
+	}
+	qdir = r->from_a == v->init_a ? v->dir : v->dir ^ 1;
+	if (qdir == r->dir)
+		return 0;
+	ct_stat(XNSG_CTS_RELATED);
+	return 1;
 }
 
 /*
@@ -215,9 +288,8 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	v = bpf_map_lookup_elem(&xnsg_ct, &f->key);
 	if (!v)
 		return 0;
-	if (now > v->last_ns && now - v->last_ns > ct_idle_limit(&f->key, v)) {
-		bpf_map_delete_elem(&xnsg_ct, &f->key);
-		ct_stat(XNSG_CTS_EXPIRED);
+	if (ct_expired(&f->key, v, now)) {
+		ct_expire(&f->key, v);
 		return 0;
 	}
 	side = f->from_a == v->init_a ? 0 : 1;

@@ -201,7 +201,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 	struct xnsg_active *act;
 	struct xnsg_pkt pkt; /* xnsg_parse() zeroes it */
 	struct xnsg_flow flow;
-	struct xnsg_ct_key rk;
+	struct xnsg_flow rel;
 	__u32 zero = 0, gen, dir, l, slots[2] = { ~0U, ~0U };
 	__u64 now;
 	int rc, allow_all = 1;
@@ -255,10 +255,10 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 		xnsg_frag_record(&pkt, ifindex, now, 1);
 		return pass_as(XNSG_PASS_FLOW);
 	}
-	if (!xnsg_stateless && xnsg_related_key(data, data_end, &pkt, ifindex, &rk) == 0 &&
-	    bpf_map_lookup_elem(&xnsg_ct, &rk)) {
-		ct_stat(XNSG_CTS_RELATED);
-		return pass_as(XNSG_PASS_RELATED);
+	if (!xnsg_stateless && xnsg_related_key(data, data_end, &pkt, ifindex, &rel) == 0) {
+		rel.dir = (__u8)dir;
+		if (xnsg_ct_related(&rel, now))
+			return pass_as(XNSG_PASS_RELATED);
 	}
 
 	for (l = 0; l < 2; l++) {

@@ -41,14 +41,17 @@ static const char policy_json[] =
 	"\"flowTimeouts\":{\"tcpEstablished\":60,\"tcpTransitory\":1,\"udp\":1,"
 	"\"udpStream\":60,\"other\":1}}";
 
-/* The workload (local), a peer on the Internet, a router between them. */
+/* The workload (local), a peer on the Internet, a router between them,
+ * a third host on the Internet, another host behind the interface. */
 struct fam {
 	int v;
-	const char *l, *r, *rt;
+	const char *l, *r, *rt, *x, *o;
 };
 
-static const struct fam fam4 = { 4, "192.0.2.10", "198.51.100.7", "203.0.113.1" };
-static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:ffff::1" };
+static const struct fam fam4 = { 4, "192.0.2.10", "198.51.100.7", "203.0.113.1", "203.0.113.66",
+				 "192.0.2.99" };
+static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:ffff::1",
+				 "2001:db8:66::1", "2001:db8::99" };
 
 enum way { IN, OUT };
 
@@ -236,18 +239,25 @@ static void echo(const struct fam *f, struct pkt *p, enum way way, int reply, ui
 		pkt_icmp6(p, src, dst, reply ? 129 : 128, 0, id);
 }
 
-/* An ICMP error from the router to the workload quoting `inner`:
- * IPv4 "fragmentation needed" (3/4, MTU 1400), ICMPv6 "packet too big"
- * (2/0, MTU 1280), or the given type and code. */
+/* An ICMP error from src to dst quoting `inner`: IPv4 "fragmentation
+ * needed" (3/4, MTU 1400), ICMPv6 "packet too big" (2/0, MTU 1280), or
+ * the given type and code. */
+static void icmp_err_from(const struct fam *f, struct pkt *p, const char *src, const char *dst,
+			  int type, int code, const struct pkt *inner)
+{
+	if (f->v == 4)
+		pkt_icmp4_error(p, src, dst, type < 0 ? 3 : (uint8_t)type,
+				type < 0 ? 4 : (uint8_t)code, 1400, inner);
+	else
+		pkt_icmp6_error(p, src, dst, type < 0 ? 2 : (uint8_t)type,
+				type < 0 ? 0 : (uint8_t)code, 1280, inner);
+}
+
+/* The same from the router to the workload. */
 static void icmp_err(const struct fam *f, struct pkt *p, int type, int code,
 		     const struct pkt *inner)
 {
-	if (f->v == 4)
-		pkt_icmp4_error(p, f->rt, f->l, type < 0 ? 3 : (uint8_t)type,
-				type < 0 ? 4 : (uint8_t)code, 1400, inner);
-	else
-		pkt_icmp6_error(p, f->rt, f->l, type < 0 ? 2 : (uint8_t)type,
-				type < 0 ? 0 : (uint8_t)code, 1280, inner);
+	icmp_err_from(f, p, f->rt, f->l, type, code, inner);
 }
 
 #define PMTU -1 /* icmp_err type: the family's path-MTU error */
@@ -423,6 +433,64 @@ Test(conntrack, icmp_errors_v6)
 	env_close(&e);
 }
 
+/*
+ * An error goes back to the sender of the packet it quotes: its
+ * destination must be the quoted source, and it must travel against the
+ * quoted packet's direction.  Before, only the quoted flow's key was
+ * looked up, so any host could get an error through by quoting a tracked
+ * flow either way round, to any destination.
+ */
+static void icmp_error_origin(const struct env *e, const struct fam *f)
+{
+	struct pkt syn, synack, rev, p;
+	int unreach = f->v == 4 ? 3 : 1, port = f->v == 4 ? 3 : 4;
+
+	dp_test_flush_flows(e->t);
+	tcp(f, &syn, OUT, 40000, 443, PKT_SYN);
+	step(e, OUT, &syn, "SYN out", ALLOWED_BY("AllowInternetOutBound"));
+	tcp(f, &synack, IN, 40000, 443, PKT_SYN | PKT_ACK);
+	step(e, IN, &synack, "SYN-ACK in", BY_FLOW);
+
+	tcp(f, &rev, IN, 40000, 443, PKT_ACK);
+	icmp_err_from(f, &p, f->x, f->l, unreach, port, &rev);
+	step(e, IN, &p, "error from a third host quoting the flow reversed (peer -> workload)",
+	     DENIED_BY("DenyAllInbound"));
+	icmp_err_from(f, &p, f->r, f->l, unreach, port, &rev);
+	step(e, IN, &p, "error from the peer quoting its own packet to the workload",
+	     DENIED_BY("DenyAllInbound"));
+	icmp_err_from(f, &p, f->x, f->o, unreach, port, &syn);
+	step(e, IN, &p, "error to another host quoting the workload's packet",
+	     DENIED_BY("DenyAllInbound"));
+
+	icmp_err_from(f, &p, f->x, f->l, PMTU, 0, &syn);
+	step(e, IN, &p, "path-MTU error from a router on the path", RELATED);
+	icmp_err_from(f, &p, f->r, f->l, unreach, port, &syn);
+	step(e, IN, &p, "unreachable from the peer about the workload's packet", RELATED);
+	icmp_err_from(f, &p, f->l, f->r, unreach, port, &synack);
+	step(e, OUT, &p, "the workload's error about the peer's packet", RELATED);
+	icmp_err_from(f, &p, f->x, f->l, PMTU, 0, &syn);
+	step(e, OUT, &p, "error leaving towards the workload quoting its own packet",
+	     ALLOWED_BY("AllowInternetOutBound"));
+}
+
+Test(conntrack, icmp_error_origin_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_error_origin(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, icmp_error_origin_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_error_origin(&e, &fam6);
+	env_close(&e);
+}
+
 /* ---- fragments ------------------------------------------------------ */
 
 /* A UDP datagram of 1400 bytes as its first fragment (offset 0, MF) or
@@ -531,13 +599,14 @@ static void sleep_ms(long ms)
  * Flows in each state, one sleep past the 1 s timeouts, then a packet of
  * each: established TCP (60 s) and a UDP stream (60 s) survive; a TCP
  * handshake, TCP after FIN or RST (closing), one-way UDP and ICMP (1 s)
- * are gone and their packets meet the rules.  Both families at once.
+ * are gone and their packets meet the rules, as do ICMP errors about
+ * them.  Both families at once.
  */
 Test(conntrack, expiry, .timeout = 30)
 {
 	const struct fam *fams[] = { &fam4, &fam6 };
 	struct env e;
-	struct pkt p;
+	struct pkt p, q;
 
 	env_open(&e);
 	for (int i = 0; i < 2; i++) {
@@ -581,6 +650,9 @@ Test(conntrack, expiry, .timeout = 30)
 
 		echo(f, &p, OUT, 0, 4242);
 		step(&e, OUT, &p, "G: echo request out", ALLOWED_BY("AllowInternetOutBound"));
+
+		tcp(f, &p, OUT, 41004, 443, PKT_SYN);
+		step(&e, OUT, &p, "H: SYN out (handshake only)", ALLOWED_BY("AllowInternetOutBound"));
 	}
 
 	sleep_ms(1200);
@@ -602,6 +674,20 @@ Test(conntrack, expiry, .timeout = 30)
 		step(&e, IN, &p, "F: UDP stream survives 1.2 s idle", BY_FLOW);
 		echo(f, &p, IN, 1, 4242);
 		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInbound"));
+
+		/* An ICMP error about a flow idle past its timeout is no longer
+		 * related (before: any entry still in the table would do). */
+		tcp(f, &q, OUT, 41004, 443, PKT_SYN);
+		icmp_err(f, &p, PMTU, 0, &q);
+		step(&e, IN, &p, "H: path-MTU error about the expired handshake",
+		     DENIED_BY("DenyAllInbound"));
+		tcp(f, &q, OUT, 41004, 443, PKT_SYN);
+		icmp_err(f, &p, PMTU, 0, &q);
+		step(&e, IN, &p, "H: the same error once the entry is gone",
+		     DENIED_BY("DenyAllInbound"));
+		tcp(f, &q, OUT, 41000, 443, PKT_ACK);
+		icmp_err(f, &p, PMTU, 0, &q);
+		step(&e, IN, &p, "A: path-MTU error about the live established flow", RELATED);
 	}
 	env_close(&e);
 }
