@@ -17,6 +17,13 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
+/* What state a packet may use (struct xnsg_flow's track). */
+enum {
+	XNSG_FLOW_NONE = 0,   /* none: ICMP errors and ICMP other than query/reply */
+	XNSG_FLOW_FOLLOW = 1, /* may pass by state, never creates it: an ICMP reply */
+	XNSG_FLOW_TRACK = 2,  /* may pass by state, creates it when the rules allow */
+};
+
 /* A packet's flow: its canonical key and which side sent it. */
 struct xnsg_flow {
 	struct xnsg_ct_key key;
@@ -27,6 +34,7 @@ struct xnsg_flow {
 	__u8 tcp_flags;
 	__u8 dir;       /* workload direction */
 	__u8 gen;       /* generation that judged it */
+	__u8 track;     /* XNSG_FLOW_* */
 };
 
 static __always_inline void ct_stat(__u32 which)
@@ -108,17 +116,22 @@ static __always_inline int end_cmp(const __u8 *x, __u16 px, const __u8 *y, __u16
 	return 0;
 }
 
-/* Fill the canonical key of a flow from one packet's view of it. */
+/*
+ * Fill the key of a flow from one packet's view of it: canonical (side a
+ * the smaller end), or for an ICMP query (query != 0) the querier as side
+ * a: the source of a request, the destination of a reply.
+ */
 static __always_inline void flow_key(struct xnsg_ct_key *k, __u32 ifindex, __u8 family, __u8 proto,
 				     const __u8 *src, __u16 sport, const __u8 *dst, __u16 dport,
-				     __u8 *from_a)
+				     __u8 query, __u8 reply, __u8 *from_a)
 {
-	int c = end_cmp(src, sport, dst, dport);
+	int c = query ? (reply ? 1 : -1) : end_cmp(src, sport, dst, dport);
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->ifindex = ifindex;
 	k->family = family;
 	k->proto = proto;
+	k->icmp_query = query;
 	if (c <= 0) {
 		__builtin_memcpy(k->addr_a, src, 16);
 		__builtin_memcpy(k->addr_b, dst, 16);
@@ -134,30 +147,57 @@ static __always_inline void flow_key(struct xnsg_ct_key *k, __u32 ifindex, __u8 
 	}
 }
 
-static __always_inline int icmp_is_echo(__u8 family, __u8 type)
-{
-	return family == 4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
-}
-
+/*
+ * ICMP and flows (SPEC §2: errors about a tracked flow pass, an echo reply
+ * follows its request).  Only a query and its reply make a flow:
+ *
+ *   ICMP    echo 8/0, timestamp 13/14, information 15/16, address mask 17/18
+ *   ICMPv6  echo 128/129, node information 139/140
+ *
+ * Its key has the querier as side a (not the smaller end), the identifier
+ * (bytes 4-5, echoed in the reply) as both ports and the request's type as
+ * icmp_query.  So a request from the querier and a reply to it find the
+ * flow; a request the other way (the peer pinging back with the same
+ * identifier) or another query type is another flow, judged by the rules.
+ * Only a request creates a flow: a reply passes by one or meets the rules,
+ * and an allowed reply never opens the way for requests from its
+ * destination.  Every other type - errors, redirects, router messages -
+ * never passes by state nor creates it: an error (ICMP 3, 11, 12; ICMPv6
+ * 1-4) passes as related to the flow it quotes (xnsg_related_key()), the
+ * rest meet the rules.
+ */
 static __always_inline int icmp_is_error(__u8 family, __u8 type)
 {
 	return family == 4 ? (type == 3 || type == 11 || type == 12) : (type >= 1 && type <= 4);
 }
 
-static __always_inline int is_icmp(__u8 proto)
+/* ICMP of the packet's family (ICMP in IPv4, ICMPv6 in IPv6). */
+static __always_inline int is_icmp(__u8 family, __u8 proto)
 {
-	return proto == 1 || proto == 58;
+	return proto == (family == 4 ? 1 : 58);
 }
 
-/* The ICMP echo identifier (host order), or 0. */
-static __always_inline __u16 echo_id(void *data, void *data_end, const struct xnsg_pkt *pkt)
+/* The request type of an ICMP query (*reply 0) or reply (*reply 1), else 0. */
+static __always_inline __u8 icmp_query(__u8 family, __u8 type, __u8 *reply)
 {
-	__u8 *p = data + (pkt->l4_off & 0xfff);
-
-	if (!is_icmp(pkt->proto) || !icmp_is_echo(pkt->family, pkt->icmp_type) ||
-	    (void *)(p + 8) > data_end)
-		return 0;
-	return (__u16)(p[4] << 8 | p[5]);
+	*reply = 0;
+	if (family == 4) {
+		if (type == 8 || type == 13 || type == 15 || type == 17)
+			return type;
+		*reply = 1;
+		if (type == 0)
+			return 8;
+		if (type == 14 || type == 16 || type == 18)
+			return type - 1;
+	} else {
+		if (type == 128 || type == 139)
+			return type;
+		*reply = 1;
+		if (type == 129 || type == 140)
+			return type - 1;
+	}
+	*reply = 0;
+	return 0;
 }
 
 /* The flow of a packet as parsed. */
@@ -165,13 +205,26 @@ static __always_inline void xnsg_flow_of(void *data, void *data_end, const struc
 					 __u32 ifindex, struct xnsg_flow *f)
 {
 	__u16 sport = pkt->sport, dport = pkt->dport;
+	__u8 q = 0, reply = 0, *p;
 
-	if (is_icmp(pkt->proto))
-		sport = dport = echo_id(data, data_end, pkt);
-	else if (pkt->proto != 6 && pkt->proto != 17)
+	f->track = XNSG_FLOW_TRACK;
+	if (is_icmp(pkt->family, pkt->proto)) {
+		p = data + (pkt->l4_off & 0xfff);
+		q = icmp_query(pkt->family, pkt->icmp_type, &reply);
 		sport = dport = 0;
-	flow_key(&f->key, ifindex, pkt->family, pkt->proto, pkt->saddr, sport, pkt->daddr, dport,
-		 &f->from_a);
+		if (!q || (void *)(p + 8) > data_end) {
+			q = reply = 0;
+			f->track = XNSG_FLOW_NONE;
+		} else {
+			sport = dport = (__u16)(p[4] << 8 | p[5]);
+			if (reply)
+				f->track = XNSG_FLOW_FOLLOW;
+		}
+	} else if (pkt->proto != 6 && pkt->proto != 17) {
+		sport = dport = 0;
+	}
+	flow_key(&f->key, ifindex, pkt->family, pkt->proto, pkt->saddr, sport, pkt->daddr, dport, q,
+		 reply, &f->from_a);
 	f->len = pkt->len;
 	f->tcp_flags = pkt->proto == 6 ? pkt->tcp_flags : 0;
 }
@@ -202,11 +255,11 @@ static __always_inline int addr_eq(const __u8 *x, const __u8 *y)
 static __always_inline int xnsg_related_key(void *data, void *data_end, const struct xnsg_pkt *pkt,
 					    __u32 ifindex, struct xnsg_flow *r)
 {
-	__u8 *in = data + (pkt->l4_off & 0xfff) + 8, *l4, proto;
+	__u8 *in = data + (pkt->l4_off & 0xfff) + 8, *l4, proto, q = 0, reply = 0;
 	__u16 sport = 0, dport = 0;
 	__u8 src[16] = {}, dst[16] = {};
 
-	if (!is_icmp(pkt->proto) || !icmp_is_error(pkt->family, pkt->icmp_type))
+	if (!is_icmp(pkt->family, pkt->proto) || !icmp_is_error(pkt->family, pkt->icmp_type))
 		return -1;
 	if (pkt->family == 4) {
 		__u32 ihl;
@@ -235,12 +288,15 @@ static __always_inline int xnsg_related_key(void *data, void *data_end, const st
 			return -1;
 		sport = (__u16)(l4[0] << 8 | l4[1]);
 		dport = (__u16)(l4[2] << 8 | l4[3]);
-	} else if (proto == 1 || proto == 58) {
-		if ((void *)(l4 + 8) > data_end || !icmp_is_echo(pkt->family, l4[0]))
+	} else if (is_icmp(pkt->family, proto)) {
+		if ((void *)(l4 + 8) > data_end)
 			return -1;
+		q = icmp_query(pkt->family, l4[0], &reply);
+		if (!q)
+			return -1; /* an error about an error: no flow */
 		sport = dport = (__u16)(l4[4] << 8 | l4[5]);
 	}
-	flow_key(&r->key, ifindex, pkt->family, proto, src, sport, dst, dport, &r->from_a);
+	flow_key(&r->key, ifindex, pkt->family, proto, src, sport, dst, dport, q, reply, &r->from_a);
 	return 0;
 }
 
@@ -283,7 +339,9 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	struct xnsg_ct_val *v;
 	__u32 side;
 
-	if (!f)
+	/* Tested here, not by the caller: a branch there on a constant would
+	 * split the verifier's walk of the rules for each kind of flow. */
+	if (!f || !f->track)
 		return 0;
 	v = bpf_map_lookup_elem(&xnsg_ct, &f->key);
 	if (!v)
@@ -319,8 +377,8 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 {
 	struct xnsg_ct_val v = {};
 
-	if (!f)
-		return 0;
+	if (!f || f->track != XNSG_FLOW_TRACK)
+		return 0; /* (tested here for the reason xnsg_ct_hit() says) */
 	if (f->key.proto == 6) {
 		if (f->tcp_flags & TCP_RST)
 			return 0; /* nothing to track */

@@ -190,7 +190,7 @@ static __always_inline int iface_unfiltered(const struct xnsg_iface_cfg *cfg)
  * runs (receive or send side); with the interface's attach mode it gives
  * the workload's direction.
  *
- *   parse -> interface config -> later fragment? follow its first
+ *   parse -> interface config (no NSG: pass) -> later fragment? follow its first
  *         -> tracked flow? pass -> ICMP error of a tracked flow? pass
  *         -> every level's table -> track the flow if allowed
  */

@@ -378,6 +378,106 @@ Test(conntrack, udp_icmp_v6)
 	env_close(&e);
 }
 
+/* ---- ICMP queries --------------------------------------------------- */
+
+/* An ICMP message of any type with the given identifier, one way. */
+static void icmp_msg(const struct fam *f, struct pkt *p, enum way way, uint8_t type, uint16_t id)
+{
+	const char *src = way == OUT ? f->l : f->r, *dst = way == OUT ? f->r : f->l;
+
+	if (f->v == 4)
+		pkt_icmp4(p, src, dst, type, 0, id);
+	else
+		pkt_icmp6(p, src, dst, type, 0, id);
+}
+
+/*
+ * A query's flow passes only its requests from the querier and its
+ * replies to it; replies, errors and other types create no state.
+ * Before: request and reply shared one key (the peer's echo request with
+ * the workload's identifier passed), every non-echo type shared
+ * identifier 0 (after any outbound timestamp request or error, the peer's
+ * redirects and unreachables passed by state), and a reply created state.
+ */
+static void icmp_queries(const struct env *e, const struct fam *f)
+{
+	int v4 = f->v == 4;
+	uint8_t req = v4 ? 8 : 128, rep = v4 ? 0 : 129, unreach = v4 ? 3 : 1;
+	struct pkt p;
+
+	dp_test_flush_flows(e->t);
+	icmp_msg(f, &p, OUT, req, 99);
+	step(e, OUT, &p, "echo request out, id 99", ALLOWED_BY("AllowInternetOutBound"));
+	icmp_msg(f, &p, IN, rep, 99);
+	step(e, IN, &p, "its echo reply in", BY_FLOW);
+	icmp_msg(f, &p, IN, req, 99);
+	step(e, IN, &p, "echo request in from the peer, id 99", DENIED_BY("DenyAllInbound"));
+	icmp_msg(f, &p, OUT, req, 99);
+	step(e, OUT, &p, "the next echo request out, id 99", BY_FLOW);
+	icmp_msg(f, &p, OUT, rep, 99);
+	step(e, OUT, &p, "an echo reply out, id 99: not the flow's direction",
+	     ALLOWED_BY("AllowInternetOutBound"));
+	icmp_msg(f, &p, IN, req, 99);
+	step(e, IN, &p, "echo request in, id 99, after that reply", DENIED_BY("DenyAllInbound"));
+
+	icmp_msg(f, &p, OUT, rep, 55);
+	step(e, OUT, &p, "unsolicited echo reply out, id 55", ALLOWED_BY("AllowInternetOutBound"));
+	icmp_msg(f, &p, IN, req, 55);
+	step(e, IN, &p, "echo request in, id 55: the reply created no state",
+	     DENIED_BY("DenyAllInbound"));
+
+	icmp_msg(f, &p, OUT, unreach, 0);
+	step(e, OUT, &p, "an unreachable out (quoting nothing)", ALLOWED_BY("AllowInternetOutBound"));
+	icmp_msg(f, &p, IN, unreach, 0);
+	step(e, IN, &p, "an unreachable in (quoting nothing): no state", DENIED_BY("DenyAllInbound"));
+
+	if (v4) {
+		icmp_msg(f, &p, OUT, 13, 7);
+		step(e, OUT, &p, "timestamp request out, id 7", ALLOWED_BY("AllowInternetOutBound"));
+		icmp_msg(f, &p, IN, 14, 7);
+		step(e, IN, &p, "its timestamp reply in", BY_FLOW);
+		icmp_msg(f, &p, IN, 13, 7);
+		step(e, IN, &p, "timestamp request in, id 7", DENIED_BY("DenyAllInbound"));
+		icmp_msg(f, &p, IN, 0, 7);
+		step(e, IN, &p, "echo reply in, id 7: another query type", DENIED_BY("DenyAllInbound"));
+		icmp_msg(f, &p, IN, 5, 0);
+		step(e, IN, &p, "redirect in", DENIED_BY("DenyAllInbound"));
+		icmp_msg(f, &p, OUT, 9, 0);
+		step(e, OUT, &p, "router advertisement out", ALLOWED_BY("AllowInternetOutBound"));
+		icmp_msg(f, &p, IN, 9, 0);
+		step(e, IN, &p, "router advertisement in: no state", DENIED_BY("DenyAllInbound"));
+	} else {
+		icmp_msg(f, &p, OUT, 139, 3);
+		step(e, OUT, &p, "node information query out", ALLOWED_BY("AllowInternetOutBound"));
+		icmp_msg(f, &p, IN, 140, 3);
+		step(e, IN, &p, "its reply in", BY_FLOW);
+		icmp_msg(f, &p, IN, 139, 3);
+		step(e, IN, &p, "node information query in", DENIED_BY("DenyAllInbound"));
+		icmp_msg(f, &p, OUT, 130, 0);
+		step(e, OUT, &p, "MLD query out", ALLOWED_BY("AllowInternetOutBound"));
+		icmp_msg(f, &p, IN, 130, 0);
+		step(e, IN, &p, "MLD query in: no state", DENIED_BY("DenyAllInbound"));
+	}
+}
+
+Test(conntrack, icmp_queries_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_queries(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, icmp_queries_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	icmp_queries(&e, &fam6);
+	env_close(&e);
+}
+
 /* ---- ICMP errors ---------------------------------------------------- */
 
 static void icmp_errors(const struct env *e, const struct fam *f)
