@@ -329,6 +329,58 @@ __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
 	return 1;
 }
 
+#define CTF_FIN_BOTH (XNSG_CTF_FIN_INIT | XNSG_CTF_FIN_RESP)
+#define CTF_RST_ANY (XNSG_CTF_RST_INIT | XNSG_CTF_RST_RESP)
+
+/*
+ * TCP state after a packet with flags fl from side (0 the initiator, 1
+ * the responder).  Sequence numbers are not tracked, so a FIN or RST
+ * cannot be told from a spoofed one; what keeps either from cutting a live
+ * flow down to the transitory timeout:
+ * - FIN is remembered per side (XNSG_CTF_FIN_*): the flow is CLOSING once
+ *   both sides sent one; a half-closed connection may go on one way for
+ *   as long as it likes.
+ * - RST makes it CLOSING at once.  If it closed an ESTABLISHED flow, its
+ *   sender is remembered (XNSG_CTF_RST_*), and a later packet with ACK and
+ *   without RST from the other side makes it ESTABLISHED again: that side
+ *   did not take the reset (or never saw it).
+ * - A SYN from the initiator on a CLOSING flow starts the 4-tuple afresh.
+ */
+static __always_inline void ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
+{
+	__u8 st = v->state, cf = v->flags, nst = st, ncf = cf;
+
+	if (st == XNSG_CT_ESTABLISHED && !(fl & (TCP_RST | TCP_FIN)))
+		return; /* the common case */
+	if (fl & TCP_RST) {
+		if (st == XNSG_CT_ESTABLISHED)
+			ncf |= XNSG_CTF_RST_INIT << side;
+		nst = XNSG_CT_CLOSING;
+	} else if (st == XNSG_CT_CLOSING) {
+		if ((fl & TCP_SYN) && !(fl & TCP_ACK) && !side) {
+			nst = XNSG_CT_SYN_SENT; /* the 4-tuple is reused */
+			ncf &= ~(CTF_FIN_BOTH | CTF_RST_ANY);
+		} else if ((cf & (XNSG_CTF_RST_INIT << (side ^ 1))) && (fl & TCP_ACK)) {
+			nst = XNSG_CT_ESTABLISHED;
+			ncf &= ~CTF_RST_ANY;
+		}
+	} else {
+		if (st == XNSG_CT_SYN_SENT && side && (fl & TCP_SYN) && (fl & TCP_ACK))
+			nst = XNSG_CT_SYN_RECV;
+		else if (st == XNSG_CT_SYN_RECV && !side && (fl & TCP_ACK))
+			nst = XNSG_CT_ESTABLISHED;
+		if (fl & TCP_FIN) {
+			ncf |= XNSG_CTF_FIN_INIT << side;
+			if ((ncf & CTF_FIN_BOTH) == CTF_FIN_BOTH)
+				nst = XNSG_CT_CLOSING;
+		}
+	}
+	if (nst != st)
+		v->state = nst;
+	if (ncf != cf)
+		v->flags = ncf;
+}
+
 /*
  * A packet of a tracked flow: account it, advance the TCP state, and
  * return 1 to pass it.  An entry idle past its timeout is removed and 0
@@ -354,20 +406,10 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	v->last_ns = now;
 	__sync_fetch_and_add(&v->packets[side & 1], 1);
 	__sync_fetch_and_add(&v->bytes[side & 1], f->len);
-	if (f->key.proto == 6) {
-		__u8 fl = f->tcp_flags;
-
-		if (fl & (TCP_RST | TCP_FIN))
-			v->state = XNSG_CT_CLOSING;
-		else if (v->state == XNSG_CT_SYN_SENT && side && (fl & TCP_SYN) && (fl & TCP_ACK))
-			v->state = XNSG_CT_SYN_RECV;
-		else if (v->state == XNSG_CT_SYN_RECV && !side && (fl & TCP_ACK))
-			v->state = XNSG_CT_ESTABLISHED;
-		else if (v->state == XNSG_CT_CLOSING && (fl & TCP_SYN) && !(fl & TCP_ACK) && !side)
-			v->state = XNSG_CT_SYN_SENT; /* the 4-tuple is reused */
-	} else if (side && v->state == XNSG_CT_NEW) {
+	if (f->key.proto == 6)
+		ct_tcp(v, f->tcp_flags, side & 1);
+	else if (side && v->state == XNSG_CT_NEW)
 		v->state = XNSG_CT_REPLIED;
-	}
 	ct_stat(XNSG_CTS_HITS);
 	return 1;
 }
@@ -384,8 +426,10 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 			return 0; /* nothing to track */
 		v.state = (f->tcp_flags & TCP_SYN) && !(f->tcp_flags & TCP_ACK) ? XNSG_CT_SYN_SENT
 									     : XNSG_CT_ESTABLISHED;
-		if (f->tcp_flags & TCP_FIN)
+		if (f->tcp_flags & TCP_FIN) { /* picked up as it ends */
 			v.state = XNSG_CT_CLOSING;
+			v.flags = XNSG_CTF_FIN_INIT;
+		}
 	}
 	v.created_ns = now;
 	v.last_ns = now;

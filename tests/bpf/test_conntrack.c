@@ -695,10 +695,24 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* An outbound TCP connection through its handshake. */
+static void tcp_established(const struct env *e, const struct fam *f, uint16_t lport)
+{
+	struct pkt p;
+
+	tcp(f, &p, OUT, lport, 443, PKT_SYN);
+	step(e, OUT, &p, "SYN out", ALLOWED_BY("AllowInternetOutBound"));
+	tcp(f, &p, IN, lport, 443, PKT_SYN | PKT_ACK);
+	step(e, IN, &p, "SYN-ACK in", BY_FLOW);
+	tcp(f, &p, OUT, lport, 443, PKT_ACK);
+	step(e, OUT, &p, "ACK out (established)", BY_FLOW);
+}
+
 /*
  * Flows in each state, one sleep past the 1 s timeouts, then a packet of
- * each: established TCP (60 s) and a UDP stream (60 s) survive; a TCP
- * handshake, TCP after FIN or RST (closing), one-way UDP and ICMP (1 s)
+ * each: established TCP (60 s), half-closed TCP, TCP whose RST one side
+ * ignored and a UDP stream (60 s) survive; a TCP handshake, TCP after FIN
+ * both ways or RST (closing), one-way UDP and ICMP (1 s)
  * are gone and their packets meet the rules, as do ICMP errors about
  * them.  Both families at once.
  */
@@ -726,7 +740,9 @@ Test(conntrack, expiry, .timeout = 30)
 		tcp(f, &p, OUT, 41001, 443, PKT_ACK);
 		step(&e, OUT, &p, "B: ACK out", BY_FLOW);
 		tcp(f, &p, OUT, 41001, 443, PKT_FIN | PKT_ACK);
-		step(&e, OUT, &p, "B: FIN out (closing)", BY_FLOW);
+		step(&e, OUT, &p, "B: FIN out", BY_FLOW);
+		tcp(f, &p, IN, 41001, 443, PKT_FIN | PKT_ACK);
+		step(&e, IN, &p, "B: FIN in (both sides: closing)", BY_FLOW);
 
 		tcp(f, &p, OUT, 41002, 443, PKT_SYN);
 		step(&e, OUT, &p, "C: SYN out (handshake only)", ALLOWED_BY("AllowInternetOutBound"));
@@ -753,6 +769,25 @@ Test(conntrack, expiry, .timeout = 30)
 
 		tcp(f, &p, OUT, 41004, 443, PKT_SYN);
 		step(&e, OUT, &p, "H: SYN out (handshake only)", ALLOWED_BY("AllowInternetOutBound"));
+
+		/* Before, one FIN or RST either way made any flow closing. */
+		tcp_established(&e, f, 41005);
+		tcp(f, &p, OUT, 41005, 443, PKT_FIN | PKT_ACK);
+		step(&e, OUT, &p, "K: FIN out (half-close)", BY_FLOW);
+		tcp(f, &p, IN, 41005, 443, PKT_ACK | PKT_PSH);
+		step(&e, IN, &p, "K: the peer still sends", BY_FLOW);
+
+		tcp_established(&e, f, 41006);
+		tcp(f, &p, IN, 41006, 443, PKT_RST);
+		step(&e, IN, &p, "L: a (spoofed) RST in", BY_FLOW);
+		tcp(f, &p, OUT, 41006, 443, PKT_ACK | PKT_PSH);
+		step(&e, OUT, &p, "L: the workload carries on (established again)", BY_FLOW);
+
+		tcp_established(&e, f, 41007);
+		tcp(f, &p, IN, 41007, 443, PKT_RST);
+		step(&e, IN, &p, "M: RST in", BY_FLOW);
+		tcp(f, &p, IN, 41007, 443, PKT_ACK);
+		step(&e, IN, &p, "M: an ACK from the RST's sender (still closing)", BY_FLOW);
 	}
 
 	sleep_ms(1200);
@@ -788,6 +823,13 @@ Test(conntrack, expiry, .timeout = 30)
 		tcp(f, &q, OUT, 41000, 443, PKT_ACK);
 		icmp_err(f, &p, PMTU, 0, &q);
 		step(&e, IN, &p, "A: path-MTU error about the live established flow", RELATED);
+
+		tcp(f, &p, IN, 41005, 443, PKT_ACK | PKT_PSH);
+		step(&e, IN, &p, "K: half-closed TCP survives 1.2 s idle", BY_FLOW);
+		tcp(f, &p, IN, 41006, 443, PKT_ACK | PKT_PSH);
+		step(&e, IN, &p, "L: TCP after a RST the other side ignored survives", BY_FLOW);
+		tcp(f, &p, IN, 41007, 443, PKT_ACK);
+		step(&e, IN, &p, "M: TCP after a RST expired", DENIED_BY("DenyAllInbound"));
 	}
 	env_close(&e);
 }
