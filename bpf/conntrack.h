@@ -90,11 +90,15 @@ static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct 
 	return now > last && now - last > XNSG_MIN_TIMEOUT_NS && now - last > ct_idle_limit(k, v);
 }
 
-/* Remove an expired entry. */
+/* Remove an expired entry.  One cut by a policy change was counted then
+ * (XNSG_CTS_RESET), so it does not count as expired. */
 static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
 {
+	__u8 cut = v->flags & XNSG_CTF_DENIED;
+
 	bpf_map_delete_elem(&xnsg_ct, k);
-	ct_stat(XNSG_CTS_EXPIRED);
+	if (!cut)
+		ct_stat(XNSG_CTS_EXPIRED);
 }
 
 /* -1, 0, 1 as (address x, port px) sorts before, equal to, after (y, py):
@@ -323,7 +327,7 @@ __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
 		return 0;
 	}
 	qdir = r->from_a == v->init_a ? v->dir : v->dir ^ 1;
-	if (qdir == r->dir)
+	if (qdir == r->dir || (v->flags & XNSG_CTF_DENIED))
 		return 0;
 	ct_stat(XNSG_CTS_RELATED);
 	return 1;
@@ -385,6 +389,11 @@ static __always_inline void ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
  * A packet of a tracked flow: account it, advance the TCP state, and
  * return 1 to pass it.  An entry idle past its timeout is removed and 0
  * returned: the packet is then judged by the rules like a new flow's.
+ * A flow cut by a policy change (XNSG_CTF_DENIED, set by `apply
+ * --reset-flows` / flushConnection): -1, drop it, and keep the entry
+ * alive.  Removing the entry instead would let the flow start again
+ * mid-stream from whichever side the new policy still allows (the
+ * workload's ACKs, say) and carry the denied side with it.
  */
 __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 {
@@ -402,8 +411,10 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 		ct_expire(&f->key, v);
 		return 0;
 	}
-	side = f->from_a == v->init_a ? 0 : 1;
 	v->last_ns = now;
+	if (v->flags & XNSG_CTF_DENIED)
+		return -1;
+	side = f->from_a == v->init_a ? 0 : 1;
 	__sync_fetch_and_add(&v->packets[side & 1], 1);
 	__sync_fetch_and_add(&v->bytes[side & 1], f->len);
 	if (f->key.proto == 6)

@@ -153,7 +153,8 @@ static __always_inline void count(void *map, __u32 key, __u32 len)
 	}
 }
 
-/* Drop for a reason other than a rule: counted, recorded. */
+/* Drop without a rule's decision (a malformed packet, an orphan fragment,
+ * a flow cut by a policy change): counted, recorded. */
 static __always_inline int drop(__u32 reason, __u32 len)
 {
 	count(&xnsg_drops, reason, len);
@@ -191,7 +192,8 @@ static __always_inline int iface_unfiltered(const struct xnsg_iface_cfg *cfg)
  * the workload's direction.
  *
  *   parse -> interface config (no NSG: pass) -> later fragment? follow its first
- *         -> tracked flow? pass -> ICMP error of a tracked flow? pass
+ *         -> tracked flow? pass (cut by a policy change: drop)
+ *         -> ICMP error of a tracked flow? pass
  *         -> every level's table -> track the flow if allowed
  */
 static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex, int hook)
@@ -251,9 +253,10 @@ static __always_inline int xnsg_judge(void *data, void *data_end, __u32 ifindex,
 	}
 
 	xnsg_flow_of(data, data_end, &pkt, ifindex, &flow);
-	if (!xnsg_stateless && xnsg_ct_hit(&flow, now)) {
-		xnsg_frag_record(&pkt, ifindex, now, 1);
-		return pass_as(XNSG_PASS_FLOW);
+	rc = xnsg_stateless ? 0 : xnsg_ct_hit(&flow, now);
+	if (rc) { /* a tracked flow: 1 pass, -1 cut by a policy change */
+		xnsg_frag_record(&pkt, ifindex, now, rc > 0);
+		return rc > 0 ? pass_as(XNSG_PASS_FLOW) : drop(XNSG_R_RULE_DENY, pkt.len);
 	}
 	if (!xnsg_stateless && xnsg_related_key(data, data_end, &pkt, ifindex, &rel) == 0) {
 		rel.dir = (__u8)dir;

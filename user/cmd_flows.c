@@ -32,9 +32,26 @@ static const char *const state_names[XNSG_CT_STATES] = {
 	[XNSG_CT_CLOSING] = "closing",
 };
 
-/* Call fn on every entry of the flow table; fn returns non-zero to delete. */
-static int ct_walk(int fd, int (*fn)(const struct xnsg_ct_key *, const struct xnsg_ct_val *, void *),
-		   void *arg, size_t *deleted)
+/* An entry's state as shown: "denied" when a policy change cut the flow
+ * (XNSG_CTF_DENIED), whatever its TCP/UDP state. */
+static const char *state_name(const struct xnsg_ct_val *v)
+{
+	if (v->flags & XNSG_CTF_DENIED)
+		return "denied";
+	return v->state < XNSG_CT_STATES ? state_names[v->state] : "?";
+}
+
+/* What ct_walk() does with an entry after fn saw it. */
+enum ct_action {
+	CT_KEEP,   /* leave it */
+	CT_DELETE, /* remove it */
+	CT_UPDATE, /* write back the value fn changed (if the entry is still there) */
+};
+
+/* Call fn on every entry of the flow table; *changed counts the entries
+ * deleted or updated as fn asked. */
+static int ct_walk(int fd, enum ct_action (*fn)(const struct xnsg_ct_key *, struct xnsg_ct_val *, void *),
+		   void *arg, size_t *changed)
 {
 	struct xnsg_ct_key *keys = NULL;
 	struct xnsg_ct_val v;
@@ -49,13 +66,21 @@ static int ct_walk(int fd, int (*fn)(const struct xnsg_ct_key *, const struct xn
 			break;
 		n++;
 	}
-	if (deleted)
-		*deleted = 0;
+	if (changed)
+		*changed = 0;
 	for (size_t i = 0; i < n; i++) {
+		enum ct_action a;
+		int err = -1;
+
 		if (bpf_map_lookup_elem(fd, &keys[i], &v))
 			continue; /* gone meanwhile */
-		if (fn(&keys[i], &v, arg) && bpf_map_delete_elem(fd, &keys[i]) == 0 && deleted)
-			(*deleted)++;
+		a = fn(&keys[i], &v, arg);
+		if (a == CT_DELETE)
+			err = bpf_map_delete_elem(fd, &keys[i]);
+		else if (a == CT_UPDATE)
+			err = bpf_map_update_elem(fd, &keys[i], &v, BPF_EXIST);
+		if (err == 0 && changed)
+			(*changed)++;
 	}
 	free(keys);
 	return 0;
@@ -78,10 +103,18 @@ static void ct_ends(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, st
 
 /* ---- re-evaluation after a policy change ---------------------------- */
 
+/*
+ * A flow the new policy denies is cut, not removed: its entry is marked
+ * XNSG_CTF_DENIED and the datapath drops its packets while they keep
+ * coming, until it idles out (bpf/conntrack.h).  A removed entry would
+ * let the side the new policy still allows (the workload's outbound ACKs,
+ * say) start the flow again mid-stream, and the denied side ride it.
+ */
 struct reeval {
 	const struct policy *p;
 	bool all; /* --reset-flows: every flow; else interfaces with flushConnection */
 	size_t checked;
+	size_t cut;   /* flows cut now */
 };
 
 static bool flushes(const struct policy *p, const struct iface *ifc)
@@ -91,22 +124,26 @@ static bool flushes(const struct policy *p, const struct iface *ifc)
 		p->nsgs[p->subnets[ifc->subnet].nsg].flush_connection);
 }
 
-static int reeval_one(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, void *arg)
+static enum ct_action reeval_one(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
 {
 	struct reeval *re = arg;
 	struct eval_query q = { 0 };
 	struct eval_result r;
 	struct xnsg_addr ia, ra;
 	char name[IF_NAMESIZE];
+	bool cut = v->flags & XNSG_CTF_DENIED;
 	uint16_t ip, rp;
 
-	if (!if_indextoname(k->ifindex, name))
-		return 1; /* the interface is gone */
+	if (!if_indextoname(k->ifindex, name)) { /* the interface is gone */
+		if (!cut)
+			re->cut++;
+		return CT_DELETE;
+	}
 	q.iface = policy_find_iface(re->p, name);
 	if (q.iface < 0)
-		return 0; /* not filtered by this policy any more */
+		return CT_KEEP; /* not filtered by this policy any more */
 	if (!re->all && !flushes(re->p, &re->p->ifaces[q.iface]))
-		return 0;
+		return CT_KEEP;
 	re->checked++;
 	ct_ends(k, v, &ia, &ip, &ra, &rp);
 	q.dir = v->dir == XNSG_DIR_IN ? XNSG_IN : XNSG_OUT;
@@ -119,7 +156,13 @@ static int reeval_one(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, 
 	if (k->proto != 6 && k->proto != 17)
 		q.lport = q.rport = 0;
 	eval_flow(re->p, &q, &r);
-	return !r.allow;
+	if (cut) /* cut earlier: allowed now, its next packet meets the rules */
+		return r.allow ? CT_DELETE : CT_KEEP;
+	if (r.allow)
+		return CT_KEEP;
+	v->flags |= XNSG_CTF_DENIED;
+	re->cut++;
+	return CT_UPDATE;
 }
 
 /* Add n to the flow-table counter of flows cut by a policy change, so
@@ -144,6 +187,7 @@ static void count_reset(size_t n)
 	close(fd);
 }
 
+/* *removed: the flows cut (their entries stay, marked, until they idle out). */
 int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *removed)
 {
 	struct reeval re = { .p = p, .all = all };
@@ -151,11 +195,12 @@ int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *
 
 	if (fd < 0)
 		return fd;
-	ct_walk(fd, reeval_one, &re, removed);
+	ct_walk(fd, reeval_one, &re, NULL);
 	close(fd);
 	*checked = re.checked;
-	if (*removed)
-		count_reset(*removed);
+	*removed = re.cut;
+	if (re.cut)
+		count_reset(re.cut);
 	return 0;
 }
 
@@ -183,7 +228,7 @@ static json_t *rule_of(const struct show *s, const struct xnsg_ct_val *v)
 	return a;
 }
 
-static int show_one(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, void *arg)
+static enum ct_action show_one(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
 {
 	struct show *s = arg;
 	char ib[64], rb[64], ifname[IF_NAMESIZE];
@@ -199,12 +244,11 @@ static int show_one(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, vo
 			  "interface", ifname, "direction", v->dir == XNSG_DIR_IN ? "Inbound" : "Outbound",
 			  "protocol", k->proto, "initiator", addr_fmt(&ia, ib, sizeof(ib)), "initiator_port",
 			  ip, "responder", addr_fmt(&ra, rb, sizeof(rb)), "responder_port", rp, "state",
-			  v->state < XNSG_CT_STATES ? state_names[v->state] : "?", "age_s",
-			  (double)(s->now - v->created_ns) / 1e9, "idle_s",
+			  state_name(v), "age_s", (double)(s->now - v->created_ns) / 1e9, "idle_s",
 			  s->now > v->last_ns ? (double)(s->now - v->last_ns) / 1e9 : 0.0, "packets",
 			  (json_int_t)v->packets[0], (json_int_t)v->packets[1], "bytes",
 			  (json_int_t)v->bytes[0], (json_int_t)v->bytes[1], "rules", rule_of(s, v)));
-	return 0;
+	return CT_KEEP;
 }
 
 static __u64 monotonic_ns(void)

@@ -10,21 +10,26 @@
  * passed by flow state, passed as an ICMP error about a tracked flow,
  * passed as a later fragment of an allowed datagram, or dropped (by a
  * rule, or as an orphan fragment), and the drop counter must agree.
- * Timeouts are 1 s where a test lets flows expire (one sleep of 1.2 s in
+ * Timeouts are 1 s where a test lets flows expire (sleeps of 1.3 s in
  * all).  Needs root.
  */
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "compile.h"
 #include "datapath.h"
 #include "dp.h"
+#include "flows.h"
 #include "model.h"
 #include "pkt.h"
 #include "xnsg/abi.h"
@@ -117,6 +122,41 @@ static size_t ct_entries(const struct env *e)
 	return n;
 }
 
+/* A flow-table counter (enum xnsg_ct_stat) summed over CPUs. */
+static unsigned long long ct_stat(const struct env *e, unsigned int which)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	unsigned long long per[ncpu > 0 ? ncpu : 1], sum = 0;
+
+	cr_assert_gt(ncpu, 0, "CPUs counted");
+	cr_assert_eq(bpf_map_lookup_elem(((const struct dp *)(const void *)e->t)->fd_ct_stats,
+					 &which, per),
+		     0, "xnsg_ct_stats[%u] reads", which);
+	for (int c = 0; c < ncpu; c++)
+		sum += per[c];
+	return sum;
+}
+
+/* Cut the flows with an end on `port` as `apply --reset-flows` cuts those
+ * the new policy denies (user/cmd_flows.c): mark them, in place. */
+static void cut_flows(const struct env *e, uint16_t port)
+{
+	struct xnsg_ct_key k, *prev = NULL;
+	struct xnsg_ct_val v;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(ct_fd(e), prev, &k)) {
+		prev = &k;
+		if ((k.port_a != port && k.port_b != port) ||
+		    bpf_map_lookup_elem(ct_fd(e), &k, &v))
+			continue;
+		v.flags |= XNSG_CTF_DENIED;
+		cr_assert_eq(bpf_map_update_elem(ct_fd(e), &k, &v, BPF_EXIST), 0, "flow marked cut");
+		n++;
+	}
+	cr_assert_gt(n, 0, "a flow on port %u to cut", port);
+}
+
 static void env_close(struct env *e)
 {
 	dp_test_close(e->t);
@@ -141,6 +181,8 @@ struct want {
 /* A later fragment of a datagram whose first fragment was denied. */
 #define DENIED_WITH_FIRST ((struct want){ .allow = 0, .reason = XNSG_R_RULE_DENY })
 #define ORPHAN ((struct want){ .allow = 0, .reason = XNSG_R_FRAGMENT })
+/* A packet of a flow cut by a policy change: dropped without a rule. */
+#define CUT ((struct want){ .allow = 0, .reason = XNSG_R_RULE_DENY })
 /* On an interface with no NSG: recorded as judged with no table at all. */
 #define NO_NSG ((struct want){ .allow = 1, .kind = XNSG_PASS_RULES, .rule = "(no table)" })
 
@@ -711,14 +753,16 @@ static void tcp_established(const struct env *e, const struct fam *f, uint16_t l
 /*
  * Flows in each state, one sleep past the 1 s timeouts, then a packet of
  * each: established TCP (60 s), half-closed TCP, TCP whose RST one side
- * ignored and a UDP stream (60 s) survive; a TCP handshake, TCP after FIN
- * both ways or RST (closing), one-way UDP and ICMP (1 s)
+ * ignored, a UDP stream (60 s) and a flow cut by a policy change whose
+ * packets keep coming survive; a TCP handshake, TCP after FIN both ways or
+ * RST (closing), one-way UDP, ICMP (1 s) and an idle cut flow
  * are gone and their packets meet the rules, as do ICMP errors about
  * them.  Both families at once.
  */
 Test(conntrack, expiry, .timeout = 30)
 {
 	const struct fam *fams[] = { &fam4, &fam6 };
+	unsigned long long expired;
 	struct env e;
 	struct pkt p, q;
 
@@ -788,15 +832,28 @@ Test(conntrack, expiry, .timeout = 30)
 		step(&e, IN, &p, "M: RST in", BY_FLOW);
 		tcp(f, &p, IN, 41007, 443, PKT_ACK);
 		step(&e, IN, &p, "M: an ACK from the RST's sender (still closing)", BY_FLOW);
+
+		/* Flows cut by a policy change: N's packets keep coming, O's stop. */
+		udp(f, &p, OUT, 5002, 53);
+		step(&e, OUT, &p, "N: UDP out", ALLOWED_BY("AllowInternetOutBound"));
+		cut_flows(&e, 5002);
+		udp(f, &p, OUT, 5003, 53);
+		step(&e, OUT, &p, "O: UDP out", ALLOWED_BY("AllowInternetOutBound"));
+		cut_flows(&e, 5003);
 	}
 
-	sleep_ms(1200);
+	sleep_ms(700);
+	for (int i = 0; i < 2; i++) {
+		udp(fams[i], &p, IN, 5002, 53);
+		step(&e, IN, &p, "N: UDP in on the cut flow, 0.7 s on", CUT);
+	}
+	sleep_ms(600);
 
 	for (int i = 0; i < 2; i++) {
 		const struct fam *f = fams[i];
 
 		tcp(f, &p, IN, 41000, 443, PKT_ACK | PKT_PSH);
-		step(&e, IN, &p, "A: established TCP survives 1.2 s idle", BY_FLOW);
+		step(&e, IN, &p, "A: established TCP survives 1.3 s idle", BY_FLOW);
 		tcp(f, &p, IN, 41001, 443, PKT_ACK);
 		step(&e, IN, &p, "B: closing TCP expired", DENIED_BY("DenyAllInbound"));
 		tcp(f, &p, IN, 41002, 443, PKT_SYN | PKT_ACK);
@@ -806,7 +863,7 @@ Test(conntrack, expiry, .timeout = 30)
 		udp(f, &p, IN, 5000, 53);
 		step(&e, IN, &p, "E: one-way UDP expired", DENIED_BY("DenyAllInbound"));
 		udp(f, &p, IN, 5001, 53);
-		step(&e, IN, &p, "F: UDP stream survives 1.2 s idle", BY_FLOW);
+		step(&e, IN, &p, "F: UDP stream survives 1.3 s idle", BY_FLOW);
 		echo(f, &p, IN, 1, 4242);
 		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInbound"));
 
@@ -825,12 +882,186 @@ Test(conntrack, expiry, .timeout = 30)
 		step(&e, IN, &p, "A: path-MTU error about the live established flow", RELATED);
 
 		tcp(f, &p, IN, 41005, 443, PKT_ACK | PKT_PSH);
-		step(&e, IN, &p, "K: half-closed TCP survives 1.2 s idle", BY_FLOW);
+		step(&e, IN, &p, "K: half-closed TCP survives 1.3 s idle", BY_FLOW);
 		tcp(f, &p, IN, 41006, 443, PKT_ACK | PKT_PSH);
 		step(&e, IN, &p, "L: TCP after a RST the other side ignored survives", BY_FLOW);
 		tcp(f, &p, IN, 41007, 443, PKT_ACK);
 		step(&e, IN, &p, "M: TCP after a RST expired", DENIED_BY("DenyAllInbound"));
+
+		udp(f, &p, OUT, 5002, 53);
+		step(&e, OUT, &p, "N: cut flow kept alive by its packets", CUT);
+		expired = ct_stat(&e, XNSG_CTS_EXPIRED);
+		udp(f, &p, IN, 5003, 53);
+		step(&e, IN, &p, "O: cut flow idle 1.3 s is gone, the rules judge",
+		     DENIED_BY("DenyAllInbound"));
+		cr_expect_eq(ct_stat(&e, XNSG_CTS_EXPIRED), expired,
+			     "a cut flow leaving is not counted expired (counted cut)");
+		udp(f, &p, OUT, 5003, 53);
+		step(&e, OUT, &p, "O: a new flow on its ports", ALLOWED_BY("AllowInternetOutBound"));
 	}
+	env_close(&e);
+}
+
+/* ---- flows cut by a policy change ----------------------------------- */
+
+/*
+ * A flow the new policy denies (apply --reset-flows, flushConnection) is
+ * marked, and its packets are dropped both ways for as long as they keep
+ * coming.  Before, its entry was removed: the workload's next ACK, allowed
+ * out by the rules, made a new ESTABLISHED entry and the peer's packets
+ * passed by it again.
+ */
+static void cut_flow(const struct env *e, const struct fam *f)
+{
+	struct pkt p, q;
+
+	dp_test_flush_flows(e->t);
+	tcp_established(e, f, 42000);
+	udp(f, &p, OUT, 5300, 53);
+	step(e, OUT, &p, "UDP out", ALLOWED_BY("AllowInternetOutBound"));
+	udp(f, &p, IN, 5300, 53);
+	step(e, IN, &p, "UDP reply in", BY_FLOW);
+	cut_flows(e, 42000);
+	cut_flows(e, 5300);
+
+	for (int i = 0; i < 2; i++) {
+		tcp(f, &p, OUT, 42000, 443, PKT_ACK | PKT_PSH);
+		pkt_payload(&p, 100);
+		step(e, OUT, &p, "data out on the cut TCP flow", CUT);
+		tcp(f, &p, IN, 42000, 443, PKT_ACK);
+		step(e, IN, &p, "ACK in on the cut TCP flow", CUT);
+		udp(f, &p, OUT, 5300, 53);
+		step(e, OUT, &p, "UDP out on the cut flow", CUT);
+		udp(f, &p, IN, 5300, 53);
+		step(e, IN, &p, "UDP in on the cut flow", CUT);
+	}
+	tcp(f, &q, OUT, 42000, 443, PKT_ACK);
+	icmp_err(f, &p, PMTU, 0, &q);
+	step(e, IN, &p, "an ICMP error about the cut flow", DENIED_BY("DenyAllInbound"));
+	cr_expect_eq(ct_entries(e), 2, "the cut flows' entries stay (%zu)", ct_entries(e));
+
+	tcp(f, &p, OUT, 42001, 443, PKT_SYN);
+	step(e, OUT, &p, "another connection is judged by the rules",
+	     ALLOWED_BY("AllowInternetOutBound"));
+}
+
+Test(conntrack, cut_flow_v4)
+{
+	struct env e;
+
+	env_open(&e);
+	cut_flow(&e, &fam4);
+	env_close(&e);
+}
+
+Test(conntrack, cut_flow_v6)
+{
+	struct env e;
+
+	env_open(&e);
+	cut_flow(&e, &fam6);
+	env_close(&e);
+}
+
+/*
+ * The same through flows_reevaluate() (apply --reset-flows): the private
+ * instance's flow table and counters pinned where it looks (a bpffs of
+ * the test's own, as XNSG_PIN_DIR), and a new policy naming loopback that
+ * denies outbound 443.  (The instance's tables keep the old policy, which
+ * still allows the workload's packets out - as AllowVnetOutBound would.)
+ * The denied flow is cut and counted once; a later policy allowing it
+ * removes the cut entry.  Before, the entry was removed: the workload's
+ * next packet out, allowed by the rules, started the flow again and the
+ * peer's packets passed by state.
+ */
+static const char policy_deny_443[] =
+	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\"]},"
+	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[{\"name\":\"DenyHttpsOut\","
+	"\"priority\":100,\"direction\":\"Outbound\",\"access\":\"Deny\",\"protocol\":\"Tcp\","
+	"\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\",\"destinationAddressPrefix\":\"*\","
+	"\"destinationPortRange\":\"443\"}]}],"
+	"\"interfaces\":[{\"name\":\"lo\",\"networkSecurityGroup\":\"nsg\","
+	"\"ipAddresses\":[\"192.0.2.10\"]}]}";
+static const char policy_allow[] =
+	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\"]},"
+	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[]}],"
+	"\"interfaces\":[{\"name\":\"lo\",\"networkSecurityGroup\":\"nsg\","
+	"\"ipAddresses\":[\"192.0.2.10\"]}]}";
+
+static struct policy *parse(const char *json)
+{
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	int err = policy_parse_string(json, "reeval.json", NULL, &p, &d);
+
+	if (err)
+		diag_print(stderr, "reeval.json", &d);
+	diag_free(&d);
+	cr_assert_eq(err, 0, "the re-evaluation policy is valid");
+	return p;
+}
+
+static char pin_dir[64];
+
+static void pin_dir_remove(void)
+{
+	if (pin_dir[0]) {
+		umount(pin_dir);
+		rmdir(pin_dir);
+	}
+}
+
+Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
+{
+	const struct fam *f = &fam4;
+	char *dir = pin_dir, ct[96], st[96];
+	struct policy *deny, *allow;
+	size_t checked, cut;
+	struct env e;
+	struct pkt p;
+
+	env_open(&e);
+	snprintf(pin_dir, sizeof(pin_dir), "/tmp/xnsg-test-ct-%d", (int)getpid());
+	snprintf(ct, sizeof(ct), "%s/" XNSG_MAP_CT, dir);
+	snprintf(st, sizeof(st), "%s/" XNSG_MAP_CT_STATS, dir);
+	cr_assert_eq(mkdir(dir, 0700), 0, "%s is made", dir);
+	cr_assert_eq(mount("bpf", dir, "bpf", 0, NULL), 0, "a bpffs mounts on %s", dir);
+	cr_assert_eq(bpf_obj_pin(ct_fd(&e), ct), 0, "the flow table pins");
+	cr_assert_eq(bpf_obj_pin(((const struct dp *)(const void *)e.t)->fd_ct_stats, st), 0,
+		     "the counters pin");
+	setenv("XNSG_PIN_DIR", dir, 1);
+	deny = parse(policy_deny_443);
+	allow = parse(policy_allow);
+
+	tcp_established(&e, f, 43000);
+	udp(f, &p, OUT, 5400, 53);
+	step(&e, OUT, &p, "UDP out", ALLOWED_BY("AllowInternetOutBound"));
+
+	cr_assert_eq(flows_reevaluate(deny, true, &checked, &cut), 0, "re-evaluation runs");
+	cr_expect_eq(checked, 2, "both flows re-evaluated (%zu)", checked);
+	cr_expect_eq(cut, 1, "the TCP flow to 443 is cut (%zu)", cut);
+	cr_expect_eq(ct_stat(&e, XNSG_CTS_RESET), 1, "counted once as cut");
+	tcp(f, &p, OUT, 43000, 443, PKT_ACK | PKT_PSH);
+	step(&e, OUT, &p, "data out on the cut flow", CUT);
+	tcp(f, &p, IN, 43000, 443, PKT_ACK | PKT_PSH);
+	step(&e, IN, &p, "data in on the cut flow", CUT);
+	udp(f, &p, IN, 5400, 53);
+	step(&e, IN, &p, "the UDP flow the new policy allows goes on", BY_FLOW);
+
+	cr_assert_eq(flows_reevaluate(deny, true, &checked, &cut), 0, "re-evaluation runs again");
+	cr_expect_eq(cut, 0, "a cut flow is not cut twice (%zu)", cut);
+	cr_expect_eq(ct_stat(&e, XNSG_CTS_RESET), 1, "nor counted twice");
+	tcp(f, &p, OUT, 43000, 443, PKT_ACK);
+	step(&e, OUT, &p, "still cut", CUT);
+
+	cr_assert_eq(flows_reevaluate(allow, true, &checked, &cut), 0, "re-evaluation by a policy allowing it");
+	cr_expect_eq(cut, 0, "nothing cut (%zu)", cut);
+	cr_expect_eq(ct_entries(&e), 1, "the mark is gone with its entry (%zu entries)", ct_entries(&e));
+	tcp(f, &p, OUT, 43000, 443, PKT_ACK | PKT_PSH);
+	step(&e, OUT, &p, "data out: judged by the rules again", ALLOWED_BY("AllowInternetOutBound"));
+
+	policy_free(deny);
+	policy_free(allow);
 	env_close(&e);
 }
 
