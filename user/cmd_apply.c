@@ -292,12 +292,12 @@ static int do_apply(const struct apply_opts *o)
 		goto fail_dp;
 	}
 	{
-		size_t checked = 0, removed = 0;
+		size_t checked = 0, cut = 0;
 
 		/* Existing flows survive an update (Azure) unless asked. */
-		if (flows_reevaluate(p, o->reset_flows, &checked, &removed) == 0 && checked)
-			printf("re-evaluated %zu tracked flow%s: %zu now denied and removed\n", checked,
-			       checked == 1 ? "" : "s", removed);
+		if (flows_reevaluate(p, o->reset_flows, &checked, &cut) == 0 && checked)
+			printf("re-evaluated %zu tracked flow%s: %zu now denied and cut\n", checked,
+			       checked == 1 ? "" : "s", cut);
 	}
 
 	/* Record what is attached: this apply's interfaces plus earlier ones. */
