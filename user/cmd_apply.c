@@ -731,8 +731,16 @@ static json_t *ct_stats_json(struct pinned *m)
 	json_t *j = json_object();
 	struct bpf_map_info info = { 0 };
 	__u32 len = sizeof(info);
-	size_t live = count_keys(m->fd_ct, sizeof(struct xnsg_ct_key));
+	size_t live = 0, cut_live = 0;
+	struct xnsg_ct_key keys[2];
+	struct xnsg_ct_val val;
 	__s64 evicted;
+
+	for (void *prev = NULL; bpf_map_get_next_key(m->fd_ct, prev, &keys[live % 2]) == 0; live++) {
+		prev = &keys[live % 2];
+		if (bpf_map_lookup_elem(m->fd_ct, prev, &val) == 0 && (val.flags & XNSG_CTF_DENIED))
+			cut_live++;
+	}
 
 	for (__u32 k = 0; k < XNSG_CT_STATS; k++) {
 		if (bpf_map_lookup_elem(m->fd_ct_stats, &k, per) == 0)
@@ -742,11 +750,13 @@ static json_t *ct_stats_json(struct pinned *m)
 	}
 	free(per);
 	bpf_obj_get_info_by_fd(m->fd_ct, &info, &len);
-	/* A flow leaves the table by expiring, by a policy change cutting it,
-	 * or by LRU eviction when the table is full: the rest. */
+	/* A flow ends by expiring, by a policy change cutting it (its entry
+	 * stays, marked, until idle: counted once, as cut), or by LRU
+	 * eviction when the table is full: the rest. */
 	evicted = (__s64)v[XNSG_CTS_CREATED] - (__s64)v[XNSG_CTS_EXPIRED] -
-		  (__s64)v[XNSG_CTS_RESET] - (__s64)live;
+		  (__s64)v[XNSG_CTS_RESET] - (__s64)(live - cut_live);
 	json_object_set_new(j, "live", json_integer((json_int_t)live));
+	json_object_set_new(j, "live_cut", json_integer((json_int_t)cut_live));
 	json_object_set_new(j, "max", json_integer(info.max_entries));
 	json_object_set_new(j, "evicted", json_integer(evicted > 0 ? evicted : 0));
 	return j;

@@ -8,11 +8,14 @@
 #include "model.h"
 
 /*
- * Judge the tracked flows again by policy p (already in force) and remove
- * those it denies, so their next packet meets the rules.  all: every flow
- * (--reset-flows); otherwise only flows on interfaces whose subnet or NIC
- * NSG sets flushConnection.  Returns 0 or -errno.
+ * Judge the tracked flows again by policy p (already in force) and cut
+ * those it denies: their entries are marked denied, so every later packet
+ * of the flow, either way, is dropped until the flow idles out (removing
+ * the entry instead would let an allowed direction re-create it).  all:
+ * every flow (--reset-flows); otherwise only flows on interfaces whose
+ * subnet or NIC NSG sets flushConnection.  *cut: flows cut now.
+ * Returns 0 or -errno.
  */
-int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *removed);
+int flows_reevaluate(const struct policy *p, bool all, size_t *checked, size_t *cut);
 
 #endif
