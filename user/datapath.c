@@ -736,6 +736,13 @@ struct dp_test {
 	unsigned int lo;
 };
 
+int dp_test_map_fd(struct dp_test *t, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(t->dp.skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
 struct dp_test *dp_test_open(unsigned int flags)
 {
 	struct dp_test *t = xcalloc(1, sizeof(*t));

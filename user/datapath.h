@@ -45,6 +45,8 @@ void dp_test_flush_flows(struct dp_test *t);
 /* Configure ifindex (e.g. loopback's, the one test runs see) as interface
  * `iface` of the loaded policy with the given attach mode. */
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach);
+/* The fd of one of the instance's maps (XNSG_MAP_*), or -ENOENT. */
+int dp_test_map_fd(struct dp_test *t, const char *name);
 /* A per-CPU counter summed over CPUs: XNSG_MAP_DROPS reason or rule slot. */
 int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
 		    unsigned long long *packets, unsigned long long *bytes);

@@ -26,9 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf_env.h"
 #include "compile.h"
 #include "datapath.h"
-#include "dp.h"
 #include "flows.h"
 #include "model.h"
 #include "pkt.h"
@@ -60,57 +60,12 @@ static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:f
 
 enum way { IN, OUT };
 
-struct env {
-	struct policy *p;
-	struct compiled *c;
-	struct dp_test *t;
-	unsigned int lo;
-};
-
-static void env_open(struct env *e)
+static int ct_fd(const struct bpf_env *e)
 {
-	struct diag_list d = {};
-	int err;
-
-	if (geteuid() != 0)
-		cr_skip_test("needs root: BPF_PROG_TEST_RUN loads the BPF datapath");
-	memset(e, 0, sizeof(*e));
-	err = policy_parse_string(policy_json, "test_conntrack.json", NULL, &e->p, &d);
-	if (err)
-		diag_print(stderr, "test_conntrack.json", &d);
-	cr_assert_eq(err, 0, "the test policy is valid (err %d, see stderr)", err);
-	diag_free(&d);
-	err = compile_policy(e->p, &e->c, &d);
-	if (err)
-		diag_print(stderr, "test_conntrack.json", &d);
-	cr_assert_eq(err, 0, "the test policy compiles (err %d, see stderr)", err);
-	diag_free(&d);
-	e->t = dp_test_open(0);
-	cr_assert_not_null(e->t, "dp_test_open loads the BPF datapath (reason on stderr)");
-	cr_assert_eq(dp_test_load(e->t, e->p, e->c), 0, "the compiled policy loads into the maps");
-	e->lo = if_nametoindex("lo");
-	if (!e->lo)
-		e->lo = 1;
-	cr_assert_eq(dp_test_bind(e->t, e->lo, policy_find_iface(e->p, "eth0"),
-				  XNSG_ATTACH_MODE_HOST),
-		     0, "loopback binds as eth0");
+	return dp_test_map_fd(e->t, XNSG_MAP_CT);
 }
 
-/* Bind loopback as interface `name` of the test policy. */
-static void bind_as(const struct env *e, const char *name)
-{
-	cr_assert_eq(dp_test_bind(e->t, e->lo, policy_find_iface(e->p, name), XNSG_ATTACH_MODE_HOST),
-		     0, "loopback binds as %s", name);
-}
-
-/* The private instance's flow table (struct dp_test, datapath.c, begins
- * with its struct dp). */
-static int ct_fd(const struct env *e)
-{
-	return ((const struct dp *)(const void *)e->t)->fd_ct;
-}
-
-static size_t ct_entries(const struct env *e)
+static size_t ct_entries(const struct bpf_env *e)
 {
 	struct xnsg_ct_key k, *prev = NULL;
 	size_t n = 0;
@@ -123,13 +78,13 @@ static size_t ct_entries(const struct env *e)
 }
 
 /* A flow-table counter (enum xnsg_ct_stat) summed over CPUs. */
-static unsigned long long ct_stat(const struct env *e, unsigned int which)
+static unsigned long long ct_stat(const struct bpf_env *e, unsigned int which)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	unsigned long long per[ncpu > 0 ? ncpu : 1], sum = 0;
 
 	cr_assert_gt(ncpu, 0, "CPUs counted");
-	cr_assert_eq(bpf_map_lookup_elem(((const struct dp *)(const void *)e->t)->fd_ct_stats,
+	cr_assert_eq(bpf_map_lookup_elem(dp_test_map_fd(e->t, XNSG_MAP_CT_STATS),
 					 &which, per),
 		     0, "xnsg_ct_stats[%u] reads", which);
 	for (int c = 0; c < ncpu; c++)
@@ -139,7 +94,7 @@ static unsigned long long ct_stat(const struct env *e, unsigned int which)
 
 /* Cut the flows with an end on `port` as `apply --reset-flows` cuts those
  * the new policy denies (user/cmd_flows.c): mark them, in place. */
-static void cut_flows(const struct env *e, uint16_t port)
+static void cut_flows(const struct bpf_env *e, uint16_t port)
 {
 	struct xnsg_ct_key k, *prev = NULL;
 	struct xnsg_ct_val v;
@@ -155,13 +110,6 @@ static void cut_flows(const struct env *e, uint16_t port)
 		n++;
 	}
 	cr_assert_gt(n, 0, "a flow on port %u to cut", port);
-}
-
-static void env_close(struct env *e)
-{
-	dp_test_close(e->t);
-	compiled_free(e->c);
-	policy_free(e->p);
 }
 
 /* ---- what a packet must meet ---------------------------------------- */
@@ -186,7 +134,7 @@ struct want {
 /* On an interface with no NSG: recorded as judged with no table at all. */
 #define NO_NSG ((struct want){ .allow = 1, .kind = XNSG_PASS_RULES, .rule = "(no table)" })
 
-static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
+static const char *decided_by(const struct bpf_env *e, const struct xnsg_verdict *v)
 {
 	for (int l = 0; l < 2; l++) {
 		const struct compiled_table *ct;
@@ -201,7 +149,7 @@ static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
 	return "(no table)";
 }
 
-static unsigned long long dropped(const struct env *e, int reason)
+static unsigned long long dropped(const struct bpf_env *e, int reason)
 {
 	unsigned long long pk, by;
 
@@ -211,7 +159,7 @@ static unsigned long long dropped(const struct env *e, int reason)
 }
 
 /* Send p the given way (OUT: TC egress, IN: XDP) and check it fared as w says. */
-static void step(const struct env *e, enum way way, const struct pkt *p, const char *desc,
+static void step(const struct bpf_env *e, enum way way, const struct pkt *p, const char *desc,
 		 struct want w)
 {
 	enum dp_prog prog = way == OUT ? DP_PROG_TC_EGRESS : DP_PROG_XDP;
@@ -306,7 +254,7 @@ static void icmp_err(const struct fam *f, struct pkt *p, int type, int code,
 
 /* ---- TCP ------------------------------------------------------------ */
 
-static void tcp_life(const struct env *e, const struct fam *f)
+static void tcp_life(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt p;
 
@@ -355,25 +303,25 @@ static void tcp_life(const struct env *e, const struct fam *f)
 
 Test(conntrack, tcp_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	tcp_life(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, tcp_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	tcp_life(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- UDP and ICMP echo ---------------------------------------------- */
 
-static void udp_echo(const struct env *e, const struct fam *f)
+static void udp_echo(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt p;
 
@@ -404,20 +352,20 @@ static void udp_echo(const struct env *e, const struct fam *f)
 
 Test(conntrack, udp_icmp_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	udp_echo(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, udp_icmp_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	udp_echo(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- ICMP queries --------------------------------------------------- */
@@ -441,7 +389,7 @@ static void icmp_msg(const struct fam *f, struct pkt *p, enum way way, uint8_t t
  * identifier 0 (after any outbound timestamp request or error, the peer's
  * redirects and unreachables passed by state), and a reply created state.
  */
-static void icmp_queries(const struct env *e, const struct fam *f)
+static void icmp_queries(const struct bpf_env *e, const struct fam *f)
 {
 	int v4 = f->v == 4;
 	uint8_t req = v4 ? 8 : 128, rep = v4 ? 0 : 129, unreach = v4 ? 3 : 1;
@@ -504,25 +452,25 @@ static void icmp_queries(const struct env *e, const struct fam *f)
 
 Test(conntrack, icmp_queries_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_queries(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, icmp_queries_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_queries(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- ICMP errors ---------------------------------------------------- */
 
-static void icmp_errors(const struct env *e, const struct fam *f)
+static void icmp_errors(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt syn, dns, ping, other, p;
 
@@ -559,20 +507,20 @@ static void icmp_errors(const struct env *e, const struct fam *f)
 
 Test(conntrack, icmp_errors_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_errors(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, icmp_errors_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_errors(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /*
@@ -582,7 +530,7 @@ Test(conntrack, icmp_errors_v6)
  * looked up, so any host could get an error through by quoting a tracked
  * flow either way round, to any destination.
  */
-static void icmp_error_origin(const struct env *e, const struct fam *f)
+static void icmp_error_origin(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt syn, synack, rev, p;
 	int unreach = f->v == 4 ? 3 : 1, port = f->v == 4 ? 3 : 4;
@@ -617,20 +565,20 @@ static void icmp_error_origin(const struct env *e, const struct fam *f)
 
 Test(conntrack, icmp_error_origin_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_error_origin(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, icmp_error_origin_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	icmp_error_origin(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- fragments ------------------------------------------------------ */
@@ -648,7 +596,7 @@ static void frag_udp(const struct fam *f, struct pkt *p, enum way way, uint16_t 
 		pkt_ip6_frag(p, id, later ? 175 : 0, !later);
 }
 
-static void fragments(const struct env *e, const struct fam *f)
+static void fragments(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt p;
 
@@ -687,20 +635,20 @@ static void fragments(const struct env *e, const struct fam *f)
 
 Test(conntrack, fragments_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	fragments(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, fragments_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	fragments(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* An IPv6 datagram whose fragmentable part starts with destination
@@ -710,10 +658,10 @@ Test(conntrack, fragments_v6)
 Test(conntrack, fragments_v6_exthdr_after_fragment_header)
 {
 	const struct fam *f = &fam6;
-	struct env e;
+	struct bpf_env e;
 	struct pkt p;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	pkt_udp6(&p, f->l, f->r, 5353, 4500);
 	pkt_payload(&p, 1384);
 	pkt_ip6_frag(&p, 2000, 0, 1);
@@ -724,7 +672,7 @@ Test(conntrack, fragments_v6_exthdr_after_fragment_header)
 	pkt_ip6_frag(&p, 2000, 175, 0);
 	step(&e, OUT, &p, "later fragment: fragment header naming destination options",
 	     FOLLOWS_FIRST);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- expiry --------------------------------------------------------- */
@@ -738,7 +686,7 @@ static void sleep_ms(long ms)
 }
 
 /* An outbound TCP connection through its handshake. */
-static void tcp_established(const struct env *e, const struct fam *f, uint16_t lport)
+static void tcp_established(const struct bpf_env *e, const struct fam *f, uint16_t lport)
 {
 	struct pkt p;
 
@@ -763,10 +711,10 @@ Test(conntrack, expiry, .timeout = 30)
 {
 	const struct fam *fams[] = { &fam4, &fam6 };
 	unsigned long long expired;
-	struct env e;
+	struct bpf_env e;
 	struct pkt p, q;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	for (int i = 0; i < 2; i++) {
 		const struct fam *f = fams[i];
 
@@ -899,7 +847,7 @@ Test(conntrack, expiry, .timeout = 30)
 		udp(f, &p, OUT, 5003, 53);
 		step(&e, OUT, &p, "O: a new flow on its ports", ALLOWED_BY("AllowInternetOutBound"));
 	}
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- flows cut by a policy change ----------------------------------- */
@@ -911,7 +859,7 @@ Test(conntrack, expiry, .timeout = 30)
  * out by the rules, made a new ESTABLISHED entry and the peer's packets
  * passed by it again.
  */
-static void cut_flow(const struct env *e, const struct fam *f)
+static void cut_flow(const struct bpf_env *e, const struct fam *f)
 {
 	struct pkt p, q;
 
@@ -947,20 +895,20 @@ static void cut_flow(const struct env *e, const struct fam *f)
 
 Test(conntrack, cut_flow_v4)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	cut_flow(&e, &fam4);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(conntrack, cut_flow_v6)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	cut_flow(&e, &fam6);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /*
@@ -1017,17 +965,17 @@ Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
 	char *dir = pin_dir, ct[96], st[96];
 	struct policy *deny, *allow;
 	size_t checked, cut;
-	struct env e;
+	struct bpf_env e;
 	struct pkt p;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	snprintf(pin_dir, sizeof(pin_dir), "/tmp/xnsg-test-ct-%d", (int)getpid());
 	snprintf(ct, sizeof(ct), "%s/" XNSG_MAP_CT, dir);
 	snprintf(st, sizeof(st), "%s/" XNSG_MAP_CT_STATS, dir);
 	cr_assert_eq(mkdir(dir, 0700), 0, "%s is made", dir);
 	cr_assert_eq(mount("bpf", dir, "bpf", 0, NULL), 0, "a bpffs mounts on %s", dir);
 	cr_assert_eq(bpf_obj_pin(ct_fd(&e), ct), 0, "the flow table pins");
-	cr_assert_eq(bpf_obj_pin(((const struct dp *)(const void *)e.t)->fd_ct_stats, st), 0,
+	cr_assert_eq(bpf_obj_pin(dp_test_map_fd(e.t, XNSG_MAP_CT_STATS), st), 0,
 		     "the counters pin");
 	setenv("XNSG_PIN_DIR", dir, 1);
 	deny = parse(policy_deny_443);
@@ -1062,7 +1010,7 @@ Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
 
 	policy_free(deny);
 	policy_free(allow);
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 /* ---- an interface without NSG --------------------------------------- */
@@ -1076,12 +1024,12 @@ Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
 Test(conntrack, no_nsg_interface_keeps_no_state)
 {
 	const struct fam *f = &fam4;
-	struct env e;
+	struct bpf_env e;
 	struct pkt p;
 
-	env_open(&e);
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
 	dp_test_flush_flows(e.t);
-	bind_as(&e, "eth1");
+	bpf_env_bind(&e, "eth1", XNSG_ATTACH_MODE_HOST);
 	for (uint16_t port = 6000; port < 6100; port++) {
 		pkt_udp4(&p, "192.0.2.11", f->r, port, 53);
 		step(&e, OUT, &p, "UDP out on eth1 (no NSG)", NO_NSG);
@@ -1092,9 +1040,9 @@ Test(conntrack, no_nsg_interface_keeps_no_state)
 	step(&e, IN, &p, "a SYN in: not filtered", NO_NSG);
 	cr_expect_eq(ct_entries(&e), 0, "no flow entry for an unfiltered interface (%zu)",
 		     ct_entries(&e));
-	bind_as(&e, "eth0");
+	bpf_env_bind(&e, "eth0", XNSG_ATTACH_MODE_HOST);
 	udp(f, &p, OUT, 6000, 53);
 	step(&e, OUT, &p, "UDP out on eth0 still creates state", ALLOWED_BY("AllowInternetOutBound"));
 	cr_expect_eq(ct_entries(&e), 1, "one flow entry (%zu)", ct_entries(&e));
-	env_close(&e);
+	bpf_env_close(&e);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf_env.h"
 #include "compile.h"
 #include "datapath.h"
 #include "model.h"
@@ -49,49 +50,7 @@ static const char policy_json[] =
 	"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
 	"\"ipAddresses\":[\"" L4 "\",\"" L6 "\"]}]}";
 
-struct env {
-	struct policy *p;
-	struct compiled *c;
-	struct dp_test *t;
-	unsigned int lo;
-};
 
-/* A private datapath with the test policy on loopback (the interface
- * BPF_PROG_TEST_RUN reports) as eth0, attach host: XDP sees Inbound. */
-static void env_open(struct env *e)
-{
-	struct diag_list d = {};
-	int err;
-
-	if (geteuid() != 0)
-		cr_skip_test("needs root: BPF_PROG_TEST_RUN loads the BPF datapath");
-	memset(e, 0, sizeof(*e));
-	err = policy_parse_string(policy_json, "test_parse.json", NULL, &e->p, &d);
-	if (err)
-		diag_print(stderr, "test_parse.json", &d);
-	cr_assert_eq(err, 0, "the test policy is valid (err %d, see stderr)", err);
-	diag_free(&d);
-	err = compile_policy(e->p, &e->c, &d);
-	if (err)
-		diag_print(stderr, "test_parse.json", &d);
-	cr_assert_eq(err, 0, "the test policy compiles (err %d, see stderr)", err);
-	diag_free(&d);
-	e->t = dp_test_open(0);
-	cr_assert_not_null(e->t, "dp_test_open loads the BPF datapath (reason on stderr)");
-	cr_assert_eq(dp_test_load(e->t, e->p, e->c), 0, "the compiled policy loads into the maps");
-	e->lo = if_nametoindex("lo");
-	if (!e->lo)
-		e->lo = 1;
-	cr_assert_eq(dp_test_bind(e->t, e->lo, policy_find_iface(e->p, "eth0"), XNSG_ATTACH_MODE_HOST),
-		     0, "loopback binds as eth0");
-}
-
-static void env_close(struct env *e)
-{
-	dp_test_close(e->t);
-	compiled_free(e->c);
-	policy_free(e->p);
-}
 
 enum outcome {
 	UNFILTERED, /* passed without the rules */
@@ -109,7 +68,7 @@ struct row {
 };
 
 /* The name of the rule that decided, from the recorded verdict. */
-static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
+static const char *decided_by(const struct bpf_env *e, const struct xnsg_verdict *v)
 {
 	for (int l = 0; l < 2; l++) {
 		const struct compiled_table *ct;
@@ -124,7 +83,7 @@ static const char *decided_by(const struct env *e, const struct xnsg_verdict *v)
 	return "(no table)";
 }
 
-static void drops(const struct env *e, unsigned long long *pk)
+static void drops(const struct bpf_env *e, unsigned long long *pk)
 {
 	unsigned long long by;
 
@@ -134,7 +93,7 @@ static void drops(const struct env *e, unsigned long long *pk)
 }
 
 /* Run one row through one program and check everything it promises. */
-static void check(const struct env *e, const struct row *r, enum dp_prog prog)
+static void check(const struct bpf_env *e, const struct row *r, enum dp_prog prog)
 {
 	static const char *const hook[] = { "XDP", "TC ingress", "TC egress" };
 	int pass_rc = prog == DP_PROG_XDP ? XDP_PASS : TC_ACT_OK;
@@ -457,16 +416,15 @@ static const struct row drop_rows[] = {
 
 static void run_table(const struct row *rows, size_t n, enum dp_prog prog, int attach)
 {
-	struct env e;
+	struct bpf_env e;
 
-	env_open(&e);
-	cr_assert_eq(dp_test_bind(e.t, e.lo, policy_find_iface(e.p, "eth0"), attach), 0,
-		     "loopback binds as eth0 with attach %d", attach);
+	bpf_env_open(&e, policy_json, "test_parse.json", "eth0", 0);
+	bpf_env_bind(&e, "eth0", attach);
 	for (size_t i = 0; i < n; i++) {
 		dp_test_flush_flows(e.t);
 		check(&e, &rows[i], prog);
 	}
-	env_close(&e);
+	bpf_env_close(&e);
 }
 
 Test(parse, unfiltered)
