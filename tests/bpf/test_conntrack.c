@@ -134,20 +134,6 @@ struct want {
 /* On an interface with no NSG: recorded as judged with no table at all. */
 #define NO_NSG ((struct want){ .allow = 1, .kind = XNSG_PASS_RULES, .rule = "(no table)" })
 
-static const char *decided_by(const struct bpf_env *e, const struct xnsg_verdict *v)
-{
-	for (int l = 0; l < 2; l++) {
-		const struct compiled_table *ct;
-
-		if (v->table[l] == XNSG_NO_TABLE)
-			continue;
-		if (v->table[l] >= e->c->ntables)
-			return "(bad table)";
-		ct = &e->c->tables[v->table[l]];
-		return v->rule[l] < ct->nrules ? ct->rules[v->rule[l]]->name : "(bad rule)";
-	}
-	return "(no table)";
-}
 
 static unsigned long long dropped(const struct bpf_env *e, int reason)
 {
@@ -188,8 +174,8 @@ static void step(const struct bpf_env *e, enum way way, const struct pkt *p, con
 		cr_expect_eq(v.reason, w.reason, "%s (%s): dropped for reason %d (got %u)", desc,
 			     w_s, w.reason, v.reason);
 	if (w.rule)
-		cr_expect_str_eq(decided_by(e, &v), w.rule, "%s (%s): decided by %s (got %s)", desc,
-				 w_s, w.rule, decided_by(e, &v));
+		cr_expect_str_eq(bpf_env_decided_by(e, &v), w.rule, "%s (%s): decided by %s (got %s)", desc,
+				 w_s, w.rule, bpf_env_decided_by(e, &v));
 	if (!w.allow) {
 		after = dropped(e, w.reason);
 		cr_expect_eq(after - before, 1ULL, "%s (%s): xnsg_drops[%d] moves by 1 (moved by %llu)",

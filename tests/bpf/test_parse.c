@@ -67,21 +67,6 @@ struct row {
 	int reason;       /* DROP: enum xnsg_reason */
 };
 
-/* The name of the rule that decided, from the recorded verdict. */
-static const char *decided_by(const struct bpf_env *e, const struct xnsg_verdict *v)
-{
-	for (int l = 0; l < 2; l++) {
-		const struct compiled_table *ct;
-
-		if (v->table[l] == XNSG_NO_TABLE)
-			continue;
-		if (v->table[l] >= e->c->ntables)
-			return "(bad table)";
-		ct = &e->c->tables[v->table[l]];
-		return v->rule[l] < ct->nrules ? ct->rules[v->rule[l]]->name : "(bad rule)";
-	}
-	return "(no table)";
-}
 
 static void drops(const struct bpf_env *e, unsigned long long *pk)
 {
@@ -126,8 +111,8 @@ static void check(const struct bpf_env *e, const struct row *r, enum dp_prog pro
 			     hook[prog], r->desc, v.pass_kind);
 		cr_expect_eq(v.reason, 0, "%s: %s: no parse reason (reason %u)", hook[prog], r->desc,
 			     v.reason);
-		cr_expect_str_eq(decided_by(e, &v), r->rule, "%s: %s: decided by %s (got %s)",
-				 hook[prog], r->desc, r->rule, decided_by(e, &v));
+		cr_expect_str_eq(bpf_env_decided_by(e, &v), r->rule, "%s: %s: decided by %s (got %s)",
+				 hook[prog], r->desc, r->rule, bpf_env_decided_by(e, &v));
 		break;
 	case DROP:
 		cr_expect_eq(v.reason, r->reason, "%s: %s: dropped for reason %d (got %u)", hook[prog],

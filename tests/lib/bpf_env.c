@@ -43,6 +43,21 @@ void bpf_env_bind(const struct bpf_env *e, const char *ifname, int attach)
 	cr_assert_eq(dp_test_bind(e->t, e->lo, iface, attach), 0, "loopback binds as %s", ifname);
 }
 
+const char *bpf_env_decided_by(const struct bpf_env *e, const struct xnsg_verdict *v)
+{
+	for (int l = 0; l < 2; l++) {
+		const struct compiled_table *ct;
+
+		if (v->table[l] == XNSG_NO_TABLE)
+			continue;
+		if (v->table[l] >= e->c->ntables)
+			return "(bad table)";
+		ct = &e->c->tables[v->table[l]];
+		return v->rule[l] < ct->nrules ? ct->rules[v->rule[l]]->name : "(bad rule)";
+	}
+	return "(no table)";
+}
+
 void bpf_env_close(struct bpf_env *e)
 {
 	dp_test_close(e->t);

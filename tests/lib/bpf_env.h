@@ -10,6 +10,7 @@
 #include "compile.h"
 #include "datapath.h"
 #include "model.h"
+#include "xnsg/abi.h"
 
 struct bpf_env {
 	struct policy *p;
@@ -28,6 +29,9 @@ void bpf_env_open(struct bpf_env *e, const char *json, const char *name, const c
 		  unsigned int flags);
 /* Bind loopback as interface `ifname` of the loaded policy. */
 void bpf_env_bind(const struct bpf_env *e, const char *ifname, int attach);
+/* The name of the rule that decided a recorded verdict (the first level
+ * with a table), or "(no table)". */
+const char *bpf_env_decided_by(const struct bpf_env *e, const struct xnsg_verdict *v);
 void bpf_env_close(struct bpf_env *e);
 
 #endif
