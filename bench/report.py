@@ -3,24 +3,33 @@
 
     report.py RESULTS.jsonl OUTDIR QUICK
 
-Ratios are computed only between figures of the same run.
+Ratios are computed only between figures of the same run.  A record with a
+non-empty "failed" becomes a row saying so; a line that is not JSON becomes
+such a record too: the report never crashes on what the harness measured.
 """
 import datetime
 import json
+import math
 import os
 import platform
-import subprocess
+import statistics
 import sys
+from xml.sax.saxutils import escape
 
 FILTER_NAMES = {
     "none": "no filter",
-    "iptables": "iptables (raw, linear)",
+    "iptables": "iptables (raw PREROUTING, linear)",
     "nft_linear": "nftables netdev ingress, linear",
     "nft_set": "nftables concatenated interval set",
-    "xdp_filter": "xdp-filter (sets; at most 1000 addresses)",
+    "xdp_filter": "xdp-filter (address/port sets)",
     "xdp_drop": "empty XDP_DROP program",
-    "xnsg": "xnsg (one NSG)",
+    "tc_drop": "empty TC ingress drop program",
+    "xnsg": "xnsg, XDP ingress",
+    "xnsg_tc": "xnsg, TC ingress (--ingress tc)",
 }
+FILTER_ORDER = list(FILTER_NAMES)
+PEERS = ["iptables", "nft_linear", "nft_set", "xdp_filter"]
+FLOORS = ["xdp_drop", "tc_drop"]
 
 
 def cpu_model():
@@ -34,38 +43,64 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def svg_plot(path, title, xlabel, ylabel, series):
-    """series: {name: [(x, y), ...]}; x on a log scale."""
-    import math
+def num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
-    w, h, ml, mr, mt, mb = 720, 420, 70, 230, 40, 50
+
+def fmt(v, spec=".1f", dash="-"):
+    return format(v, spec) if num(v) else dash
+
+
+def ratio(a, b, spec=".2f"):
+    return format(a / b, spec) if num(a) and num(b) and b else "-"
+
+
+def svg_plot(path, title, xlabel, ylabel, series, logy=False):
+    """series: {name: [(x, y), ...]}; x on a log scale, y linear or log."""
+    w, h, ml, mr, mt, mb = 760, 440, 70, 270, 40, 50
+    series = {k: [(x, y) for x, y in v if num(x) and num(y) and y > 0] for k, v in series.items()}
+    series = {k: v for k, v in series.items() if v}
     pts = [p for s in series.values() for p in s]
     if not pts:
-        return
+        return False
     xs = [math.log10(max(x, 1)) for x, _ in pts]
     x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
-    y1 = max(y for _, y in pts) * 1.1 or 1
+    if logy:
+        ly = [math.log10(y) for _, y in pts]
+        y0, y1 = math.floor(min(ly)), math.ceil(max(ly))
+        if y1 == y0:
+            y1 += 1
+    else:
+        top = max(y for _, y in pts) * 1.05 or 1
+        mag = 10 ** math.floor(math.log10(top / 5))
+        step = next(m * mag for m in (1, 2, 2.5, 5, 10) if top / (m * mag) <= 6)
+        y0, y1 = 0.0, step * math.ceil(top / step)
 
     def sx(x):
         return ml + (math.log10(max(x, 1)) - x0) / (x1 - x0) * (w - ml - mr)
 
     def sy(y):
-        return h - mb - y / y1 * (h - mt - mb)
+        v = math.log10(y) if logy else y
+        return h - mb - (v - y0) / (y1 - y0) * (h - mt - mb)
 
-    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">',
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf",
+              "#7f7f7f", "#e377c2", "#bcbd22"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+           f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">',
            f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="{w / 2 - mr / 2}" y="22" text-anchor="middle" font-size="15">{title}</text>',
+           f'<text x="{(ml + w - mr) / 2}" y="22" text-anchor="middle" font-size="15">{escape(title)}</text>',
            f'<line x1="{ml}" y1="{h - mb}" x2="{w - mr}" y2="{h - mb}" stroke="black"/>',
            f'<line x1="{ml}" y1="{mt}" x2="{ml}" y2="{h - mb}" stroke="black"/>',
-           f'<text x="{(ml + w - mr) / 2}" y="{h - 12}" text-anchor="middle">{xlabel}</text>',
-           f'<text x="16" y="{(h - mb + mt) / 2}" transform="rotate(-90 16 {(h - mb + mt) / 2})" text-anchor="middle">{ylabel}</text>']
-    for k in range(6):
-        y = y1 * k / 5
-        out.append(f'<text x="{ml - 6}" y="{sy(y) + 4}" text-anchor="end">{y:.3g}</text>')
-        out.append(f'<line x1="{ml}" y1="{sy(y)}" x2="{w - mr}" y2="{sy(y)}" stroke="#ddd"/>')
+           f'<text x="{(ml + w - mr) / 2}" y="{h - 12}" text-anchor="middle">{escape(xlabel)}</text>',
+           f'<text x="16" y="{(h - mb + mt) / 2}" transform="rotate(-90 16 {(h - mb + mt) / 2})" '
+           f'text-anchor="middle">{escape(ylabel)}</text>']
+    ticks = ([10 ** e * m for e in range(int(y0), int(y1)) for m in (1, 2, 5)] + [10 ** y1]
+             if logy else [k * step for k in range(int(round(y1 / step)) + 1)])
+    for y in ticks:
+        out.append(f'<text x="{ml - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{y:.3g}</text>')
+        out.append(f'<line x1="{ml}" y1="{sy(y):.1f}" x2="{w - mr}" y2="{sy(y):.1f}" stroke="#ddd"/>')
     for x in sorted({x for x, _ in pts}):
-        out.append(f'<text x="{sx(x)}" y="{h - mb + 16}" text-anchor="middle">{x}</text>')
+        out.append(f'<text x="{sx(x):.1f}" y="{h - mb + 16}" text-anchor="middle">{x:g}</text>')
     for i, (name, s) in enumerate(series.items()):
         c = colors[i % len(colors)]
         s = sorted(s)
@@ -74,100 +109,400 @@ def svg_plot(path, title, xlabel, ylabel, series):
             out.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="{d}"/>')
         for x, y in s:
             out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{c}"/>')
-        ly = mt + 16 * i + 10
-        out.append(f'<rect x="{w - mr + 12}" y="{ly - 9}" width="12" height="10" fill="{c}"/>')
-        out.append(f'<text x="{w - mr + 30}" y="{ly}">{name}</text>')
+        ly_ = mt + 18 * i + 10
+        out.append(f'<rect x="{w - mr + 12}" y="{ly_ - 9}" width="12" height="10" fill="{c}"/>')
+        out.append(f'<text x="{w - mr + 30}" y="{ly_}">{escape(name)}</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+    return True
+
+
+def load_rows(src):
+    rows = []
+    with open(src) as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                if not isinstance(r, dict):
+                    raise ValueError("not an object")
+            except ValueError as e:
+                r = {"kind": "unknown", "failed": f"line {n} of the harness output is not JSON ({e})"}
+            rows.append(r)
+    return rows
+
+
+def classifier_section(classify, md):
+    rep = [r for r in classify if r.get("method") != "single" and not r.get("failed")]
+    single = [r for r in classify if r.get("method") == "single" and not r.get("failed")]
+    params = next((r for r in classify if r.get("case") == "params"), {})
+    floor = next((r["ns"] for r in rep if r.get("case") == "empty-xdp" and num(r.get("ns"))), None)
+    floor_tc = next((r["ns"] for r in rep if r.get("case") == "empty-tc" and num(r.get("ns"))), None)
+
+    def get(case, n):
+        return next((r["ns"] for r in rep if r.get("case") == case and r.get("rules") == n
+                     and num(r.get("ns"))), None)
+
+    counts = sorted({r["rules"] for r in rep if num(r.get("rules")) and r.get("case", "").startswith("new-flow")})
+    md += ["## 1. Classifier cost (BPF_PROG_TEST_RUN, ns per packet)", "",
+           f"`BPF_PROG_TEST_RUN` with repeat={params.get('repeat', '?')}, median of "
+           f"{params.get('reps', '?')} runs (the kernel's own per-run time). Both levels are "
+           "populated: a subnet NSG and a NIC NSG of N inbound rules each. *N rules* counts rules "
+           "per NSG direction; Azure's priorities (100-4096, unique per NSG direction) leave room "
+           "for 3,997 user rules, so **4000 = 3,997 user rules + Azure's 3 default inbound rules** "
+           "(the full table), every smaller N is N user rules (+3 defaults). *last rule*: the probe "
+           "(TCP 203.0.113.7:40000 -> 10.9.1.4:443) misses every user rule but the last, which "
+           "allows it (the worst case of a linear scan); *random*: N-1 allow rules with random "
+           "overlapping prefixes (/8-/32, 1 in 8 the Internet tag), port ranges and protocols and a "
+           "last rule allowing everything, 16 random TCP/UDP packets (so every packet, as in the "
+           "*last rule* case, is judged by both levels). The rule counts are interleaved: every "
+           "repetition loads and times each policy in turn. "
+           "Flow tracking is off (a stateless build of the same program), so every run "
+           "classifies: this is the new-flow classification cost without the flow table.", "",
+           "| rules | last rule ns | x empty XDP | x 1 rule | random ns | x empty XDP | x 1 rule "
+           "| TC ingress, last rule ns | x empty TC | x 1 rule |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    md.append(f"| empty program | {fmt(floor)} (XDP) | 1.00 | - | | | | {fmt(floor_tc)} (TC) | 1.00 | - |")
+    for n in counts:
+        last, rnd, tc = get("new-flow-last-rule", n), get("new-flow-random", n), get("new-flow-last-rule-tc", n)
+        md.append(f"| {n} | {fmt(last)} | {ratio(last, floor, '.1f')} | {ratio(last, get('new-flow-last-rule', 1))} "
+                  f"| {fmt(rnd)} | {ratio(rnd, floor, '.1f')} | {ratio(rnd, get('new-flow-random', 1))} "
+                  f"| {fmt(tc)} | {ratio(tc, floor_tc, '.1f')} | {ratio(tc, get('new-flow-last-rule-tc', 1))} |")
+    top = max(counts) if counts else None
+    if top:
+        goals = []
+        for case, label in (("new-flow-last-rule", "last rule"), ("new-flow-random", "random")):
+            a, b = get(case, top), get(case, 1)
+            if num(a) and num(b) and b:
+                goals.append(f"{label} {a / b:.2f}x ({'met' if a / b <= 1.5 else 'NOT met'})")
+        md += ["", f"Goal *{top} rules cost at most 1.5x 1 rule*: " + "; ".join(goals) + ".", "",
+               "Only two steps of the classifier depend on the policy: the LPM trie lookups (their "
+               "depth grows with the number and spread of prefixes) and the loop over the 64-rule "
+               "words that every field's summary names (with random overlapping rules, many words "
+               "are candidates for every field but hold no rule matching all five, and each "
+               "candidate costs five bitmap loads). The *last rule* policies keep both short (the "
+               "probe's address leaves the trie at once, and one word is a candidate); the *random* "
+               "ones do not."]
+    md.append("")
+
+    # Flow tracking.
+    md += ["## 2. Flow tracking: established flows, new flows with the flow table", "",
+           "*repeat* rows: the same packet again and again (`repeat` as above): *established* is "
+           "a packet of a tracked flow (one flow-table lookup, no rules); the others are from "
+           "section 1. *single* rows: "
+           f"{params.get('single_flows', '?')} distinct flows (TCP SYNs from distinct "
+           "source address/port pairs that the last rule allows), each run once "
+           "(repeat=1, so nothing is amortised over a loop and caches are as cold as a "
+           "syscall between packets leaves them); median of the per-packet medians of "
+           f"{params.get('single_passes', '?')} passes, the flow table flushed before each. "
+           "*new flow with tracking*: the stateful program on an empty table - lookup miss, "
+           "classification of both levels, insert; *established*: the same frames again (all "
+           "hits); *classification only*: the stateless build; *empty*: the empty XDP program, "
+           "whose figure is the single-shot timer overhead. *rules classified per packet* reads "
+           "the rule counters: 2 = both levels judged the packet, 0 = the flow table answered.", "",
+           "| method | rules | case | ns/pkt (median) | mean | minus empty | x empty XDP (same method) "
+           "| x established | rules classified per packet |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for n in sorted({r["rules"] for r in rep if r.get("case") == "established"}):
+        est = get("established", n)
+        for case, label in (("empty-xdp", "empty XDP program"), ("established", "established (flow hit)"),
+                            ("new-flow-last-rule", "classification only (no flow table)")):
+            v = floor if case == "empty-xdp" else get(case, n)
+            md.append(f"| repeat | {n} | {label} | {fmt(v)} | - | {fmt(v - floor if num(v) and num(floor) else None)} "
+                      f"| {ratio(v, floor, '.1f')} | {ratio(v, est)} | - |")
+    for n in sorted({r["rules"] for r in single}):
+        sg = {r["case"]: r for r in single if r["rules"] == n}
+        e = sg.get("empty-xdp", {}).get("ns")
+        est = sg.get("established", {}).get("ns")
+        for case, label in (("empty-xdp", "empty XDP program"), ("established", "established (flow hit)"),
+                            ("new-flow-last-rule", "classification only (no flow table)"),
+                            ("new-flow-ct", "new flow with tracking (miss + classify + insert)")):
+            r = sg.get(case)
+            if not r:
+                continue
+            md.append(f"| single | {n} | {label} | {fmt(r.get('ns'))} | {fmt(r.get('mean_ns'))} | "
+                      f"{fmt(r['ns'] - e if num(r.get('ns')) and num(e) else None)} | {ratio(r.get('ns'), e, '.1f')} | "
+                      f"{ratio(r.get('ns'), est)} | {fmt(r.get('classified_per_pkt'), '.2f')} |")
+    md.append("")
+
+
+def pps_section(pps, md, max_wait):
+    counts = sorted({r["rules"] for r in pps if num(r.get("rules"))})
+    by = {(r.get("filter"), r.get("rules")): r for r in pps}
+
+    def mpps(f, n):
+        r = by.get((f, n))
+        return r.get("mpps") if r and not r.get("failed") and num(r.get("mpps")) else None
+
+    def dropped(f, n):
+        r = by.get((f, n))
+        if not r or r.get("failed") or not r.get("dropped_frac"):
+            return "-"
+        d, u = r.get("dropped_frac", []), r.get("udp_frac", [])
+        if f == "none":
+            return f"n/a ({min(u) * 100:.0f}% reached UDP)" if u else "n/a"
+        ok = min(d) >= 0.99 and (not u or max(u) <= 0.01)
+        return (f"yes ({min(d) * 100:.1f}%)" if ok else
+                f"**NO** ({min(d) * 100:.1f}% counted, {max(u) * 100:.1f}% reached UDP: row invalid)")
+
+    reps = max((len(r.get("runs", [])) for r in pps), default=0)
+    secs = next((r.get("secs") for r in pps if num(r.get("secs"))), "?")
+    md += ["## 3. Side by side on real packets (Mpps)", "",
+           "Two namespaces joined by a veth pair. The generator (`xnsg-bench pktgen`: AF_PACKET, "
+           "`sendmmsg` of 64 frames, `PACKET_QDISC_BYPASS`, pinned to one CPU) sends 64-byte UDP "
+           "frames to 10.9.1.4:443 from 256 source address/port pairs in 198.51.100.0/24 for "
+           f"{secs} s. veth delivers in the sender's own softirq, so one CPU does the sending "
+           "and all the receiver's work: its packet rate is the inverse of the total per-packet "
+           "cost, filter included. *Mpps* is frames r0 received per second (r0's rx_packets; equal "
+           "to frames sent, no veth drops), median of "
+           f"{reps} runs. Each filter in turn holds N rules: N-1 that miss (TCP, a /32 in "
+           "198.18.0.0/15 and one port each) and a last one that drops the frames (UDP to port "
+           "443); xnsg holds the same rules as one NIC NSG (4000 = 3,997 user rules + 3 "
+           "defaults, see section 1). The filters are measured in turn within each repetition, "
+           "each installed fresh. *Dropped by filter* reads the filter's own counter of its last "
+           "rule (iptables -L -v, nft counter, xdp-filter status, xnsg stats, clsact qdisc drops; "
+           "for the empty XDP_DROP program, frames that never reached IP) and the receiver's UDP "
+           "counters: a row whose filter did not drop the frames itself would be invalid.", ""]
+    md += ["| filter | " + " | ".join(f"{n} rules" for n in counts) + " |",
+           "| --- |" + " ---: |" * len(counts)]
+    for f in FILTER_ORDER:
+        if not any((f, n) in by for n in counts):
+            continue
+        cells = []
+        for n in counts:
+            r = by.get((f, n))
+            if not r:
+                cells.append("-")
+            elif r.get("failed") and not num(r.get("mpps")):
+                cells.append("failed")
+            else:
+                cells.append(f"{fmt(r.get('mpps'), '.3f')} ({ratio(r.get('mpps'), mpps('none', n))}x)")
+        md.append(f"| {FILTER_NAMES.get(f, f)} | " + " | ".join(cells) + " |")
+    md += ["", "(in parentheses: ratio to the no-filter rate of the same rule-count block. With no filter "
+           "the frames go all the way up to UDP, which finds no socket on port 443, counts them as "
+           "NoPorts and drops them: dearer than any early drop, so a filter that drops early beats it.)", ""]
+
+    md += ["### Ratios: xnsg to each peer (xnsg Mpps / peer Mpps, same block)", "",
+           "| rules | " + " | ".join(f"xnsg XDP / {FILTER_NAMES[p]}" for p in PEERS + FLOORS) + " | xnsg TC / xnsg XDP |",
+           "| ---: |" + " ---: |" * (len(PEERS) + len(FLOORS) + 1)]
+    for n in counts:
+        md.append(f"| {n} | " + " | ".join(ratio(mpps("xnsg", n), mpps(p, n)) for p in PEERS + FLOORS)
+                  + f" | {ratio(mpps('xnsg_tc', n), mpps('xnsg', n))} |")
+    md += ["", "| rules | " + " | ".join(f"xnsg TC / {FILTER_NAMES[p]}" for p in PEERS + FLOORS) + " |",
+           "| ---: |" + " ---: |" * (len(PEERS) + len(FLOORS))]
+    for n in counts:
+        md.append(f"| {n} | " + " | ".join(ratio(mpps("xnsg_tc", n), mpps(p, n)) for p in PEERS + FLOORS) + " |")
+    md.append("")
+
+    md += ["### Every point, raw", "",
+           "*best*: the fastest run (other work on the machine only ever slows a run down, so this "
+           "estimates the undisturbed rate). *CPU Mpps*: frames per second of the CPU time the generator "
+           "had (elapsed time minus the time other tasks held its CPU: its wait in "
+           "/proc/thread-self/schedstat less what ksoftirqd of that CPU ran, which is its own deferred "
+           "receive work), median. A run in which other tasks held the generator's CPU more than "
+           f"{fmt(max_wait * 100, '.0f')}% of the time was measured again (at most 3 times, within a "
+           "budget for the whole run; the least disturbed run kept); *CPU lost* lists the kept runs' "
+           "shares. Slow runs with no CPU lost remain: the other vCPU's and the host's load are not "
+           "visible from inside this VM (results.json records how busy the other CPU was).", "",
+           "| rules | filter | Mpps median | runs (Mpps received) | best | CPU Mpps | CPU lost % | x no filter "
+           "| ns/pkt (1/median) | dropped by filter |",
+           "| ---: | --- | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |"]
+    for n in counts:
+        for f in FILTER_ORDER:
+            r = by.get((f, n))
+            if not r:
+                continue
+            if r.get("failed") and not num(r.get("mpps")):
+                md.append(f"| {n} | {FILTER_NAMES.get(f, f)} | failed | {escape_cell(r['failed'])} | | | | | | |")
+                continue
+            m = r.get("mpps")
+            runs = ", ".join(f"{x:.3f}" for x in r.get("runs", []))
+            waits = ", ".join(f"{x * 100:.1f}" for x in r.get("wait_frac", []))
+            best = max(r.get("runs") or [None], key=lambda x: x or 0)
+            md.append(f"| {n} | {FILTER_NAMES.get(f, f)} | {fmt(m, '.3f')} | {runs} | {fmt(best, '.3f')} "
+                      f"| {fmt(r.get('cpu_mpps'), '.3f')} | {waits} "
+                      f"| {ratio(m, mpps('none', n))} | {fmt(1e3 / m if num(m) and m else None, '.0f')} | {dropped(f, n)} |")
+    md.append("")
+
+    # Which hook.
+    xd = [mpps("xdp_drop", n) for n in counts if num(mpps("xdp_drop", n))]
+    td = [mpps("tc_drop", n) for n in counts if num(mpps("tc_drop", n))]
+    xx = [mpps("xnsg", n) for n in counts if num(mpps("xnsg", n))]
+    xt = [mpps("xnsg_tc", n) for n in counts if num(mpps("xnsg_tc", n))]
+    if xd and td and xx and xt:
+        rf = statistics.median(td) / statistics.median(xd)
+        rx = statistics.median(xt) / statistics.median(xx)
+        md += ["### Which ingress hook", "",
+               f"On veth in this run, the empty TC ingress drop program sustained {rf:.2f}x the rate of "
+               f"the empty XDP_DROP program, and xnsg with `--ingress tc` {rx:.2f}x the rate of xnsg on "
+               "XDP (medians over the rule counts). veth's native XDP needs the frame in a page with "
+               "256 bytes of headroom, so every skb the peer sends is copied into a new buffer before "
+               "the program runs, and an XDP_PASS frame is rebuilt into an skb afterwards; TC runs on "
+               "the skb as it is. "
+               + ("Use `--ingress tc` on veth and other virtual interfaces (container host ends), "
+                  if rx > 1.02 else
+                  "On veth the two hooks are within noise here; ")
+               + "and XDP (native, the default) on a physical NIC whose driver has native XDP, where "
+               "the program runs before any skb is allocated.", ""]
+
+
+def escape_cell(s):
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def control_section(control, ctmem, md):
+    md += ["## 4. Control plane", "",
+           "Two NSGs (subnet and NIC level) of N inbound rules each on r0; the 100,000-prefix case adds a "
+           "service tag of that many /24s, read from a Service Tags file shaped like Azure's "
+           "(`ServiceTags_Public.json`), in the subnet NSG's last rule. *check*: `xnsg check`; "
+           "*apply*: first `xnsg apply` on a detached interface (compile, load and verify the BPF "
+           "program, write the tables, attach); *update*: `xnsg apply` of a changed version of the same "
+           "policy (every missing rule's port moved by one, so every table is rewritten into the idle "
+           "generation and switched atomically) while the generator sends at full rate through the "
+           "interface. Wall-clock seconds, median of the runs listed. *map memory*: the kernel's "
+           "accounting (bytes_memlock) of every map pinned after apply: both generations, the flow "
+           "table (1,048,576 flows) and the counters.", "",
+           "| rules per NSG | tag prefixes | check s | apply s | update s (under traffic) | map memory MiB "
+           "| frames during updates | non-rule drops during updates | runs (check / apply / update) |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in control:
+        if r.get("failed") and not num(r.get("apply_s")):
+            md.append(f"| {r.get('rules')} | {r.get('prefixes')} | failed: {escape_cell(r['failed'])} | | | | | | |")
+            continue
+        runs = " / ".join(", ".join(f"{x:.3f}" for x in r.get(k, [])) for k in ("check_runs", "apply_runs", "update_runs"))
+        mb = r.get("map_bytes")
+        md.append(f"| {r.get('rules')} | {r.get('prefixes')} | {fmt(r.get('check_s'), '.3f')} | {fmt(r.get('apply_s'), '.3f')} "
+                  f"| {fmt(r.get('update_s'), '.3f')} | {fmt(mb / 2**20 if num(mb) else None)} "
+                  f"| {fmt(r.get('update_traffic_pkts'), ',.0f')} | {fmt(r.get('update_other_drops'), ',.0f')} | {runs}"
+                  + (f" (failed: {escape_cell(r['failed'])})" if r.get("failed") else "") + " |")
+    md.append("")
+    big = next((r for r in reversed(control) if isinstance(r.get("maps"), dict) and r["maps"]), None)
+    if big:
+        md += [f"Map memory after applying {big.get('rules')} rules x 2 NSGs"
+               f"{' + ' + format(big.get('prefixes'), ',') + ' tag prefixes' if big.get('prefixes') else ''} (bytes_memlock):", "",
+               "| map | MiB |", "| --- | ---: |"]
+        for k, v in sorted(big["maps"].items(), key=lambda kv: -kv[1] if num(kv[1]) else 0):
+            if num(v) and v > 0:
+                md.append(f"| {k} | {v / 2**20:.2f} |")
+        md.append("")
+    for r in ctmem:
+        if r.get("failed") or not isinstance(r.get("data"), dict):
+            md += ["### Flow table memory", "", f"failed: {r.get('failed', 'no data')}", ""]
+            continue
+        d = r["data"]
+        n = d.get("entries")
+        ml = d.get("memlock_bytes")
+        md += ["### Flow table memory per 1M flows", "",
+               f"A map created like the datapath's flow table (LRU hash, key {d.get('key_bytes')} B, value "
+               f"{d.get('value_bytes')} B, {n:,} entries; LRU maps are always preallocated, so this is "
+               "what the table costs whether it is full or empty):", "",
+               "| measure | bytes | per flow |", "| --- | ---: | ---: |",
+               f"| key + value | {(d['key_bytes'] + d['value_bytes']) * n:,} | {d['key_bytes'] + d['value_bytes']} |",
+               f"| kernel accounting (fdinfo memlock = bpftool bytes_memlock) | {ml:,} | {ml / n:.1f} |",
+               f"| growth of VmallocUsed while the map exists (cross-check) | {d.get('vmalloc_delta_bytes'):,} "
+               f"| {d.get('vmalloc_delta_bytes') / n:.1f} |", "",
+               f"So 1M tracked flows cost {ml / 2**20:.0f} MiB: per flow {d['key_bytes'] + d['value_bytes']} B of key "
+               f"and value plus {ml / n - d['key_bytes'] - d['value_bytes']:.0f} B of hash-table element "
+               "header, bucket and LRU list. `--max-flows N` scales it linearly.", ""]
 
 
 def main():
     src, outdir, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
-    rows = [json.loads(line) for line in open(src) if line.strip()]
-    classify = [r for r in rows if r["kind"] == "classify"]
-    pps = [r for r in rows if r["kind"] == "pps"]
-    control = [r for r in rows if r["kind"] == "control"]
+    rows = load_rows(src)
+    classify = [r for r in rows if r.get("kind") == "classify"]
+    pps = [r for r in rows if r.get("kind") == "pps"]
+    control = [r for r in rows if r.get("kind") == "control"]
+    ctmem = [r for r in rows if r.get("kind") == "ctmem"]
+    timing = next((r for r in rows if r.get("kind") == "timing"), {})
+    failures = [r for r in rows if r.get("failed")]
     machine = {
         "kernel": platform.release(),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "date": datetime.date.today().isoformat(),
         "quick": quick,
+        "timing": timing,
+        "reproduce": ["make bench", "make bench-quick",
+                      "make BUILD=build-bench build-bench/xnsg build-bench/xnsg-bench && "
+                      "bench/run.sh build-bench [--quick]"],
     }
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"machine": machine, "results": rows}, f, indent=1)
+        f.write("\n")
 
     md = [f"# xnsg benchmark results ({machine['date']})", "",
-          f"Machine: Linux {machine['kernel']}, {machine['cpu']}, {machine['cores']} cores"
-          f"{' (bench-quick: fewer points and repetitions)' if quick else ''}.",
-          "Reproduce: `make bench` (about 10 minutes) or `make bench-quick` (under 3). "
-          "Each figure is the median of repetitions taken in this one run; ratios compare "
-          "figures of the same run only, because the machine is shared and noisy.", ""]
+          f"Machine: Linux {machine['kernel']}, {machine['cpu']}, {machine['cores']} cores "
+          "(a shared virtual machine: other work may run beside the benchmark)."
+          f"{' **bench-quick**: fewer points and repetitions.' if quick else ''}", "",
+          f"Run time: {fmt(timing.get('total_s'), '.0f')} s in all (classifier {fmt(timing.get('classify_s'), '.0f')} s, "
+          f"packets {fmt(timing.get('pps_s'), '.0f')} s, control plane {fmt(timing.get('control_s'), '.0f')} s).", "",
+          "Reproduce (root, Debian 12; `make deps` installs nftables, iptables, xdp-tools, bpftool):", "",
+          "```",
+          "make bench          # full run, under 20 minutes: bench/run.sh build",
+          "make bench-quick    # under 3 minutes: bench/run.sh build --quick",
+          "# or into another build directory:",
+          "make BUILD=build-bench build-bench/xnsg build-bench/xnsg-bench && bench/run.sh build-bench [--quick]",
+          "```", "",
+          "Every figure is a median of repetitions taken in this one run; ratios compare figures of the "
+          "same run only, because the machine is shared and noisy. Raw numbers: `results.json` "
+          "(every run of every point).", ""]
+    if failures:
+        md += ["## Failed steps", "", "| step | what failed |", "| --- | --- |"]
+        for r in failures:
+            step = " ".join(str(r.get(k)) for k in ("kind", "filter", "case", "rules") if r.get(k) is not None)
+            md.append(f"| {escape_cell(step)} | {escape_cell(r['failed'])} |")
+        md.append("")
 
-    floor = next((r["ns"] for r in classify if r["case"] == "empty-xdp"), None)
-    one = {r["case"]: r["ns"] for r in classify if r.get("rules") == 1}
-    md += ["## Classifier cost (BPF_PROG_TEST_RUN, ns per packet)", "",
-           "Both levels (subnet NSG and NIC NSG) hold N inbound rules each. *last rule*: the "
-           "probe misses every rule but the last (the worst case of a linear scan); *random*: "
-           "random overlapping prefixes, port ranges and protocols, 16 random packets. "
-           "Flow tracking is off for these rows, so every run classifies; *established* is a "
-           "packet of a tracked flow.", "",
-           "| case | rules | ns/pkt | x empty XDP | x 1 rule |", "| --- | ---: | ---: | ---: | ---: |"]
-    if floor:
-        md.append(f"| empty XDP program | - | {floor:.1f} | 1.00 | - |")
-    for r in classify:
-        if r["case"] == "empty-xdp":
-            continue
-        base = one.get(r["case"])
-        md.append(f"| {r['case']} | {r.get('rules', '-')} | {r['ns']:.1f} | "
-                  f"{r['ns'] / floor:.2f} | {(r['ns'] / base) if base else float('nan'):.2f} |"
-                  if floor else f"| {r['case']} | {r.get('rules')} | {r['ns']:.1f} | - | - |")
-    md.append("")
-
+    if classify:
+        classifier_section(classify, md)
     if pps:
-        none = next((r["mpps"] for r in pps if r["filter"] == "none"), None)
-        xnsg = {r["rules"]: r["mpps"] for r in pps if r["filter"] == "xnsg"}
-        md += ["## Side by side on real packets (Mpps received)", "",
-               "Two namespaces joined by a veth pair; a generator (AF_PACKET, sendmmsg, qdisc "
-               "bypass, pinned to CPU 0) sends 64-byte UDP frames from 256 sources; each filter in "
-               "turn holds N rules that miss and a last rule that drops the frames. The figure is "
-               "frames the receiver took in per second.", "",
-               "| filter | rules | Mpps | x no filter | xnsg / this |", "| --- | ---: | ---: | ---: | ---: |"]
-        for r in pps:
-            x = xnsg.get(r["rules"])
-            md.append(f"| {FILTER_NAMES.get(r['filter'], r['filter'])} | {r['rules']} | {r['mpps']:.3f} | "
-                      f"{(r['mpps'] / none) if none else float('nan'):.2f} | "
-                      f"{(x / r['mpps']) if x and r['mpps'] else float('nan'):.2f} |")
-        md.append("")
-    if control:
-        md += ["## Control plane", "",
-               "Two NSGs of N rules each; the 100,000-prefix case adds a service tag of that many "
-               "prefixes from a Service Tags file shaped like Azure's. *update*: re-applying while "
-               "traffic flows (atomic generation switch). Memory: the kernel's accounting of every "
-               "xnsg map (both generations and the flow table).", "",
-               "| rules | tag prefixes | check s | apply s | update s | map memory MiB |",
-               "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for r in control:
-            md.append(f"| {r['rules']} | {r['prefixes']} | {r['check_s']:.3f} | {r['apply_s']:.3f} | "
-                      f"{r['update_s']:.3f} | {r['map_bytes'] / 2**20:.1f} |")
-        md.append("")
+        pps_section(pps, md, timing.get("max_wait", 0.02))
+    if control or ctmem:
+        control_section(control, ctmem, md)
 
     os.makedirs(os.path.join(outdir, "plots"), exist_ok=True)
+    plots = []
+    rep = [r for r in classify if r.get("method") != "single" and num(r.get("ns")) and num(r.get("rules"))]
+    names = {"new-flow-last-rule": "new flow, last rule (XDP)", "new-flow-random": "new flow, random (XDP)",
+             "new-flow-last-rule-tc": "new flow, last rule (TC)", "established": "established flow (XDP)"}
     series = {}
-    for r in classify:
-        if "rules" in r:
-            series.setdefault(r["case"], []).append((r["rules"], r["ns"]))
-    if floor:
-        series["empty XDP"] = [(x, floor) for x in sorted({r["rules"] for r in classify if "rules" in r})]
-    svg_plot(os.path.join(outdir, "plots", "classifier-ns.svg"), "xnsg classifier cost",
-             "rules per NSG direction", "ns per packet", series)
+    for r in rep:
+        series.setdefault(names.get(r["case"], r["case"]), []).append((r["rules"], r["ns"]))
+    xs = sorted({r["rules"] for r in rep if r["case"].startswith("new-flow")})
+    for case, label in (("empty-xdp", "empty XDP program"), ("empty-tc", "empty TC program")):
+        v = next((r["ns"] for r in classify if r.get("case") == case and r.get("method") != "single"
+                  and num(r.get("ns"))), None)
+        if v:
+            series[label] = [(x, v) for x in xs]
+    if svg_plot(os.path.join(outdir, "plots", "classifier-ns.svg"),
+                "xnsg classifier cost (BPF_PROG_TEST_RUN)", "rules per NSG direction (both levels)",
+                "ns per packet", series):
+        plots.append("plots/classifier-ns.svg")
+    series, nsseries = {}, {}
+    counts = sorted({r["rules"] for r in pps if num(r.get("rules"))})
+    for f in FILTER_ORDER:
+        pts = [(r["rules"], r["mpps"]) for r in pps if r.get("filter") == f and num(r.get("mpps"))]
+        if pts:
+            series[FILTER_NAMES[f]] = pts
+            nsseries[FILTER_NAMES[f]] = [(x, 1e3 / y) for x, y in pts if y]
+    if svg_plot(os.path.join(outdir, "plots", "filters-mpps.svg"), "packet rate by filter (veth, one CPU)",
+                "rules (all miss but the last)", "Mpps", series):
+        plots.append("plots/filters-mpps.svg")
+    if svg_plot(os.path.join(outdir, "plots", "filters-ns.svg"), "total cost per packet by filter (veth, one CPU)",
+                "rules (all miss but the last)", "ns per packet (1 / rate, log scale)", nsseries, logy=True):
+        plots.append("plots/filters-ns.svg")
     series = {}
-    for r in pps:
-        series.setdefault(FILTER_NAMES.get(r["filter"], r["filter"]), []).append((r["rules"], r["mpps"]))
-    svg_plot(os.path.join(outdir, "plots", "filters-mpps.svg"), "received Mpps by filter",
-             "rules", "Mpps", series)
-    md += ["Plots: `plots/classifier-ns.svg`, `plots/filters-mpps.svg`.", ""]
+    for key, label in (("check_s", "check"), ("apply_s", "apply (first)"), ("update_s", "update under traffic")):
+        pts = [(r["rules"], r[key]) for r in control if not r.get("prefixes") and num(r.get(key))]
+        if pts:
+            series[label] = pts
+    if svg_plot(os.path.join(outdir, "plots", "control-plane-s.svg"), "xnsg control plane (2 NSGs of N rules)",
+                "rules per NSG", "seconds", series):
+        plots.append("plots/control-plane-s.svg")
+    md += ["## Plots", ""] + [f"- `{p}`" for p in plots] + [""]
+    _ = counts
     with open(os.path.join(outdir, "RESULTS.md"), "w") as f:
         f.write("\n".join(md))
 

@@ -6,7 +6,11 @@
 #
 # Every figure is a median of repetitions measured side by side in this one
 # run, reported with its ratio to a baseline of the same run: the machine
-# is shared and noisy, absolute numbers vary.
+# is shared and noisy, absolute numbers vary.  A step that fails becomes a
+# row saying so (and why) in RESULTS.md; it never stops the run.
+#
+# Environment: BENCH_KEEP=1 keeps the work directory (logs, policies);
+# BENCH_CPU (default 0) is the CPU the generator is pinned to.
 set -u
 BUILD=$(realpath "${1:-build}")
 QUICK=0; [ "${2:-}" = "--quick" ] && QUICK=1
@@ -16,14 +20,19 @@ OUT="$REPO/bench"
 ID="xnsg-bench-$$"
 NS_S="$ID-s" NS_R="$ID-r"
 WORK=$(mktemp -d "/tmp/$ID.XXXX")
+CPU=${BENCH_CPU:-0}
 export XNSG_PIN_DIR="$WORK/bpf/xnsg" XNSG_BENCH_IF=r0
 JSONL="$WORK/results.jsonl"
+T_START=$(date +%s.%N)
+# Debian's interpreter: a pyenv shim costs ~1 s per call.
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 
 if [ $QUICK -eq 1 ]; then
-	COUNTS=(1 1000); REPS=1; SECS=2
+	COUNTS=(1 1000); REPS=1; SECS=2; CP_REPS=1
 else
-	COUNTS=(1 100 1000 4000); REPS=3; SECS=4
+	COUNTS=(1 100 1000 4000); REPS=5; SECS=2; CP_REPS=3
 fi
+FILTERS=(none iptables nft_linear nft_set xdp_filter xdp_drop tc_drop xnsg xnsg_tc)
 
 cleanup() {
 	set +e
@@ -31,19 +40,60 @@ cleanup() {
 	ip netns del "$NS_S" 2>/dev/null; ip netns del "$NS_R" 2>/dev/null
 	umount "$WORK/bpf" 2>/dev/null
 	rm -f "/run/xnsg/$(echo "$XNSG_PIN_DIR" | tr / _).json"
-	rm -rf "$WORK"
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" -eq 0 ] || { echo "make bench needs root"; exit 1; }
-for c in ip nft iptables-restore xdp-filter python3 taskset; do
+for c in ip nft iptables-restore xdp-filter "$PY" taskset bpftool tc; do
 	command -v "$c" >/dev/null || { echo "bench: '$c' is missing (make deps)"; exit 1; }
 done
 R() { ip netns exec "$NS_R" "$@"; }
 S() { ip netns exec "$NS_S" "$@"; }
+# xdp-filter pins its maps in the first BPF filesystem it finds (another
+# test's private one, if /sys/fs/bpf is not mounted): give it ours.
+X() { ip netns exec "$NS_R" sh -c 'mount --bind "$0" /sys/fs/bpf && exec "$@"' "$WORK/bpf" "$@"; }
 note() { printf '%s\n' "$*" >&2; }
-emit() { printf '%s\n' "$*" >> "$JSONL"; }
+
+# One JSON object per line, built by Python so that it is always valid:
+#   key=text   key=#number   key=[n,n,...]   key=?true|false   key={json}
+# A number that does not parse becomes null and the record gets "invalid".
+emit() {
+	"$PY" - "$@" >> "$JSONL" <<'EOF'
+import json, sys
+rec, bad = {}, []
+for arg in sys.argv[1:]:
+    k, _, v = arg.partition("=")
+    try:
+        if v in ("#", "#null"):
+            rec[k] = None
+        elif v.startswith("#"):
+            rec[k] = json.loads(v[1:])
+            if not isinstance(rec[k], (int, float)) or isinstance(rec[k], bool):
+                raise ValueError
+        elif v.startswith("["):
+            if not v.endswith("]"):
+                raise ValueError
+            rec[k] = [float(x) for x in v[1:-1].split(",") if x.strip()]
+        elif v.startswith("?"):
+            rec[k] = v[1:] == "true"
+        elif v.startswith("{"):
+            rec[k] = json.loads(v)
+        else:
+            rec[k] = v
+    except ValueError:
+        rec[k] = None
+        bad.append(k)
+if bad:
+    rec["invalid"] = "unparsable value for " + ", ".join(bad)
+print(json.dumps(rec))
+EOF
+}
+# The last lines of a log, on one line: why a step failed.
+why() { tail -n "${2:-3}" "$1" 2>/dev/null | tr '\n' ' ' | sed 's/  */ /g; s/ $//' | cut -c1-300; }
+pyf() { "$PY" -c "import sys; print($1)" "${@:2}"; }
+median() { "$PY" -c 'import sys, statistics; v = [float(x) for x in sys.argv[1:]]; print(statistics.median(v) if v else "")' "$@"; }
 
 setup() {
 	mkdir -p "$WORK/bpf" && mount -t bpf bpf "$WORK/bpf" || return 1
@@ -54,151 +104,358 @@ setup() {
 	S ip link set s0 up; R ip link set r0 up
 	# Frames from the generator are IP to 10.9.1.4 with r0's MAC.
 	R sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0
+	# No IPv6 chatter (router solicitations) in the counters.
+	S sysctl -qw net.ipv6.conf.all.disable_ipv6=1; R sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 	sleep 0.5
 }
 
-# ---- filters: each installs N rules whose last one matches (and drops) --
+# ---- filters: each installs N rules; the frames (UDP to port 443 from
+# 198.51.100.0/24) miss all but the last, which drops them ---------------
 
-rules_iptables() { # N
-	{
-		echo "*raw"; echo ":PREROUTING ACCEPT [0:0]"
-		for ((i = 0; i < $1 - 1; i++)); do
-			echo "-A PREROUTING -s 198.$((18 + (i >> 16 & 1))).$((i >> 8 & 255)).$((i & 255))/32 -p tcp --dport $((1000 + i % 60000)) -j DROP"
-		done
-		echo "-A PREROUTING -p udp --dport 443 -j DROP"; echo "COMMIT"
-	} > "$WORK/ipt.rules"
-	R iptables-restore < "$WORK/ipt.rules"
+# Rule i (0-based) of the N-1 misses: TCP from 198.18.0.0/15 (a /32 each),
+# one destination port each.  Prints one line per miss in the given format,
+# the fields being SRC and PORT (awk printf: %s for SRC, %d for PORT).
+misses() { # N FORMAT
+	awk -v n="$1" -v fmt="$2" 'BEGIN {
+		for (i = 0; i < n - 1; i++) {
+			src = sprintf("198.%d.%d.%d", 18 + int(i / 65536) % 2, int(i / 256) % 256, i % 256)
+			printf fmt "\n", src, 1000 + i % 60000
+		}
+	}'
 }
+# Each rule file is written once per rule count (kept for the next runs).
+rulefile() { # NAME N GENERATOR...
+	local f="$WORK/rules/$1-$2"
+	if [ ! -s "$f" ]; then
+		mkdir -p "$WORK/rules"; "${@:3}" > "$f.tmp" && mv "$f.tmp" "$f" || return 1
+	fi
+	echo "$f"
+}
+
+gen_iptables() { # N
+	echo "*raw"; echo ":PREROUTING ACCEPT [0:0]"
+	misses "$1" "-A PREROUTING -s %s/32 -p tcp --dport %d -j DROP"
+	echo "-A PREROUTING -p udp --dport 443 -j DROP"; echo "COMMIT"
+}
+rules_iptables() { local f; f=$(rulefile ipt "$1" gen_iptables "$1") && R iptables-restore < "$f"; }
 unrules_iptables() { R iptables -t raw -F PREROUTING; }
+count_iptables() { R iptables -t raw -L PREROUTING -v -n -x | awk 'END { print $1 }'; }
 
-rules_nft_linear() {
-	{
-		echo "table netdev xb { chain c { type filter hook ingress device r0 priority 0;"
-		for ((i = 0; i < $1 - 1; i++)); do
-			echo "ip saddr 198.$((18 + (i >> 16 & 1))).$((i >> 8 & 255)).$((i & 255)) tcp dport $((1000 + i % 60000)) drop"
-		done
-		echo "udp dport 443 drop"; echo "} }"
-	} > "$WORK/nft.rules"
-	R nft -f "$WORK/nft.rules"
+# nftables 1.0.6 wants a newline or ';' between a statement and '}'.
+gen_nft_linear() {
+	echo "table netdev xb {"; echo "chain c {"
+	echo "type filter hook ingress device r0 priority 0;"
+	misses "$1" "ip saddr %s tcp dport %d drop"
+	echo "udp dport 443 counter name hits drop"; echo "}"
+	echo "counter hits {"; echo "}"; echo "}"
 }
+rules_nft_linear() { local f; f=$(rulefile nft "$1" gen_nft_linear "$1") && R nft -f "$f"; }
 unrules_nft_linear() { R nft delete table netdev xb; }
+# A named counter: listing it is quick whatever the rule count.
+count_nft_linear() { R nft list counter netdev xb hits | awk '$1 == "packets" { print $2 }'; }
 
-rules_nft_set() {
-	{
-		echo "table netdev xb { set s { type ipv4_addr . inet_service; flags interval;"
-		printf 'elements = { 0.0.0.0/0 . 443'
-		for ((i = 0; i < $1 - 1; i++)); do
-			printf ', 198.%d.%d.%d . %d' $((18 + (i >> 16 & 1))) $((i >> 8 & 255)) $((i & 255)) $((1000 + i % 60000))
-		done
-		echo " } }"
-		echo "chain c { type filter hook ingress device r0 priority 0; ip saddr . th dport @s drop } }"
-	} > "$WORK/nftset.rules"
-	R nft -f "$WORK/nftset.rules"
+# The misses as elements of one set ip saddr . th dport; the drop as the
+# element 0.0.0.0/0 . 443 (any source, port 443).  Note: "th dport" of a
+# set element does not look at the protocol; the misses are TCP rules in
+# the other filters, here they are "any protocol", which no frame meets.
+gen_nft_set() {
+	echo "table netdev xb {"
+	echo "set s {"; echo "type ipv4_addr . inet_service"; echo "flags interval"
+	echo "elements = { 0.0.0.0/0 . 443"
+	misses "$1" ", %s . %d"
+	echo "}"; echo "}"
+	echo "chain c {"; echo "type filter hook ingress device r0 priority 0;"
+	echo "ip saddr . th dport @s counter name hits drop"; echo "}"
+	echo "counter hits {"; echo "}"; echo "}"
 }
+rules_nft_set() { local f; f=$(rulefile nftset "$1" gen_nft_set "$1") && R nft -f "$f"; }
 unrules_nft_set() { R nft delete table netdev xb; }
+count_nft_set() { count_nft_linear; }
 
-rules_xdp_filter() { # xdp-filter matches sets of addresses/ports, not ordered rules
-	R xdp-filter load r0 -m native -f ipv4,udp,tcp || return 1
-	for ((i = 0; i < $1 - 1 && i < 1000; i++)); do
-		R xdp-filter ip "198.$((18 + (i >> 16 & 1))).$((i >> 8 & 255)).$((i & 255))" -m src >/dev/null || return 1
-	done
-	R xdp-filter port 443 -p udp -m dst
+# xdp-filter matches sets (hash maps) of addresses and ports, not ordered
+# rules: the misses become N-1 source addresses (its map holds 10,000),
+# the drop "udp dst port 443".  The first address goes in through the CLI,
+# the rest straight into the map it pins (one bpftool batch; the CLI takes
+# ~35 ms per address): the same entries either way.
+gen_xdpf_batch() { # N MAP VALUE
+	misses "$1" "%s %d" | awk -v map="$2" -v val="$3" 'NR > 1 { split($1, a, "."); print "map update pinned " map " key " a[1] " " a[2] " " a[3] " " a[4] " value " val }'
 }
-unrules_xdp_filter() { R xdp-filter unload r0 >/dev/null 2>&1 || R ip link set dev r0 xdp off; }
+rules_xdp_filter() {
+	X xdp-filter load r0 -m native -f ipv4,udp,tcp || return 1
+	if [ "$1" -gt 1 ]; then
+		X xdp-filter ip 198.18.0.0 -m src || return 1
+	fi
+	if [ "$1" -gt 2 ]; then
+		local map="$WORK/bpf/xdp-filter/filter_ipv4" val f
+		# The value the CLI wrote for the first address, byte by byte.
+		val=$(bpftool map lookup pinned "$map" key 198 18 0 0 -j |
+		      "$PY" -c 'import json,sys; print(" ".join(str(int(b, 16)) for b in json.load(sys.stdin)["values"][0]["value"]))') || return 1
+		f=$(rulefile xdpf "$1" gen_xdpf_batch "$1" "$map" "$val") || return 1
+		bpftool batch file "$f" >/dev/null || return 1
+	fi
+	X xdp-filter port 443 -p udp -m dst
+}
+unrules_xdp_filter() { X xdp-filter unload r0 >/dev/null 2>&1 || R ip link set dev r0 xdp off; }
+count_xdp_filter() { X xdp-filter status | awk '$1 == "443" && $2 ~ /dst/ && $2 ~ /udp/ { print $3 }'; }
 
 rules_xdp_drop() { R "$TOOL" xdpdrop r0; }
 unrules_xdp_drop() { R ip link set dev r0 xdp off 2>/dev/null; R ip link set dev r0 xdpgeneric off 2>/dev/null; }
+# It has no counter (veth counts XDP drops only in ethtool -S): frames
+# received but never seen by IP (Ip InReceives) were dropped by it.
+count_xdp_drop() { echo $(($(R cat /sys/class/net/r0/statistics/rx_packets) - $(snmp_field Ip: InReceives))); }
 
-rules_xnsg() {
+rules_tc_drop() { R "$TOOL" tcdrop r0; }
+unrules_tc_drop() { R tc qdisc del dev r0 clsact 2>/dev/null; }
+# clsact counts TC_ACT_SHOT as qdisc drops.
+count_tc_drop() { R tc -s qdisc show dev r0 | grep -A2 clsact | grep -o 'dropped [0-9]*' | awk 'END { print $2 }'; }
+
+xnsg_policy() { # N: one NSG (the NIC's) of N rules, the last denies UDP to 443
+	[ -f "$WORK/pol$1/policy.json" ] && return 0
 	mkdir -p "$WORK/pol$1"
-	XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 "$TOOL" genpolicy "$1" "$WORK/pol$1" || return 1
-	R "$XNSG" apply "$WORK/pol$1/policy.json" >/dev/null
+	XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 "$TOOL" genpolicy "$1" "$WORK/pol$1" &&
+		"$XNSG" check "$WORK/pol$1/policy.json" >/dev/null
 }
+rules_xnsg() { xnsg_policy "$1" && R "$XNSG" apply "$WORK/pol$1/policy.json"; }
 unrules_xnsg() { R "$XNSG" detach --all >/dev/null; }
+# The last user rule's counter (r<U-1> of nic-nsg; U = min(N, 3997)).
+count_xnsg() {
+	local last=$(($1 > 3997 ? 3996 : $1 - 1))
+	R "$XNSG" stats --json | "$PY" -c '
+import json, sys
+st = json.load(sys.stdin)
+print(sum(r["packets"] for r in st["rules"] if r["nsg"] == "nic-nsg" and r["rule"] == sys.argv[1]))' "r$last"
+}
+rules_xnsg_tc() { xnsg_policy "$1" && R "$XNSG" apply --ingress tc "$WORK/pol$1/policy.json"; }
+unrules_xnsg_tc() { unrules_xnsg; }
+count_xnsg_tc() { count_xnsg "$1"; }
 
 rules_none() { :; }
 unrules_none() { :; }
+count_none() { echo 0; }
 
-# Packets the receiver took in per second while the generator ran.
-measure() {
-	local mac rx0 rx1 sent
+# A counter of the receiver's /proc/net/snmp, e.g. snmp_field Udp: NoPorts.
+snmp_field() {
+	R awk -v sec="$1" -v key="$2" '$1 == sec { if (!h) { for (i = 2; i <= NF; i++) if ($i == key) c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+# Datagrams that reached the receiver's UDP layer (none should, but for
+# the no-filter case): InDatagrams + NoPorts + InErrors.
+udp_reached() { R awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2 + $3 + $4 }' /proc/net/snmp; }
+
+# Print "rx_mpps sent_mpps dropped_frac udp_frac cpu_mpps busy_frac
+# wait_frac" for one run of SECS seconds: frames r0 took in per second (the
+# sender's CPU does the receiver's work too: veth delivers in the sender's
+# softirq), frames the generator got out per second, which share of the
+# received frames the filter's own counter says it dropped / reached the
+# UDP layer, frames per second of the CPU time the generator had (elapsed
+# minus the time other tasks held its CPU), how busy the other CPUs were,
+# and which share of the time other tasks held the generator's CPU.
+measure() { # FILTER N
+	local mac rx0 rx1 u0 u1 c0 c1 out
 	mac=$(R cat /sys/class/net/r0/address)
-	rx0=$(R cat /sys/class/net/r0/statistics/rx_packets)
-	sent=$(S taskset -c 0 "$TOOL" pktgen s0 "$mac" "$SECS" 256) || return 1
-	rx1=$(R cat /sys/class/net/r0/statistics/rx_packets)
-	python3 -c "print('%.4f %.4f' % (($rx1 - $rx0) / $SECS / 1e6, $sent / $SECS / 1e6))"
+	c0=$("count_$1" "$2" 2>/dev/null); c0=${c0:-0}
+	rx0=$(R cat /sys/class/net/r0/statistics/rx_packets); u0=$(udp_reached)
+	out=$(S taskset -c "$CPU" "$TOOL" pktgen s0 "$mac" "$SECS" 256) || return 1
+	rx1=$(R cat /sys/class/net/r0/statistics/rx_packets); u1=$(udp_reached)
+	c1=$("count_$1" "$2" 2>/dev/null); c1=${c1:-0}
+	awk -v rx0="$rx0" -v rx1="$rx1" -v c0="$c0" -v c1="$c1" -v u0="$u0" -v u1="$u1" -v out="$out" 'BEGIN {
+		split(out, o, " "); rx = rx1 - rx0
+		if (o[2] <= 0 || rx <= 0) exit 1
+		printf "%.4f %.4f %.4f %.4f %.4f %.4f %.4f\n", rx / o[2] / 1e6, o[1] / o[2] / 1e6, (c1 - c0) / rx, (u1 - u0) / rx,
+			rx / (o[2] - o[3]) / 1e6, o[4], o[3] / o[2]
+	}'
 }
 
-median() { python3 -c 'import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+# A run during which other tasks held the generator's CPU more than this
+# share of the time was disturbed by other work on the machine: it is
+# measured again (at most RETRIES times, RETRY_BUDGET in all) and the least
+# disturbed run is kept.  (How busy the other CPU was is recorded, but it
+# does not predict a slow run here, so it is no reason to measure again.)
+MAX_WAIT=0.02 RETRIES=3 RETRY_BUDGET=$([ $QUICK -eq 1 ] && echo 10 || echo 60)
 
 side_by_side() {
-	local filters=(none iptables nft_linear nft_set xdp_filter xdp_drop xnsg)
+	local n f r k order
 	for n in "${COUNTS[@]}"; do
-		for f in "${filters[@]}"; do
-			[ "$f" = none ] || [ "$f" = xdp_drop ] && [ "$n" != "${COUNTS[0]}" ] && continue
-			if ! "rules_$f" "$n" > "$WORK/$f.log" 2>&1; then
-				note "bench: $f with $n rules failed to install: $(tail -1 "$WORK/$f.log")"
+		declare -A RX=() TX=() DROP=() UDP=() CPUR=() BUSY=() WAIT=() FAILED=()
+		for ((r = 0; r < REPS; r++)); do
+			# Alternate the order so that no filter always runs first or last.
+			order=("${FILTERS[@]}")
+			if [ $((r % 2)) -eq 1 ]; then
+				order=(); for ((k = ${#FILTERS[@]} - 1; k >= 0; k--)); do order+=("${FILTERS[$k]}"); done
+			fi
+			for f in "${order[@]}"; do
+				[ -n "${FAILED[$f]:-}" ] && continue
+				if ! "rules_$f" "$n" > "$WORK/$f-$n.log" 2>&1; then
+					FAILED[$f]="install failed: $(why "$WORK/$f-$n.log")"
+					note "  $f, $n rules: ${FAILED[$f]}"
+					"unrules_$f" >/dev/null 2>&1
+					continue
+				fi
+				local best="" line try
+				for ((try = 0; try <= RETRIES; try++)); do
+					if [ $try -gt 0 ]; then
+						[ $RETRY_BUDGET -gt 0 ] || break
+						RETRY_BUDGET=$((RETRY_BUDGET - 1)); RETRIES_USED=$((RETRIES_USED + 1))
+					fi
+					line=$(measure "$f" "$n") || continue
+					if [ -z "$best" ] || awk -v a="${line##* }" -v b="${best##* }" 'BEGIN { exit !(a < b) }'; then
+						best=$line
+					fi
+					awk -v w="${best##* }" -v m="$MAX_WAIT" 'BEGIN { exit !(w <= m) }' && break
+				done
+				if [ -n "$best" ]; then
+					local a b c d e g h
+					read -r a b c d e g h <<< "$best"
+					RX[$f]+="$a,"; TX[$f]+="$b,"; DROP[$f]+="$c,"; UDP[$f]+="$d,"; CPUR[$f]+="$e,"
+					BUSY[$f]+="$g,"; WAIT[$f]+="$h,"
+				else
+					FAILED[$f]="measurement failed (no frames received)"
+				fi
 				"unrules_$f" >/dev/null 2>&1
+			done
+		done
+		for f in "${FILTERS[@]}"; do
+			if [ -n "${FAILED[$f]:-}" ] && [ -z "${RX[$f]:-}" ]; then
+				emit kind=pps filter="$f" rules="#$n" failed="${FAILED[$f]}"
 				continue
 			fi
-			local rx=() tx=()
-			for ((r = 0; r < REPS; r++)); do
-				read -r a b < <(measure) || break
-				rx+=("$a"); tx+=("$b")
-			done
-			"unrules_$f" >/dev/null 2>&1
-			[ ${#rx[@]} -gt 0 ] || continue
-			local m t
-			m=$(median "${rx[@]}"); t=$(median "${tx[@]}")
-			note "  $f, $n rules: $m Mpps received ($t Mpps sent)"
-			emit "{\"kind\": \"pps\", \"filter\": \"$f\", \"rules\": $n, \"mpps\": $m, \"sent_mpps\": $t, \"runs\": [$(IFS=,; echo "${rx[*]}")]}"
+			local m t cm
+			m=$(median ${RX[$f]//,/ }); t=$(median ${TX[$f]//,/ }); cm=$(median ${CPUR[$f]//,/ })
+			note "  $f, $n rules: $m Mpps [${RX[$f]%,}]; dropped by filter [${DROP[$f]%,}], reached UDP [${UDP[$f]%,}], CPU wait [${WAIT[$f]%,}]"
+			emit kind=pps filter="$f" rules="#$n" mpps="#$m" sent_mpps="#$t" cpu_mpps="#$cm" \
+				runs="[${RX[$f]%,}]" sent_runs="[${TX[$f]%,}]" cpu_runs="[${CPUR[$f]%,}]" \
+				dropped_frac="[${DROP[$f]%,}]" udp_frac="[${UDP[$f]%,}]" wait_frac="[${WAIT[$f]%,}]" busy_frac="[${BUSY[$f]%,}]" \
+				secs="#$SECS" failed="${FAILED[$f]:-}"
 		done
+		unset RX TX DROP UDP CPUR BUSY WAIT FAILED
 	done
 }
 
-# Seconds a command takes (wall clock), median of REPS.
-timed() {
-	local v=()
-	for ((r = 0; r < REPS; r++)); do
-		local t0 t1
-		t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || return 1; t1=$(date +%s.%N)
-		v+=("$(python3 -c "print($t1 - $t0)")")
+# ---- control plane ------------------------------------------------------
+
+# Seconds one command takes (wall clock); its output goes to $WORK/last.log.
+elapsed() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$@" > "$WORK/last.log" 2>&1 || return 1
+	t1=$(date +%s.%N)
+	pyf "'%.4f' % ($t1 - $t0)"
+}
+
+# Sum of bytes_memlock of the maps pinned in our pin directory.
+pinned_map_bytes() {
+	local f total=0 b
+	for f in "$XNSG_PIN_DIR"/*; do
+		b=$(bpftool map show pinned "$f" -j 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))' 2>/dev/null) || continue
+		total=$((total + ${b:-0}))
 	done
-	median "${v[@]}"
+	echo "$total"
+}
+pinned_map_detail() {
+	local f b first=1
+	printf '{'
+	for f in "$XNSG_PIN_DIR"/*; do
+		b=$(bpftool map show pinned "$f" -j 2>/dev/null | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("bytes_memlock", 0))' 2>/dev/null) || continue
+		[ $first -eq 1 ] || printf ', '
+		printf '"%s": %s' "$(basename "$f")" "${b:-0}"; first=0
+	done
+	printf '}'
+}
+# Drops by reasons other than a rule, from xnsg stats.
+other_drops() {
+	R "$XNSG" stats --json | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["drops"]
+print(sum(v["packets"] for k, v in d.items() if k not in ("rule_deny", "rule-deny", "rule")))'
 }
 
 control_plane() {
-	local sizes=(100 1000 4000)
-	for n in "${sizes[@]}" "4000:100000"; do
-		local rules=${n%%:*} prefixes=0 dir="$WORK/cp-$n"
+	local n
+	for n in 100 1000 4000 "4000:100000"; do
+		local rules=${n%%:*} prefixes=0 dir="$WORK/cp-$n" fail="" r
 		[[ $n == *:* ]] && prefixes=${n##*:}
-		mkdir -p "$dir"
-		XNSG_BENCH_ONE_LEVEL=0 "$TOOL" genpolicy "$rules" $([ "$prefixes" -gt 0 ] && echo "$prefixes") "$dir" || continue
-		local tc ta tu
-		tc=$(timed "$XNSG" check "$dir/policy.json")
-		ta=$(timed R "$XNSG" apply "$dir/policy.json")
-		# An update while 1 s of traffic flows: the apply is timed alone.
-		S taskset -c 0 "$TOOL" pktgen s0 "$(R cat /sys/class/net/r0/address)" 1 16 >/dev/null &
-		tu=$(timed R "$XNSG" apply "$dir/policy.json")
-		wait
-		local mem
-		mem=$(bpftool map show -j 2>/dev/null | python3 -c '
-import json, sys
-maps = json.load(sys.stdin)
-print(sum(m.get("bytes_memlock", 0) for m in maps if m.get("name", "").startswith("xnsg_")))')
-		R "$XNSG" detach --all >/dev/null
-		note "  control plane, $rules rules x2 NSGs, $prefixes tag prefixes: check ${tc}s, apply ${ta}s, update ${tu}s"
-		emit "{\"kind\": \"control\", \"rules\": $rules, \"prefixes\": $prefixes, \"check_s\": $tc, \"apply_s\": $ta, \"update_s\": $tu, \"map_bytes\": ${mem:-0}}"
+		mkdir -p "$dir/a" "$dir/b"
+		# Two versions: b moves every missing rule's port by one, so an
+		# update rewrites every table.
+		if ! { XNSG_BENCH_ONE_LEVEL=0 "$TOOL" genpolicy "$rules" $([ "$prefixes" -gt 0 ] && echo "$prefixes") "$dir/a" &&
+		       XNSG_BENCH_ONE_LEVEL=0 XNSG_BENCH_VARIANT=1 "$TOOL" genpolicy "$rules" $([ "$prefixes" -gt 0 ] && echo "$prefixes") "$dir/b"; } > "$dir/gen.log" 2>&1; then
+			emit kind=control rules="#$rules" prefixes="#$prefixes" failed="genpolicy: $(why "$dir/gen.log")"
+			continue
+		fi
+		local tc=() ta=() tu=() t mem=0 detail="{}" drops="" pkts=""
+		for ((r = 0; r < CP_REPS; r++)); do
+			t=$(elapsed "$XNSG" check "$dir/a/policy.json") || { fail="check: $(why "$WORK/last.log")"; break; }
+			tc+=("$t")
+			t=$(elapsed R "$XNSG" apply "$dir/a/policy.json") || { fail="apply: $(why "$WORK/last.log")"; break; }
+			ta+=("$t")
+			if [ $r -eq 0 ]; then
+				mem=$(pinned_map_bytes); detail=$(pinned_map_detail)
+			fi
+			R "$XNSG" detach --all > "$WORK/last.log" 2>&1 || { fail="detach: $(why "$WORK/last.log")"; break; }
+		done
+		if [ -z "$fail" ]; then
+			# Atomic updates a -> b -> a ... while the generator sends.
+			R "$XNSG" apply "$dir/a/policy.json" > "$WORK/last.log" 2>&1 || fail="apply: $(why "$WORK/last.log")"
+		fi
+		if [ -z "$fail" ]; then
+			local secs=$((CP_REPS * 2 + 2)) v=b rx0 rx1
+			rx0=$(R cat /sys/class/net/r0/statistics/rx_packets)
+			S taskset -c "$CPU" "$TOOL" pktgen s0 "$(R cat /sys/class/net/r0/address)" "$secs" 256 > "$WORK/cp-gen.log" 2>&1 &
+			local gen=$!
+			sleep 0.5
+			for ((r = 0; r < CP_REPS; r++)); do
+				t=$(elapsed R "$XNSG" apply "$dir/$v/policy.json") || { fail="update: $(why "$WORK/last.log")"; break; }
+				tu+=("$t")
+				[ $v = b ] && v=a || v=b
+			done
+			wait "$gen"
+			rx1=$(R cat /sys/class/net/r0/statistics/rx_packets)
+			pkts=$((rx1 - rx0))
+			drops=$(other_drops)
+			R "$XNSG" detach --all >/dev/null 2>&1
+		fi
+		local mc ma mu
+		mc=$(median "${tc[@]}"); ma=$(median "${ta[@]}"); mu=$(median "${tu[@]}")
+		note "  control plane, $rules rules x2 NSGs, $prefixes tag prefixes: check ${mc:-?}s, apply ${ma:-?}s, update ${mu:-?}s, maps $mem B${fail:+; FAILED: $fail}"
+		emit kind=control rules="#$rules" prefixes="#$prefixes" check_s="#${mc:-null}" apply_s="#${ma:-null}" \
+			update_s="#${mu:-null}" check_runs="[$(IFS=,; echo "${tc[*]}")]" apply_runs="[$(IFS=,; echo "${ta[*]}")]" \
+			update_runs="[$(IFS=,; echo "${tu[*]}")]" map_bytes="#$mem" maps="$detail" \
+			update_traffic_pkts="#${pkts:-null}" update_other_drops="#${drops:-null}" failed="$fail"
 	done
+	# The flow table alone: a map like the datapath's, 1M entries.
+	if "$TOOL" ctmem 1048576 > "$WORK/ctmem.json" 2> "$WORK/ctmem.log"; then
+		emit kind=ctmem data="$(cat "$WORK/ctmem.json")"
+	else
+		emit kind=ctmem failed="ctmem: $(why "$WORK/ctmem.log")"
+	fi
 }
+
+# ---- main ---------------------------------------------------------------
 
 note "bench: machine $(uname -r), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 setup || { echo "bench: setup failed"; exit 1; }
 note "bench: classifier cost (BPF_PROG_TEST_RUN)"
-"$TOOL" classify $([ $QUICK -eq 1 ] && echo --quick) | sed 's/^{/{"kind": "classify", /' >> "$JSONL" || exit 1
+T0=$(date +%s.%N)
+if "$TOOL" classify $([ $QUICK -eq 1 ] && echo --quick) > "$WORK/classify.out" 2> "$WORK/classify.log"; then :; else
+	emit kind=classify case=failed failed="xnsg-bench classify: $(why "$WORK/classify.log")"
+fi
+while read -r line; do
+	if "$PY" -c 'import json,sys; json.loads(sys.argv[1])' "$line" 2>/dev/null; then
+		echo "$line" | sed 's/^{/{"kind": "classify", /' >> "$JSONL"
+	else
+		emit kind=classify case=failed failed="unparsable output: ${line:0:200}"
+	fi
+done < "$WORK/classify.out"
+T1=$(date +%s.%N)
 note "bench: side by side on real packets (${SECS}s x $REPS per point)"
+RETRIES_USED=0
 side_by_side
+T2=$(date +%s.%N)
 note "bench: control plane"
 control_plane
-python3 "$REPO/bench/report.py" "$JSONL" "$OUT" "$QUICK" || exit 1
-note "bench: wrote $OUT/RESULTS.md, $OUT/results.json, $OUT/plots/"
+T3=$(date +%s.%N)
+emit kind=timing classify_s="#$(pyf "round($T1 - $T0, 1)")" pps_s="#$(pyf "round($T2 - $T1, 1)")" \
+	control_s="#$(pyf "round($T3 - $T2, 1)")" total_s="#$(pyf "round($T3 - $T_START, 1)")" \
+	reps="#$REPS" secs="#$SECS" counts="[$(IFS=,; echo "${COUNTS[*]}")]" cpu="#$CPU" \
+	retries="#$RETRIES_USED" max_wait="#$MAX_WAIT"
+"$PY" "$REPO/bench/report.py" "$JSONL" "$OUT" "$QUICK" || exit 1
+note "bench: wrote $OUT/RESULTS.md, $OUT/results.json, $OUT/plots/ ($(pyf "round($(date +%s.%N) - $T_START)") s)"
