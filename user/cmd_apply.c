@@ -673,6 +673,8 @@ int cmd_status(int argc, char **argv)
 		json_object_set_new(j, "present", json_boolean(if_indextoname(idx, name) != NULL));
 	}
 	json_object_del(st, "slots");
+	/* "applied" answers whether; the state file's timestamp says when. */
+	json_object_set(st, "applied_at", json_object_get(st, "applied"));
 	json_object_set_new(st, "applied", json_true());
 	json_object_set_new(st, "pin_dir", json_string(dp_pin_dir()));
 	json_object_set_new(st, "map_fill",
@@ -690,7 +692,7 @@ int cmd_status(int argc, char **argv)
 		printf("policy:     %s\nhash:       %s\napplied:    %s\npins:       %s\n",
 		       json_string_value(json_object_get(st, "policy")),
 		       json_string_value(json_object_get(st, "hash")),
-		       json_string_value(json_object_get(st, "applied")), dp_pin_dir());
+		       json_string_value(json_object_get(st, "applied_at")) ?: "?", dp_pin_dir());
 		printf("tables:     %lld of %d   rules: %lld   classes: %lld of %d\n",
 		       json_integer_value(json_object_get(st, "tables")), XNSG_MAX_TABLES,
 		       json_integer_value(json_object_get(st, "rules")),
