@@ -216,12 +216,17 @@ test_udp_flow_idles_out() {
 }
 
 # The long connection: B sends a line every 0.1 s (at most 25 s) to A:8090.
+# Started with ip netns exec rather than A/B: those are functions, so $!
+# would be a subshell, and killing it would leave the listener behind to
+# take the next test's connection (nc listens with SO_REUSEPORT).  $! is
+# timeout here, which passes the signal on to its whole process group.
 long_start() {
 	: > "$WORK/long.out"
-	A timeout 40 nc -4 -l 8090 > "$WORK/long.out" 2>/dev/null &
+	ip netns exec "$NS_A" timeout 40 nc -4 -l 8090 > "$WORK/long.out" 2>/dev/null &
 	LONG_SRV=$!
 	sleep 0.3
-	B timeout 30 bash -c 'for i in $(seq 250); do echo line$i; sleep 0.1; done | nc 192.0.2.10 8090' >/dev/null 2>&1 &
+	ip netns exec "$NS_B" timeout 30 bash -c \
+		'for i in $(seq 250); do echo line$i; sleep 0.1; done | nc 192.0.2.10 8090' >/dev/null 2>&1 &
 	LONG_CLI=$!
 }
 long_stop() { kill $LONG_CLI $LONG_SRV 2>/dev/null; wait $LONG_CLI $LONG_SRV 2>/dev/null; true; }
