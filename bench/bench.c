@@ -324,6 +324,34 @@ static size_t probe(uint8_t *buf, const char *src, uint16_t sport, uint16_t dpor
 	return packet_for_flow(buf, 128, proto, &s, sport, &d, dport);
 }
 
+/*
+ * The "random, trie" packets: sources inside the policy's IPv4 source
+ * entries longer than /16 (host bits random), whose /16 blocks the direct
+ * table hands to the LPM trie: the worst case of the address lookup.  A
+ * policy without such entries gets the random packets already in fr.
+ */
+static void trie_frames(const struct compiled *c, uint8_t (*fr)[128], size_t *lens, int n)
+{
+	const struct lpm_entry *deep[64];
+	int ndeep = 0;
+
+	for (size_t t = 0; t < c->ntables; t++)
+		for (size_t i = 0; i < c->tables[t].nlpm4 && ndeep < 64; i++)
+			if (c->tables[t].lpm4[i].field == XNSG_FIELD_SRC && c->tables[t].lpm4[i].prefix.len > 16)
+				deep[ndeep++] = &c->tables[t].lpm4[i];
+	for (int k = 0; k < n && ndeep; k++) {
+		const struct xnsg_prefix *p = &deep[rnd32() % (uint32_t)ndeep]->prefix;
+		uint32_t a = (uint32_t)p->bytes[0] << 24 | (uint32_t)p->bytes[1] << 16 |
+			     (uint32_t)p->bytes[2] << 8 | p->bytes[3];
+		char src[32];
+
+		if (p->len < 32)
+			a |= rnd32() & (0xffffffffu >> p->len);
+		snprintf(src, sizeof(src), "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+		lens[k] = probe(fr[k], src, (uint16_t)rnd32(), (uint16_t)rnd32(), rnd32() % 2 ? 6 : 17);
+	}
+}
+
 /* Packets classified so far: the sum of every rule counter of generation 0. */
 static unsigned long long classified(struct dp_test *t, const struct compiled *c)
 {
@@ -429,9 +457,10 @@ static int cmd_classify(int argc, char **argv)
 	enum { NCOUNTS = sizeof(counts) / sizeof(counts[0]), NSHAPES = 2 };
 	struct policy *pol[NCOUNTS][NSHAPES] = { { 0 } };
 	struct compiled *cmp[NCOUNTS][NSHAPES] = { { 0 } };
-	static uint8_t rframes[NCOUNTS][16][128];
-	size_t rlens[NCOUNTS][16];
+	static uint8_t rframes[NCOUNTS][16][128], dframes[NCOUNTS][16][128];
+	size_t rlens[NCOUNTS][16], dlens[NCOUNTS][16];
 	double t_last[NCOUNTS][MAX_REPS], t_tc[NCOUNTS][MAX_REPS], t_rand[NCOUNTS][MAX_REPS];
+	double t_deep[NCOUNTS][MAX_REPS];
 	double t_exdp[MAX_REPS], t_etc[MAX_REPS];
 
 	if (reps > MAX_REPS)
@@ -460,6 +489,9 @@ static int cmd_classify(int argc, char **argv)
 			rlens[i][k] = probe(rframes[i][k], src, (uint16_t)rnd32(), (uint16_t)rnd32(),
 					    rnd32() % 2 ? 6 : 17);
 		}
+		memcpy(dframes[i], rframes[i], sizeof(dframes[i]));
+		memcpy(dlens[i], rlens[i], sizeof(dlens[i]));
+		trie_frames(cmp[i][1], dframes[i], dlens[i], 16);
 	}
 	lens[0] = probe(frames[0], "203.0.113.7", 40000, 443, 6);
 	for (int r = 0; r < reps; r++) {
@@ -476,7 +508,9 @@ static int cmd_classify(int argc, char **argv)
 				return fail("loading the random policy");
 			t_rand[i][r] = time_frames(stateless, DP_PROG_XDP, rframes[i], rlens[i], 16,
 						   repeat / 16 + 1, 1);
-			if (t_last[i][r] < 0 || t_tc[i][r] < 0 || t_rand[i][r] < 0)
+			t_deep[i][r] = time_frames(stateless, DP_PROG_XDP, dframes[i], dlens[i], 16,
+						   repeat / 16 + 1, 1);
+			if (t_last[i][r] < 0 || t_tc[i][r] < 0 || t_rand[i][r] < 0 || t_deep[i][r] < 0)
 				return fail("a test run");
 		}
 	}
@@ -489,6 +523,8 @@ static int cmd_classify(int argc, char **argv)
 		       median_of(t_tc[i], reps));
 		printf("{\"case\": \"new-flow-random\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
 		       median_of(t_rand[i], reps));
+		printf("{\"case\": \"new-flow-random-trie\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
+		       median_of(t_deep[i], reps));
 		for (int sh = 0; sh < NSHAPES; sh++) {
 			compiled_free(cmp[i][sh]);
 			policy_free(pol[i][sh]);

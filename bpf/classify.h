@@ -4,7 +4,8 @@
  * the bit-vector search described in include/xnsg/abi.h.  Included by
  * xnsg.bpf.c after the map definitions and parse.h.
  *
- * Per table: five lookups turn the packet's fields into class ids, five
+ * Per table: five lookups turn the packet's fields into class ids (an
+ * IPv4 address usually by one read of the direct table, see xnsg_dir4), five
  * more fetch the classes' bitmaps, then the summary words name the only
  * 64-rule words worth ANDing.  No loop over rules: the usual packet ANDs
  * one summary word and one rule word per field.
@@ -48,7 +49,13 @@ static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 
 
 	if (pkt->family == 4) {
 		struct xnsg_lpm4_key k = { .prefixlen = 64, .tfg = XNSG_TFG(gen, t, field) };
+		__u32 hi = (__u32)addr[0] << 8 | addr[1];
+		__u32 key = ((gen * XNSG_MAX_TABLES + t) * 2 + (field & 1)) * XNSG_DIR4_CHUNKS +
+			    hi / XNSG_DIR4_PER_CHUNK;
+		struct xnsg_dir4_chunk *c = bpf_map_lookup_elem(&xnsg_dir4, &key);
 
+		if (c && c->cls[hi % XNSG_DIR4_PER_CHUNK] != XNSG_DIR4_TRIE)
+			return c->cls[hi % XNSG_DIR4_PER_CHUNK];
 		__builtin_memcpy(k.addr, addr, 4);
 		v = bpf_map_lookup_elem(&xnsg_lpm4, &k);
 		return v ? v->cls : tb->any4_class[field & 1];
@@ -134,7 +141,9 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 
 			if (wi >= XNSG_RULE_WORDS)
 				break;
-			w = b[0]->w[wi] & b[1]->w[wi] & b[2]->w[wi] & b[3]->w[wi] & b[4]->w[wi];
+			w = b[3]->w[wi] & b[0]->w[wi];
+			if (w)
+				w &= b[1]->w[wi] & b[2]->w[wi] & b[4]->w[wi];
 			if (w) {
 				r = wi * 64 + xnsg_ctz64(w);
 				goto found;

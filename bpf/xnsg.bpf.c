@@ -61,6 +61,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * 2 * XNSG_DIR4_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct xnsg_dir4_chunk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_dir4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS);
 	__type(key, __u32);
 	__type(value, struct xnsg_port_chunk);

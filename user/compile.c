@@ -516,6 +516,35 @@ static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct pr
 	return err;
 }
 
+/*
+ * The IPv4 direct table of one field (see xnsg_dir4 in abi.h).  The
+ * entries are sorted by (field, address, length), so a prefix comes after
+ * every prefix covering it: filling /16 blocks in that order leaves each
+ * block with its longest covering entry, and no later entry can cover (and
+ * so overwrite) a block an entry longer than /16 has marked.
+ */
+static uint16_t *build_dir4(const struct compiled_table *t, int field)
+{
+	uint16_t *d = xcalloc(65536, sizeof(*d));
+
+	for (size_t h = 0; h < 65536; h++)
+		d[h] = t->desc.any4_class[field];
+	for (size_t i = 0; i < t->nlpm4; i++) {
+		const struct lpm_entry *e = &t->lpm4[i];
+		uint32_t h = (uint32_t)e->prefix.bytes[0] << 8 | e->prefix.bytes[1];
+
+		if (e->field != field)
+			continue;
+		if (e->prefix.len > 16) {
+			d[h] = XNSG_DIR4_TRIE;
+			continue;
+		}
+		for (uint32_t k = 0; k < 1u << (16 - e->prefix.len); k++)
+			d[h + k] = e->cls;
+	}
+	return d;
+}
+
 static int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 {
 	struct entry_vec v4 = {}, v6 = {};
@@ -532,6 +561,8 @@ static int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 	tc->t->nlpm6 = v6.n;
 	if (err)
 		return err;
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++)
+		tc->t->dir4[f] = build_dir4(tc->t, f);
 	tc->cs->nlpm[0] += (uint32_t)v4.n;
 	tc->cs->nlpm[1] += (uint32_t)v6.n;
 	/* A policy must fit the trie alone; whether it also fits beside the
@@ -736,6 +767,8 @@ void compiled_free(struct compiled *c)
 		free(c->tables[t].rules);
 		free(c->tables[t].lpm4);
 		free(c->tables[t].lpm6);
+		free(c->tables[t].dir4[0]);
+		free(c->tables[t].dir4[1]);
 	}
 	free(c->tables);
 	free(c->classes);
@@ -765,6 +798,13 @@ static uint16_t addr_class(const struct compiled_table *t, int field, const stru
 	const struct lpm_entry *v = a->family == XNSG_V4 ? t->lpm4 : t->lpm6;
 	size_t n = a->family == XNSG_V4 ? t->nlpm4 : t->nlpm6;
 	int bits = a->family == XNSG_V4 ? 32 : 128;
+
+	if (a->family == XNSG_V4 && t->dir4[field]) {
+		uint16_t d = t->dir4[field][a->bytes[0] << 8 | a->bytes[1]];
+
+		if (d != XNSG_DIR4_TRIE)
+			return d;
+	}
 
 	for (int len = bits; len > 0; len--) {
 		struct xnsg_prefix m = { .family = a->family, .len = (uint8_t)len };

@@ -26,6 +26,7 @@ struct compiled_table {
 	uint16_t proto_class[XNSG_PROTOS];
 	struct lpm_entry *lpm4, *lpm6;
 	size_t nlpm4, nlpm6;
+	uint16_t *dir4[2];         /* per field: 65536 entries, see xnsg_dir4 */
 };
 
 struct compiled_iface {

@@ -99,6 +99,7 @@ static void dp_collect_fds(struct dp *dp)
 	dp->fd_lpm4 = bpf_map__fd(s->maps.xnsg_lpm4);
 	dp->fd_lpm6 = bpf_map__fd(s->maps.xnsg_lpm6);
 	dp->fd_ports = bpf_map__fd(s->maps.xnsg_ports);
+	dp->fd_dir4 = bpf_map__fd(s->maps.xnsg_dir4);
 	dp->fd_protos = bpf_map__fd(s->maps.xnsg_protos);
 	dp->fd_classes = bpf_map__fd(s->maps.xnsg_classes);
 	dp->fd_rule_stats = bpf_map__fd(s->maps.xnsg_rule_stats);
@@ -347,6 +348,9 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 		err = put_lpm(dp, gen, t, &ct->lpm4[i]);
 	for (size_t i = 0; i < ct->nlpm6 && !err; i++)
 		err = put_lpm(dp, gen, t, &ct->lpm6[i]);
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST && !err; f++)
+		err = array_put(dp->fd_dir4, ((gen * XNSG_MAX_TABLES + t) * 2 + (__u32)f) * XNSG_DIR4_CHUNKS,
+				ct->dir4[f], XNSG_DIR4_CHUNKS, sizeof(struct xnsg_dir4_chunk));
 	if (!err)
 		err = array_put(dp->fd_tables, gen * XNSG_MAX_TABLES + t, &ct->desc, 1,
 				sizeof(ct->desc));
@@ -698,7 +702,7 @@ int dp_unpin_all(void)
 {
 	static const char *const names[] = {
 		XNSG_MAP_ACTIVE, XNSG_MAP_IFACES, XNSG_MAP_TABLES, XNSG_MAP_LPM4, XNSG_MAP_LPM6,
-		XNSG_MAP_PORTS, XNSG_MAP_PROTOS, XNSG_MAP_CLASSES, XNSG_MAP_RULE_STATS,
+		XNSG_MAP_PORTS, XNSG_MAP_DIR4, XNSG_MAP_PROTOS, XNSG_MAP_CLASSES, XNSG_MAP_RULE_STATS,
 		XNSG_MAP_DROPS, XNSG_MAP_CT, XNSG_MAP_CONFIG, XNSG_MAP_FRAGS, XNSG_MAP_CT_STATS,
 		"xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
 	};

@@ -8,7 +8,9 @@
  * are numbered 0..nrules-1 in priority order (the defaults last).  Each
  * packet field maps to a "class", a bitmap of the rules the field value
  * satisfies:
- *   source and destination address -> LPM trie (table, field, prefix) -> class
+ *   source and destination address -> LPM trie (table, field, prefix) -> class;
+ *                                     for IPv4 a direct table of the first
+ *                                     16 bits answers first (xnsg_dir4)
  *   source and destination port    -> port map: 65536 class ids, 32 a value
  *   IP protocol                    -> proto array (table, proto) -> class
  * The verdict of a table is the lowest bit set in the AND of the five
@@ -195,6 +197,24 @@ struct xnsg_port_chunk {
 };
 _Static_assert(sizeof(struct xnsg_port_chunk) == 64, "xnsg_port_chunk");
 
+/*
+ * xnsg_dir4: array, XNSG_GENS * XNSG_MAX_TABLES * 2 fields * XNSG_DIR4_CHUNKS.
+ * Entry h of a (table, field) is the class of every IPv4 address whose
+ * first 16 bits are h, when no trie entry longer than /16 lies inside that
+ * /16 (the longest entry covering it, else the field's default), or
+ * XNSG_DIR4_TRIE when one does and the trie must decide.  A trie lookup
+ * walks a node per branching bit, ~15 for a few thousand random prefixes;
+ * this is one array read for most addresses.
+ */
+#define XNSG_DIR4_PER_CHUNK 64
+#define XNSG_DIR4_CHUNKS (65536 / XNSG_DIR4_PER_CHUNK)
+#define XNSG_DIR4_TRIE 0xffff
+struct xnsg_dir4_chunk {
+	__u16 cls[XNSG_DIR4_PER_CHUNK];
+};
+_Static_assert(sizeof(struct xnsg_dir4_chunk) == 128, "xnsg_dir4_chunk");
+_Static_assert(XNSG_MAX_CLASSES <= XNSG_DIR4_TRIE, "class ids must not reach XNSG_DIR4_TRIE");
+
 /* xnsg_protos: array, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS of __u32 class. */
 
 /* xnsg_classes: array, XNSG_GENS * XNSG_MAX_CLASSES. */
@@ -357,6 +377,7 @@ _Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 #define XNSG_MAP_LPM4 "xnsg_lpm4"
 #define XNSG_MAP_LPM6 "xnsg_lpm6"
 #define XNSG_MAP_PORTS "xnsg_ports"
+#define XNSG_MAP_DIR4 "xnsg_dir4"
 #define XNSG_MAP_PROTOS "xnsg_protos"
 #define XNSG_MAP_CLASSES "xnsg_classes"
 #define XNSG_MAP_RULE_STATS "xnsg_rule_stats"
