@@ -325,10 +325,11 @@ static size_t probe(uint8_t *buf, const char *src, uint16_t sport, uint16_t dpor
 }
 
 /*
- * The "random, trie" packets: sources inside the policy's IPv4 source
- * entries longer than /16 (host bits random), whose /16 blocks the direct
- * table hands to the LPM trie: the worst case of the address lookup.  A
- * policy without such entries gets the random packets already in fr.
+ * The "random, deep" packets: sources inside the policy's IPv4 source
+ * entries longer than /16 (host bits random), whose lookups go through
+ * the second and third levels of the IPv4 multibit trie (xnsg_dir4): the
+ * worst case of the address lookup.  A policy without such entries gets
+ * the random packets already in fr.
  */
 static void trie_frames(const struct compiled *c, uint8_t (*fr)[128], size_t *lens, int n)
 {
@@ -523,7 +524,7 @@ static int cmd_classify(int argc, char **argv)
 		       median_of(t_tc[i], reps));
 		printf("{\"case\": \"new-flow-random\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
 		       median_of(t_rand[i], reps));
-		printf("{\"case\": \"new-flow-random-trie\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
+		printf("{\"case\": \"new-flow-random-deep\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
 		       median_of(t_deep[i], reps));
 		for (int sh = 0; sh < NSHAPES; sh++) {
 			compiled_free(cmp[i][sh]);

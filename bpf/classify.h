@@ -40,6 +40,39 @@ static __always_inline struct xnsg_bitmap *xnsg_class(__u32 gen, __u32 id)
 	return bpf_map_lookup_elem(&xnsg_classes, &key);
 }
 
+/*
+ * The IPv4 multibit trie (see xnsg_dir4 in abi.h): the class of addr, or
+ * XNSG_DIR4_TRIE when the LPM trie must decide.
+ */
+static __always_inline __u32 xnsg_dir4_class(__u32 gen, __u32 t, __u32 field, const __u8 *addr)
+{
+	__u32 hi = (__u32)addr[0] << 8 | addr[1];
+	__u32 key = ((gen * XNSG_MAX_TABLES + t) * 2 + (field & 1)) * XNSG_DIR4_CHUNKS +
+		    hi / XNSG_DIR4_PER_CHUNK;
+	struct xnsg_dir4_chunk *c = bpf_map_lookup_elem(&xnsg_dir4, &key);
+	struct xnsg_dir4_next *n;
+	__u32 e;
+
+	if (!c)
+		return XNSG_DIR4_TRIE;
+	e = c->cls[hi % XNSG_DIR4_PER_CHUNK];
+	if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
+		return e;
+	key = gen * XNSG_DIR4_POOL + (e & (XNSG_DIR4_PTR - 1));
+	n = bpf_map_lookup_elem(&xnsg_dir4_next, &key);
+	if (!n)
+		return XNSG_DIR4_TRIE;
+	e = n->cls[addr[2]];
+	if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
+		return e;
+	key = gen * XNSG_DIR4_POOL + (e & (XNSG_DIR4_PTR - 1));
+	n = bpf_map_lookup_elem(&xnsg_dir4_next, &key);
+	if (!n)
+		return XNSG_DIR4_TRIE;
+	e = n->cls[addr[3]];
+	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
+}
+
 /* The class of an address field: longest prefix, else the table's default. */
 static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 gen, __u32 t,
 					     __u32 field, const struct xnsg_pkt *pkt)
@@ -49,13 +82,10 @@ static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 
 
 	if (pkt->family == 4) {
 		struct xnsg_lpm4_key k = { .prefixlen = 64, .tfg = XNSG_TFG(gen, t, field) };
-		__u32 hi = (__u32)addr[0] << 8 | addr[1];
-		__u32 key = ((gen * XNSG_MAX_TABLES + t) * 2 + (field & 1)) * XNSG_DIR4_CHUNKS +
-			    hi / XNSG_DIR4_PER_CHUNK;
-		struct xnsg_dir4_chunk *c = bpf_map_lookup_elem(&xnsg_dir4, &key);
+		__u32 e = xnsg_dir4_class(gen, t, field, addr);
 
-		if (c && c->cls[hi % XNSG_DIR4_PER_CHUNK] != XNSG_DIR4_TRIE)
-			return c->cls[hi % XNSG_DIR4_PER_CHUNK];
+		if (e < XNSG_DIR4_PTR)
+			return e;
 		__builtin_memcpy(k.addr, addr, 4);
 		v = bpf_map_lookup_elem(&xnsg_lpm4, &k);
 		return v ? v->cls : tb->any4_class[field & 1];

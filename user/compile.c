@@ -517,13 +517,42 @@ static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct pr
 }
 
 /*
- * The IPv4 direct table of one field (see xnsg_dir4 in abi.h).  The
- * entries are sorted by (field, address, length), so a prefix comes after
- * every prefix covering it: filling /16 blocks in that order leaves each
- * block with its longest covering entry, and no later entry can cover (and
- * so overwrite) a block an entry longer than /16 has marked.
+ * The chunk of the IPv4 multibit trie's next level that entry value v
+ * points to; when v is a class, a new chunk whose 256 entries all hold it
+ * (the longest entry covering them so far).  -1 when v hands its block to
+ * the LPM trie or the pool is full.  (Ids, not pointers: the pool moves.)
  */
-static uint16_t *build_dir4(const struct compiled_table *t, int field)
+static int dir4_chunk(struct compiled *c, uint16_t v)
+{
+	if (v >= XNSG_DIR4_PTR)
+		return v == XNSG_DIR4_TRIE ? -1 : v - XNSG_DIR4_PTR;
+	if (c->ndir4_next == XNSG_DIR4_POOL)
+		return -1;
+	if (!(c->ndir4_next & (c->ndir4_next - 1))) /* 0, 1, 2, 4...: double */
+		c->dir4_next = xrealloc(c->dir4_next, (c->ndir4_next ? 2 * c->ndir4_next : 1) *
+						       sizeof(*c->dir4_next));
+	for (int i = 0; i < 256; i++)
+		c->dir4_next[c->ndir4_next][i] = v;
+	return (int)c->ndir4_next++;
+}
+
+/* For a prefix of length len: entries [lo, lo + 2^(end - len)) of the level
+ * that ends at address bit `end`. */
+static void dir4_fill(uint16_t *level, uint32_t lo, unsigned int end, unsigned int len, uint16_t cls)
+{
+	for (uint32_t k = 0; k < 1u << (end - len); k++)
+		level[lo + k] = cls;
+}
+
+/*
+ * The IPv4 multibit trie of one field (see xnsg_dir4 in abi.h).  The
+ * entries are sorted by (field, address, length), so a prefix comes after
+ * every prefix covering it: writing them in that order leaves each slot
+ * with its longest covering entry, and a chunk made for a longer prefix
+ * starts from what its slot held.  When the pool runs out, the /16 block
+ * is handed to the LPM trie, which holds every entry and is always right.
+ */
+static uint16_t *build_dir4(struct compiled *c, const struct compiled_table *t, int field)
 {
 	uint16_t *d = xcalloc(65536, sizeof(*d));
 
@@ -531,16 +560,32 @@ static uint16_t *build_dir4(const struct compiled_table *t, int field)
 		d[h] = t->desc.any4_class[field];
 	for (size_t i = 0; i < t->nlpm4; i++) {
 		const struct lpm_entry *e = &t->lpm4[i];
-		uint32_t h = (uint32_t)e->prefix.bytes[0] << 8 | e->prefix.bytes[1];
+		const uint8_t *a = e->prefix.bytes;
+		unsigned int len = e->prefix.len;
+		uint32_t h = (uint32_t)a[0] << 8 | a[1];
+		int n2, n3;
 
 		if (e->field != field)
 			continue;
-		if (e->prefix.len > 16) {
-			d[h] = XNSG_DIR4_TRIE;
+		if (len <= 16) {
+			dir4_fill(d, h, 16, len, e->cls);
 			continue;
 		}
-		for (uint32_t k = 0; k < 1u << (16 - e->prefix.len); k++)
-			d[h + k] = e->cls;
+		n2 = dir4_chunk(c, d[h]);
+		if (n2 >= 0) {
+			d[h] = (uint16_t)(XNSG_DIR4_PTR + n2);
+			if (len <= 24) {
+				dir4_fill(c->dir4_next[n2], a[2], 24, len, e->cls);
+				continue;
+			}
+			n3 = dir4_chunk(c, c->dir4_next[n2][a[2]]);
+			if (n3 >= 0) {
+				c->dir4_next[n2][a[2]] = (uint16_t)(XNSG_DIR4_PTR + n3);
+				dir4_fill(c->dir4_next[n3], a[3], 32, len, e->cls);
+				continue;
+			}
+		}
+		d[h] = XNSG_DIR4_TRIE;
 	}
 	return d;
 }
@@ -562,7 +607,7 @@ static int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 	if (err)
 		return err;
 	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++)
-		tc->t->dir4[f] = build_dir4(tc->t, f);
+		tc->t->dir4[f] = build_dir4(tc->cs->c, tc->t, f);
 	tc->cs->nlpm[0] += (uint32_t)v4.n;
 	tc->cs->nlpm[1] += (uint32_t)v6.n;
 	/* A policy must fit the trie alone; whether it also fits beside the
@@ -773,6 +818,7 @@ void compiled_free(struct compiled *c)
 	free(c->tables);
 	free(c->classes);
 	free(c->portmaps);
+	free(c->dir4_next);
 	free(c->ifaces);
 	free(c);
 }
@@ -793,7 +839,8 @@ static int cmp_entry(uint8_t field, const uint8_t *bytes, uint8_t len, const str
 
 /* Longest-prefix match over a table's entries of one family: they are
  * sorted by (field, address, length), so each length is a binary search. */
-static uint16_t addr_class(const struct compiled_table *t, int field, const struct xnsg_addr *a)
+static uint16_t addr_class(const struct compiled *c, const struct compiled_table *t, int field,
+			   const struct xnsg_addr *a)
 {
 	const struct lpm_entry *v = a->family == XNSG_V4 ? t->lpm4 : t->lpm6;
 	size_t n = a->family == XNSG_V4 ? t->nlpm4 : t->nlpm6;
@@ -802,7 +849,9 @@ static uint16_t addr_class(const struct compiled_table *t, int field, const stru
 	if (a->family == XNSG_V4 && t->dir4[field]) {
 		uint16_t d = t->dir4[field][a->bytes[0] << 8 | a->bytes[1]];
 
-		if (d != XNSG_DIR4_TRIE)
+		for (int level = 2; d >= XNSG_DIR4_PTR && d != XNSG_DIR4_TRIE && level < 4; level++)
+			d = c->dir4_next[d - XNSG_DIR4_PTR][a->bytes[level]];
+		if (d < XNSG_DIR4_PTR)
 			return d;
 	}
 
@@ -843,8 +892,8 @@ int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
 	if (t >= c->ntables)
 		return -1;
 	ct = &c->tables[t];
-	cls[0] = addr_class(ct, XNSG_FIELD_SRC, src);
-	cls[1] = addr_class(ct, XNSG_FIELD_DST, dst);
+	cls[0] = addr_class(c, ct, XNSG_FIELD_SRC, src);
+	cls[1] = addr_class(c, ct, XNSG_FIELD_DST, dst);
 	if (ipproto == 6 || ipproto == 17) {
 		if (ct->desc.portmap[0] >= c->nportmaps || ct->desc.portmap[1] >= c->nportmaps)
 			return -1;

@@ -26,7 +26,7 @@ struct compiled_table {
 	uint16_t proto_class[XNSG_PROTOS];
 	struct lpm_entry *lpm4, *lpm6;
 	size_t nlpm4, nlpm6;
-	uint16_t *dir4[2];         /* per field: 65536 entries, see xnsg_dir4 */
+	uint16_t *dir4[2];         /* per field: 65536 entries, see xnsg_dir4 in abi.h */
 };
 
 struct compiled_iface {
@@ -41,6 +41,8 @@ struct compiled {
 	size_t nclasses;
 	uint16_t (*portmaps)[65536]; /* port map id -> class id of each port */
 	size_t nportmaps;
+	uint16_t (*dir4_next)[256];  /* IPv4 trie levels 2 and 3 (xnsg_dir4_next) */
+	size_t ndir4_next;           /* at most XNSG_DIR4_POOL */
 	struct compiled_iface *ifaces;
 	size_t nifaces;
 	uint32_t nrule_slots;        /* counter slots used (sum of nrules) */

@@ -100,6 +100,7 @@ static void dp_collect_fds(struct dp *dp)
 	dp->fd_lpm6 = bpf_map__fd(s->maps.xnsg_lpm6);
 	dp->fd_ports = bpf_map__fd(s->maps.xnsg_ports);
 	dp->fd_dir4 = bpf_map__fd(s->maps.xnsg_dir4);
+	dp->fd_dir4_next = bpf_map__fd(s->maps.xnsg_dir4_next);
 	dp->fd_protos = bpf_map__fd(s->maps.xnsg_protos);
 	dp->fd_classes = bpf_map__fd(s->maps.xnsg_classes);
 	dp->fd_rule_stats = bpf_map__fd(s->maps.xnsg_rule_stats);
@@ -390,6 +391,9 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	for (size_t i = 0; i < c->nportmaps && !err; i++)
 		err = array_put(dp->fd_ports, (gen * XNSG_MAX_PORTMAPS + (__u32)i) * XNSG_PORT_CHUNKS,
 				c->portmaps[i], XNSG_PORT_CHUNKS, sizeof(struct xnsg_port_chunk));
+	if (!err)
+		err = array_put(dp->fd_dir4_next, gen * XNSG_DIR4_POOL, c->dir4_next,
+				(__u32)c->ndir4_next, sizeof(struct xnsg_dir4_next));
 	for (size_t t = 0; t < c->ntables && !err; t++)
 		err = put_table(dp, gen, (__u32)t, &c->tables[t]);
 	for (size_t i = 0; i < c->nifaces && !err; i++) {
@@ -702,7 +706,7 @@ int dp_unpin_all(void)
 {
 	static const char *const names[] = {
 		XNSG_MAP_ACTIVE, XNSG_MAP_IFACES, XNSG_MAP_TABLES, XNSG_MAP_LPM4, XNSG_MAP_LPM6,
-		XNSG_MAP_PORTS, XNSG_MAP_DIR4, XNSG_MAP_PROTOS, XNSG_MAP_CLASSES, XNSG_MAP_RULE_STATS,
+		XNSG_MAP_PORTS, XNSG_MAP_DIR4, XNSG_MAP_DIR4_NEXT, XNSG_MAP_PROTOS, XNSG_MAP_CLASSES, XNSG_MAP_RULE_STATS,
 		XNSG_MAP_DROPS, XNSG_MAP_CT, XNSG_MAP_CONFIG, XNSG_MAP_FRAGS, XNSG_MAP_CT_STATS,
 		"xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
 	};

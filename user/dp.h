@@ -14,7 +14,7 @@ struct xnsg;
 
 struct dp {
 	struct xnsg *skel;
-	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_protos,
+	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_protos,
 	    fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
 };
 

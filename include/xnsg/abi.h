@@ -198,22 +198,37 @@ struct xnsg_port_chunk {
 _Static_assert(sizeof(struct xnsg_port_chunk) == 64, "xnsg_port_chunk");
 
 /*
- * xnsg_dir4: array, XNSG_GENS * XNSG_MAX_TABLES * 2 fields * XNSG_DIR4_CHUNKS.
- * Entry h of a (table, field) is the class of every IPv4 address whose
- * first 16 bits are h, when no trie entry longer than /16 lies inside that
- * /16 (the longest entry covering it, else the field's default), or
- * XNSG_DIR4_TRIE when one does and the trie must decide.  A trie lookup
- * walks a node per branching bit, ~15 for a few thousand random prefixes;
- * this is one array read for most addresses.
+ * IPv4 addresses are looked up in a multibit trie of strides 16, 8 and 8
+ * (DIR-16-8-8): at most three array reads, however many prefixes; the LPM
+ * trie, which walks a node (~10 ns) per branching bit, is the fallback.
+ *
+ * xnsg_dir4: array, XNSG_GENS * XNSG_MAX_TABLES * 2 fields * XNSG_DIR4_CHUNKS,
+ * the first level: entry h of a (table, field) is for the addresses whose
+ * first 16 bits are h.  xnsg_dir4_next: array, XNSG_GENS * XNSG_DIR4_POOL
+ * chunks of 256 entries, the second and third levels (bits 16-23, 24-31),
+ * shared by a generation's tables.  An entry is
+ *   < XNSG_DIR4_PTR        the class of every address it covers
+ *   XNSG_DIR4_PTR | n      (n < XNSG_DIR4_POOL) look further in chunk n
+ *   XNSG_DIR4_TRIE         ask the LPM trie (the pool ran out)
+ * A block holding no entry longer than its stride is a class: a /16 of
+ * short prefixes costs one read.
  */
 #define XNSG_DIR4_PER_CHUNK 64
 #define XNSG_DIR4_CHUNKS (65536 / XNSG_DIR4_PER_CHUNK)
+#define XNSG_DIR4_PTR 0x8000
 #define XNSG_DIR4_TRIE 0xffff
+#ifndef XNSG_DIR4_POOL
+#define XNSG_DIR4_POOL 16384
+#endif
 struct xnsg_dir4_chunk {
 	__u16 cls[XNSG_DIR4_PER_CHUNK];
 };
 _Static_assert(sizeof(struct xnsg_dir4_chunk) == 128, "xnsg_dir4_chunk");
-_Static_assert(XNSG_MAX_CLASSES <= XNSG_DIR4_TRIE, "class ids must not reach XNSG_DIR4_TRIE");
+struct xnsg_dir4_next {
+	__u16 cls[256];
+};
+_Static_assert(XNSG_MAX_CLASSES <= XNSG_DIR4_PTR, "class ids must stay below XNSG_DIR4_PTR");
+_Static_assert(XNSG_DIR4_POOL < XNSG_DIR4_TRIE - XNSG_DIR4_PTR, "chunk ids must stay below XNSG_DIR4_TRIE");
 
 /* xnsg_protos: array, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS of __u32 class. */
 
@@ -378,6 +393,7 @@ _Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 #define XNSG_MAP_LPM6 "xnsg_lpm6"
 #define XNSG_MAP_PORTS "xnsg_ports"
 #define XNSG_MAP_DIR4 "xnsg_dir4"
+#define XNSG_MAP_DIR4_NEXT "xnsg_dir4_next"
 #define XNSG_MAP_PROTOS "xnsg_protos"
 #define XNSG_MAP_CLASSES "xnsg_classes"
 #define XNSG_MAP_RULE_STATS "xnsg_rule_stats"

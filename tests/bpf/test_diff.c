@@ -210,7 +210,9 @@ Test(diff, generated_big, .timeout = 300)
  * A service tag of 99,000 random, overlapping IPv4 and IPv6 prefixes (near
  * the loader's limit of 100,000 expanded prefixes per policy, the SPEC's
  * size) in a rule before an Internet rule: the tries built from it must
- * answer as eval_flow() does at their edges.
+ * answer as eval_flow() does at their edges.  They overflow the IPv4
+ * multibit trie's chunk pool, so blocks answered by the LPM trie are
+ * judged beside blocks answered by the multibit trie.
  */
 Test(diff, hundred_thousand_prefixes, .timeout = 300)
 {
@@ -268,8 +270,11 @@ Test(diff, hundred_thousand_prefixes, .timeout = 300)
 	cr_assert_eq(dp_test_load(t, p, c), 0, "the 100k-prefix policy loads into the maps");
 	tl = now() - tl;
 	cr_log_info("diff/hundred_thousand_prefixes: compile %.3f s, load %.2f s, %zu+%zu IPv4 "
-		    "and %zu+%zu IPv6 entries", tc, tl, c->tables[0].nlpm4, c->tables[1].nlpm4,
-		    c->tables[0].nlpm6, c->tables[1].nlpm6);
+		    "and %zu+%zu IPv6 entries, %zu IPv4 multibit-trie chunks", tc, tl, c->tables[0].nlpm4,
+		    c->tables[1].nlpm4, c->tables[0].nlpm6, c->tables[1].nlpm6, c->ndir4_next);
+	/* So some /16 blocks are handed to the LPM trie: that path is judged too. */
+	cr_assert_eq(c->ndir4_next, XNSG_DIR4_POOL, "the prefixes fill the IPv4 chunk pool (%zu of %d)",
+		     c->ndir4_next, XNSG_DIR4_POOL);
 	run.policies = 1;
 	run.max_rules = (unsigned int)max_table_rules(c);
 	g = gen_pkts_new(p);

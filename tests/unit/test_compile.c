@@ -460,23 +460,25 @@ Test(compile, star_vs_v4_default_vs_v6_default)
 }
 
 /*
- * The IPv4 direct table: a /16 block answers from the table unless an
- * entry longer than /16 lies inside it; then the trie decides.  Nested
- * /8, /12, /16 and a /24 (so one block of the /12 goes to the trie), and
- * addresses on both sides of each edge.
+ * The IPv4 multibit trie (16-8-8): a /16 block answers from the first
+ * level unless an entry longer than /16 lies inside it; then the next
+ * levels do.  Nested /8, /12, /16, a /24 and a /30, and addresses on both
+ * sides of each edge.
  */
 Test(compile, ipv4_direct_table)
 {
 	struct policy *p = nic_policy(
-		RULE("host24", 100, "Inbound", "Deny", "Tcp", "203.0.113.0/24", "*", "*", "*") ","
+		RULE("host30", 100, "Inbound", "Allow", "Tcp", "203.0.113.64/30", "*", "*", "*") ","
+		RULE("host24", 105, "Inbound", "Deny", "Tcp", "203.0.113.0/24", "*", "*", "*") ","
 		RULE("block16", 110, "Inbound", "Deny", "Tcp", "203.0.0.0/16", "*", "*", "*") ","
 		RULE("mid12", 120, "Inbound", "Allow", "Tcp", "203.0.0.0/12", "*", "*", "*") ","
 		RULE("wide8", 130, "Inbound", "Deny", "Tcp", "203.0.0.0/8", "*", "*", "*"), NULL);
 	struct compiled *c = compile(p, "direct-table policy");
 	size_t t = table_of(c, 0, XNSG_IN);
-	const uint16_t *d = c->tables[t].dir4[XNSG_FIELD_SRC];
+	const uint16_t *d = c->tables[t].dir4[XNSG_FIELD_SRC], *l2;
 	static const struct { const char *src, *rule; } cases[] = {
-		{ "203.0.113.1", "host24" },   { "203.0.112.255", "block16" }, { "203.0.114.0", "block16" },
+		{ "203.0.113.64", "host30" },  { "203.0.113.67", "host30" },   { "203.0.113.68", "host24" },
+		{ "203.0.113.63", "host24" },  { "203.0.113.1", "host24" },   { "203.0.112.255", "block16" }, { "203.0.114.0", "block16" },
 		{ "203.0.0.0", "block16" },    { "203.0.255.255", "block16" }, { "203.1.0.0", "mid12" },
 		{ "203.15.255.255", "mid12" }, { "203.16.0.0", "wide8" },      { "203.255.255.255", "wide8" },
 		{ "202.255.255.255", "DenyAllInbound" },
@@ -485,8 +487,14 @@ Test(compile, ipv4_direct_table)
 
 	check_invariants(p, c, "direct-table policy");
 	cr_assert_not_null(d, "the table has an IPv4 source direct table");
-	cr_expect_eq(d[203 << 8 | 0], XNSG_DIR4_TRIE, "the /16 holding the /24 asks the trie");
-	cr_expect_neq(d[203 << 8 | 1], XNSG_DIR4_TRIE, "a /16 of the /12 without longer entries answers");
+	cr_assert(d[203 << 8 | 0] >= XNSG_DIR4_PTR && d[203 << 8 | 0] != XNSG_DIR4_TRIE,
+		  "the /16 holding the /24 points to a second level");
+	l2 = c->dir4_next[d[203 << 8 | 0] - XNSG_DIR4_PTR];
+	cr_expect_lt(l2[112], XNSG_DIR4_PTR, "203.0.112/24 holds no longer entry: a class");
+	cr_expect_eq(l2[112], l2[114], "203.0.112/24 and 203.0.114/24 are both block16's");
+	cr_assert(l2[113] >= XNSG_DIR4_PTR && l2[113] != XNSG_DIR4_TRIE,
+		  "203.0.113/24 holds the /30: a third level");
+	cr_expect_lt(d[203 << 8 | 1], XNSG_DIR4_PTR, "a /16 of the /12 without longer entries answers");
 	cr_expect_eq(d[203 << 8 | 1], d[203 << 8 | 15], "the /12's blocks share its class");
 	cr_expect_neq(d[203 << 8 | 15], d[203 << 8 | 16], "the /12 ends at 203.16");
 	cr_expect_eq(d[202 << 8 | 255], c->tables[t].desc.any4_class[XNSG_FIELD_SRC],
