@@ -56,20 +56,15 @@ static __always_inline __u32 xnsg_dir4_class(__u32 gen, __u32 t, __u32 field, co
 	if (!c)
 		return XNSG_DIR4_TRIE;
 	e = c->cls[hi % XNSG_DIR4_PER_CHUNK];
-	if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
-		return e;
-	key = gen * XNSG_DIR4_POOL + (e & (XNSG_DIR4_PTR - 1));
-	n = bpf_map_lookup_elem(&xnsg_dir4_next, &key);
-	if (!n)
-		return XNSG_DIR4_TRIE;
-	e = n->cls[addr[2]];
-	if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
-		return e;
-	key = gen * XNSG_DIR4_POOL + (e & (XNSG_DIR4_PTR - 1));
-	n = bpf_map_lookup_elem(&xnsg_dir4_next, &key);
-	if (!n)
-		return XNSG_DIR4_TRIE;
-	e = n->cls[addr[3]];
+	for (int byte = 2; byte < 4; byte++) { /* levels 2 and 3: one address byte each */
+		if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
+			return e;
+		key = gen * XNSG_DIR4_POOL + (e & (XNSG_DIR4_PTR - 1));
+		n = bpf_map_lookup_elem(&xnsg_dir4_next, &key);
+		if (!n)
+			return XNSG_DIR4_TRIE;
+		e = n->cls[addr[byte]];
+	}
 	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
 }
 
