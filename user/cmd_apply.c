@@ -328,11 +328,12 @@ static int do_apply(const struct apply_opts *o)
 	{
 		char *abs = realpath(o->file, NULL);
 
-		nst = json_pack("{s:s, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:o}", "policy",
+		nst = json_pack("{s:s, s:s, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "policy",
 				abs ? abs : o->file, "hash", hash, "applied", when, "generation", gen,
 				"interfaces", ifs, "tables", (json_int_t)c->ntables, "rules",
 				(json_int_t)c->nrule_slots, "classes", (json_int_t)c->nclasses,
-				"portmaps", (json_int_t)c->nportmaps, "slots", new_slots);
+				"portmaps", (json_int_t)c->nportmaps, "ipv4_chunks",
+				(json_int_t)c->ndir4_next, "slots", new_slots);
 		free(abs);
 	}
 	err = dp_state_write(nst);
@@ -678,8 +679,11 @@ int cmd_status(int argc, char **argv)
 	json_object_set_new(st, "applied", json_true());
 	json_object_set_new(st, "pin_dir", json_string(dp_pin_dir()));
 	json_object_set_new(st, "map_fill",
-			    json_pack("{s:{s:I,s:I}, s:{s:I,s:I}, s:{s:I,s:I}, s:{s:I,s:I}}",
+			    json_pack("{s:{s:I,s:I}, s:{s:I,s:I}, s:{s:I,s:I}, s:{s:I,s:I}, s:{s:I,s:I}}",
 				      "lpm4", "used", (json_int_t)n4, "max", (json_int_t)XNSG_MAX_LPM4,
+				      "ipv4_chunks", "used",
+				      json_integer_value(json_object_get(st, "ipv4_chunks")), "max",
+				      (json_int_t)XNSG_DIR4_POOL,
 				      "lpm6", "used", (json_int_t)n6, "max", (json_int_t)XNSG_MAX_LPM6,
 				      "classes", "used",
 				      json_integer_value(json_object_get(st, "classes")), "max",
@@ -699,6 +703,8 @@ int cmd_status(int argc, char **argv)
 		       json_integer_value(json_object_get(st, "classes")), XNSG_MAX_CLASSES);
 		printf("prefixes:   %zu IPv4 of %d, %zu IPv6 of %d (LPM entries, all generations)\n",
 		       n4, XNSG_MAX_LPM4, n6, XNSG_MAX_LPM6);
+		printf("ipv4 trie:  %lld chunks of %d (beyond them the LPM trie answers)\n",
+		       json_integer_value(json_object_get(st, "ipv4_chunks")), XNSG_DIR4_POOL);
 		printf("interfaces:\n");
 		json_array_foreach(ifs, i, j)
 			printf("  %-16s ingress %-11s egress tc   attach %-4s%s\n",
