@@ -9,8 +9,9 @@
  * packet field maps to a "class", a bitmap of the rules the field value
  * satisfies:
  *   source and destination address -> LPM trie (table, field, prefix) -> class;
- *                                     for IPv4 a direct table of the first
- *                                     16 bits answers first (xnsg_dir4)
+ *                                     for IPv4 a 16-8-8 multibit trie built
+ *                                     from the same entries answers first
+ *                                     (xnsg_dir4, below)
  *   source and destination port    -> port map: 65536 class ids, 32 a value
  *   IP protocol                    -> proto array (table, proto) -> class
  * The verdict of a table is the lowest bit set in the AND of the five
