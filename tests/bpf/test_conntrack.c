@@ -58,6 +58,19 @@ static const struct fam fam4 = { 4, "192.0.2.10", "198.51.100.7", "203.0.113.1",
 static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:ffff::1",
 				 "2001:db8:66::1", "2001:db8::99" };
 
+/* Tests NAME_v4 and NAME_v6: scenario fn(env, family) on a fresh datapath
+ * loaded with policy_json, once per family. */
+#define FAMILY_TEST(name, fn, fam)                                                           \
+	Test(conntrack, name)                                                                \
+	{                                                                                    \
+		struct bpf_env e;                                                            \
+                                                                                             \
+		bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);             \
+		fn(&e, &fam);                                                                \
+		bpf_env_close(&e);                                                           \
+	}
+#define BOTH_FAMILIES(name, fn) FAMILY_TEST(name##_v4, fn, fam4) FAMILY_TEST(name##_v6, fn, fam6)
+
 enum way { IN, OUT };
 
 static int ct_fd(const struct bpf_env *e)
@@ -287,23 +300,7 @@ static void tcp_life(const struct bpf_env *e, const struct fam *f)
 	step(e, IN, &p, "ACK in after the flows are flushed", DENIED_BY("DenyAllInbound"));
 }
 
-Test(conntrack, tcp_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	tcp_life(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, tcp_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	tcp_life(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(tcp, tcp_life)
 
 /* ---- UDP and ICMP echo ---------------------------------------------- */
 
@@ -336,23 +333,7 @@ static void udp_echo(const struct bpf_env *e, const struct fam *f)
 	step(e, IN, &p, "echo reply with another identifier", DENIED_BY("DenyAllInbound"));
 }
 
-Test(conntrack, udp_icmp_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	udp_echo(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, udp_icmp_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	udp_echo(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(udp_icmp, udp_echo)
 
 /* ---- ICMP queries --------------------------------------------------- */
 
@@ -436,23 +417,7 @@ static void icmp_queries(const struct bpf_env *e, const struct fam *f)
 	}
 }
 
-Test(conntrack, icmp_queries_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_queries(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, icmp_queries_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_queries(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(icmp_queries, icmp_queries)
 
 /* ---- ICMP errors ---------------------------------------------------- */
 
@@ -491,23 +456,7 @@ static void icmp_errors(const struct bpf_env *e, const struct fam *f)
 	step(e, IN, &p, "the same error once the flow is gone", DENIED_BY("DenyAllInbound"));
 }
 
-Test(conntrack, icmp_errors_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_errors(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, icmp_errors_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_errors(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(icmp_errors, icmp_errors)
 
 /*
  * An error goes back to the sender of the packet it quotes: its
@@ -549,23 +498,7 @@ static void icmp_error_origin(const struct bpf_env *e, const struct fam *f)
 	     ALLOWED_BY("AllowInternetOutBound"));
 }
 
-Test(conntrack, icmp_error_origin_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_error_origin(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, icmp_error_origin_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	icmp_error_origin(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(icmp_error_origin, icmp_error_origin)
 
 /* ---- fragments ------------------------------------------------------ */
 
@@ -619,23 +552,7 @@ static void fragments(const struct bpf_env *e, const struct fam *f)
 	step(e, OUT, &p, "a later fragment once remembered verdicts are flushed", ORPHAN);
 }
 
-Test(conntrack, fragments_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	fragments(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, fragments_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	fragments(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(fragments, fragments)
 
 /* An IPv6 datagram whose fragmentable part starts with destination
  * options: the first fragment's protocol is UDP (the chain is walked),
@@ -879,23 +796,7 @@ static void cut_flow(const struct bpf_env *e, const struct fam *f)
 	     ALLOWED_BY("AllowInternetOutBound"));
 }
 
-Test(conntrack, cut_flow_v4)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	cut_flow(&e, &fam4);
-	bpf_env_close(&e);
-}
-
-Test(conntrack, cut_flow_v6)
-{
-	struct bpf_env e;
-
-	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	cut_flow(&e, &fam6);
-	bpf_env_close(&e);
-}
+BOTH_FAMILIES(cut_flow, cut_flow)
 
 /*
  * The same through flows_reevaluate() (apply --reset-flows): the private
