@@ -27,12 +27,15 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags libbpf jansson 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs libbpf jansson 2>/dev/null)
 CFLAGS    ?= -O2 -g
-XCFLAGS    = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Iuser -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
+# user/ is one folder per stage (policy/, eval/, compile/, datapath/, cli/,
+# lib/); each is on the include path so a header is named, not located.
+USER_DIRS := $(sort $(patsubst %/,%,$(dir $(shell find user -name '*.[ch]'))))
+XCFLAGS    = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(addprefix -I,$(USER_DIRS)) -I$(BUILD) $(PKG_CFLAGS) -MMD -MP
 LDLIBS     = $(PKG_LIBS) -lelf -lz -lm
 BPF_CFLAGS = -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Wextra -Werror \
              -Wno-unused-parameter -I$(BUILD) -Iinclude -Ibpf
 
-LIB_SRCS  := $(filter-out user/main.c,$(wildcard user/*.c))
+LIB_SRCS  := $(filter-out user/main.c,$(shell find user -name '*.c'))
 LIB_OBJS  := $(patsubst user/%.c,$(BUILD)/user/%.o,$(LIB_SRCS))
 BPF_HDRS  := $(wildcard bpf/*.h) $(wildcard include/xnsg/*.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -144,4 +147,4 @@ install: $(BUILD)/xnsg
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/user/*.d $(BUILD)/tests/*/*.d $(BUILD)/bench/*.d)
+-include $(shell find $(BUILD)/user $(BUILD)/tests $(BUILD)/bench -name '*.d' 2>/dev/null)
