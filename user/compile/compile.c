@@ -28,7 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "alloc.h"
 #include "compile.h"
+#include "policy.h"
 
 _Static_assert(XNSG_MAX_CLASSES <= 65536, "class ids are __u16");
 _Static_assert(XNSG_MAX_TABLES < XNSG_NO_TABLE, "table ids are __u16 below XNSG_NO_TABLE");

@@ -7,6 +7,7 @@
 #ifndef XNSG_COMPILE_H
 #define XNSG_COMPILE_H
 
+#include "diag.h"
 #include "model.h"
 #include "xnsg/abi.h"
 

@@ -9,7 +9,9 @@
  */
 #include <string.h>
 
+#include "addr.h"
 #include "eval.h"
+#include "policy.h"
 
 #define IPPROTO_NUM_ICMP 1
 #define IPPROTO_NUM_TCP 6

@@ -1,124 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* Small helpers shared by every module: addresses, prefixes, port lists,
- * allocation that never returns NULL, diagnostics and logging. */
+/* Addresses, prefixes, prefix lists and port lists of the model (addr.h). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
-#include "model.h"
-
-int xnsg_verbosity;
-int xnsg_json;
-
-void xnsg_log(int level, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (level > LOG_WARN && level - LOG_WARN > xnsg_verbosity)
-		return;
-	fputs("xnsg: ", stderr);
-	if (level == LOG_WARN)
-		fputs("warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void oom(void)
-{
-	fputs("xnsg: out of memory\n", stderr);
-	abort();
-}
-
-void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size ? size : 1);
-
-	if (!p)
-		oom();
-	return p;
-}
-
-void *xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size ? size : 1);
-	if (!p)
-		oom();
-	return p;
-}
-
-char *xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-
-	if (!d)
-		oom();
-	return d;
-}
-
-char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		oom();
-	return s;
-}
-
-/* ---- diagnostics ---------------------------------------------------- */
-
-void diag_add(struct diag_list *d, enum diag_level level, const char *path,
-	      const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		oom();
-	va_end(ap);
-	VEC_GROW(d);
-	d->v[d->n].level = level;
-	d->v[d->n].path = xstrdup(path ? path : "");
-	d->v[d->n].msg = msg;
-	d->n++;
-	if (level == DIAG_ERROR)
-		d->nerrors++;
-}
-
-void diag_print(FILE *f, const char *file, const struct diag_list *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		const struct diag *g = &d->v[i];
-
-		fprintf(f, "%s: ", file);
-		if (g->path[0])
-			fprintf(f, "%s: ", g->path);
-		fprintf(f, "%s%s\n", g->level == DIAG_WARNING ? "warning: " : "", g->msg);
-	}
-}
-
-void diag_free(struct diag_list *d)
-{
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->v[i].path);
-		free(d->v[i].msg);
-	}
-	free(d->v);
-	memset(d, 0, sizeof(*d));
-}
-
-/* ---- addresses and prefixes ----------------------------------------- */
+#include "addr.h"
+#include "alloc.h"
 
 static int addr_len_bits(uint8_t family)
 {

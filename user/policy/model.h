@@ -2,10 +2,11 @@
 /*
  * The policy model: what a policy file means once parsed and validated.
  *
- * Data flows one way: JSON (policy.c) -> this model -> reference evaluator
- * (eval.c) and, independently, compiler (compile.c) -> BPF maps.
- * Everything here is plain data; no function in this header touches the
- * kernel.
+ * Data flows one way: JSON (policy/policy.c) -> this model -> reference
+ * evaluator (eval/) and, independently, compiler (compile/) -> BPF maps.
+ * Types only, plain data: the functions over them are declared in addr.h
+ * (addresses, prefixes, ports), policy.h (loading, the Internet tag) and
+ * diag.h (what loading reports).
  */
 #ifndef XNSG_MODEL_H
 #define XNSG_MODEL_H
@@ -13,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 /* ---- addresses and prefixes ------------------------------------------- */
 
@@ -159,97 +159,11 @@ struct policy {
 	struct flow_timeouts timeouts;
 };
 
-/* ---- diagnostics ---------------------------------------------------- */
-
-enum diag_level { DIAG_ERROR, DIAG_WARNING };
-
-struct diag {
-	enum diag_level level;
-	char *path; /* JSON path ("$.subnets[0].name") or "" */
-	char *msg;
-};
-
-struct diag_list {
-	struct diag *v;
-	size_t n, cap;
-	size_t nerrors;
-};
-
-void diag_add(struct diag_list *d, enum diag_level level, const char *path,
-	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* "FILE: PATH: MSG" (warnings: "FILE: PATH: warning: MSG"), one a line, as SPEC §1. */
-void diag_print(FILE *f, const char *file, const struct diag_list *d);
-void diag_free(struct diag_list *d);
-
-/* ---- policy loading (policy.c) -------------------------------------- */
-
-/*
- * Parse and validate.  Returns 0 with *out set when the policy has no
- * errors (warnings may be present in diags); -EINVAL when it has errors
- * (all of them in diags, *out NULL); another -errno when the file cannot
- * be read (a diag says why).  `name` is the name used in messages,
- * `basedir` resolves a relative serviceTagsFile (NULL: the current dir).
- */
-int policy_load(const char *file, struct policy **out, struct diag_list *diags);
-int policy_parse_string(const char *json, const char *name, const char *basedir,
-			struct policy **out, struct diag_list *diags);
-void policy_free(struct policy *p);
-
-int policy_find_iface(const struct policy *p, const char *name);
-/* Rules of one direction of an NSG: a contiguous, priority-sorted run. */
-const struct rule *nsg_rules(const struct nsg *g, enum xnsg_dir dir, size_t *n);
-
-/* ---- tags (tags.c) -------------------------------------------------- */
-
-/* Special-purpose ranges excluded from the Internet tag (SPEC §2). */
-extern const char *const xnsg_special_v4[];
-extern const char *const xnsg_special_v6[];
-/*
- * The Internet tag as a list of prefixes: every address of the family not
- * in virtual_network nor in the special ranges (a complement, computed).
- */
-int tags_internet_prefixes(const struct policy *p, struct prefix_list *out);
-
-/* ---- small helpers (util.c) ----------------------------------------- */
-
-/* "10.0.0.0/8", "2001:db8::/32", "10.1.2.3" (as /32). Returns 0, or
- * -EINVAL.  *host_bits is set when bits past the length were set (the
- * result is masked). */
-int prefix_parse(const char *s, struct xnsg_prefix *out, bool *host_bits);
-int addr_parse(const char *s, struct xnsg_addr *out);
-bool prefix_contains(const struct xnsg_prefix *p, const struct xnsg_addr *a);
-/* q lies wholly inside p. */
-bool prefix_covers(const struct xnsg_prefix *p, const struct xnsg_prefix *q);
-void prefix_mask(struct xnsg_prefix *p);
-#define XNSG_PREFIX_STRLEN 48
-char *prefix_fmt(const struct xnsg_prefix *p, char *buf, size_t len);
-char *addr_fmt(const struct xnsg_addr *a, char *buf, size_t len);
-int prefix_list_add(struct prefix_list *l, const struct xnsg_prefix *p);
-int prefix_list_append(struct prefix_list *l, const struct prefix_list *src);
-bool prefix_list_contains(const struct prefix_list *l, const struct xnsg_addr *a);
-void prefix_list_free(struct prefix_list *l);
-int port_list_add(struct port_list *l, uint16_t lo, uint16_t hi);
-bool port_list_contains(const struct port_list *l, uint16_t port);
-void port_list_free(struct port_list *l);
-
-const char *proto_name(enum xnsg_proto p); /* "Tcp", "Udp", "Icmp", "Esp", "Ah", "*" */
-const char *dir_name(enum xnsg_dir d);     /* "Inbound", "Outbound" */
-/* IP protocol number from a name ("tcp", "6", "icmp", ...); -1 if unknown. */
-int ipproto_parse(const char *s);
-
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t size);
-char *xstrdup(const char *s);
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Grow a (v, n, cap) vector to hold one more element. */
-#define VEC_GROW(vec)                                                          \
-	do {                                                                   \
-		if ((vec)->n == (vec)->cap) {                                  \
-			(vec)->cap = (vec)->cap ? (vec)->cap * 2 : 8;          \
-			(vec)->v = xrealloc((vec)->v,                          \
-					    (vec)->cap * sizeof(*(vec)->v));   \
-		}                                                              \
-	} while (0)
+/* Transitional: the declarations that lived here, until every user
+ * includes the header it needs. */
+#include "alloc.h"
+#include "addr.h"
+#include "diag.h"
+#include "policy.h"
 
 #endif /* XNSG_MODEL_H */

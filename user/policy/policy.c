@@ -50,7 +50,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model.h"
+#include "addr.h"
+#include "alloc.h"
+#include "diag.h"
+#include "policy.h"
 
 /* ---- limits -------------------------------------------------------- */
 

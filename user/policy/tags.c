@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "addr.h"
+#include "alloc.h"
+#include "policy.h"
 
 /* Special-purpose ranges that are never Internet (SPEC §2). */
 const char *const xnsg_special_v4[] = {

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy loader's API: a policy file (SPEC §1) in, the model of
+ * model.h out, every mistake in a diag_list.  Also the Internet tag as
+ * prefixes (tags.c), which the compiler and `show` need.
+ */
+#ifndef XNSG_POLICY_H
+#define XNSG_POLICY_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "model.h"
+
+/*
+ * Parse and validate.  Returns 0 with *out set when the policy has no
+ * errors (warnings may be present in diags); -EINVAL when it has errors
+ * (all of them in diags, *out NULL); another -errno when the file cannot
+ * be read (a diag says why).  `name` is the name used in messages,
+ * `basedir` resolves a relative serviceTagsFile (NULL: the current dir).
+ */
+int policy_load(const char *file, struct policy **out, struct diag_list *diags);
+int policy_parse_string(const char *json, const char *name, const char *basedir,
+			struct policy **out, struct diag_list *diags);
+void policy_free(struct policy *p);
+
+int policy_find_iface(const struct policy *p, const char *name);
+/* Rules of one direction of an NSG: a contiguous, priority-sorted run. */
+const struct rule *nsg_rules(const struct nsg *g, enum xnsg_dir dir, size_t *n);
+
+/* ---- tags (tags.c) -------------------------------------------------- */
+
+/* Special-purpose ranges excluded from the Internet tag (SPEC §2). */
+extern const char *const xnsg_special_v4[];
+extern const char *const xnsg_special_v6[];
+/*
+ * The Internet tag as a list of prefixes: every address of the family not
+ * in virtual_network nor in the special ranges (a complement, computed).
+ */
+int tags_internet_prefixes(const struct policy *p, struct prefix_list *out);
+
+#endif /* XNSG_POLICY_H */
