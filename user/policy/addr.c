@@ -173,6 +173,33 @@ void port_list_free(struct port_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const struct port_range *x = a, *y = b;
+
+	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
+}
+
+/* Sorted, merged copy of l's ranges; returns the count. */
+size_t port_list_merged(const struct port_list *l, struct port_range **out)
+{
+	struct port_range *m = xcalloc(l->n ? l->n : 1, sizeof(*m));
+	size_t n = 0;
+
+	memcpy(m, l->v, l->n * sizeof(*m));
+	qsort(m, l->n, sizeof(*m), range_cmp);
+	for (size_t i = 0; i < l->n; i++) {
+		if (n && (uint32_t)m[i].lo <= (uint32_t)m[n - 1].hi + 1) {
+			if (m[i].hi > m[n - 1].hi)
+				m[n - 1].hi = m[i].hi;
+		} else {
+			m[n++] = m[i];
+		}
+	}
+	*out = m;
+	return n;
+}
+
 const char *proto_name(enum xnsg_proto p)
 {
 	switch (p) {

@@ -32,6 +32,8 @@ void prefix_list_free(struct prefix_list *l);
 int port_list_add(struct port_list *l, uint16_t lo, uint16_t hi);
 bool port_list_contains(const struct port_list *l, uint16_t port);
 void port_list_free(struct port_list *l);
+/* A sorted, merged copy of l's ranges (free() it); returns the count. */
+size_t port_list_merged(const struct port_list *l, struct port_range **out);
 
 const char *proto_name(enum xnsg_proto p); /* "Tcp", "Udp", "Icmp", "Esp", "Ah", "*" */
 const char *dir_name(enum xnsg_dir d);     /* "Inbound", "Outbound" */

@@ -13,9 +13,10 @@
  *
  * Work happens in passes, so that every reference can be resolved and
  * every error reported: virtual network, timeouts, tags (file, then
- * inline, then the AzureLoadBalancer default), ASG declarations, NSG
- * names, subnets, interfaces (ASG membership), NSG rules, then checks
- * across rules (limits, rules that can never match).
+ * inline, then the AzureLoadBalancer default: servicetags.c), ASG
+ * declarations, NSG names, subnets, interfaces (ASG membership), NSG
+ * rules, then checks across rules (limits; rules that can never match:
+ * lint.c).  JSON access and diagnostic paths are json.c's.
  *
  * Interpretation choices, where SPEC leaves room:
  * - Required rule fields (as Azure requires them): name, priority,
@@ -37,15 +38,13 @@
  *   defaults are always Azure's.
  * - Unknown keys are ignored, except at the top level (warning: likely a
  *   typo) and in flowTimeouts (error).
- * - Shadowing is a single-rule check: a rule is reported when one earlier
- *   rule of the same NSG and direction covers its protocol, ports and
- *   addresses, each address prefix inside a single prefix of that rule.
- *   Coverage needing the union of several rules or prefixes is not found.
+ * - Shadowing is a single-rule check (lint.c says what it finds).
  */
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -53,199 +52,9 @@
 #include "addr.h"
 #include "alloc.h"
 #include "diag.h"
+#include "json.h"
+#include "parser.h"
 #include "policy.h"
-
-/* ---- limits -------------------------------------------------------- */
-
-/* Priorities are 100-4096 (Azure); so at most 3997 user rules per NSG
- * direction can be valid anyway.  The datapath holds 4160 with defaults. */
-#define POLICY_PRIO_MIN 100
-#define POLICY_PRIO_MAX 4096
-/* User rules per NSG direction (README "Limits"). */
-#define POLICY_MAX_RULES_PER_DIR 4096
-/* Prefixes the rules of a policy expand to (tags and ASGs included),
- * summed over all rules: a guard against absurd input, well above the
- * SPEC's 100k so that a 100k-prefix tag can serve several rules.  What
- * the datapath holds after de-duplication is the compiler's limit
- * (XNSG_MAX_LPM4/6). */
-#define POLICY_MAX_PREFIXES 1000000
-/* A policy or Service Tags file larger than this is not a policy;
- * Azure's public Service Tags file is about 5 MiB. */
-#define POLICY_MAX_FILE_BYTES (64u << 20)
-/* An idle timeout longer than a week is a mistake, not a policy. */
-#define POLICY_MAX_TIMEOUT (7u * 24 * 3600)
-/* Diagnostics from one Service Tags file before the rest are summed up. */
-#define POLICY_MAX_TAGFILE_DIAGS 20
-/* Prefix comparisons spent looking for shadowed rules; past it the
- * (advisory) check stops rather than slow `check` down. */
-#define POLICY_SHADOW_BUDGET 50000000ull
-/* Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
-#define POLICY_IFNAME_MAX 15
-
-/* The platform address behind AzureLoadBalancer and in VirtualNetwork. */
-#define AZURE_PLATFORM_ADDR "168.63.129.16/32"
-
-/* ---- context --------------------------------------------------------- */
-
-struct strvec {
-	char **v;
-	size_t n, cap;
-};
-
-/* An object whose fields may sit flat or under "properties". */
-struct obj {
-	json_t *flat, *props;
-	const char *path, *props_path;
-};
-
-struct ctx {
-	struct policy *p;
-	struct diag_list *d;
-	const char *basedir;
-	struct strvec scratch; /* paths and names, freed with the context */
-	struct obj *nsg_objs;  /* per policy.nsgs entry; flat NULL when unusable */
-	size_t nprefixes;      /* rule prefixes so far, against POLICY_MAX_PREFIXES */
-	bool prefix_limit_hit;
-	bool have_internet;
-	struct prefix_list internet; /* tags_internet_prefixes(), for shadowing */
-	unsigned long long shadow_work;
-};
-
-#define perr(c, path, ...) diag_add((c)->d, DIAG_ERROR, path, __VA_ARGS__)
-#define pwarn(c, path, ...) diag_add((c)->d, DIAG_WARNING, path, __VA_ARGS__)
-
-/* Keep s until the context is freed; returns it. */
-static const char *keep(struct ctx *c, char *s)
-{
-	VEC_GROW(&c->scratch);
-	c->scratch.v[c->scratch.n++] = s;
-	return s;
-}
-
-#define pathf(c, ...) keep(c, xasprintf(__VA_ARGS__))
-
-static bool is_ident(const char *s)
-{
-	if (!*s)
-		return false;
-	for (const char *q = s; *q; q++) {
-		bool alpha = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
-			     *q == '$';
-
-		if (!alpha && !(q > s && *q >= '0' && *q <= '9'))
-			return false;
-	}
-	return true;
-}
-
-/* parent.key, or parent['key'] when key is not an identifier. */
-static const char *key_path(struct ctx *c, const char *parent, const char *key)
-{
-	if (is_ident(key))
-		return pathf(c, "%s.%s", parent, key);
-	return pathf(c, "%s['%s']", parent, key);
-}
-
-static const char *idx_path(struct ctx *c, const char *parent, size_t i)
-{
-	return pathf(c, "%s[%zu]", parent, i);
-}
-
-static const char *jtype(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
-	}
-}
-
-/* Member `name` of an object, found case-insensitively; *key: its spelling. */
-static json_t *jget(json_t *o, const char *name, const char **key)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(o))
-		return NULL;
-	json_object_foreach(o, k, v) {
-		if (!strcasecmp(k, name)) {
-			if (key)
-				*key = k;
-			return v;
-		}
-	}
-	return NULL;
-}
-
-static void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
-{
-	const char *k;
-	json_t *pr = jget(v, "properties", &k);
-
-	o->flat = v;
-	o->path = path;
-	o->props = NULL;
-	o->props_path = NULL;
-	if (pr && json_is_object(pr)) {
-		o->props = pr;
-		o->props_path = key_path(c, path, k);
-	} else if (pr && !json_is_null(pr)) {
-		perr(c, key_path(c, path, k), "must be an object, not %s", jtype(pr));
-	}
-}
-
-/* Where a missing field should have been written. */
-static const char *obj_fields_path(const struct obj *o)
-{
-	return o->props_path ? o->props_path : o->path;
-}
-
-/* Field `name` under "properties", else flat; NULL when absent or null. */
-static json_t *field(struct ctx *c, const struct obj *o, const char *name, const char **path)
-{
-	const char *k;
-	json_t *v;
-
-	*path = NULL;
-	if (o->props && (v = jget(o->props, name, &k)) && !json_is_null(v)) {
-		*path = key_path(c, o->props_path, k);
-		return v;
-	}
-	if ((v = jget(o->flat, name, &k)) && !json_is_null(v)) {
-		*path = key_path(c, o->path, k);
-		return v;
-	}
-	return NULL;
-}
-
-/* A string field; NULL when absent (an error if required) or mistyped. */
-static const char *field_str(struct ctx *c, const struct obj *o, const char *name, bool required,
-			     const char **path)
-{
-	json_t *v = field(c, o, name, path);
-
-	if (!v) {
-		if (required)
-			perr(c, !strcmp(name, "name") ? o->path : obj_fields_path(o),
-			     "missing \"%s\"", name);
-		return NULL;
-	}
-	if (!json_is_string(v)) {
-		perr(c, *path, "must be a string, not %s", jtype(v));
-		return NULL;
-	}
-	if (required && !json_string_value(v)[0]) {
-		perr(c, *path, "must not be empty");
-		return NULL;
-	}
-	return json_string_value(v);
-}
 
 /* ---- whole-document checks -------------------------------------------- */
 
@@ -325,8 +134,7 @@ static bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xn
 	return true;
 }
 
-/* An array of literal prefixes appended to l. */
-static void literal_prefixes(struct ctx *c, json_t *a, const char *path, struct prefix_list *l)
+void literal_prefixes(struct ctx *c, json_t *a, const char *path, struct prefix_list *l)
 {
 	struct xnsg_prefix pf;
 	json_t *v;
@@ -398,12 +206,12 @@ static void parse_vnet(struct ctx *c, json_t *root)
 			const char *name;
 
 			obj_init(c, &o, v, path);
-			name = field_str(c, &o, "name", false, &fpath);
+			name = obj_str(c, &o, "name", false, &fpath);
 			if (name)
 				p->vnet_name = xstrdup(name);
-			if ((f = field(c, &o, "addressPrefixes", &fpath)))
+			if ((f = obj_field(c, &o, "addressPrefixes", &fpath)))
 				literal_prefixes(c, f, fpath, &p->vnet_prefixes);
-			if ((f = field(c, &o, "connectedPrefixes", &fpath)))
+			if ((f = obj_field(c, &o, "connectedPrefixes", &fpath)))
 				literal_prefixes(c, f, fpath, &p->connected_prefixes);
 		}
 	}
@@ -475,244 +283,6 @@ static void parse_timeouts(struct ctx *c, json_t *root)
 	}
 }
 
-/* ---- service tags ------------------------------------------------------- */
-
-static struct tag *tag_find(const struct policy *p, const char *name)
-{
-	for (size_t i = 0; i < p->ntags; i++)
-		if (!strcasecmp(p->tags[i].name, name))
-			return &p->tags[i];
-	return NULL;
-}
-
-/* Define or replace tag `name` with the prefixes of l (taken over). */
-static void tag_set(struct policy *p, const char *name, struct prefix_list *l)
-{
-	struct tag *t = tag_find(p, name);
-
-	if (t) {
-		prefix_list_free(&t->prefixes);
-		free(t->name);
-	} else {
-		p->tags = xrealloc(p->tags, (p->ntags + 1) * sizeof(*p->tags));
-		t = &p->tags[p->ntags++];
-	}
-	t->name = xstrdup(name);
-	t->prefixes = *l;
-	memset(l, 0, sizeof(*l));
-}
-
-/* Tags the policy defines itself; never taken from files or serviceTags. */
-static bool tag_reserved(const char *name)
-{
-	return !strcasecmp(name, "VirtualNetwork") || !strcasecmp(name, "Internet") ||
-	       !strcmp(name, "*") || !strcasecmp(name, "Any");
-}
-
-/* Read a whole file into a NUL-terminated buffer; 0 or -errno. */
-static int read_file(const char *file, char **out, size_t *len)
-{
-	size_t n = 0, cap = 65536;
-	char *buf;
-	FILE *f;
-	int err = 0;
-
-	*out = NULL;
-	f = fopen(file, "r");
-	if (!f)
-		return -errno;
-	buf = xrealloc(NULL, cap);
-	for (;;) {
-		size_t got;
-
-		if (n + 1 >= cap) {
-			if (cap >= POLICY_MAX_FILE_BYTES) {
-				err = -EFBIG;
-				break;
-			}
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				err = errno ? -errno : -EIO;
-			break;
-		}
-	}
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	if (len)
-		*len = n;
-	return 0;
-}
-
-/* A diagnostic about the Service Tags file, counted against its cap. */
-struct tagfile {
-	struct ctx *c;
-	const char *path; /* of "serviceTagsFile" in the policy */
-	const char *file;
-	size_t ndiags, nerrors, nwarnings;
-};
-
-static void tagfile_diag(struct tagfile *t, enum diag_level level, const char *where,
-			 const char *msg)
-{
-	if (level == DIAG_ERROR)
-		t->nerrors++;
-	else
-		t->nwarnings++;
-	/* Past the cap, errors still need to count: one summary stands in. */
-	if (t->ndiags++ < POLICY_MAX_TAGFILE_DIAGS)
-		diag_add(t->c->d, level, t->path, "service tags file '%s': %s: %s", t->file,
-			 where, msg);
-}
-
-static void tagfile_entry(struct tagfile *t, json_t *e, const char *epath)
-{
-	struct ctx *c = t->c;
-	struct prefix_list l = {};
-	const char *k, *name;
-	json_t *nv = jget(e, "name", NULL), *pr = jget(e, "properties", &k), *a, *v;
-	size_t i;
-
-	if (!json_is_object(e)) {
-		tagfile_diag(t, DIAG_ERROR, epath, "must be an object");
-		return;
-	}
-	if (!json_is_string(nv)) {
-		tagfile_diag(t, DIAG_ERROR, epath, "no \"name\" string");
-		return;
-	}
-	name = json_string_value(nv);
-	a = jget(pr, "addressPrefixes", NULL);
-	if (!json_is_array(a)) {
-		tagfile_diag(t, DIAG_ERROR, epath, "no \"properties.addressPrefixes\" array");
-		return;
-	}
-	json_array_foreach(a, i, v) {
-		const char *where = pathf(c, "%s.properties.addressPrefixes[%zu]", epath, i);
-		struct xnsg_prefix pf;
-		bool hb;
-
-		if (!json_is_string(v) || prefix_parse(json_string_value(v), &pf, &hb)) {
-			tagfile_diag(t, DIAG_ERROR, where,
-				     pathf(c, "%s is not an IPv4 or IPv6 CIDR prefix",
-					   json_is_string(v) ? json_string_value(v) : jtype(v)));
-			continue;
-		}
-		if (hb)
-			tagfile_diag(t, DIAG_WARNING, where,
-				     pathf(c, "host bits set in '%s': masked",
-					   json_string_value(v)));
-		prefix_list_add(&l, &pf);
-	}
-	/* VirtualNetwork and Internet are the policy's own, not the file's. */
-	if (!tag_reserved(name))
-		tag_set(c->p, name, &l);
-	prefix_list_free(&l);
-}
-
-static void load_tags_file(struct ctx *c, json_t *root)
-{
-	struct tagfile t = { .c = c };
-	const char *k, *name;
-	json_t *v = jget(root, "serviceTagsFile", &k), *doc, *values, *e;
-	json_error_t je;
-	char *text, *full;
-	size_t i, len;
-	int err;
-
-	if (!v || json_is_null(v))
-		return;
-	t.path = key_path(c, "$", k);
-	if (!json_is_string(v) || !json_string_value(v)[0]) {
-		perr(c, t.path, "must be a file name string, not %s",
-		     json_is_string(v) ? "an empty string" : jtype(v));
-		return;
-	}
-	name = json_string_value(v);
-	if (name[0] == '/' || !c->basedir)
-		full = xstrdup(name);
-	else
-		full = xasprintf("%s/%s", c->basedir, name);
-	t.file = keep(c, full);
-	err = read_file(full, &text, &len);
-	if (err) {
-		perr(c, t.path, "cannot read service tags file '%s': %s", full,
-		     err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));
-		return;
-	}
-	doc = json_loadb(text, len, 0, &je);
-	free(text);
-	if (!doc) {
-		perr(c, t.path,
-		     "service tags file '%s': JSON syntax error at line %d column %d: %s", full,
-		     je.line, je.column, je.text);
-		return;
-	}
-	values = jget(doc, "values", NULL);
-	if (!json_is_array(values)) {
-		perr(c, t.path, "service tags file '%s': no \"values\" array "
-		     "(expected Azure's Service Tags JSON)", full);
-		json_decref(doc);
-		return;
-	}
-	json_array_foreach(values, i, e)
-		tagfile_entry(&t, e, pathf(c, "$.values[%zu]", i));
-	if (t.ndiags > POLICY_MAX_TAGFILE_DIAGS)
-		diag_add(c->d, t.nerrors ? DIAG_ERROR : DIAG_WARNING, t.path,
-			 "service tags file '%s': %zu more problems not shown (%zu errors, "
-			 "%zu warnings in all)", full, t.ndiags - POLICY_MAX_TAGFILE_DIAGS,
-			 t.nerrors, t.nwarnings);
-	json_decref(doc);
-}
-
-static void parse_tags(struct ctx *c, json_t *root)
-{
-	const char *k, *path;
-	json_t *v, *m;
-
-	load_tags_file(c, root);
-	/* Inline tags add to the file's, or replace one of the same name. */
-	v = jget(root, "serviceTags", &k);
-	if (v && !json_is_null(v)) {
-		path = key_path(c, "$", k);
-		if (!json_is_object(v)) {
-			perr(c, path, "must be an object of tag name -> prefixes, not %s",
-			     jtype(v));
-		} else {
-			json_object_foreach(v, k, m) {
-				const char *mpath = key_path(c, path, k);
-				struct prefix_list l = {};
-
-				if (tag_reserved(k)) {
-					perr(c, mpath,
-					     "\"%s\" is built in and cannot be redefined", k);
-					continue;
-				}
-				literal_prefixes(c, m, mpath, &l);
-				tag_set(c->p, k, &l);
-			}
-		}
-	}
-	/* AzureLoadBalancer is 168.63.129.16/32 unless overridden (SPEC §2). */
-	if (!tag_find(c->p, "AzureLoadBalancer")) {
-		struct prefix_list l = {};
-		struct xnsg_prefix pf;
-
-		prefix_parse(AZURE_PLATFORM_ADDR, &pf, NULL);
-		prefix_list_add(&l, &pf);
-		tag_set(c->p, "AzureLoadBalancer", &l);
-	}
-}
-
 /* ---- references ------------------------------------------------------- */
 
 /*
@@ -738,7 +308,7 @@ static const char *ref_name(struct ctx *c, json_t *v, const char *path, const ch
 	}
 	f = jget(v, "id", NULL);
 	if (json_is_string(f)) {
-		char *copy = (char *)keep(c, xstrdup(json_string_value(f)));
+		char *copy = (char *)ctx_keep(c, xstrdup(json_string_value(f)));
 		size_t n = strlen(copy);
 
 		while (n && copy[n - 1] == '/')
@@ -798,7 +368,7 @@ static int asg_find(const struct policy *p, const char *name)
 static int nsg_ref(struct ctx *c, const struct obj *o)
 {
 	const char *path, *name;
-	json_t *v = field(c, o, "networkSecurityGroup", &path);
+	json_t *v = obj_field(c, o, "networkSecurityGroup", &path);
 	int i;
 
 	if (!v)
@@ -824,19 +394,6 @@ static int asg_ref(struct ctx *c, json_t *v, const char *path)
 	if (i < 0)
 		perr(c, path, "unknown application security group '%s'", name);
 	return i;
-}
-
-/* Fetch an array field, reporting a wrong type; NULL when absent. */
-static json_t *field_array(struct ctx *c, const struct obj *o, const char *name,
-			   const char **path)
-{
-	json_t *v = field(c, o, name, path);
-
-	if (v && !json_is_array(v)) {
-		perr(c, *path, "must be an array, not %s", jtype(v));
-		return NULL;
-	}
-	return v;
 }
 
 /* ---- application security groups --------------------------------------- */
@@ -907,7 +464,7 @@ static void parse_nsg_names(struct ctx *c, json_t *root)
 			continue;
 		}
 		obj_init(c, &c->nsg_objs[i], g, gpath);
-		name = field_str(c, &c->nsg_objs[i], "name", true, &npath);
+		name = obj_str(c, &c->nsg_objs[i], "name", true, &npath);
 		if (!name)
 			continue;
 		if (nsg_find(p, name) >= 0)
@@ -970,19 +527,19 @@ static void parse_subnets(struct ctx *c, json_t *root)
 			continue;
 		}
 		obj_init(c, &o, s, spath);
-		name = field_str(c, &o, "name", true, &fpath);
+		name = obj_str(c, &o, "name", true, &fpath);
 		if (name) {
 			if (subnet_find(p, name) >= 0)
 				perr(c, fpath, "subnet name '%s' is already used by $.%s[%d]", name,
 				     k, subnet_find(p, name));
 			sn->name = xstrdup(name);
 		}
-		if ((f = field(c, &o, "addressPrefix", &fpath))) {
+		if ((f = obj_field(c, &o, "addressPrefix", &fpath))) {
 			any = true;
 			if (literal_prefix(c, f, fpath, &pf))
 				prefix_list_add(&sn->prefixes, &pf);
 		}
-		if ((f = field(c, &o, "addressPrefixes", &fpath))) {
+		if ((f = obj_field(c, &o, "addressPrefixes", &fpath))) {
 			any = any || (json_is_array(f) && json_array_size(f));
 			literal_prefixes(c, f, fpath, &sn->prefixes);
 		}
@@ -1070,7 +627,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 		return;
 	}
 	obj_init(c, &o, s, ipath);
-	name = field_str(c, &o, "name", true, &fpath);
+	name = obj_str(c, &o, "name", true, &fpath);
 	ifc->name = xstrdup(name ? name : "");
 	if (name && !ifname_valid(name))
 		perr(c, fpath, "'%s' is not a Linux interface name (1-%d characters, no '/', "
@@ -1085,7 +642,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 			}
 		}
 	}
-	if ((f = field(c, &o, "subnet", &fpath))) {
+	if ((f = obj_field(c, &o, "subnet", &fpath))) {
 		const char *sname = ref_name(c, f, fpath, "subnets");
 
 		if (sname) {
@@ -1095,7 +652,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 		}
 	}
 	ifc->nsg = nsg_ref(c, &o);
-	if ((f = field_array(c, &o, "ipAddresses", &fpath))) {
+	if ((f = obj_array(c, &o, "ipAddresses", &fpath))) {
 		int other = -1;
 
 		ifc->addrs = xcalloc(json_array_size(f), sizeof(*ifc->addrs));
@@ -1112,7 +669,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 	if (!f || !json_array_size(f))
 		pwarn(c, ipath, "interface '%s' has no ipAddresses: application security groups "
 		      "cannot match it", ifc->name);
-	if ((f = field_array(c, &o, "applicationSecurityGroups", &fpath))) {
+	if ((f = obj_array(c, &o, "applicationSecurityGroups", &fpath))) {
 		json_array_foreach(f, i, m) {
 			int gi = asg_ref(c, m, idx_path(c, fpath, i));
 
@@ -1129,7 +686,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 		}
 	}
 	ifc->attach = XNSG_ATTACH_HOST;
-	if ((str = field_str(c, &o, "attach", false, &fpath))) {
+	if ((str = obj_str(c, &o, "attach", false, &fpath))) {
 		if (!strcasecmp(str, "peer"))
 			ifc->attach = XNSG_ATTACH_PEER;
 		else if (strcasecmp(str, "host"))
@@ -1226,9 +783,9 @@ static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 	char *k1 = xasprintf("%sAddressPrefix", which);
 	char *k2 = xasprintf("%sAddressPrefixes", which);
 	char *k3 = xasprintf("%sApplicationSecurityGroups", which);
-	json_t *single = field(c, o, k1, &spath);
-	json_t *plural = field(c, o, k2, &ppath);
-	json_t *asgs = field(c, o, k3, &apath);
+	json_t *single = obj_field(c, o, k1, &spath);
+	json_t *plural = obj_field(c, o, k2, &ppath);
+	json_t *asgs = obj_field(c, o, k3, &apath);
 	size_t nprefix = 0, nasg = 0, i;
 	bool present = single || plural || asgs, mistyped = false;
 	json_t *v;
@@ -1337,41 +894,14 @@ static void port_entry(struct ctx *c, struct port_list *l, const char *s, const 
 	port_list_add(l, (uint16_t)lo, (uint16_t)hi);
 }
 
-static int range_cmp(const void *a, const void *b)
-{
-	const struct port_range *x = a, *y = b;
-
-	return x->lo != y->lo ? (x->lo < y->lo ? -1 : 1) : (x->hi < y->hi ? -1 : x->hi > y->hi);
-}
-
-/* Sorted, merged copy of l's ranges; returns the count. */
-static size_t ports_merged(const struct port_list *l, struct port_range **out)
-{
-	struct port_range *m = xcalloc(l->n ? l->n : 1, sizeof(*m));
-	size_t n = 0;
-
-	memcpy(m, l->v, l->n * sizeof(*m));
-	qsort(m, l->n, sizeof(*m), range_cmp);
-	for (size_t i = 0; i < l->n; i++) {
-		if (n && (uint32_t)m[i].lo <= (uint32_t)m[n - 1].hi + 1) {
-			if (m[i].hi > m[n - 1].hi)
-				m[n - 1].hi = m[i].hi;
-		} else {
-			m[n++] = m[i];
-		}
-	}
-	*out = m;
-	return n;
-}
-
 static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 			struct port_list *l)
 {
 	const char *spath, *ppath;
 	char *k1 = xasprintf("%sPortRange", which);
 	char *k2 = xasprintf("%sPortRanges", which);
-	json_t *single = field(c, o, k1, &spath);
-	json_t *plural = field(c, o, k2, &ppath);
+	json_t *single = obj_field(c, o, k1, &spath);
+	json_t *plural = obj_field(c, o, k2, &ppath);
 	bool present = single || plural, mistyped = false;
 	struct port_range *m;
 	size_t n = 0, i;
@@ -1405,7 +935,7 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 		perr(c, obj_fields_path(o), "%s %s port: give %s or %s",
 		     present ? "empty" : "missing", which, k1, k2);
 	/* Ranges that together cover 0-65535 are '*' (SPEC §2). */
-	if (ports_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
+	if (port_list_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
 		l->any = true;
 	free(m);
 	free(k1);
@@ -1430,15 +960,15 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 		return false;
 	}
 	obj_init(c, &o, v, path);
-	s = field_str(c, &o, "name", true, name_path);
+	s = obj_str(c, &o, "name", true, name_path);
 	if (s && strchr(s, '/'))
 		perr(c, *name_path, "rule name '%s' contains '/': Azure resource names cannot", s);
 	r->name = s ? xstrdup(s) : NULL;
-	s = field_str(c, &o, "description", false, &fpath);
+	s = obj_str(c, &o, "description", false, &fpath);
 	if (s)
 		r->description = xstrdup(s);
 
-	f = field(c, &o, "priority", &fpath);
+	f = obj_field(c, &o, "priority", &fpath);
 	*prio_path = fpath;
 	if (!f) {
 		perr(c, obj_fields_path(&o), "missing \"priority\"");
@@ -1453,7 +983,7 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 		r->priority = (int)json_integer_value(f);
 	}
 
-	s = field_str(c, &o, "direction", true, &fpath);
+	s = obj_str(c, &o, "direction", true, &fpath);
 	r->dir = (enum xnsg_dir)-1;
 	if (s) {
 		if (!strcasecmp(s, "Inbound"))
@@ -1463,14 +993,14 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 		else
 			perr(c, fpath, "'%s' is not a direction: use Inbound or Outbound", s);
 	}
-	s = field_str(c, &o, "access", true, &fpath);
+	s = obj_str(c, &o, "access", true, &fpath);
 	if (s) {
 		if (!strcasecmp(s, "Allow"))
 			r->allow = true;
 		else if (strcasecmp(s, "Deny"))
 			perr(c, fpath, "'%s' is not an access: use Allow or Deny", s);
 	}
-	s = field_str(c, &o, "protocol", true, &fpath);
+	s = obj_str(c, &o, "protocol", true, &fpath);
 	if (s) {
 		static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
 			{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
@@ -1601,13 +1131,13 @@ static void parse_nsg_rules(struct ctx *c, size_t gi)
 
 	if (!o->flat)
 		return;
-	if ((f = field(c, o, "flushConnection", &fpath))) {
+	if ((f = obj_field(c, o, "flushConnection", &fpath))) {
 		if (json_is_boolean(f))
 			g->flush_connection = json_is_true(f);
 		else
 			perr(c, fpath, "must be true or false, not %s", jtype(f));
 	}
-	rules = field_array(c, o, "securityRules", &rpath);
+	rules = obj_array(c, o, "securityRules", &rpath);
 	if (rules) {
 		n = json_array_size(rules);
 		sr = xcalloc(n, sizeof(*sr));
@@ -1674,166 +1204,50 @@ static void parse_nsg_rules(struct ctx *c, size_t gi)
 	free(ok);
 }
 
-/* ---- rules that can never match ------------------------------------- */
-
-#define PROTO_BIT(p) (1u << (p))
-#define PROTO_OTHER_BIT (1u << 7)
-#define PROTO_ALL_BITS                                                               \
-	(PROTO_BIT(XNSG_PROTO_TCP) | PROTO_BIT(XNSG_PROTO_UDP) | PROTO_BIT(XNSG_PROTO_ICMP) | \
-	 PROTO_BIT(XNSG_PROTO_ESP) | PROTO_BIT(XNSG_PROTO_AH) | PROTO_OTHER_BIT)
-
-/* The IP protocols a rule can match: a port-restricted rule only TCP/UDP. */
-static unsigned proto_set(const struct rule *r)
-{
-	unsigned s = r->proto == XNSG_PROTO_ANY ? PROTO_ALL_BITS : PROTO_BIT(r->proto);
-
-	if (!r->sport.any || !r->dport.any)
-		s &= PROTO_BIT(XNSG_PROTO_TCP) | PROTO_BIT(XNSG_PROTO_UDP);
-	return s;
-}
-
-static bool ports_cover(const struct port_list *e, const struct port_list *r)
-{
-	struct port_range *m;
-	size_t n;
-	bool ok = true;
-
-	if (e->any)
-		return true;
-	if (r->any)
-		return false;
-	n = ports_merged(e, &m);
-	for (size_t i = 0; i < r->n && ok; i++) {
-		bool in = false;
-
-		for (size_t k = 0; k < n && !in; k++)
-			in = m[k].lo <= r->v[i].lo && r->v[i].hi <= m[k].hi;
-		ok = in;
-	}
-	free(m);
-	return ok;
-}
-
-/* q lies inside one prefix of side e (or its Internet expansion). */
-static bool side_holds(struct ctx *c, const struct addr_side *e, const struct xnsg_prefix *q)
-{
-	/* Out of budget: claim nothing rather than keep `check` waiting. */
-	if (c->shadow_work > POLICY_SHADOW_BUDGET)
-		return false;
-	c->shadow_work += e->prefixes.n + 1;
-	for (size_t i = 0; i < e->prefixes.n; i++)
-		if (prefix_covers(&e->prefixes.v[i], q))
-			return true;
-	if (e->internet) {
-		c->shadow_work += c->internet.n;
-		for (size_t i = 0; i < c->internet.n; i++)
-			if (prefix_covers(&c->internet.v[i], q))
-				return true;
-	}
-	return false;
-}
-
-/* Every address r matches, e matches too (single-prefix containment). */
-static bool side_covers(struct ctx *c, const struct addr_side *e, const struct addr_side *r)
-{
-	if (e->any)
-		return true;
-	if (r->any) {
-		struct xnsg_prefix all4, all6;
-
-		prefix_parse("0.0.0.0/0", &all4, NULL);
-		prefix_parse("::/0", &all6, NULL);
-		return side_holds(c, e, &all4) && side_holds(c, e, &all6);
-	}
-	if (r->internet && !e->internet)
-		for (size_t i = 0; i < c->internet.n; i++)
-			if (!side_holds(c, e, &c->internet.v[i]))
-				return false;
-	for (size_t i = 0; i < r->prefixes.n; i++)
-		if (!side_holds(c, e, &r->prefixes.v[i]))
-			return false;
-	return true;
-}
-
-static bool side_empty(const struct addr_side *s)
-{
-	return !s->any && !s->internet && !s->prefixes.n;
-}
-
-static char *labels_str(const struct addr_side *s)
-{
-	size_t len = 1;
-	char *out;
-
-	for (size_t i = 0; i < s->nlabels; i++)
-		len += strlen(s->labels[i]) + 1;
-	out = xcalloc(1, len);
-	for (size_t i = 0; i < s->nlabels; i++) {
-		if (i)
-			strcat(out, ",");
-		strcat(out, s->labels[i]);
-	}
-	return out;
-}
-
-static void check_never_match(struct ctx *c, const struct rule *r, const struct rule *first)
-{
-	const struct addr_side *sides[2] = { &r->src, &r->dst };
-
-	if (!proto_set(r)) {
-		pwarn(c, r->path, "rule %s can never match: it restricts ports, which only Tcp "
-		      "and Udp carry, and its protocol is %s", r->name, proto_name(r->proto));
-		return;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (side_empty(sides[i])) {
-			char *l = labels_str(sides[i]);
-
-			pwarn(c, r->path, "rule %s can never match: its %s (%s) holds no address",
-			      r->name, i ? "destination" : "source", l);
-			free(l);
-			return;
-		}
-	}
-	for (const struct rule *e = first; e < r; e++) {
-		if (c->shadow_work > POLICY_SHADOW_BUDGET)
-			return;
-		if ((proto_set(r) & ~proto_set(e)) || side_empty(&e->src) || side_empty(&e->dst))
-			continue;
-		c->shadow_work += e->sport.n + e->dport.n + 1;
-		if (!ports_cover(&e->sport, &r->sport) || !ports_cover(&e->dport, &r->dport))
-			continue;
-		if (!side_covers(c, &e->src, &r->src) || !side_covers(c, &e->dst, &r->dst))
-			continue;
-		pwarn(c, r->path, "rule %s can never match: shadowed by %s (priority %d)",
-		      r->name, e->name, e->priority);
-		return;
-	}
-}
-
-static void check_shadowing(struct ctx *c)
-{
-	struct policy *p = c->p;
-
-	if (!c->have_internet) {
-		tags_internet_prefixes(p, &c->internet);
-		c->have_internet = true;
-	}
-	for (size_t gi = 0; gi < p->nnsgs; gi++) {
-		const struct nsg *g = &p->nsgs[gi];
-
-		for (int d = 0; d < 2; d++) {
-			size_t n;
-			const struct rule *rules = nsg_rules(g, (enum xnsg_dir)d, &n);
-
-			for (size_t i = 0; i < n; i++)
-				if (!rules[i].is_default)
-					check_never_match(c, &rules[i], rules);
-		}
-	}
-}
-
 /* ---- entry points -------------------------------------------------------- */
+
+int policy_read_file(const char *file, char **out, size_t *len)
+{
+	size_t n = 0, cap = 65536;
+	char *buf;
+	FILE *f;
+	int err = 0;
+
+	*out = NULL;
+	f = fopen(file, "r");
+	if (!f)
+		return -errno;
+	buf = xrealloc(NULL, cap);
+	for (;;) {
+		size_t got;
+
+		if (n + 1 >= cap) {
+			if (cap >= POLICY_MAX_FILE_BYTES) {
+				err = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				err = errno ? -errno : -EIO;
+			break;
+		}
+	}
+	fclose(f);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
 
 void policy_free(struct policy *p)
 {
@@ -1938,7 +1352,7 @@ int policy_load(const char *file, struct policy **out, struct diag_list *diags)
 	int err;
 
 	*out = NULL;
-	err = read_file(file, &text, NULL);
+	err = policy_read_file(file, &text, NULL);
 	if (err) {
 		diag_add(diags, DIAG_ERROR, "", "cannot read %s: %s", file,
 			 err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));

@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/* JSON access and diagnostic paths for the policy parser (json.h). */
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "diag.h"
+#include "json.h"
+#include "parser.h"
+
+/* Keep s until the context is freed; returns it. */
+const char *ctx_keep(struct ctx *c, char *s)
+{
+	VEC_GROW(&c->scratch);
+	c->scratch.v[c->scratch.n++] = s;
+	return s;
+}
+
+static bool is_ident(const char *s)
+{
+	if (!*s)
+		return false;
+	for (const char *q = s; *q; q++) {
+		bool alpha = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_' ||
+			     *q == '$';
+
+		if (!alpha && !(q > s && *q >= '0' && *q <= '9'))
+			return false;
+	}
+	return true;
+}
+
+/* parent.key, or parent['key'] when key is not an identifier. */
+const char *key_path(struct ctx *c, const char *parent, const char *key)
+{
+	if (is_ident(key))
+		return pathf(c, "%s.%s", parent, key);
+	return pathf(c, "%s['%s']", parent, key);
+}
+
+const char *idx_path(struct ctx *c, const char *parent, size_t i)
+{
+	return pathf(c, "%s[%zu]", parent, i);
+}
+
+const char *jtype(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* Member `name` of an object, found case-insensitively; *key: its spelling. */
+json_t *jget(json_t *o, const char *name, const char **key)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o))
+		return NULL;
+	json_object_foreach(o, k, v) {
+		if (!strcasecmp(k, name)) {
+			if (key)
+				*key = k;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
+{
+	const char *k;
+	json_t *pr = jget(v, "properties", &k);
+
+	o->flat = v;
+	o->path = path;
+	o->props = NULL;
+	o->props_path = NULL;
+	if (pr && json_is_object(pr)) {
+		o->props = pr;
+		o->props_path = key_path(c, path, k);
+	} else if (pr && !json_is_null(pr)) {
+		perr(c, key_path(c, path, k), "must be an object, not %s", jtype(pr));
+	}
+}
+
+/* Where a missing field should have been written. */
+const char *obj_fields_path(const struct obj *o)
+{
+	return o->props_path ? o->props_path : o->path;
+}
+
+/* Field `name` under "properties", else flat; NULL when absent or null. */
+json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const char **path)
+{
+	const char *k;
+	json_t *v;
+
+	*path = NULL;
+	if (o->props && (v = jget(o->props, name, &k)) && !json_is_null(v)) {
+		*path = key_path(c, o->props_path, k);
+		return v;
+	}
+	if ((v = jget(o->flat, name, &k)) && !json_is_null(v)) {
+		*path = key_path(c, o->path, k);
+		return v;
+	}
+	return NULL;
+}
+
+/* A string field; NULL when absent (an error if required) or mistyped. */
+const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool required,
+		    const char **path)
+{
+	json_t *v = obj_field(c, o, name, path);
+
+	if (!v) {
+		if (required)
+			perr(c, !strcmp(name, "name") ? o->path : obj_fields_path(o),
+			     "missing \"%s\"", name);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		perr(c, *path, "must be a string, not %s", jtype(v));
+		return NULL;
+	}
+	if (required && !json_string_value(v)[0]) {
+		perr(c, *path, "must not be empty");
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+
+/* Fetch an array field, reporting a wrong type; NULL when absent. */
+json_t *obj_array(struct ctx *c, const struct obj *o, const char *name, const char **path)
+{
+	json_t *v = obj_field(c, o, name, path);
+
+	if (v && !json_is_array(v)) {
+		perr(c, *path, "must be an array, not %s", jtype(v));
+		return NULL;
+	}
+	return v;
+}

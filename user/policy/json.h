@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * JSON access for the policy parser: members found case-insensitively,
+ * fields that sit flat on an object or under its "properties", and the
+ * JSON paths diagnostics name ("$.networkSecurityGroups[0].properties
+ * .securityRules[2]"), spelled as the file spelled them.  Paths and names
+ * built here live in the parse context's scratch list until the parse ends.
+ */
+#ifndef XNSG_JSON_H
+#define XNSG_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alloc.h"
+
+struct ctx; /* the parse context, parser.h */
+
+struct strvec {
+	char **v;
+	size_t n, cap;
+};
+
+/* An object whose fields may sit flat or under "properties". */
+struct obj {
+	json_t *flat, *props;
+	const char *path, *props_path;
+};
+
+/* Keep s until the context is freed; returns it. */
+const char *ctx_keep(struct ctx *c, char *s);
+#define pathf(c, ...) ctx_keep(c, xasprintf(__VA_ARGS__))
+
+/* parent.key, or parent['key'] when key is not an identifier. */
+const char *key_path(struct ctx *c, const char *parent, const char *key);
+/* parent[i] */
+const char *idx_path(struct ctx *c, const char *parent, size_t i);
+/* "an object", "a string", ...: for "must be X, not Y" messages. */
+const char *jtype(const json_t *v);
+/* Member `name` of an object, found case-insensitively; *key: its spelling. */
+json_t *jget(json_t *o, const char *name, const char **key);
+
+/* o over object v at path; a non-object "properties" is an error. */
+void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path);
+/* Where a missing field should have been written. */
+const char *obj_fields_path(const struct obj *o);
+/* Field `name` under "properties", else flat; NULL when absent or null.
+ * *path: where it sits. */
+json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const char **path);
+/* A string field; NULL when absent (an error if required) or mistyped. */
+const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool required,
+		    const char **path);
+/* An array field, reporting a wrong type; NULL when absent. */
+json_t *obj_array(struct ctx *c, const struct obj *o, const char *name, const char **path);
+
+#endif /* XNSG_JSON_H */
