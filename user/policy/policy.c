@@ -610,6 +610,33 @@ static void check_addr_subnet(struct ctx *c, const struct iface *ifc, const stru
 	}
 }
 
+/* An interface's "applicationSecurityGroups": it joins each, and its
+ * addresses become members of each. */
+static void parse_iface_asgs(struct ctx *c, const struct obj *o, struct iface *ifc)
+{
+	struct policy *p = c->p;
+	const char *fpath;
+	json_t *f, *m;
+	size_t i;
+
+	if (!(f = obj_array(c, o, "applicationSecurityGroups", &fpath)))
+		return;
+	json_array_foreach(f, i, m) {
+		int gi = asg_ref(c, m, idx_path(c, fpath, i));
+
+		if (gi < 0)
+			continue;
+		iface_add_asg(p, ifc, gi);
+		for (size_t a = 0; a < ifc->naddrs; a++) {
+			struct xnsg_prefix pf = { .family = ifc->addrs[a].family };
+
+			pf.len = pf.family == XNSG_V4 ? 32 : 128;
+			memcpy(pf.bytes, ifc->addrs[a].bytes, 16);
+			prefix_list_add_unique(&p->asgs[gi].members, &pf);
+		}
+	}
+}
+
 static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t idx)
 {
 	struct policy *p = c->p;
@@ -669,22 +696,7 @@ static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t 
 	if (!f || !json_array_size(f))
 		pwarn(c, ipath, "interface '%s' has no ipAddresses: application security groups "
 		      "cannot match it", ifc->name);
-	if ((f = obj_array(c, &o, "applicationSecurityGroups", &fpath))) {
-		json_array_foreach(f, i, m) {
-			int gi = asg_ref(c, m, idx_path(c, fpath, i));
-
-			if (gi < 0)
-				continue;
-			iface_add_asg(p, ifc, gi);
-			for (size_t a = 0; a < ifc->naddrs; a++) {
-				struct xnsg_prefix pf = { .family = ifc->addrs[a].family };
-
-				pf.len = pf.family == XNSG_V4 ? 32 : 128;
-				memcpy(pf.bytes, ifc->addrs[a].bytes, 16);
-				prefix_list_add_unique(&p->asgs[gi].members, &pf);
-			}
-		}
-	}
+	parse_iface_asgs(c, &o, ifc);
 	ifc->attach = XNSG_ATTACH_HOST;
 	if ((str = obj_str(c, &o, "attach", false, &fpath))) {
 		if (!strcasecmp(str, "peer"))
@@ -942,12 +954,48 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 	free(k2);
 }
 
+/* A rule's "priority", 100-4096; -1 after an error.  *path: where it sits
+ * (the rule's fields when it is missing). */
+static int parse_priority(struct ctx *c, const struct obj *o, const char **path)
+{
+	json_t *f = obj_field(c, o, "priority", path);
+
+	if (!f) {
+		perr(c, obj_fields_path(o), "missing \"priority\"");
+	} else if (!json_is_integer(f)) {
+		perr(c, *path, "must be an integer from %d to %d, not %s", POLICY_PRIO_MIN,
+		     POLICY_PRIO_MAX, jtype(f));
+	} else if (json_integer_value(f) < POLICY_PRIO_MIN ||
+		   json_integer_value(f) > POLICY_PRIO_MAX) {
+		perr(c, *path, "%lld is outside %d-%d", json_integer_value(f), POLICY_PRIO_MIN,
+		     POLICY_PRIO_MAX);
+	} else {
+		return (int)json_integer_value(f);
+	}
+	return -1;
+}
+
+/* A rule's "protocol" (case-insensitive; "Any" is "*"); ANY after an error. */
+static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const char *path)
+{
+	static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
+		{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
+		{ "Icmp", XNSG_PROTO_ICMP }, { "Esp", XNSG_PROTO_ESP },
+		{ "Ah", XNSG_PROTO_AH }, { "*", XNSG_PROTO_ANY }, { "Any", XNSG_PROTO_ANY },
+	};
+
+	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+		if (!strcasecmp(s, protos[i].name))
+			return protos[i].proto;
+	perr(c, path, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *", s);
+	return XNSG_PROTO_ANY;
+}
+
 /* *name_path, *prio_path: where those fields sit, for later checks. */
 static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *r,
 		       const char **name_path, const char **prio_path)
 {
 	const char *fpath, *s;
-	json_t *f;
 	struct obj o;
 	bool ok = true;
 	size_t before = c->d->nerrors;
@@ -968,20 +1016,7 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 	if (s)
 		r->description = xstrdup(s);
 
-	f = obj_field(c, &o, "priority", &fpath);
-	*prio_path = fpath;
-	if (!f) {
-		perr(c, obj_fields_path(&o), "missing \"priority\"");
-	} else if (!json_is_integer(f)) {
-		perr(c, fpath, "must be an integer from %d to %d, not %s", POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX, jtype(f));
-	} else if (json_integer_value(f) < POLICY_PRIO_MIN ||
-		   json_integer_value(f) > POLICY_PRIO_MAX) {
-		perr(c, fpath, "%lld is outside %d-%d", json_integer_value(f), POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX);
-	} else {
-		r->priority = (int)json_integer_value(f);
-	}
+	r->priority = parse_priority(c, &o, prio_path);
 
 	s = obj_str(c, &o, "direction", true, &fpath);
 	r->dir = (enum xnsg_dir)-1;
@@ -1001,23 +1036,8 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 			perr(c, fpath, "'%s' is not an access: use Allow or Deny", s);
 	}
 	s = obj_str(c, &o, "protocol", true, &fpath);
-	if (s) {
-		static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
-			{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
-			{ "Icmp", XNSG_PROTO_ICMP }, { "Esp", XNSG_PROTO_ESP },
-			{ "Ah", XNSG_PROTO_AH }, { "*", XNSG_PROTO_ANY }, { "Any", XNSG_PROTO_ANY },
-		};
-		size_t i;
-
-		for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-			if (!strcasecmp(s, protos[i].name))
-				break;
-		if (i < sizeof(protos) / sizeof(protos[0]))
-			r->proto = protos[i].proto;
-		else
-			perr(c, fpath, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *",
-			     s);
-	}
+	if (s)
+		r->proto = parse_proto(c, s, fpath);
 	parse_side(c, &o, "source", &r->src);
 	parse_ports(c, &o, "source", &r->sport);
 	parse_side(c, &o, "destination", &r->dst);
@@ -1118,6 +1138,47 @@ static int rule_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Names unique per NSG (case-insensitive, as Azure's); priorities
+ * unique per NSG and direction; at most POLICY_MAX_RULES_PER_DIR rules a
+ * direction.  rpath: the NSG's "securityRules". */
+static void check_rule_names_prios(struct ctx *c, const struct sorted_rule *sr, size_t n,
+				   const char *rpath)
+{
+	size_t ndir[2] = { 0, 0 }, i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct rule *r = &sr[i].r;
+
+		if ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)
+			ndir[r->dir]++;
+		for (j = 0; j < i; j++) {
+			const struct rule *e = &sr[j].r;
+
+			if (r->name && e->name && !strcasecmp(r->name, e->name)) {
+				perr(c, sr[i].name_path, "rule name '%s' is already used by %s",
+				     r->name, e->path);
+				break;
+			}
+		}
+		for (j = 0; j < i; j++) {
+			const struct rule *e = &sr[j].r;
+
+			if (r->priority >= 0 && r->priority == e->priority && r->dir == e->dir &&
+			    ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)) {
+				perr(c, sr[i].prio_path,
+				     "priority %d is already used by rule '%s' (%s)",
+				     r->priority, e->name ? e->name : "?", dir_name(r->dir));
+				break;
+			}
+		}
+	}
+	for (int d = 0; d < 2; d++)
+		if (ndir[d] > POLICY_MAX_RULES_PER_DIR)
+			perr(c, rpath, "%zu %s rules: more than %d per NSG direction "
+			     "(POLICY_MAX_RULES_PER_DIR)", ndir[d], dir_name((enum xnsg_dir)d),
+			     POLICY_MAX_RULES_PER_DIR);
+}
+
 static void parse_nsg_rules(struct ctx *c, size_t gi)
 {
 	struct policy *p = c->p;
@@ -1125,7 +1186,7 @@ static void parse_nsg_rules(struct ctx *c, size_t gi)
 	const struct obj *o = &c->nsg_objs[gi];
 	struct sorted_rule *sr = NULL;
 	const char *rpath, *fpath;
-	size_t n = 0, ndir[2] = { 0, 0 }, i, j;
+	size_t n = 0, i, j;
 	bool *ok = NULL;
 	json_t *rules, *f, *v;
 
@@ -1148,39 +1209,7 @@ static void parse_nsg_rules(struct ctx *c, size_t gi)
 					   &sr[i].prio_path);
 		}
 	}
-	/* Names unique per NSG (case-insensitive, as Azure's); priorities
-	 * unique per NSG and direction. */
-	for (i = 0; i < n; i++) {
-		struct rule *r = &sr[i].r;
-
-		if ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)
-			ndir[r->dir]++;
-		for (j = 0; j < i; j++) {
-			struct rule *e = &sr[j].r;
-
-			if (r->name && e->name && !strcasecmp(r->name, e->name)) {
-				perr(c, sr[i].name_path, "rule name '%s' is already used by %s",
-				     r->name, e->path);
-				break;
-			}
-		}
-		for (j = 0; j < i; j++) {
-			struct rule *e = &sr[j].r;
-
-			if (r->priority >= 0 && r->priority == e->priority && r->dir == e->dir &&
-			    ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)) {
-				perr(c, sr[i].prio_path,
-				     "priority %d is already used by rule '%s' (%s)",
-				     r->priority, e->name ? e->name : "?", dir_name(r->dir));
-				break;
-			}
-		}
-	}
-	for (int d = 0; d < 2; d++)
-		if (ndir[d] > POLICY_MAX_RULES_PER_DIR)
-			perr(c, rpath, "%zu %s rules: more than %d per NSG direction "
-			     "(POLICY_MAX_RULES_PER_DIR)", ndir[d], dir_name((enum xnsg_dir)d),
-			     POLICY_MAX_RULES_PER_DIR);
+	check_rule_names_prios(c, sr, n, rpath);
 
 	/* Only well-formed rules make it into the model; the model is
 	 * dropped anyway when any error was found. */
