@@ -954,8 +954,8 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 	free(k2);
 }
 
-/* A rule's "priority", 100-4096; -1 after an error.  *path: where it sits
- * (the rule's fields when it is missing). */
+/* A rule's "priority", 100-4096; -1 after an error.  *path: where it
+ * sits, NULL when it is missing. */
 static int parse_priority(struct ctx *c, const struct obj *o, const char **path)
 {
 	json_t *f = obj_field(c, o, "priority", path);
