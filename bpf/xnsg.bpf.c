@@ -15,137 +15,7 @@
 /* Bytes made linear for the parser: Ethernet, 2 VLANs, IPv6 and 8 extension headers fit. */
 #define XNSG_TC_PULL 256
 
-/* ---- maps (layout: include/xnsg/abi.h) ------------------------------ */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xnsg_active);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_active SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_IFACES);
-	__type(key, struct xnsg_iface_key);
-	__type(value, struct xnsg_iface_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES);
-	__type(key, __u32);
-	__type(value, struct xnsg_table);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_tables SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XNSG_MAX_LPM4);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xnsg_lpm4_key);
-	__type(value, struct xnsg_lpm_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_lpm4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, XNSG_MAX_LPM6);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct xnsg_lpm6_key);
-	__type(value, struct xnsg_lpm_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_lpm6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * 2 * XNSG_DIR4_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct xnsg_dir4_chunk);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_dir4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_DIR4_POOL);
-	__type(key, __u32);
-	__type(value, struct xnsg_dir4_next);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_dir4_next SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS);
-	__type(key, __u32);
-	__type(value, struct xnsg_port_chunk);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_protos SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_CLASSES);
-	__type(key, __u32);
-	__type(value, struct xnsg_bitmap);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_classes SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_RULE_SLOTS);
-	__type(key, __u32);
-	__type(value, struct xnsg_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_rule_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XNSG_REASONS);
-	__type(key, __u32);
-	__type(value, struct xnsg_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_drops SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XNSG_CT_MAX);
-	__type(key, struct xnsg_ct_key);
-	__type(value, struct xnsg_ct_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_ct SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, XNSG_FRAG_MAX);
-	__type(key, struct xnsg_frag_key);
-	__type(value, struct xnsg_frag_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_frags SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xnsg_config);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_config SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XNSG_CT_STATS_SLOTS);
-	__type(key, __u32);
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_ct_stats SEC(".maps");
+#include "maps.h"
 
 /* Set to 1 only in the private instance of verify --datapath and tests. */
 const volatile __u8 xnsg_record = 0;
@@ -237,8 +107,12 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 	ik.ifindex = ifindex;
 	ik.gen = gen;
 	cfg = bpf_map_lookup_elem(&xnsg_ifaces, &ik);
+	/* The programs run only where xnsg attached them, and apply writes an
+	 * entry for every such interface (an explicit pass-all one for an
+	 * interface not yet, or no longer, under a policy): a missing entry
+	 * is a broken invariant, and a firewall fails closed. */
 	if (!cfg)
-		return pass_as(XNSG_PASS_UNFILTERED); /* not an interface of the policy */
+		return drop(XNSG_R_NO_CONFIG, (__u32)(data_end - data));
 
 	dir = (hook ^ cfg->attach) & 1;
 	if (xnsg_record) {

@@ -119,18 +119,29 @@ enum xnsg_reason {
 	XNSG_R_FRAGMENT,         /* non-first fragment without a remembered verdict */
 	XNSG_R_NO_MATCH,         /* no rule matched: corrupt tables (never expected) */
 	XNSG_R_MAP_MISSING,      /* a table lookup failed (never expected) */
+	XNSG_R_NO_CONFIG,        /* on an interface xnsg attached to, but with no
+				  * entry in the active generation: fail closed */
 	XNSG_REASONS
 };
+/* xnsg_drops has fixed slots so that a new reason keeps pinned maps valid. */
+#define XNSG_REASON_SLOTS 32
+_Static_assert(XNSG_REASONS <= XNSG_REASON_SLOTS, "reason slots");
 
 #define XNSG_MAX_VLANS 2
 #define XNSG_MAX_EXTHDRS 8
 
 /* ---- maps ----------------------------------------------------------- */
 
-/* xnsg_active: array, 1 entry.  The generation packets are judged by. */
+/*
+ * xnsg_active: array, 1 entry.  The generation packets are judged by, and
+ * the serial number of the apply that made it: the state file records the
+ * policy of each (generation, serial), so what `status` reports is tied to
+ * what the kernel enforces even after a crash between the flip and the
+ * record (docs/DESIGN.md §8).
+ */
 struct xnsg_active {
 	__u32 gen;
-	__u32 pad;
+	__u32 serial;
 };
 _Static_assert(sizeof(struct xnsg_active) == 8, "xnsg_active");
 

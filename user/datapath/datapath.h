@@ -1,10 +1,187 @@
 /* SPDX-License-Identifier: MIT */
-/* The only module that talks to the kernel: load, pin, attach, swap. */
+/*
+ * The datapath module: the only code in user/ that makes bpf() syscalls
+ * (docs/DESIGN.md §7).  It loads the BPF object, pins and finds its maps,
+ * writes compiled tables into a generation and flips to it, attaches and
+ * finds hooks in the kernel's own view, walks maps and sums per-CPU
+ * values, and runs the private BPF_PROG_TEST_RUN instance.
+ *
+ *   env.c        pin directory, privileges, BTF, BPF filesystem
+ *   load.c       open/load/close an instance, pins
+ *   gen.c        generations: write, flip, clear, interface entries
+ *   hooks.c      XDP and TC hooks: attach, detach, the kernel's view
+ *   maps.c       key walks, per-CPU sums, counters
+ *   flowtable.c  the conntrack map: walk, counters
+ *   testrun.c    the private test instance (verify --datapath, tests)
+ *   frame.c      crafted frames (frame.h)
+ *
+ * Every function returns 0 or -errno unless it says otherwise; the ones
+ * that fail for a reason a user can fix print one line saying so.
+ */
 #ifndef XNSG_DATAPATH_H
 #define XNSG_DATAPATH_H
 
-#include "eval.h"
-#include "model.h"
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xnsg/abi.h"
+
+struct xnsg;
+struct compiled;
+struct policy;
+struct flow_timeouts;
+struct eval_query;
+struct eval_result;
+struct xnsg_addr;
+
+/* ---- env.c ---------------------------------------------------------- */
+
+/* XNSG_PIN_DIR from the environment, else /sys/fs/bpf/xnsg. */
+const char *dp_pin_dir(void);
+/*
+ * Root, BTF; with need_pins also a BPF filesystem under the pin directory
+ * (mounted on /sys/fs/bpf if it is not one yet) and a pin directory, if
+ * it exists, owned by root and writable by no one else.
+ */
+int dp_check_env(bool need_pins);
+
+/* ---- load.c --------------------------------------------------------- */
+
+/* One instance: the skeleton (NULL when opened from pins) and map fds. */
+struct dp {
+	struct xnsg *skel;
+	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next,
+		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
+};
+
+enum dp_open_flags {
+	DP_PINNED = 1,    /* reuse (or create and pin) the maps under the pin directory */
+	DP_RECORD = 2,    /* keep the last decision in xnsg_last (tests, verify) */
+	DP_STATELESS = 4, /* no flow tracking: classification alone (benchmarks) */
+};
+/* Load the BPF object.  max_flows sizes a flow table being created (0:
+ * the default); a pinned table keeps the size it was made with. */
+int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows);
+/* Open the pinned maps only, to read or edit them: -ENOENT if nothing is
+ * pinned (no message), or one line naming the missing map. */
+int dp_open_pins(struct dp *dp);
+void dp_close(struct dp *dp);
+/* Whether a datapath is pinned (an earlier apply is live). */
+bool dp_is_pinned(void);
+/* Pin the instance's programs (replacing earlier pins): they identify
+ * the instance's hooks after the loader exits. */
+int dp_pin_programs(struct dp *dp);
+/* Remove every pin (maps and programs) and the directory itself. */
+int dp_unpin_all(void);
+
+/* ---- gen.c ---------------------------------------------------------- */
+
+int dp_active_read(struct dp *dp, struct xnsg_active *a);
+/*
+ * Write compiled policy c into generation gen: classes, port maps, tables,
+ * and the interfaces whose ifindex[i] (parallel to c->ifaces) is non-zero.
+ * Nothing of gen is reachable by packets until dp_flip(gen).
+ */
+int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex);
+/* Make gen the generation packets are judged by, as apply number serial. */
+int dp_flip(struct dp *dp, __u32 gen, __u32 serial);
+/* Remove the keyed entries (LPM, interfaces) of generation gen. */
+int dp_clear_gen(struct dp *dp, __u32 gen);
+/* An interface entry that passes everything (no NSG at any level): for an
+ * interface with hooks but no policy yet, or no more. */
+int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex);
+/* Whether generation gen has an entry for ifindex. */
+bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex);
+/* Remove ifindex's entries from every generation. */
+void dp_iface_forget(struct dp *dp, unsigned int ifindex);
+/* The policy's idle timeouts (not generational). */
+int dp_write_config(struct dp *dp, const struct flow_timeouts *to);
+/* Return once every BPF program that was running has finished (an RCU
+ * grace period), so that a generation just switched away from is unread. */
+void dp_wait_readers(void);
+/* Carry slot `from`'s per-rule counters into slot `to` (then zero `from`). */
+int dp_counter_move(struct dp *dp, __u32 from, __u32 to);
+
+/* ---- hooks.c -------------------------------------------------------- */
+
+/* One interface's hooks as attached (and recorded in the state file). */
+struct dp_attachment {
+	char ifname[IF_NAMESIZE];
+	unsigned int ifindex;
+	bool ingress_tc;     /* TC ingress instead of XDP */
+	int xdp_mode;        /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE; 0 none */
+	bool clsact_created; /* xnsg created the clsact qdisc: remove it on detach */
+};
+
+/* What the kernel has on one interface, seen from this instance. */
+struct dp_hooks {
+	int xdp_mode;   /* ours: XDP_FLAGS_DRV_MODE / XDP_FLAGS_SKB_MODE; 0 none */
+	bool tc_ingress; /* our TC ingress filter */
+	bool tc_egress;  /* our TC egress filter */
+	bool foreign;    /* an xnsg hook of another instance (other pins) */
+	__u32 other_xdp; /* an XDP program not loaded by xnsg (id), 0 none */
+};
+
+/*
+ * Attach (or replace) the programs on one interface: XDP native, else
+ * generic, or TC ingress; TC egress always.  a->ifindex and a->ingress_tc
+ * are inputs; the modes used are recorded in a.  Refuses an interface
+ * another xnsg instance filters or another XDP program sits on.
+ */
+int dp_attach(struct dp *dp, struct dp_attachment *a);
+/* Remove only the receive hook a describes (XDP or TC ingress). */
+int dp_detach_ingress(struct dp *dp, const struct dp_attachment *a);
+/* Remove every hook of this instance from the interface, as the kernel
+ * reports them; the clsact qdisc too when xnsg created it.  An interface
+ * that is gone took its hooks with it. */
+int dp_detach(struct dp *dp, const struct dp_attachment *a);
+/* This instance's hooks on ifindex, from the kernel (never from a file). */
+int dp_hooks_query(struct dp *dp, unsigned int ifindex, struct dp_hooks *h);
+/* Every interface of the host with a hook of this instance: fn is called
+ * with its index and hooks; fn's non-zero return stops the scan. */
+int dp_hooks_scan(struct dp *dp, int (*fn)(unsigned int ifindex, const struct dp_hooks *h,
+					   void *arg), void *arg);
+
+/* ---- maps.c --------------------------------------------------------- */
+
+/* Every key of a map, collected first (deleting while walking restarts
+ * the walk): *keys is malloc'd, *n keys of ksize bytes. */
+int dp_map_keys(int fd, size_t ksize, void **keys, size_t *n);
+/* Number of keys in a map. */
+size_t dp_map_count(int fd, size_t ksize);
+/* Delete every key. */
+int dp_map_flush(int fd, size_t ksize);
+/* max_entries of a map, 0 when it cannot be read. */
+unsigned int dp_map_max_entries(int fd);
+/* A per-CPU struct xnsg_counter summed over CPUs. */
+int dp_counter_read(int fd, __u32 key, struct xnsg_counter *sum);
+/* A per-CPU __u64 summed over CPUs. */
+int dp_u64_read(int fd, __u32 key, __u64 *sum);
+/* Add n to a per-CPU __u64 (on CPU 0's slot). */
+int dp_u64_add(int fd, __u32 key, __u64 n);
+
+/* ---- flowtable.c ---------------------------------------------------- */
+
+/* What dp_ct_walk() does with an entry after fn saw it. */
+enum dp_ct_action {
+	DP_CT_KEEP,   /* leave it */
+	DP_CT_DELETE, /* remove it */
+	DP_CT_UPDATE, /* write back the value fn changed (if the entry is still there) */
+};
+typedef enum dp_ct_action (*dp_ct_fn)(const struct xnsg_ct_key *k, struct xnsg_ct_val *v,
+				      void *arg);
+/* Call fn on every flow; *changed (may be NULL) counts the entries deleted
+ * or updated as fn asked. */
+int dp_ct_walk(struct dp *dp, dp_ct_fn fn, void *arg, size_t *changed);
+/* The initiator and responder ends of an entry (address, port). */
+void dp_ct_ends(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, struct xnsg_addr *ia,
+		uint16_t *ip, struct xnsg_addr *ra, uint16_t *rp);
+/* The flow-table counters (enum xnsg_ct_stat) summed over CPUs. */
+int dp_ct_stats(struct dp *dp, __u64 v[XNSG_CT_STATS]);
+
+/* ---- testrun.c ------------------------------------------------------ */
 
 /*
  * verify --datapath: compile the policy into a private, unpinned copy of
@@ -12,13 +189,12 @@
  * BPF_PROG_TEST_RUN, and fill r as eval_flow() does (allow, decisive level,
  * its NSG and rule).  Returns 0 or -errno (a message was printed).
  */
-int datapath_verify(const struct policy *p, const struct eval_query *q, struct eval_result *r);
+int dp_verify(const struct policy *p, const struct eval_query *q, struct eval_result *r);
 
 /*
  * A private instance of the datapath (maps unpinned, programs unattached,
  * decisions recorded) for verify --datapath and the BPF tests.
  */
-struct compiled;
 struct xnsg_verdict;
 struct dp_test;
 
@@ -52,7 +228,8 @@ int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
 		    unsigned long long *packets, unsigned long long *bytes);
 
 /* Frame for a flow: Ethernet + IPv4/IPv6 + TCP SYN / UDP / ICMP echo /
- * bare protocol header, addresses and ports as the packet sees them. */
+ * bare protocol header, addresses and ports as the packet sees them
+ * (frame.c). */
 size_t packet_for_flow(uint8_t *buf, size_t cap, uint8_t ipproto,
 		       const struct xnsg_addr *src, uint16_t sport,
 		       const struct xnsg_addr *dst, uint16_t dport);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The datapath's maps: BTF-defined, pinned by name under the pin
+ * directory (docs/DESIGN.md §3).  Layouts and limits: include/xnsg/abi.h.
+ * Included once, by xnsg.bpf.c, before the headers that use the maps.
+ */
+#ifndef XNSG_BPF_MAPS_H
+#define XNSG_BPF_MAPS_H
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_active);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_IFACES);
+	__type(key, struct xnsg_iface_key);
+	__type(value, struct xnsg_iface_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ifaces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES);
+	__type(key, __u32);
+	__type(value, struct xnsg_table);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XNSG_MAX_LPM4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xnsg_lpm4_key);
+	__type(value, struct xnsg_lpm_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_lpm4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, XNSG_MAX_LPM6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct xnsg_lpm6_key);
+	__type(value, struct xnsg_lpm_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_lpm6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * 2 * XNSG_DIR4_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct xnsg_dir4_chunk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_dir4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_DIR4_POOL);
+	__type(key, __u32);
+	__type(value, struct xnsg_dir4_next);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_dir4_next SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS);
+	__type(key, __u32);
+	__type(value, struct xnsg_port_chunk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_protos SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct xnsg_bitmap);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_classes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_MAX_RULE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xnsg_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XNSG_REASON_SLOTS);
+	__type(key, __u32);
+	__type(value, struct xnsg_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XNSG_CT_MAX);
+	__type(key, struct xnsg_ct_key);
+	__type(value, struct xnsg_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XNSG_FRAG_MAX);
+	__type(key, struct xnsg_frag_key);
+	__type(value, struct xnsg_frag_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_frags SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XNSG_CT_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct_stats SEC(".maps");
+
+#endif

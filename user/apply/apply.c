@@ -1,0 +1,485 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The apply transaction (docs/DESIGN.md §8), in named steps:
+ *
+ *   lock -> select interfaces -> stage the idle generation -> record the
+ *   intent -> give new interfaces a pass-all entry -> attach (rolled back
+ *   on failure) -> commit: the flip -> retire the old generation (carry
+ *   counters, clear) -> re-evaluate flows when asked -> record -> unlock
+ *
+ * The kernel enforces exactly the old policy until the flip and exactly
+ * the new one after it; the record names both generations with the
+ * serial of the apply that wrote them, so `status` reports what the
+ * kernel enforces whichever step a crash interrupts.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "apply.h"
+#include "compile.h"
+#include "diag.h"
+#include "datapath.h"
+#include "log.h"
+#include "model.h"
+#include "policy.h"
+
+struct txn_if {
+	struct dp_attachment att; /* as attached (or to be) */
+	struct dp_attachment old; /* before a receive-hook switch */
+	bool selected;            /* this apply attaches it */
+	bool fresh;               /* not attached before */
+	bool switching;           /* --ingress changes its receive hook */
+	bool attached;            /* attach done in this apply */
+};
+
+struct txn {
+	const struct policy *p;
+	const struct compiled *c;
+	const struct apply_opts *o;
+	struct dp dp;
+	json_t *st;             /* the record */
+	struct xnsg_active act; /* what the kernel enforced before */
+	__u32 gen, serial;      /* the generation written, its apply serial */
+	bool was_pinned;
+	struct txn_if *ifs;     /* parallel to c->ifaces */
+	struct apply_result *r;
+};
+
+static const struct iface *txn_iface(const struct txn *t, size_t i)
+{
+	return &t->p->ifaces[t->c->ifaces[i].iface];
+}
+
+static uint64_t fnv1a_file(const char *file)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	FILE *f = file ? fopen(file, "rb") : NULL;
+	int ch;
+
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		h = (h ^ (uint8_t)ch) * 0x100000001b3ULL;
+	fclose(f);
+	return h;
+}
+
+/* ---- the record ------------------------------------------------------ */
+
+static json_t *attachment_json(const struct dp_attachment *a, const struct iface *ifc)
+{
+	return json_pack("{s:s, s:I, s:s, s:s, s:b, s:s}", "name", a->ifname, "ifindex",
+			 (json_int_t)a->ifindex, "ingress",
+			 a->ingress_tc			     ? "tc"
+			 : a->xdp_mode == XDP_FLAGS_DRV_MODE ? "xdp-native"
+							     : "xdp-generic",
+			 "egress", "tc", "clsact_created", a->clsact_created, "attach",
+			 ifc && ifc->attach == XNSG_ATTACH_PEER ? "peer" : "host");
+}
+
+void attachment_from_json(json_t *j, struct dp_attachment *a)
+{
+	const char *ingress = json_string_value(json_object_get(j, "ingress"));
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->ifname, sizeof(a->ifname), "%s",
+		 json_string_value(json_object_get(j, "name")) ?: "?");
+	a->ifindex = (unsigned int)json_integer_value(json_object_get(j, "ifindex"));
+	a->ingress_tc = ingress && !strcmp(ingress, "tc");
+	a->xdp_mode = a->ingress_tc					? 0
+		      : ingress && !strcmp(ingress, "xdp-native") ? XDP_FLAGS_DRV_MODE
+								  : XDP_FLAGS_SKB_MODE;
+	a->clsact_created = json_is_true(json_object_get(j, "clsact_created"));
+}
+
+/* "NSG/Direction/RULE": the identity of a counter slot across updates. */
+static json_t *slots_json(const struct policy *p, const struct compiled *c)
+{
+	json_t *a = json_array();
+
+	for (size_t t = 0; t < c->ntables; t++)
+		for (uint32_t b = 0; b < c->tables[t].nrules; b++) {
+			const struct compiled_table *ct = &c->tables[t];
+			char *n = xasprintf("%s/%s/%s", p->nsgs[ct->nsg].name, dir_name(ct->dir),
+					    ct->rules[b]->name);
+
+			json_array_append_new(a, json_string(n));
+			free(n);
+		}
+	return a;
+}
+
+static json_t *gen_json(const struct txn *t)
+{
+	char when[32], *abs = t->p->file ? realpath(t->p->file, NULL) : NULL;
+	time_t now = time(NULL);
+	json_t *g;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	g = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "serial",
+		      (json_int_t)t->serial, "policy", abs ? abs : t->p->file ? t->p->file : "-",
+		      "hash", t->r->hash, "applied", when, "tables", (json_int_t)t->c->ntables,
+		      "rules", (json_int_t)t->c->nrule_slots, "classes", (json_int_t)t->c->nclasses,
+		      "portmaps", (json_int_t)t->c->nportmaps, "ipv4_chunks",
+		      (json_int_t)t->c->ndir4_next, "slots", slots_json(t->p, t->c));
+	free(abs);
+	return g;
+}
+
+/* The record's interfaces after this apply: ours (pending until recorded
+ * as done), then those attached earlier that this policy does not name. */
+static json_t *ifaces_json(const struct txn *t, bool pending)
+{
+	json_t *ifs = json_array(), *j;
+	size_t k;
+
+	for (size_t i = 0; i < t->c->nifaces; i++) {
+		if (!t->ifs[i].selected)
+			continue;
+		j = attachment_json(&t->ifs[i].att, txn_iface(t, i));
+		if (pending && t->ifs[i].fresh)
+			json_object_set_new(j, "pending", json_true());
+		json_array_append_new(ifs, j);
+	}
+	json_array_foreach(json_object_get(t->st, "interfaces"), k, j) {
+		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
+		int pi = policy_find_iface(t->p, name);
+		bool kept = false;
+
+		for (size_t i = 0; i < t->c->nifaces; i++)
+			kept |= t->ifs[i].selected && t->c->ifaces[i].iface == pi;
+		if (!kept)
+			json_array_append(ifs, j);
+	}
+	return ifs;
+}
+
+static int record(struct txn *t, bool pending)
+{
+	json_t *gens = json_object_get(t->st, "gens");
+
+	if (!json_is_array(gens) || json_array_size(gens) != XNSG_GENS) {
+		gens = json_pack("[n, n]");
+		json_object_set_new(t->st, "gens", gens);
+	}
+	if (pending)
+		json_array_set_new(gens, t->gen, gen_json(t));
+	json_object_set_new(t->st, "version", json_integer(2));
+	json_object_set_new(t->st, "interfaces", ifaces_json(t, pending));
+	return state_write(t->st);
+}
+
+/* ---- steps ----------------------------------------------------------- */
+
+/* Which interfaces: asked for now, or attached by an earlier apply. */
+static int select_ifaces(struct txn *t, int only)
+{
+	size_t n = 0;
+
+	t->ifs = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*t->ifs));
+	for (size_t i = 0; i < t->c->nifaces; i++) {
+		struct txn_if *ti = &t->ifs[i];
+		const struct iface *ifc = txn_iface(t, i);
+		json_t *prev = state_iface(t->st, ifc->name);
+		bool named = only < 0 || t->c->ifaces[i].iface == only;
+		unsigned int idx;
+
+		if (!named && !prev)
+			continue;
+		idx = if_nametoindex(ifc->name);
+		if (!idx) {
+			pr_warn("%s: no such interface on this host; skipped", ifc->name);
+			continue;
+		}
+		if (prev)
+			attachment_from_json(prev, &ti->att);
+		ti->fresh = !prev || json_is_true(json_object_get(prev, "pending"));
+		snprintf(ti->att.ifname, sizeof(ti->att.ifname), "%s", ifc->name);
+		ti->att.ifindex = idx;
+		/* The receive hook: --ingress when given (for the interfaces this
+		 * apply names), else what an earlier apply chose, else XDP. */
+		if (!prev)
+			ti->att.ingress_tc = t->o->ingress == APPLY_INGRESS_TC;
+		else if (t->o->ingress != APPLY_INGRESS_KEEP && named &&
+			 ti->att.ingress_tc != (t->o->ingress == APPLY_INGRESS_TC))
+			ti->switching = true;
+		ti->selected = true;
+		n++;
+	}
+	if (!n)
+		pr_err("%s: none of the policy's interfaces exists on this host",
+		       t->p->file ? t->p->file : "policy");
+	return n ? 0 : -ENODEV;
+}
+
+/* Interfaces attached earlier that this policy leaves out pass everything
+ * in the new generation: an explicit entry, since a missing one drops. */
+static int stage(struct txn *t)
+{
+	unsigned int *ifindex = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*ifindex));
+	json_t *j;
+	size_t k;
+	int err;
+
+	for (size_t i = 0; i < t->c->nifaces; i++)
+		ifindex[i] = t->ifs[i].selected ? t->ifs[i].att.ifindex : 0;
+	err = dp_write_gen(&t->dp, t->gen, t->c, ifindex);
+	free(ifindex);
+	json_array_foreach(json_object_get(t->st, "interfaces"), k, j) {
+		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
+		unsigned int idx = (unsigned int)json_integer_value(json_object_get(j, "ifindex"));
+
+		if (err || policy_find_iface(t->p, name) >= 0 || !if_nametoindex(name))
+			continue;
+		pr_warn("%s: attached earlier but not in this policy; it now passes everything "
+			"('xnsg detach -i %s' removes the hooks)", name, name);
+		err = dp_iface_pass(&t->dp, t->gen, idx);
+	}
+	return err;
+}
+
+/* Until the flip, a new interface is judged by the old generation, where
+ * it has no entry: give it one that passes, as it did before xnsg. */
+static int pass_new(struct txn *t)
+{
+	for (size_t i = 0; i < t->c->nifaces; i++) {
+		unsigned int idx = t->ifs[i].att.ifindex;
+
+		if (t->ifs[i].selected && !dp_iface_known(&t->dp, t->act.gen, idx)) {
+			int err = dp_iface_pass(&t->dp, t->act.gen, idx);
+
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static void rollback_attach(struct txn *t)
+{
+	for (size_t i = 0; i < t->c->nifaces; i++)
+		if (t->ifs[i].attached && t->ifs[i].fresh)
+			dp_detach(&t->dp, &t->ifs[i].att);
+}
+
+static int attach_one(struct txn *t, struct txn_if *ti)
+{
+	int err;
+
+	ti->old = ti->att;
+	if (ti->switching) {
+		ti->att.ingress_tc = t->o->ingress == APPLY_INGRESS_TC;
+		ti->att.xdp_mode = 0;
+	}
+	err = dp_attach(&t->dp, &ti->att);
+	if (!err && ti->switching)
+		err = dp_detach_ingress(&t->dp, &ti->old); /* the new hook is in place */
+	return err;
+}
+
+/* Hooks first: until the flip they see the old generation. */
+static int attach_all(struct txn *t)
+{
+	for (size_t i = 0; i < t->c->nifaces; i++) {
+		struct txn_if *ti = &t->ifs[i];
+		int err;
+
+		if (!ti->selected)
+			continue;
+		err = attach_one(t, ti);
+		if (err) {
+			rollback_attach(t);
+			return err;
+		}
+		ti->attached = true;
+		apply_step("attached-one");
+	}
+	return 0;
+}
+
+/* No packet still judged by the old generation when it is cleared; the
+ * counters of rules that survive the update carry over. */
+static void retire(struct txn *t)
+{
+	json_t *old = state_gen(t->st, t->act.gen, t->act.serial), *index = json_object(), *j;
+	json_t *slots = json_object_get(json_array_get(json_object_get(t->st, "gens"), t->gen), "slots");
+	size_t i;
+
+	dp_wait_readers();
+	json_array_foreach(json_object_get(old, "slots"), i, j)
+		json_object_set_new(index, json_string_value(j) ?: "", json_integer((json_int_t)i));
+	json_array_foreach(slots, i, j) {
+		json_t *o = json_object_get(index, json_string_value(j) ?: "");
+
+		if (o)
+			dp_counter_move(&t->dp,
+					t->act.gen * XNSG_MAX_RULE_SLOTS + (__u32)json_integer_value(o),
+					t->gen * XNSG_MAX_RULE_SLOTS + (__u32)i);
+	}
+	json_decref(index);
+	dp_clear_gen(&t->dp, t->act.gen);
+}
+
+/* ---- the transaction ------------------------------------------------- */
+
+static int prepare(struct txn *t)
+{
+	int only = -1, err;
+
+	if (t->o->only) {
+		only = policy_find_iface(t->p, t->o->only);
+		if (only < 0) {
+			pr_err("%s: not an interface of %s", t->o->only, t->p->file ? t->p->file : "the policy");
+			return -ENOENT;
+		}
+	}
+	err = select_ifaces(t, only);
+	if (err)
+		return err;
+	t->was_pinned = dp_is_pinned();
+	err = dp_open(&t->dp, DP_PINNED, t->o->max_flows);
+	if (!err)
+		err = dp_active_read(&t->dp, &t->act);
+	/* Always the idle generation, even on a first apply: hooks attached
+	 * before the flip must meet the old one's pass-all entries. */
+	t->gen = t->act.gen ^ 1;
+	t->serial = t->act.serial + 1;
+	return err;
+}
+
+/* Steps up to the flip; on failure the kernel enforces what it did. */
+static int stage_and_attach(struct txn *t)
+{
+	int err;
+
+	err = stage(t);
+	apply_step("staged");
+	if (!err)
+		err = record(t, true);
+	apply_step("recorded-intent");
+	if (!err)
+		err = pass_new(t);
+	if (!err)
+		err = dp_pin_programs(&t->dp);
+	apply_step("pinned");
+	if (!err)
+		err = attach_all(t);
+	apply_step("attached");
+	return err;
+}
+
+static int commit(struct txn *t)
+{
+	int err = dp_flip(&t->dp, t->gen, t->serial);
+
+	if (err) {
+		pr_err("cannot switch to the new policy: %s", strerror(-err));
+		rollback_attach(t);
+		return err;
+	}
+	apply_step("flipped");
+	/* Idle timeouts are not generational: written once the policy is in. */
+	dp_write_config(&t->dp, &t->p->timeouts);
+	retire(t);
+	apply_step("retired");
+	return 0;
+}
+
+static void after_commit(struct txn *t)
+{
+	/* Existing flows survive an update (Azure) unless asked. */
+	flows_reevaluate(&t->dp, t->p, t->o->reset_flows, &t->r->flows_checked, &t->r->flows_cut);
+	apply_step("flows");
+	t->r->ntables = t->c->ntables;
+	t->r->nrules = t->c->nrule_slots;
+	{
+		json_t *ifs = ifaces_json(t, false);
+
+		t->r->ninterfaces = json_array_size(ifs);
+		json_decref(ifs);
+	}
+}
+
+/* A failed apply: the idle generation is cleared (nothing reads it), the
+ * record loses what this apply added, and a first apply leaves no pins. */
+static void abort_txn(struct txn *t)
+{
+	if (!t->dp.skel)
+		return;
+	dp_clear_gen(&t->dp, t->gen);
+	if (!t->was_pinned) {
+		dp_close(&t->dp);
+		dp_unpin_all();
+		state_remove();
+		return;
+	}
+	if (t->st && json_array_get(json_object_get(t->st, "gens"), t->gen)) {
+		for (size_t i = 0; i < t->c->nifaces; i++)
+			t->ifs[i].selected &= !t->ifs[i].fresh; /* rolled back or never attached */
+		json_array_set_new(json_object_get(t->st, "gens"), t->gen, json_null());
+		record(t, false);
+	}
+}
+
+int apply_policy(const struct policy *p, const struct compiled *c, const struct apply_opts *o,
+		 struct apply_result *r)
+{
+	struct txn t = { .p = p, .c = c, .o = o, .r = r };
+	char *what = xasprintf("apply %s", p->file ? p->file : "-");
+	int lock, err;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->hash, sizeof(r->hash), "%016llx", (unsigned long long)fnv1a_file(p->file));
+	lock = apply_lock(what);
+	free(what);
+	if (lock < 0)
+		return lock;
+	apply_step("locked");
+	t.st = state_read() ?: json_object();
+	err = prepare(&t);
+	if (!err)
+		err = stage_and_attach(&t);
+	if (!err)
+		err = commit(&t);
+	if (err) {
+		abort_txn(&t);
+	} else {
+		after_commit(&t);
+		err = record(&t, false);
+		apply_step("recorded");
+	}
+	dp_close(&t.dp);
+	json_decref(t.st);
+	free(t.ifs);
+	apply_unlock(lock);
+	return err;
+}
+
+int apply_load(const char *file, struct policy **p, struct compiled **c)
+{
+	struct diag_list d = {};
+	int err;
+
+	*p = NULL;
+	*c = NULL;
+	err = policy_load(file, p, &d);
+	diag_print(stderr, file, &d);
+	diag_free(&d);
+	if (err)
+		return err;
+	err = compile_policy(*p, c, &d);
+	diag_print(stderr, file, &d);
+	diag_free(&d);
+	if (err) {
+		policy_free(*p);
+		*p = NULL;
+	}
+	return err;
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+/* xnsg stats: per-rule counters of the enforced generation, flow table, drops. */
+#include <jansson.h>
+#include <stdio.h>
+
+#include "apply.h"
+#include "cmd.h"
+#include "datapath.h"
+#include "log.h"
+#include "opts.h"
+#include "output.h"
+#include "report.h"
+
+static void print_stats(json_t *out)
+{
+	const char *key;
+	json_t *j, *v;
+	size_t i;
+
+	printf("%-24s %-9s %-36s %12s %14s\n", "NSG", "DIRECTION", "RULE", "PACKETS", "BYTES");
+	json_array_foreach(json_object_get(out, "rules"), i, j)
+		printf("%-24s %-9s %-36s %12lld %14lld\n", json_string_value(json_object_get(j, "nsg")),
+		       json_string_value(json_object_get(j, "direction")),
+		       json_string_value(json_object_get(j, "rule")), geti(j, "packets", NULL),
+		       geti(j, "bytes", NULL));
+	printf("\nflow table:\n");
+	json_object_foreach(json_object_get(out, "flows"), key, v)
+		printf("  %-22s %12lld\n", key, json_integer_value(v));
+	printf("\ndrops by reason:\n");
+	json_object_foreach(json_object_get(out, "drops"), key, v)
+		printf("  %-22s %12lld packets %14lld bytes\n", key, geti(v, "packets", NULL),
+		       geti(v, "bytes", NULL));
+}
+
+static int do_stats(const void *args)
+{
+	json_t *out;
+
+	(void)args;
+	if (dp_check_env(false))
+		return 1;
+	if (!dp_is_pinned())
+		return report_nothing();
+	out = apply_stats();
+	if (!out)
+		return 1;
+	if (xnsg_json)
+		cli_print_json(out, JSON_INDENT(2));
+	else {
+		print_stats(out);
+		json_decref(out);
+	}
+	return 0;
+}
+
+const struct cli_command stats_command =
+	CLI_COMMAND("stats", struct report_args, do_stats, report_opts,
+		    "per-rule hit counters, flow-table counters, drops by reason");

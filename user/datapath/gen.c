@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Generations (docs/DESIGN.md §3): a compiled policy is written into the
+ * idle one of two generations, then one array update (the flip) makes it
+ * the one packets are judged by; the old one is cleared after every
+ * program that may still read it has finished.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "alloc.h"
+#include "compile.h"
+#include "datapath.h"
+#include "dp_internal.h"
+#include "log.h"
+#include "model.h"
+
+int dp_active_read(struct dp *dp, struct xnsg_active *a)
+{
+	__u32 zero = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (bpf_map_lookup_elem(dp->fd_active, &zero, a))
+		return -errno;
+	a->gen &= 1;
+	return 0;
+}
+
+int dp_flip(struct dp *dp, __u32 gen, __u32 serial)
+{
+	struct xnsg_active a = { .gen = gen, .serial = serial };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(dp->fd_active, &zero, &a, BPF_ANY) ? -errno : 0;
+}
+
+static bool lpm4_in_gen(const void *key, __u32 gen)
+{
+	return ((const struct xnsg_lpm4_key *)key)->tfg >> 24 == gen;
+}
+
+static bool lpm6_in_gen(const void *key, __u32 gen)
+{
+	return ((const struct xnsg_lpm6_key *)key)->tfg >> 24 == gen;
+}
+
+static bool iface_in_gen(const void *key, __u32 gen)
+{
+	return ((const struct xnsg_iface_key *)key)->gen == gen;
+}
+
+/* Arrays need no clearing: a generation's tables only reach the elements
+ * it wrote. */
+int dp_clear_gen(struct dp *dp, __u32 gen)
+{
+	int err;
+
+	err = dp_map_delete_if(dp->fd_lpm4, sizeof(struct xnsg_lpm4_key), lpm4_in_gen, gen);
+	if (!err)
+		err = dp_map_delete_if(dp->fd_lpm6, sizeof(struct xnsg_lpm6_key), lpm6_in_gen, gen);
+	if (!err)
+		err = dp_map_delete_if(dp->fd_ifaces, sizeof(struct xnsg_iface_key), iface_in_gen, gen);
+	return err;
+}
+
+static int put_lpm(struct dp *dp, __u32 gen, __u32 t, const struct lpm_entry *e)
+{
+	struct xnsg_lpm_val v = { .cls = e->cls };
+	__u32 tfg = XNSG_TFG(gen, t, e->field);
+
+	if (e->prefix.family == XNSG_V4) {
+		struct xnsg_lpm4_key k = { .prefixlen = 32 + e->prefix.len, .tfg = tfg };
+
+		memcpy(k.addr, e->prefix.bytes, 4);
+		return bpf_map_update_elem(dp->fd_lpm4, &k, &v, BPF_ANY) ? -errno : 0;
+	} else {
+		struct xnsg_lpm6_key k = { .prefixlen = 32 + e->prefix.len, .tfg = tfg };
+
+		memcpy(k.addr, e->prefix.bytes, 16);
+		return bpf_map_update_elem(dp->fd_lpm6, &k, &v, BPF_ANY) ? -errno : 0;
+	}
+}
+
+static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_table *ct)
+{
+	__u32 protos[XNSG_PROTOS];
+	int err;
+
+	for (int i = 0; i < XNSG_PROTOS; i++)
+		protos[i] = ct->proto_class[i];
+	err = dp_array_put(dp->fd_protos, (gen * XNSG_MAX_TABLES + t) * XNSG_PROTOS, protos,
+			   XNSG_PROTOS, sizeof(__u32));
+	for (size_t i = 0; i < ct->nlpm4 && !err; i++)
+		err = put_lpm(dp, gen, t, &ct->lpm4[i]);
+	for (size_t i = 0; i < ct->nlpm6 && !err; i++)
+		err = put_lpm(dp, gen, t, &ct->lpm6[i]);
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST && !err; f++)
+		err = dp_array_put(dp->fd_dir4,
+				   ((gen * XNSG_MAX_TABLES + t) * 2 + (__u32)f) * XNSG_DIR4_CHUNKS,
+				   ct->dir4[f], XNSG_DIR4_CHUNKS, sizeof(struct xnsg_dir4_chunk));
+	if (!err)
+		err = dp_array_put(dp->fd_tables, gen * XNSG_MAX_TABLES + t, &ct->desc, 1,
+				   sizeof(ct->desc));
+	return err;
+}
+
+/* Zero the per-rule counters of slots [first, first + n). */
+static int zero_counters(int fd, __u32 first, __u32 n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	void *zeros;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	zeros = xcalloc((size_t)n * (size_t)ncpu, sizeof(struct xnsg_counter));
+	err = dp_array_put(fd, first, zeros, n, (size_t)ncpu * sizeof(struct xnsg_counter));
+	free(zeros);
+	return err;
+}
+
+static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
+		      const unsigned int *ifindex)
+{
+	for (size_t i = 0; i < c->nifaces; i++) {
+		struct xnsg_iface_key k = { .ifindex = ifindex ? ifindex[i] : 0, .gen = gen };
+
+		if (k.ifindex && bpf_map_update_elem(dp->fd_ifaces, &k, &c->ifaces[i].cfg, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex)
+{
+	int err;
+
+	err = dp_clear_gen(dp, gen);
+	/* Slots of this generation may hold counts of an apply two back. */
+	if (!err)
+		err = zero_counters(dp->fd_rule_stats, gen * XNSG_MAX_RULE_SLOTS, c->nrule_slots);
+	if (!err)
+		err = dp_array_put(dp->fd_classes, gen * XNSG_MAX_CLASSES, c->classes,
+				   (__u32)c->nclasses, sizeof(struct xnsg_bitmap));
+	for (size_t i = 0; i < c->nportmaps && !err; i++)
+		err = dp_array_put(dp->fd_ports,
+				   (gen * XNSG_MAX_PORTMAPS + (__u32)i) * XNSG_PORT_CHUNKS,
+				   c->portmaps[i], XNSG_PORT_CHUNKS, sizeof(struct xnsg_port_chunk));
+	if (!err)
+		err = dp_array_put(dp->fd_dir4_next, gen * XNSG_DIR4_POOL, c->dir4_next,
+				   (__u32)c->ndir4_next, sizeof(struct xnsg_dir4_next));
+	for (size_t t = 0; t < c->ntables && !err; t++)
+		err = put_table(dp, gen, (__u32)t, &c->tables[t]);
+	if (!err)
+		err = put_ifaces(dp, gen, c, ifindex);
+	if (err == -E2BIG || err == -ENOSPC)
+		pr_err("a BPF map is full while writing the policy: raise the limits in include/xnsg/abi.h");
+	else if (err)
+		pr_err("cannot write the policy into the BPF maps: %s", strerror(-err));
+	return err;
+}
+
+int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex)
+{
+	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
+	struct xnsg_iface_cfg cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(cfg.table, 0xff, sizeof(cfg.table)); /* XNSG_NO_TABLE at every level */
+	return bpf_map_update_elem(dp->fd_ifaces, &k, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex)
+{
+	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
+	struct xnsg_iface_cfg cfg;
+
+	return bpf_map_lookup_elem(dp->fd_ifaces, &k, &cfg) == 0;
+}
+
+void dp_iface_forget(struct dp *dp, unsigned int ifindex)
+{
+	for (__u32 g = 0; g < XNSG_GENS; g++) {
+		struct xnsg_iface_key k = { .ifindex = ifindex, .gen = g };
+
+		bpf_map_delete_elem(dp->fd_ifaces, &k);
+	}
+}
+
+/* Idle timeouts of the policy (docs/DESIGN.md §2 "flowTimeouts"). */
+int dp_write_config(struct dp *dp, const struct flow_timeouts *to)
+{
+	struct xnsg_config cfg = {};
+	__u32 zero = 0;
+
+	cfg.timeout_ns[XNSG_TO_TCP_ESTABLISHED] = to->tcp_established * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_TCP_TRANSITORY] = to->tcp_transitory * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_UDP] = to->udp * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_UDP_STREAM] = to->udp_stream * 1000000000ULL;
+	cfg.timeout_ns[XNSG_TO_OTHER] = to->other * 1000000000ULL;
+	return bpf_map_update_elem(dp->fd_config, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * An update of a map-in-map from user space returns only after
+ * synchronize_rcu() (the kernel's maybe_wait_bpf_programs()), and XDP and
+ * TC programs run inside RCU read-side sections: so updating a throwaway
+ * one is a portable "wait for every running program to finish".
+ */
+void dp_wait_readers(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, oo);
+	int inner, outer;
+	__u32 zero = 0;
+
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xnsg_rcu_in", 4, 4, 1, NULL);
+	if (inner < 0)
+		goto fallback;
+	oo.inner_map_fd = inner;
+	outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "xnsg_rcu", 4, 4, 1, &oo);
+	if (outer < 0) {
+		close(inner);
+		goto fallback;
+	}
+	if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+		pr_debug("grace period via map-in-map failed: %s", strerror(errno));
+	close(outer);
+	close(inner);
+	return;
+fallback:
+	usleep(50 * 1000); /* far longer than any program runs */
+}

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: MIT
+/* An instance of the datapath: the BPF object loaded, its maps pinned or
+ * private, or the pinned maps alone opened for reading. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "datapath.h"
+#include "dp_internal.h"
+#include "log.h"
+#include "xnsg.skel.h"
+
+/* Flow table size of a private instance: tests and verify need few. */
+#define DP_PRIVATE_CT_MAX 65536
+
+/* Every map by name and where its fd lives in struct dp: the one list
+ * that loading, opening from pins and unpinning share. */
+#define DP_MAP(name, field) { name, offsetof(struct dp, field) }
+static const struct {
+	const char *name;
+	size_t off;
+} dp_maps[] = {
+	DP_MAP(XNSG_MAP_ACTIVE, fd_active),	  DP_MAP(XNSG_MAP_IFACES, fd_ifaces),
+	DP_MAP(XNSG_MAP_TABLES, fd_tables),	  DP_MAP(XNSG_MAP_LPM4, fd_lpm4),
+	DP_MAP(XNSG_MAP_LPM6, fd_lpm6),		  DP_MAP(XNSG_MAP_PORTS, fd_ports),
+	DP_MAP(XNSG_MAP_DIR4, fd_dir4),		  DP_MAP(XNSG_MAP_DIR4_NEXT, fd_dir4_next),
+	DP_MAP(XNSG_MAP_PROTOS, fd_protos),	  DP_MAP(XNSG_MAP_CLASSES, fd_classes),
+	DP_MAP(XNSG_MAP_RULE_STATS, fd_rule_stats), DP_MAP(XNSG_MAP_DROPS, fd_drops),
+	DP_MAP(XNSG_MAP_CT, fd_ct),		  DP_MAP(XNSG_MAP_CONFIG, fd_config),
+	DP_MAP(XNSG_MAP_CT_STATS, fd_ct_stats),	  DP_MAP(XNSG_MAP_FRAGS, fd_frags),
+};
+#define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
+static const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress" };
+
+static int *map_fd(struct dp *dp, size_t i)
+{
+	return (int *)((char *)dp + dp_maps[i].off);
+}
+
+static void dp_reset(struct dp *dp)
+{
+	memset(dp, 0, sizeof(*dp));
+	for (size_t i = 0; i < DP_NMAPS; i++)
+		*map_fd(dp, i) = -1;
+}
+
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dp_pin_dir(), name);
+}
+
+/* max_entries of the pinned flow table, 0 when there is none. */
+static unsigned int pinned_ct_size(void)
+{
+	char path[PATH_MAX];
+	unsigned int n;
+	int fd;
+
+	pin_path(path, sizeof(path), XNSG_MAP_CT);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	n = dp_map_max_entries(fd);
+	close(fd);
+	return n;
+}
+
+/* The flow table's size: a pinned table outlives updates with the size it
+ * was made with; a different --max-flows needs a detach first. */
+static int flow_table_size(unsigned int flags, unsigned int *max_flows)
+{
+	unsigned int have;
+
+	if (!(flags & DP_PINNED)) {
+		if (!*max_flows)
+			*max_flows = DP_PRIVATE_CT_MAX;
+		return 0;
+	}
+	have = pinned_ct_size();
+	if (have && *max_flows && *max_flows != have) {
+		pr_err("the flow table exists with %u entries; --max-flows sizes it only "
+		       "when it is created ('xnsg detach --all' first)", have);
+		return -EEXIST;
+	}
+	if (have)
+		*max_flows = have;
+	return 0;
+}
+
+static void load_error(unsigned int flags, int err)
+{
+	if ((flags & DP_PINNED) && err == -EINVAL)
+		pr_err("cannot load the BPF datapath: maps pinned under %s do not match this "
+		       "version of xnsg (run 'xnsg detach --all' first)", dp_pin_dir());
+	else
+		pr_err("cannot load the BPF datapath: %s%s", strerror(-err),
+		       err == -EPERM ? " (needs root, and a memlock limit large enough)" : "");
+}
+
+int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir());
+	struct bpf_map *map;
+	int err;
+
+	dp_reset(dp);
+	dp_libbpf_quiet();
+	if ((flags & DP_PINNED) && mkdir(dp_pin_dir(), 0700) && errno != EEXIST) {
+		err = -errno;
+		pr_err("%s: cannot create the pin directory: %s", dp_pin_dir(), strerror(errno));
+		return err;
+	}
+	err = flow_table_size(flags, &max_flows);
+	if (err)
+		return err;
+	dp->skel = xnsg__open_opts(&oo);
+	if (!dp->skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s", strerror(errno));
+		return err;
+	}
+	if (!(flags & DP_PINNED))
+		bpf_object__for_each_map(map, dp->skel->obj)
+			bpf_map__set_pin_path(map, NULL);
+	if (max_flows)
+		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);
+	dp->skel->rodata->xnsg_record = !!(flags & DP_RECORD);
+	dp->skel->rodata->xnsg_stateless = !!(flags & DP_STATELESS);
+	err = xnsg__load(dp->skel);
+	if (err) {
+		load_error(flags, err);
+		dp_close(dp);
+		return err;
+	}
+	for (size_t i = 0; i < DP_NMAPS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(dp->skel->obj, dp_maps[i].name);
+
+		*map_fd(dp, i) = m ? bpf_map__fd(m) : -1;
+	}
+	return 0;
+}
+
+int dp_open_pins(struct dp *dp)
+{
+	char path[PATH_MAX];
+
+	dp_reset(dp);
+	dp_libbpf_quiet();
+	if (!dp_is_pinned())
+		return -ENOENT;
+	for (size_t i = 0; i < DP_NMAPS; i++) {
+		pin_path(path, sizeof(path), dp_maps[i].name);
+		*map_fd(dp, i) = bpf_obj_get(path);
+		if (*map_fd(dp, i) < 0) {
+			int err = -errno;
+
+			pr_err("%s: the datapath's map is missing (was it removed by hand? "
+			       "'xnsg detach --all' cleans up)", path);
+			dp_close(dp);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void dp_close(struct dp *dp)
+{
+	if (dp->skel) {
+		xnsg__destroy(dp->skel); /* owns the map fds */
+	} else {
+		for (size_t i = 0; i < DP_NMAPS; i++)
+			if (*map_fd(dp, i) >= 0)
+				close(*map_fd(dp, i));
+	}
+	dp_reset(dp);
+}
+
+bool dp_is_pinned(void)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), XNSG_MAP_ACTIVE);
+	return access(path, F_OK) == 0;
+}
+
+int dp_pin_programs(struct dp *dp)
+{
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+	int err;
+
+	bpf_object__for_each_program(prog, dp->skel->obj) {
+		pin_path(path, sizeof(path), bpf_program__name(prog));
+		unlink(path);
+		err = bpf_program__pin(prog, path);
+		if (err) {
+			pr_err("%s: cannot pin: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void unpin(const char *name)
+{
+	char path[PATH_MAX];
+
+	pin_path(path, sizeof(path), name);
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("%s: cannot remove: %s", path, strerror(errno));
+}
+
+int dp_unpin_all(void)
+{
+	for (size_t i = 0; i < DP_NMAPS; i++)
+		unpin(dp_maps[i].name);
+	for (size_t i = 0; i < sizeof(dp_progs) / sizeof(dp_progs[0]); i++)
+		unpin(dp_progs[i]);
+	if (rmdir(dp_pin_dir()) && errno != ENOENT) {
+		pr_err("%s: cannot remove: %s", dp_pin_dir(), strerror(errno));
+		return -errno;
+	}
+	return 0;
+}

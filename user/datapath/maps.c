@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/* Map walks and per-CPU sums: written once, used by every reader. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "alloc.h"
+#include "datapath.h"
+#include "dp_internal.h"
+
+int dp_map_keys(int fd, size_t ksize, void **keys, size_t *n)
+{
+	char *k = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	for (;;) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			k = xrealloc(k, cap * ksize);
+		}
+		if (bpf_map_get_next_key(fd, *n ? k + (*n - 1) * ksize : NULL, k + *n * ksize))
+			break;
+		(*n)++;
+	}
+	*keys = k;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+size_t dp_map_count(int fd, size_t ksize)
+{
+	void *keys;
+	size_t n;
+
+	dp_map_keys(fd, ksize, &keys, &n);
+	free(keys);
+	return n;
+}
+
+int dp_map_delete_if(int fd, size_t ksize, bool (*mine)(const void *key, __u32 arg), __u32 arg)
+{
+	char *keys;
+	size_t n;
+	int err = dp_map_keys(fd, ksize, (void **)&keys, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if ((!mine || mine(keys + i * ksize, arg)) && bpf_map_delete_elem(fd, keys + i * ksize) &&
+		    errno != ENOENT)
+			err = -errno;
+	free(keys);
+	return err;
+}
+
+int dp_map_flush(int fd, size_t ksize)
+{
+	return dp_map_delete_if(fd, ksize, NULL, 0);
+}
+
+int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
+{
+	__u32 *keys, count = n;
+	int err = 0;
+
+	if (!n)
+		return 0;
+	keys = xcalloc(n, sizeof(*keys));
+	for (__u32 i = 0; i < n; i++)
+		keys[i] = first + i;
+	if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
+		for (__u32 i = 0; i < n && !err; i++)
+			if (bpf_map_update_elem(fd, &keys[i], (const char *)vals + i * vsize, BPF_ANY))
+				err = -errno;
+	}
+	free(keys);
+	return err;
+}
+
+unsigned int dp_map_max_entries(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+}
+
+__u32 dp_obj_id(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* The per-CPU values of key: a malloc'd array of ncpu elements of size
+ * vsize, or NULL (errno set). */
+static void *percpu_lookup(int fd, __u32 key, size_t vsize, int *ncpu)
+{
+	void *v;
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	v = xcalloc((size_t)*ncpu, vsize);
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		int e = errno;
+
+		free(v);
+		errno = e;
+		return NULL;
+	}
+	return v;
+}
+
+int dp_counter_read(int fd, __u32 key, struct xnsg_counter *sum)
+{
+	struct xnsg_counter *v;
+	int ncpu;
+
+	memset(sum, 0, sizeof(*sum));
+	v = percpu_lookup(fd, key, sizeof(*v), &ncpu);
+	if (!v)
+		return -errno;
+	for (int i = 0; i < ncpu; i++) {
+		sum->packets += v[i].packets;
+		sum->bytes += v[i].bytes;
+	}
+	free(v);
+	return 0;
+}
+
+int dp_u64_read(int fd, __u32 key, __u64 *sum)
+{
+	__u64 *v;
+	int ncpu;
+
+	*sum = 0;
+	v = percpu_lookup(fd, key, sizeof(*v), &ncpu);
+	if (!v)
+		return -errno;
+	for (int i = 0; i < ncpu; i++)
+		*sum += v[i];
+	free(v);
+	return 0;
+}
+
+int dp_u64_add(int fd, __u32 key, __u64 n)
+{
+	__u64 *v;
+	int ncpu, err = 0;
+
+	v = percpu_lookup(fd, key, sizeof(*v), &ncpu);
+	if (!v)
+		return -errno;
+	v[0] += n;
+	if (bpf_map_update_elem(fd, &key, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+int dp_counter_move(struct dp *dp, __u32 from, __u32 to)
+{
+	struct xnsg_counter *a, *b;
+	int ncpu, err = 0;
+
+	a = percpu_lookup(dp->fd_rule_stats, from, sizeof(*a), &ncpu);
+	b = percpu_lookup(dp->fd_rule_stats, to, sizeof(*b), &ncpu);
+	if (!a || !b) {
+		err = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		b[i].packets += a[i].packets;
+		b[i].bytes += a[i].bytes;
+	}
+	memset(a, 0, (size_t)ncpu * sizeof(*a));
+	if (bpf_map_update_elem(dp->fd_rule_stats, &to, b, BPF_ANY) ||
+	    bpf_map_update_elem(dp->fd_rule_stats, &from, a, BPF_ANY))
+		err = -errno;
+out:
+	free(a);
+	free(b);
+	return err;
+}
