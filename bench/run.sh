@@ -21,7 +21,7 @@ ID="xnsg-bench-$$"
 NS_S="$ID-s" NS_R="$ID-r"
 WORK=$(mktemp -d "/tmp/$ID.XXXX")
 CPU=${BENCH_CPU:-0}
-export XNSG_PIN_DIR="$WORK/bpf/xnsg" XNSG_BENCH_IF=r0
+export XNSG_PIN_DIR="$WORK/bpf/xnsg" XNSG_STATE_DIR="$WORK/run" XNSG_BENCH_IF=r0
 JSONL="$WORK/results.jsonl"
 T_START=$(date +%s.%N)
 # Debian's interpreter: a pyenv shim costs ~1 s per call.
@@ -39,7 +39,6 @@ cleanup() {
 	ip netns exec "$NS_R" "$XNSG" detach --all >/dev/null 2>&1
 	ip netns del "$NS_S" 2>/dev/null; ip netns del "$NS_R" 2>/dev/null
 	umount "$WORK/bpf" 2>/dev/null
-	rm -f "/run/xnsg/$(echo "$XNSG_PIN_DIR" | tr / _).json"
 	if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT

@@ -18,7 +18,7 @@
 topo_init() {
 	NS_A="$ID-a" NS_B="$ID-b" NS_C="$ID-c"
 	WORK=$(mktemp -d "/tmp/$ID.XXXX")
-	export XNSG_PIN_DIR="$WORK/bpf/xnsg"
+	export XNSG_PIN_DIR="$WORK/bpf/xnsg" XNSG_STATE_DIR="$WORK/run"
 	trap cleanup EXIT
 	trap 'exit 130' INT TERM
 }
@@ -32,7 +32,6 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	umount "$WORK/bpf" 2>/dev/null
-	rm -f "/run/xnsg/$(echo "$XNSG_PIN_DIR" | tr / _).json"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

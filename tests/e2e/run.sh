@@ -357,11 +357,167 @@ sys.exit(0 if any(f["responder_port"] == 5003 for f in flows) else 1)' && tracke
 	x detach --all >/dev/null && x apply "$(stateful_policy)" >/dev/null # default size again
 }
 
+# ---- the apply transaction under crashes and concurrency (docs/DESIGN.md §8)
+
+# The demo policy with ports 8080 and 8081 swapped: from the VNet, "old"
+# opens 8080 and denies 8081, "new" the other way round.
+swapped_policy() {
+	sed -e 's/"8080"/"XXXX"/' -e 's/"8081"/"8080"/' -e 's/"XXXX"/"8081"/' "$(base_policy)" > "$WORK/new.json"
+	echo "$WORK/new.json"
+}
+
+# Which of the two the kernel enforces on a0: old, new, or mixed.
+enforced() {
+	local o80=no o81=no
+	tcp_ok "$NS_B" 192.0.2.10 8080 && o80=yes
+	tcp_ok "$NS_B" 192.0.2.10 8081 && o81=yes
+	case "$o80$o81" in
+	yesno) echo old ;; noyes) echo new ;; yesyes) echo open ;; *) echo closed ;;
+	esac
+}
+
+status_hash() { x --json status | python3 -c 'import json,sys; print(json.load(sys.stdin).get("hash"))'; }
+
+# No hook of ours on a0 or a1, no pins, no record.
+nothing_left() {
+	local i
+	for i in a0 a1; do
+		A ip link show "$i" | grep -q "prog/xdp" && { echo "XDP left on $i"; return 1; }
+		A tc filter show dev "$i" ingress 2>/dev/null | grep -q xnsg && { echo "TC ingress left on $i"; return 1; }
+		A tc filter show dev "$i" egress 2>/dev/null | grep -q xnsg && { echo "TC egress left on $i"; return 1; }
+	done
+	[ ! -e "$XNSG_PIN_DIR" ] || { echo "pins left: $(ls "$XNSG_PIN_DIR")"; return 1; }
+	! ls "$XNSG_STATE_DIR"/*.json >/dev/null 2>&1 || { echo "record left: $(ls "$XNSG_STATE_DIR")"; return 1; }
+}
+
+STEPS="locked staged recorded-intent pinned attached-one attached flipped retired flows recorded"
+
+test_update_killed_at_every_step() {
+	# An update killed at step K: the kernel enforces exactly the old or
+	# the new policy, status names that one, and the next apply recovers.
+	local old new h_old h_new k e h
+	old=$(base_policy); new=$(swapped_policy)
+	x apply "$new" >/dev/null && h_new=$(status_hash) || return 1
+	x apply "$old" >/dev/null && h_old=$(status_hash) || return 1
+	for k in $STEPS; do
+		XNSG_TEST_CRASH_AT=$k x apply "$new" >/dev/null 2>&1
+		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply"; return 1; }
+		e=$(enforced); h=$(status_hash)
+		case "$e" in
+		old) [ "$h" = "$h_old" ] || { echo "$k: old enforced, status says $h"; return 1; } ;;
+		new) [ "$h" = "$h_new" ] || { echo "$k: new enforced, status says $h"; return 1; } ;;
+		*) echo "$k: neither policy enforced exactly ($e)"; return 1 ;;
+		esac
+		echo "note: killed at $k: $e policy enforced, status agrees"
+		x apply "$new" >/dev/null || { echo "$k: the next apply failed"; return 1; }
+		[ "$(enforced)" = new ] && [ "$(status_hash)" = "$h_new" ] || { echo "$k: not recovered"; return 1; }
+		x apply "$old" >/dev/null || return 1
+	done
+}
+
+test_first_apply_killed_at_every_step() {
+	# A first apply killed at step K: either nothing or the policy is
+	# enforced (never an unfiltered interface claimed as filtered), and
+	# detach --all removes every hook, pin and record.
+	local p k e st
+	p=$(base_policy)
+	x detach --all >/dev/null || return 1
+	for k in $STEPS; do
+		XNSG_TEST_CRASH_AT=$k x apply "$p" >/dev/null 2>&1
+		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply"; return 1; }
+		e=$(enforced)
+		st=$(x --json status | python3 -c 'import json,sys; print(json.load(sys.stdin).get("applied"))')
+		case "$e/$st" in
+		old/True|open/False) ;;
+		*) echo "$k: traffic says $e, status says applied=$st"; return 1 ;;
+		esac
+		x detach --all >/dev/null || { echo "$k: detach --all failed"; return 1; }
+		nothing_left || { echo "$k: detach left something"; return 1; }
+	done
+	x apply "$p" >/dev/null
+}
+
+test_concurrent_applies_never_open() {
+	# Two policies that both deny 8081, applied 20 times in overlapping
+	# pairs while SYNs to 8081 keep coming: none may be answered.
+	local p1 p2 hits="$WORK/hits" stop="$WORK/stop" i
+	p1=$(base_policy)
+	sed 's/"destinationPortRange": "8080"/"destinationPortRanges": ["8080", "8082"]/' "$p1" > "$WORK/p2.json"; p2="$WORK/p2.json"
+	x apply "$p1" >/dev/null || return 1
+	: > "$hits"; rm -f "$stop"
+	( for i in $(seq 1 600); do
+		[ -e "$stop" ] && break
+		B timeout 1 nc -z -w 1 192.0.2.10 8081 >/dev/null 2>&1 && echo hit >> "$hits"
+	  done ) &
+	local probe=$!
+	for i in $(seq 1 20); do
+		x apply "$p1" >/dev/null 2>&1 & local a=$!
+		x apply "$p2" >/dev/null 2>&1 & local b=$!
+		wait $a || { touch "$stop"; wait $probe; echo "an apply failed"; return 1; }
+		wait $b || { touch "$stop"; wait $probe; echo "an apply failed"; return 1; }
+	done
+	touch "$stop"; wait $probe
+	[ ! -s "$hits" ] || { echo "8081 answered $(wc -l < "$hits") times during concurrent applies"; return 1; }
+	[ "$(enforced)" = old ] || { echo "policy not enforced after the applies"; return 1; }
+}
+
+test_lock_says_who_holds_it() {
+	local lock err="$WORK/lock.err"
+	lock=$(ls "$XNSG_STATE_DIR"/*.lock | head -1)
+	[ -n "$lock" ] || { echo "no lock file"; return 1; }
+	flock "$lock" sleep 3 &
+	local holder=$!
+	sleep 0.3
+	XNSG_LOCK_WAIT=1 x apply "$(base_policy)" >/dev/null 2>"$err" && { wait $holder; echo "apply ran while the lock was held"; return 1; }
+	wait $holder
+	grep -q "another xnsg holds" "$err" || { cat "$err"; return 1; }
+	x apply "$(base_policy)" >/dev/null
+}
+
+test_clsact_deleted_by_hand() {
+	# Someone deletes a0's clsact qdisc: status sees the egress hook gone,
+	# apply repairs it, and detach never fails on it.
+	x apply "$(base_policy)" >/dev/null || return 1
+	A tc qdisc del dev a0 clsact || return 1
+	x status | grep a0 | grep -q "egress missing" || { x status; echo "status does not see the missing egress hook"; return 1; }
+	x apply "$(base_policy)" >/dev/null || return 1
+	x status | grep a0 | grep -q "enforcing" || { x status; echo "apply did not repair a0"; return 1; }
+	A tc qdisc del dev a0 clsact || return 1
+	x detach -i a0 >/dev/null || { echo "detach failed on the missing qdisc"; return 1; }
+	x apply "$(base_policy)" >/dev/null
+}
+
+test_another_instance_cannot_take_over() {
+	local other="$WORK/bpf/other" err="$WORK/other.err"
+	XNSG_PIN_DIR=$other x apply "$(base_policy)" >/dev/null 2>"$err" && { echo "a second instance took over a0"; XNSG_PIN_DIR=$other x detach --all; return 1; }
+	grep -q "another xnsg instance" "$err" || { cat "$err"; return 1; }
+	XNSG_PIN_DIR=$other x detach --all >/dev/null 2>&1
+	[ "$(enforced)" = old ] || { echo "the first instance stopped enforcing"; return 1; }
+}
+
+test_pin_dir_owned_by_another_user() {
+	local err="$WORK/own.err"
+	chown 65534 "$XNSG_PIN_DIR" || return 1
+	x apply "$(base_policy)" >/dev/null 2>"$err"; local rc=$?
+	chown 0 "$XNSG_PIN_DIR"
+	[ $rc -ne 0 ] || { echo "apply used a pin directory owned by another user"; return 1; }
+	grep -q "must be root's" "$err" || { cat "$err"; return 1; }
+}
+
+test_json_errors_on_stdout() {
+	local out
+	out=$(x --json apply "$WORK/no-such-policy.json" 2>/dev/null)
+	echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "error" in d, d' || { echo "stdout: $out"; return 1; }
+	out=$(x --json detach -i nosuch0 2>/dev/null)
+	echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "error" in d, d' || { echo "stdout: $out"; return 1; }
+}
+
 test_detach_leaves_nothing() {
 	x detach -i a1 || return 1
 	A tc filter show dev a1 egress | grep -q xnsg && { echo "a1 still has a filter"; return 1; }
 	x detach --all || return 1
 	[ ! -e "$XNSG_PIN_DIR" ] || { ls "$XNSG_PIN_DIR"; echo "pins remain"; return 1; }
+	! ls "$XNSG_STATE_DIR"/*.json >/dev/null 2>&1 || { echo "the record remains"; return 1; }
 	A ip link show a0 | grep -q xdp && { echo "XDP still attached to a0"; return 1; }
 	A tc filter show dev a0 egress | grep -q xnsg && { echo "tc egress filter remains"; return 1; }
 	tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "traffic still filtered after detach"; return 1; }
@@ -372,7 +528,10 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        update_under_traffic switch_ingress_hook bad_policy_changes_nothing verify_datapath_agrees
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
-       full_flow_table_evicts_and_fails_closed detach_leaves_nothing)
+       full_flow_table_evicts_and_fails_closed update_killed_at_every_step
+       first_apply_killed_at_every_step concurrent_applies_never_open lock_says_who_holds_it
+       clsact_deleted_by_hand another_instance_cannot_take_over pin_dir_owned_by_another_user
+       json_errors_on_stdout detach_leaves_nothing)
 [ $# -gt 0 ] && TESTS=("$@")
 
 main() {
