@@ -417,6 +417,65 @@ static bool covers(const uint8_t *p, unsigned int plen, const uint8_t *q, unsign
 }
 
 /*
+ * The (prefix, rule) pairs of one (field, family), sorted by address then
+ * length.  base: the rules with '*' on that side; inet_bits: the rules
+ * naming Internet, whose prefixes are paired once, with PAIR_INTERNET.
+ */
+static void lpm_pairs(struct tctx *tc, int field, uint8_t family, const struct prefix_list *inet,
+		      struct pair_vec *pv, uint64_t *base, uint64_t *inet_bits)
+{
+	bool have_inet = false;
+
+	memset(base, 0, XNSG_RULE_WORDS * sizeof(*base));
+	memset(inet_bits, 0, XNSG_RULE_WORDS * sizeof(*inet_bits));
+	for (size_t i = 0; i < tc->n; i++) {
+		const struct addr_side *s = side_of(&tc->rules[i], field);
+
+		if (s->any) {
+			setbit(base, i);
+			continue;
+		}
+		for (size_t k = 0; k < s->prefixes.n; k++)
+			if (s->prefixes.v[k].family == family)
+				add_pair(pv, &s->prefixes.v[k], (uint32_t)i);
+		if (s->internet) {
+			setbit(inet_bits, i);
+			have_inet = true;
+		}
+	}
+	/* The Internet tag's prefixes once, standing for all its rules. */
+	if (have_inet)
+		for (size_t k = 0; k < inet->n; k++)
+			if (inet->v[k].family == family)
+				add_pair(pv, &inet->v[k], PAIR_INTERNET);
+	if (pv->n > 1)
+		qsort(pv->v, pv->n, sizeof(pv->v[0]), cmp_pair);
+}
+
+/* The entry of prefix g, whose rules are cur; /0 is no entry but the
+ * class of addresses no entry holds, *any_cls. */
+static int lpm_entry(struct tctx *tc, int field, uint8_t family, const struct pfx_pair *g,
+		     const uint64_t *cur, struct entry_vec *out, uint16_t *any_cls)
+{
+	struct lpm_entry *e;
+	int err;
+
+	if (g->len == 0)
+		return tclass(tc, cur, any_cls);
+	VEC_GROW(out);
+	e = &out->v[out->n];
+	memset(e, 0, sizeof(*e));
+	e->prefix.family = family;
+	e->prefix.len = g->len;
+	memcpy(e->prefix.bytes, g->bytes, sizeof(g->bytes));
+	e->field = (uint8_t)field;
+	err = tclass(tc, cur, &e->cls);
+	if (!err)
+		out->n++;
+	return err;
+}
+
+/*
  * The LPM entries of one (field, family) and the class of addresses no
  * entry holds.  Pairs (prefix, rule) sorted by address then length put
  * every prefix after the prefixes covering it, so a stack of the current
@@ -433,36 +492,12 @@ static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct pr
 	} stack[MAX_DEPTH];
 	uint64_t base[XNSG_RULE_WORDS], inet_bits[XNSG_RULE_WORDS], cur[XNSG_RULE_WORDS];
 	struct pair_vec pv = {};
-	bool have_inet = false, have_default = false;
+	bool have_default = false;
 	uint64_t *sbits = NULL;
 	size_t depth = 0, nw = tc->nw;
 	int err = 0;
 
-	memset(base, 0, sizeof(base));
-	memset(inet_bits, 0, sizeof(inet_bits));
-	for (size_t i = 0; i < tc->n; i++) {
-		const struct addr_side *s = side_of(&tc->rules[i], field);
-
-		if (s->any) {
-			setbit(base, i);
-			continue;
-		}
-		for (size_t k = 0; k < s->prefixes.n; k++)
-			if (s->prefixes.v[k].family == family)
-				add_pair(&pv, &s->prefixes.v[k], (uint32_t)i);
-		if (s->internet) {
-			setbit(inet_bits, i);
-			have_inet = true;
-		}
-	}
-	/* The Internet tag's prefixes once, standing for all its rules. */
-	if (have_inet)
-		for (size_t k = 0; k < inet->n; k++)
-			if (inet->v[k].family == family)
-				add_pair(&pv, &inet->v[k], PAIR_INTERNET);
-	if (pv.n > 1)
-		qsort(pv.v, pv.n, sizeof(pv.v[0]), cmp_pair);
-
+	lpm_pairs(tc, field, family, inet, &pv, base, inet_bits);
 	sbits = xcalloc(MAX_DEPTH * (nw ? nw : 1), sizeof(*sbits));
 	for (size_t k = 0, j; k < pv.n; k = j) {
 		const struct pfx_pair *g = &pv.v[k];
@@ -488,25 +523,10 @@ static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct pr
 			err = -EINVAL;
 			break;
 		}
-		if (g->len == 0) {
-			err = tclass(tc, cur, any_cls);
-			have_default = true;
-		} else {
-			struct lpm_entry *e;
-
-			VEC_GROW(out);
-			e = &out->v[out->n];
-			memset(e, 0, sizeof(*e));
-			e->prefix.family = family;
-			e->prefix.len = g->len;
-			memcpy(e->prefix.bytes, g->bytes, sizeof(g->bytes));
-			e->field = (uint8_t)field;
-			err = tclass(tc, cur, &e->cls);
-			if (!err)
-				out->n++;
-		}
+		err = lpm_entry(tc, field, family, g, cur, out, any_cls);
 		if (err)
 			break;
+		have_default = have_default || g->len == 0;
 		memcpy(stack[depth].bytes, g->bytes, sizeof(g->bytes));
 		stack[depth].len = g->len;
 		memcpy(sbits + depth * nw, cur, nw * sizeof(*cur));
@@ -696,29 +716,9 @@ static int subnet_nsg(const struct policy *p, const struct iface *ifc)
 								       : -1;
 }
 
-int compile_policy(const struct policy *p, struct compiled **out, struct diag_list *d)
+/* used[g]: NSG g is some interface's subnet or NIC NSG. */
+static void mark_used(const struct policy *p, bool *used)
 {
-	struct cstate cs = { .d = d, .allones_map = -1 };
-	struct prefix_list inet = {};
-	struct compiled *c;
-	int (*tid)[2] = NULL;
-	bool *used = NULL;
-	uint64_t ones[XNSG_RULE_WORDS];
-	int err = 0;
-
-	*out = NULL;
-	c = xcalloc(1, sizeof(*c));
-	cs.c = c;
-	for (cs.nslots = 1; cs.nslots < 2 * (size_t)XNSG_MAX_CLASSES; cs.nslots <<= 1)
-		;
-	cs.slots = xcalloc(cs.nslots, sizeof(*cs.slots));
-	memset(ones, 0xff, sizeof(ones));
-	cs.allones = intern(&cs, ones, XNSG_RULE_WORDS);
-
-	/* Tables: both directions of every NSG some interface uses, in NSG
-	 * order (stable across updates that keep the NSGs). */
-	used = xcalloc(p->nnsgs + 1, sizeof(*used));
-	tid = xcalloc(p->nnsgs + 1, sizeof(*tid));
 	for (size_t i = 0; i < p->nifaces; i++) {
 		int sn = subnet_nsg(p, &p->ifaces[i]);
 
@@ -727,22 +727,16 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 		if (p->ifaces[i].nsg >= 0 && (size_t)p->ifaces[i].nsg < p->nnsgs)
 			used[p->ifaces[i].nsg] = true;
 	}
-	if (p->nifaces > XNSG_MAX_IFACES) {
-		diag_add(d, DIAG_ERROR, "$.interfaces",
-			 "%zu interfaces exceed XNSG_MAX_IFACES (%d), from interface %s on; rebuild "
-			 "with a larger -DXNSG_MAX_IFACES=N to raise it", p->nifaces,
-			 XNSG_MAX_IFACES, p->ifaces[XNSG_MAX_IFACES].name);
-		err = -E2BIG;
-		goto out;
-	}
-	if (uses_internet(p, used)) {
-		err = tags_internet_prefixes(p, &inet);
-		if (err) {
-			diag_add(d, DIAG_ERROR, "", "cannot expand the Internet tag: %s",
-				 strerror(-err));
-			goto out;
-		}
-	}
+}
+
+/* Tables: both directions of every NSG some interface uses, in NSG order
+ * (stable across updates that keep the NSGs); tid[g][dir] their ids. */
+static int build_tables(struct cstate *cs, const struct policy *p, const bool *used,
+			int (*tid)[2], const struct prefix_list *inet)
+{
+	struct compiled *c = cs->c;
+	int err;
+
 	for (size_t g = 0; g < p->nnsgs; g++) {
 		tid[g][0] = tid[g][1] = -1;
 		if (!used[g])
@@ -751,12 +745,11 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 			struct compiled_table *t;
 
 			if (c->ntables >= XNSG_MAX_TABLES) {
-				diag_add(d, DIAG_ERROR, p->nsgs[g].path ? p->nsgs[g].path : "",
+				diag_add(cs->d, DIAG_ERROR, p->nsgs[g].path ? p->nsgs[g].path : "",
 					 "NSG %s %s: interfaces use more than XNSG_MAX_TABLES (%d) NSG "
 					 "directions; rebuild with a larger -DXNSG_MAX_TABLES=N to raise it",
 					 p->nsgs[g].name, dir_name(dir), XNSG_MAX_TABLES);
-				err = -E2BIG;
-				goto out;
+				return -E2BIG;
 			}
 			c->tables = xrealloc(c->tables, (c->ntables + 1) * sizeof(*c->tables));
 			t = &c->tables[c->ntables];
@@ -764,12 +757,18 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 			t->nsg = (int)g;
 			t->dir = dir;
 			tid[g][dir] = (int)c->ntables++;
-			err = build_table(&cs, p, t, &inet);
+			err = build_table(cs, p, t, inet);
 			if (err)
-				goto out;
+				return err;
 		}
 	}
+	return 0;
+}
 
+/* Each interface's tables in evaluation order: inbound subnet then NIC,
+ * outbound NIC then subnet. */
+static void build_ifaces(struct compiled *c, const struct policy *p, int (*tid)[2])
+{
 	c->ifaces = xcalloc(p->nifaces ? p->nifaces : 1, sizeof(*c->ifaces));
 	c->nifaces = p->nifaces;
 	for (size_t i = 0; i < p->nifaces; i++) {
@@ -792,6 +791,49 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 		cfg->attach = ifc->attach == XNSG_ATTACH_PEER ? XNSG_ATTACH_MODE_PEER
 							      : XNSG_ATTACH_MODE_HOST;
 	}
+}
+
+int compile_policy(const struct policy *p, struct compiled **out, struct diag_list *d)
+{
+	struct cstate cs = { .d = d, .allones_map = -1 };
+	struct prefix_list inet = {};
+	struct compiled *c;
+	int (*tid)[2] = NULL;
+	bool *used = NULL;
+	uint64_t ones[XNSG_RULE_WORDS];
+	int err = 0;
+
+	*out = NULL;
+	c = xcalloc(1, sizeof(*c));
+	cs.c = c;
+	for (cs.nslots = 1; cs.nslots < 2 * (size_t)XNSG_MAX_CLASSES; cs.nslots <<= 1)
+		;
+	cs.slots = xcalloc(cs.nslots, sizeof(*cs.slots));
+	memset(ones, 0xff, sizeof(ones));
+	cs.allones = intern(&cs, ones, XNSG_RULE_WORDS);
+
+	used = xcalloc(p->nnsgs + 1, sizeof(*used));
+	tid = xcalloc(p->nnsgs + 1, sizeof(*tid));
+	mark_used(p, used);
+	if (p->nifaces > XNSG_MAX_IFACES) {
+		diag_add(d, DIAG_ERROR, "$.interfaces",
+			 "%zu interfaces exceed XNSG_MAX_IFACES (%d), from interface %s on; rebuild "
+			 "with a larger -DXNSG_MAX_IFACES=N to raise it", p->nifaces,
+			 XNSG_MAX_IFACES, p->ifaces[XNSG_MAX_IFACES].name);
+		err = -E2BIG;
+		goto out;
+	}
+	if (uses_internet(p, used)) {
+		err = tags_internet_prefixes(p, &inet);
+		if (err) {
+			diag_add(d, DIAG_ERROR, "", "cannot expand the Internet tag: %s",
+				 strerror(-err));
+			goto out;
+		}
+	}
+	err = build_tables(&cs, p, used, tid, &inet);
+	if (!err)
+		build_ifaces(c, p, tid);
 out:
 	prefix_list_free(&inet);
 	free(used);
