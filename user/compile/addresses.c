@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Addresses: one LPM entry per distinct prefix of a (table, field,
+ * family), whose class holds the rules of every prefix covering it plus
+ * the rules with '*'; then, for IPv4, the multibit trie (16-8-8) the
+ * classifier tries before the LPM trie (xnsg_dir4 in abi.h).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "alloc.h"
+#include "build.h"
+
+#define PAIR_INTERNET UINT32_MAX /* pseudo-rule of an Internet tag prefix */
+#define MAX_DEPTH 130             /* nested prefix lengths: /0../128 */
+
+struct pfx_pair {
+	uint8_t bytes[16];
+	uint8_t len;
+	uint8_t pad[3];
+	uint32_t rule; /* bit, or PAIR_INTERNET */
+};
+
+struct pair_vec {
+	struct pfx_pair *v;
+	size_t n, cap;
+};
+
+struct entry_vec {
+	struct lpm_entry *v;
+	size_t n, cap;
+};
+
+static const struct addr_side *side_of(const struct rule *r, int field)
+{
+	return field == XNSG_FIELD_SRC ? &r->src : &r->dst;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct pfx_pair *x = a, *y = b;
+	int r = memcmp(x->bytes, y->bytes, sizeof(x->bytes));
+
+	if (r)
+		return r;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static void add_pair(struct pair_vec *pv, const struct xnsg_prefix *p, uint32_t rule)
+{
+	struct xnsg_prefix m = *p;
+
+	prefix_mask(&m);
+	VEC_GROW(pv);
+	memset(&pv->v[pv->n], 0, sizeof(pv->v[0]));
+	memcpy(pv->v[pv->n].bytes, m.bytes, sizeof(m.bytes));
+	pv->v[pv->n].len = m.len;
+	pv->v[pv->n].rule = rule;
+	pv->n++;
+}
+
+/* p (length plen) covers the prefix q of length qlen. */
+static bool covers(const uint8_t *p, unsigned int plen, const uint8_t *q, unsigned int qlen)
+{
+	unsigned int full = plen / 8, rem = plen % 8;
+
+	if (plen > qlen || memcmp(p, q, full))
+		return false;
+	return !rem || !((p[full] ^ q[full]) & (uint8_t)(0xff00u >> rem));
+}
+
+/*
+ * The (prefix, rule) pairs of one (field, family), sorted by address then
+ * length.  base: the rules with '*' on that side; inet_bits: the rules
+ * naming Internet, whose prefixes are paired once, with PAIR_INTERNET.
+ */
+static void lpm_pairs(struct tctx *tc, int field, uint8_t family, const struct prefix_list *inet,
+		      struct pair_vec *pv, uint64_t *base, uint64_t *inet_bits)
+{
+	bool have_inet = false;
+
+	memset(base, 0, XNSG_RULE_WORDS * sizeof(*base));
+	memset(inet_bits, 0, XNSG_RULE_WORDS * sizeof(*inet_bits));
+	for (size_t i = 0; i < tc->n; i++) {
+		const struct addr_side *s = side_of(&tc->rules[i], field);
+
+		if (s->any) {
+			setbit(base, i);
+			continue;
+		}
+		for (size_t k = 0; k < s->prefixes.n; k++)
+			if (s->prefixes.v[k].family == family)
+				add_pair(pv, &s->prefixes.v[k], (uint32_t)i);
+		if (s->internet) {
+			setbit(inet_bits, i);
+			have_inet = true;
+		}
+	}
+	/* The Internet tag's prefixes once, standing for all its rules. */
+	if (have_inet)
+		for (size_t k = 0; k < inet->n; k++)
+			if (inet->v[k].family == family)
+				add_pair(pv, &inet->v[k], PAIR_INTERNET);
+	if (pv->n > 1)
+		qsort(pv->v, pv->n, sizeof(pv->v[0]), cmp_pair);
+}
+
+/* The entry of prefix g, whose rules are cur; /0 is no entry but the
+ * class of addresses no entry holds, *any_cls. */
+static int lpm_entry(struct tctx *tc, int field, uint8_t family, const struct pfx_pair *g,
+		     const uint64_t *cur, struct entry_vec *out, uint16_t *any_cls)
+{
+	struct lpm_entry *e;
+	int err;
+
+	if (g->len == 0)
+		return tclass(tc, cur, any_cls);
+	VEC_GROW(out);
+	e = &out->v[out->n];
+	memset(e, 0, sizeof(*e));
+	e->prefix.family = family;
+	e->prefix.len = g->len;
+	memcpy(e->prefix.bytes, g->bytes, sizeof(g->bytes));
+	e->field = (uint8_t)field;
+	err = tclass(tc, cur, &e->cls);
+	if (!err)
+		out->n++;
+	return err;
+}
+
+/*
+ * The LPM entries of one (field, family) and the class of addresses no
+ * entry holds.  Pairs (prefix, rule) sorted by address then length put
+ * every prefix after the prefixes covering it, so a stack of the current
+ * chain of covering prefixes gives each one its set: its parent's set
+ * plus its own rules.  A prefix adding nothing to its parent needs no
+ * entry (the parent's entry answers the same); /0 becomes the default.
+ */
+static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct prefix_list *inet,
+		     struct entry_vec *out, uint16_t *any_cls)
+{
+	struct {
+		uint8_t bytes[16];
+		uint8_t len;
+	} stack[MAX_DEPTH];
+	uint64_t base[XNSG_RULE_WORDS], inet_bits[XNSG_RULE_WORDS], cur[XNSG_RULE_WORDS];
+	struct pair_vec pv = {};
+	bool have_default = false;
+	uint64_t *sbits = NULL;
+	size_t depth = 0, nw = tc->nw;
+	int err = 0;
+
+	lpm_pairs(tc, field, family, inet, &pv, base, inet_bits);
+	sbits = xcalloc(MAX_DEPTH * (nw ? nw : 1), sizeof(*sbits));
+	for (size_t k = 0, j; k < pv.n; k = j) {
+		const struct pfx_pair *g = &pv.v[k];
+		const uint64_t *parent;
+
+		for (j = k; j < pv.n && pv.v[j].len == g->len &&
+			    !memcmp(pv.v[j].bytes, g->bytes, sizeof(g->bytes)); j++)
+			;
+		while (depth && !covers(stack[depth - 1].bytes, stack[depth - 1].len, g->bytes, g->len))
+			depth--;
+		parent = depth ? sbits + (depth - 1) * nw : base;
+		memcpy(cur, parent, nw * sizeof(*cur));
+		for (size_t m = k; m < j; m++) {
+			if (pv.v[m].rule == PAIR_INTERNET)
+				for (size_t w = 0; w < nw; w++)
+					cur[w] |= inet_bits[w];
+			else
+				setbit(cur, pv.v[m].rule);
+		}
+		if (!memcmp(cur, parent, nw * sizeof(*cur)))
+			continue; /* adds no rule: the covering entry answers */
+		if (depth >= MAX_DEPTH) { /* cannot happen: lengths nest strictly */
+			err = -EINVAL;
+			break;
+		}
+		err = lpm_entry(tc, field, family, g, cur, out, any_cls);
+		if (err)
+			break;
+		have_default = have_default || g->len == 0;
+		memcpy(stack[depth].bytes, g->bytes, sizeof(g->bytes));
+		stack[depth].len = g->len;
+		memcpy(sbits + depth * nw, cur, nw * sizeof(*cur));
+		depth++;
+	}
+	if (!err && !have_default)
+		err = tclass(tc, base, any_cls);
+	free(sbits);
+	free(pv.v);
+	return err;
+}
+
+/*
+ * The chunk of the IPv4 multibit trie's next level that entry value v
+ * points to; when v is a class, a new chunk whose 256 entries all hold it
+ * (the longest entry covering them so far).  -1 when v hands its block to
+ * the LPM trie or the pool is full.  (Ids, not pointers: the pool moves.)
+ */
+static int dir4_chunk(struct compiled *c, uint16_t v)
+{
+	if (v >= XNSG_DIR4_PTR)
+		return v == XNSG_DIR4_TRIE ? -1 : v - XNSG_DIR4_PTR;
+	if (c->ndir4_next == XNSG_DIR4_POOL)
+		return -1;
+	if (!(c->ndir4_next & (c->ndir4_next - 1))) /* 0, 1, 2, 4...: double */
+		c->dir4_next = xrealloc(c->dir4_next, (c->ndir4_next ? 2 * c->ndir4_next : 1) *
+						       sizeof(*c->dir4_next));
+	for (int i = 0; i < 256; i++)
+		c->dir4_next[c->ndir4_next][i] = v;
+	return (int)c->ndir4_next++;
+}
+
+/* For a prefix of length len: entries [lo, lo + 2^(end - len)) of the level
+ * that ends at address bit `end`. */
+static void dir4_fill(uint16_t *level, uint32_t lo, unsigned int end, unsigned int len, uint16_t cls)
+{
+	for (uint32_t k = 0; k < 1u << (end - len); k++)
+		level[lo + k] = cls;
+}
+
+/*
+ * The IPv4 multibit trie of one field (see xnsg_dir4 in abi.h).  The
+ * entries are sorted by (field, address, length), so a prefix comes after
+ * every prefix covering it: writing them in that order leaves each slot
+ * with its longest covering entry, and a chunk made for a longer prefix
+ * starts from what its slot held.  When the pool runs out, the /16 block
+ * is handed to the LPM trie, which holds every entry and is always right.
+ */
+static uint16_t *build_dir4(struct compiled *c, const struct compiled_table *t, int field)
+{
+	uint16_t *d = xcalloc(65536, sizeof(*d));
+
+	for (size_t h = 0; h < 65536; h++)
+		d[h] = t->desc.any4_class[field];
+	for (size_t i = 0; i < t->nlpm4; i++) {
+		const struct lpm_entry *e = &t->lpm4[i];
+		const uint8_t *a = e->prefix.bytes;
+		unsigned int len = e->prefix.len;
+		uint32_t h = (uint32_t)a[0] << 8 | a[1];
+		int n2, n3;
+
+		if (e->field != field)
+			continue;
+		if (len <= 16) {
+			dir4_fill(d, h, 16, len, e->cls);
+			continue;
+		}
+		n2 = dir4_chunk(c, d[h]);
+		if (n2 >= 0) {
+			d[h] = (uint16_t)(XNSG_DIR4_PTR + n2);
+			if (len <= 24) {
+				dir4_fill(c->dir4_next[n2], a[2], 24, len, e->cls);
+				continue;
+			}
+			n3 = dir4_chunk(c, c->dir4_next[n2][a[2]]);
+			if (n3 >= 0) {
+				c->dir4_next[n2][a[2]] = (uint16_t)(XNSG_DIR4_PTR + n3);
+				dir4_fill(c->dir4_next[n3], a[3], 32, len, e->cls);
+				continue;
+			}
+		}
+		d[h] = XNSG_DIR4_TRIE;
+	}
+	return d;
+}
+
+int build_addresses(struct tctx *tc, const struct prefix_list *inet)
+{
+	struct entry_vec v4 = {}, v6 = {};
+	int err = 0;
+
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST && !err; f++) {
+		err = build_lpm(tc, f, XNSG_V4, inet, &v4, &tc->t->desc.any4_class[f]);
+		if (!err)
+			err = build_lpm(tc, f, XNSG_V6, inet, &v6, &tc->t->desc.any6_class[f]);
+	}
+	tc->t->lpm4 = v4.v;
+	tc->t->nlpm4 = v4.n;
+	tc->t->lpm6 = v6.v;
+	tc->t->nlpm6 = v6.n;
+	if (err)
+		return err;
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++)
+		tc->t->dir4[f] = build_dir4(tc->cs->c, tc->t, f);
+	tc->cs->nlpm[0] += (uint32_t)v4.n;
+	tc->cs->nlpm[1] += (uint32_t)v6.n;
+	/* A policy must fit the trie alone; whether it also fits beside the
+	 * live one is known only when it is written (datapath.c says so). */
+	if (tc->cs->nlpm[0] > XNSG_MAX_LPM4) {
+		limit_diag(tc, "the policy needs %u IPv4 LPM entries, more than XNSG_MAX_LPM4 (%d); "
+			   "rebuild with a larger -DXNSG_MAX_LPM4=N to raise it", tc->cs->nlpm[0],
+			   XNSG_MAX_LPM4);
+		return -E2BIG;
+	}
+	if (tc->cs->nlpm[1] > XNSG_MAX_LPM6) {
+		limit_diag(tc, "the policy needs %u IPv6 LPM entries, more than XNSG_MAX_LPM6 (%d); "
+			   "rebuild with a larger -DXNSG_MAX_LPM6=N to raise it", tc->cs->nlpm[1],
+			   XNSG_MAX_LPM6);
+		return -E2BIG;
+	}
+	return 0;
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Classes: the bitmap of the rules a field value satisfies, interned so
+ * that identical bitmaps share one class id across the whole policy (an
+ * open-addressing table over the bitmaps' words); a table's bitmap of
+ * every rule becomes the one all-ones class.  Also the classes a table
+ * needs beside its fields': per protocol, allow, and rules without ports.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "build.h"
+
+_Static_assert(XNSG_MAX_CLASSES <= 65536, "class ids are __u16");
+
+static uint64_t hash_words(const uint64_t *w, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h;
+}
+
+/* The class id of bitmap w (nw words, the rest zero), interned; -E2BIG
+ * when XNSG_MAX_CLASSES distinct bitmaps already exist. */
+int class_intern(struct cstate *cs, const uint64_t *w, size_t nw)
+{
+	struct compiled *c = cs->c;
+	struct xnsg_bitmap *b;
+	size_t len = nw, i;
+	uint64_t h;
+
+	while (len && !w[len - 1])
+		len--;
+	h = hash_words(w, len);
+	for (i = h & (cs->nslots - 1);; i = (i + 1) & (cs->nslots - 1)) {
+		uint32_t s = cs->slots[i];
+
+		if (!s)
+			break;
+		if (cs->clen[s - 1] == len && !memcmp(c->classes[s - 1].w, w, len * sizeof(*w)))
+			return (int)(s - 1);
+	}
+	if (c->nclasses >= XNSG_MAX_CLASSES)
+		return -E2BIG;
+	if (c->nclasses == cs->ccap) {
+		cs->ccap = cs->ccap ? cs->ccap * 2 : 256;
+		c->classes = xrealloc(c->classes, cs->ccap * sizeof(*c->classes));
+		cs->clen = xrealloc(cs->clen, cs->ccap);
+	}
+	b = &c->classes[c->nclasses];
+	memset(b, 0, sizeof(*b));
+	memcpy(b->w, w, len * sizeof(*w));
+	for (size_t k = 0; k < len; k++)
+		if (w[k])
+			b->summary[k / 64] |= 1ULL << (k % 64);
+	cs->clen[c->nclasses] = (uint8_t)len;
+	cs->slots[i] = (uint32_t)c->nclasses + 1;
+	return (int)c->nclasses++;
+}
+
+/* The class of a bitmap of this table; -E2BIG (diagnosed) when full. */
+int tclass(struct tctx *tc, const uint64_t *w, uint16_t *out)
+{
+	int id;
+
+	if (tc->n && !memcmp(w, tc->full, tc->nw * sizeof(*w)))
+		id = tc->cs->allones;
+	else
+		id = class_intern(tc->cs, w, tc->nw);
+	if (id < 0) {
+		limit_diag(tc, "more than XNSG_MAX_CLASSES (%d) distinct rule bitmaps in the policy; "
+			   "rebuild with a larger -DXNSG_MAX_CLASSES=N (at most 65536) to raise it",
+			   XNSG_MAX_CLASSES);
+		return id;
+	}
+	*out = (uint16_t)id;
+	return 0;
+}
+
+static bool proto_in(enum xnsg_proto rp, unsigned int ipproto)
+{
+	switch (rp) {
+	case XNSG_PROTO_ANY:
+		return true;
+	case XNSG_PROTO_TCP:
+		return ipproto == 6;
+	case XNSG_PROTO_UDP:
+		return ipproto == 17;
+	case XNSG_PROTO_ICMP: /* ICMP and ICMPv6 */
+		return ipproto == 1 || ipproto == 58;
+	case XNSG_PROTO_ESP:
+		return ipproto == 50;
+	case XNSG_PROTO_AH:
+		return ipproto == 51;
+	}
+	return false;
+}
+
+/* Protocol classes: the numbers some rule names, and the rest. */
+int build_protos(struct tctx *tc)
+{
+	static const unsigned int named[] = { 1, 6, 17, 50, 51, 58 };
+	uint64_t w[XNSG_RULE_WORDS];
+	uint16_t other;
+	int err;
+
+	memset(w, 0, sizeof(w));
+	for (size_t i = 0; i < tc->n; i++)
+		if (tc->rules[i].proto == XNSG_PROTO_ANY)
+			setbit(w, i);
+	err = tclass(tc, w, &other);
+	if (err)
+		return err;
+	for (int p = 0; p < XNSG_PROTOS; p++)
+		tc->t->proto_class[p] = other;
+	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++) {
+		memset(w, 0, sizeof(w));
+		for (size_t i = 0; i < tc->n; i++)
+			if (proto_in(tc->rules[i].proto, named[k]))
+				setbit(w, i);
+		err = tclass(tc, w, &tc->t->proto_class[named[k]]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Allow rules; rules that match packets without ports (both fields '*'). */
+int build_allow_noport(struct tctx *tc)
+{
+	uint64_t allow[XNSG_RULE_WORDS], noport[XNSG_RULE_WORDS];
+	int err;
+
+	memset(allow, 0, sizeof(allow));
+	memset(noport, 0, sizeof(noport));
+	for (size_t i = 0; i < tc->n; i++) {
+		if (tc->rules[i].allow)
+			setbit(allow, i);
+		if (tc->rules[i].sport.any && tc->rules[i].dport.any)
+			setbit(noport, i);
+	}
+	err = tclass(tc, allow, &tc->t->desc.allow_class);
+	if (!err)
+		err = tclass(tc, noport, &tc->t->desc.noport_class);
+	return err;
+}
