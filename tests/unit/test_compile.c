@@ -19,10 +19,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
+#include "alloc.h"
 #include "compile.h"
+#include "diag.h"
 #include "eval.h"
 #include "gen_policy.h"
 #include "model.h"
+#include "policy.h"
 
 #define TCP 6
 #define UDP 17

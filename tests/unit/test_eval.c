@@ -10,8 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "alloc.h"
+#include "diag.h"
 #include "eval.h"
 #include "model.h"
+#include "policy.h"
 
 #define TCP 6
 #define UDP 17

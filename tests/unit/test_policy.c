@@ -17,7 +17,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "alloc.h"
+#include "diag.h"
 #include "model.h"
+#include "policy.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

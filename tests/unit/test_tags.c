@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "diag.h"
 #include "eval.h"
 #include "model.h"
+#include "policy.h"
 
 static struct policy *load(const char *json)
 {
