@@ -159,11 +159,4 @@ struct policy {
 	struct flow_timeouts timeouts;
 };
 
-/* Transitional: the declarations that lived here, until every user
- * includes the header it needs. */
-#include "alloc.h"
-#include "addr.h"
-#include "diag.h"
-#include "policy.h"
-
 #endif /* XNSG_MODEL_H */
