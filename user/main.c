@@ -1,69 +1,103 @@
 // SPDX-License-Identifier: MIT
-/* xnsg: global options, then the command (table in commands.c). */
-#include <errno.h>
-#include <getopt.h>
+/*
+ * xnsg: the global options, from a table like every command's (opts.h),
+ * then the command (commands.c).  The run ends in cli_finish(), which
+ * owes stdout an {"error": ...} in JSON mode when the command failed.
+ */
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "log.h"
+#include "opts.h"
+#include "output.h"
 
-int main(int argc, char **argv)
+struct global_args {
+	int verbose;
+	bool help, version;
+	struct cli_rest cmd;
+};
+
+static int run_xnsg(const void *args);
+
+static const struct cli_opt global_opts[] = {
+	CLI_OPTION(struct global_args, verbose, COUNT, "verbose", .short_name = 'v',
+		   .help = "more messages (-vv: libbpf debug output too)"),
+	CLI_JSON_OPTION("machine-readable output on stdout; errors as {\"error\": ...}"),
+	CLI_OPTION(struct global_args, help, FLAG, "help", .short_name = 'h',
+		   .help = "this help; 'xnsg COMMAND --help' for one command"),
+	CLI_OPTION(struct global_args, version, FLAG, "version", .short_name = 'V',
+		   .help = "print the version"),
+	CLI_REST(struct global_args, cmd, "COMMAND"),
+	CLI_END
+};
+
+static const struct cli_command xnsg = {
+	.summary = "Azure Network Security Group semantics for Linux, enforced with XDP and TC.",
+	.usage = "[-v|-vv] [--json] COMMAND [ARGS]",
+	.opts = global_opts,
+	.args_size = sizeof(struct global_args),
+	.run = run_xnsg,
+};
+
+static void xnsg_usage(FILE *f)
 {
-	static const struct option opts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	const struct command *c;
-	int opt;
+	fprintf(f, "Usage: xnsg %s\n%s\n\nCommands:\n", xnsg.usage, xnsg.summary);
+	cli_print_commands(f);
+	fprintf(f, "  %-8s %s\n\nGlobal options:\n", "help", "this help, or 'xnsg help COMMAND'");
+	cli_print_options(f, &xnsg);
+	fputs("\nExit status: 0 success, 1 failure (invalid policy, kernel refused), 2 bad usage.\n",
+	      f);
+}
 
-	/* '+': stop at the first non-option, the command name. */
-	while ((opt = getopt_long(argc, argv, "+vhV", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'v':
-			xnsg_verbosity++;
-			break;
-		case 'j':
-			xnsg_json = 1;
-			break;
-		case 'h':
-			xnsg_usage(stdout);
-			return 0;
-		case 'V':
-			printf("xnsg %s\n", XNSG_VERSION);
-			return 0;
-		default:
-			xnsg_usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		xnsg_usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[optind], "help")) {
-		if (optind + 1 < argc) {
-			if (!find_command(argv[optind + 1])) {
-				fprintf(stderr, "xnsg: unknown command '%s'\n", argv[optind + 1]);
-				return EXIT_USAGE;
-			}
-			cmd_usage(argv[optind + 1], stdout);
-			return 0;
-		}
+/* xnsg help [COMMAND] */
+static int help(const struct cli_rest *r)
+{
+	const struct cli_command *c;
+
+	if (r->argc < 2) {
 		xnsg_usage(stdout);
 		return 0;
 	}
-	c = find_command(argv[optind]);
+	c = find_command(r->argv[1]);
 	if (!c) {
-		fprintf(stderr, "xnsg: unknown command '%s'; see 'xnsg help'\n", argv[optind]);
+		cli_error("unknown command '%s'", r->argv[1]);
 		return EXIT_USAGE;
 	}
-	argc -= optind;
-	argv += optind;
-	optind = 0; /* reset getopt for the command's own parsing */
-	return c->handler(argc, argv);
+	cli_print_help(stdout, c);
+	return 0;
+}
+
+static int run_xnsg(const void *args)
+{
+	const struct global_args *a = args;
+
+	xnsg_verbosity = a->verbose;
+	if (a->help) {
+		xnsg_usage(stdout);
+		return 0;
+	}
+	if (a->version) {
+		printf("xnsg %s\n", XNSG_VERSION);
+		return 0;
+	}
+	if (!a->cmd.argc) { /* the whole help: what a first try wants to see */
+		cli_note_error("missing COMMAND");
+		xnsg_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(a->cmd.argv[0], "help"))
+		return help(&a->cmd);
+	return cli_run(a->cmd.argc, a->cmd.argv);
+}
+
+int main(int argc, char **argv)
+{
+	struct global_args a = {};
+	int ret = cli_parse(&xnsg, argc, argv, &a);
+
+	/* --help is an option of the table, so CLI_HELP_SHOWN cannot be. */
+	ret = ret == CLI_PARSED ? run_xnsg(&a) : EXIT_USAGE;
+	return cli_finish(a.cmd.argc ? a.cmd.argv[0] : NULL, ret);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * `xnsg --help`, the man page and README agree on commands and options
- * (bpftool's sync test, in spirit).  Runs the built binary: XNSG_BIN, or
- * build/xnsg from the repository root.
+ * (bpftool's sync test, in spirit); --help itself is written from the
+ * option tables the parser reads, so all three agree with the parser.
+ * Runs the built binary: XNSG_BIN, or build/xnsg from the repository root.
  */
 #include <criterion/criterion.h>
 #include <regex.h>
@@ -78,6 +79,33 @@ static void man_escape(const char *opt, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* s with every run of spaces made one space, in a new string. */
+static char *squeeze(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	cr_assert_not_null(out);
+	for (; *s; s++)
+		if (*s != ' ' || o == out || o[-1] != ' ')
+			*o++ = *s;
+	*o = '\0';
+	return out;
+}
+
+/* README's usage block shows each command as its --help does: the line
+ * after "Usage: " (written from the option table), up to spacing. */
+static void expect_readme_usage(const char *readme, const char *usage, const char *name)
+{
+	const char *start = strstr(usage, "Usage: ");
+	char *line, *squeezed = squeeze(readme);
+
+	cr_assert_not_null(start, "'xnsg %s --help' starts with its usage", name);
+	line = strndup(start + 7, strcspn(start + 7, "\n"));
+	cr_expect(strstr(squeezed, line), "README's usage shows '%s'", line);
+	free(line);
+	free(squeezed);
+}
+
 Test(docs, commands_and_options_agree)
 {
 	char *help, *readme = slurp_file("README.md"), *man = slurp_file("man/xnsg.8"), *cmd;
@@ -102,6 +130,7 @@ Test(docs, commands_and_options_agree)
 		cr_assert(strstr(usage, "Usage: xnsg"), "'xnsg %s --help' prints a usage line", name);
 		snprintf(pat, sizeof(pat), "xnsg %s", name);
 		cr_assert(strstr(readme, pat), "README shows '%s'", pat);
+		expect_readme_usage(readme, usage, name);
 		snprintf(pat, sizeof(pat), ".B xnsg %s", name);
 		cr_assert(strstr(man, pat), "the man page has a synopsis for '%s'", name);
 		snprintf(pat, sizeof(pat), ".B %s\n", name);

@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the policy commands (check, show, verify) share: loading a policy
- * with its diagnostics, reporting one error, parsing the common options.
+ * with its diagnostics.  Errors, JSON and tables are the output module's
+ * (output.h), options the option tables' (opts.h).
  */
 #ifndef XNSG_CLI_H
 #define XNSG_CLI_H
 
-#include <jansson.h>
-#include <stdbool.h>
-
+#include "diag.h"
 #include "model.h"
+#include "output.h"
+#include "policy.h"
 
 /*
  * policy_load() and every diagnostic (warnings too) to stderr.  d is the
@@ -17,18 +18,9 @@
  */
 int cli_policy_load(const char *file, struct policy **p, struct diag_list *d);
 /*
- * The policy, or NULL after one error line (and {"error": ...} on stdout
- * in JSON mode): what show and verify need.
+ * The policy, or NULL after one error (cli_error(): {"error": ...} on
+ * stdout in JSON mode): what show and verify need.
  */
 struct policy *cli_policy_or_fail(const char *file);
-
-/* One error: "xnsg: MSG" on stderr; in JSON mode {"error": MSG} on stdout too. */
-void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* A usage error: "xnsg CMD: MSG" and the command's usage on stderr; returns 2. */
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Print j on stdout (json_dumps flags: 0 for one line), keys in insertion
- * order; consumes j. */
-void cli_print_json(json_t *j, size_t flags);
 
 #endif

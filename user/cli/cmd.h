@@ -1,44 +1,44 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Command handlers.  Each returns the process exit code: 0 success,
- * 1 failure (policy invalid, kernel refused, ...), 2 usage.
- * argv[0] is the command name; global options are already consumed.
+ * The commands.  Each is a struct cli_command (opts.h) defined beside its
+ * handler in cmd_NAME.c and listed in commands.c.  A handler returns the
+ * process exit status: 0 success, 1 failure (policy invalid, kernel
+ * refused, ...), EXIT_USAGE (2) bad usage.
  */
 #ifndef XNSG_CMD_H
 #define XNSG_CMD_H
 
-#define EXIT_USAGE 2
+#include <stddef.h>
+#include <stdio.h>
 
-int cmd_check(int argc, char **argv);
-int cmd_show(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_apply(int argc, char **argv);
-int cmd_detach(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_flows(int argc, char **argv);
+#include "opts.h"
 
 #ifndef XNSG_VERSION
 #define XNSG_VERSION "0.1.0"
 #endif
 
-#include <stddef.h>
-#include <stdio.h>
+extern const struct cli_command check_command, show_command, verify_command;
+extern const struct cli_command apply_command, detach_command;
+extern const struct cli_command status_command, stats_command, flows_command;
 
-struct command {
-	const char *name;
-	int (*handler)(int argc, char **argv);
-	const char *args;
-	const char *summary;
-};
-
-/* The command table (commands.c). */
-extern const struct command commands[];
+/* The command table (commands.c), in the order help lists it. */
+extern const struct cli_command *const commands[];
 extern const size_t ncommands;
-const struct command *find_command(const char *name);
-/* Print the usage of one command to f. */
+const struct cli_command *find_command(const char *name);
+
+/*
+ * Run one command: argv[0] is its name, global options are consumed.  An
+ * unknown name is a usage error.  Returns the exit status; the caller
+ * ends the run with cli_finish().
+ */
+int cli_run(int argc, char **argv);
+/* The same for a known command (a declarative or a legacy one). */
+int cli_run_command(const struct cli_command *c, int argc, char **argv);
+
+/* "  NAME     SUMMARY" for every command, as the top-level help lists them. */
+void cli_print_commands(FILE *f);
+/* The usage line and summary of one command, by name (nothing if unknown):
+ * what a legacy command prints after its own usage error. */
 void cmd_usage(const char *name, FILE *f);
-/* Print the top-level usage (every command, global options) to f. */
-void xnsg_usage(FILE *f);
 
 #endif

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* xnsg check POLICY: validate; exit 0 valid, 1 invalid. */
-#include <getopt.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -33,34 +32,18 @@ static const char *plural(size_t n)
 	return n == 1 ? "" : "s";
 }
 
-int cmd_check(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct diag_list d = {};
-	struct policy *p;
+struct check_args {
 	const char *file;
-	size_t nwarn;
-	int opt, err;
+};
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			xnsg_json = 1;
-		} else if (opt == 'h') {
-			cmd_usage("check", stdout);
-			return 0;
-		} else {
-			cmd_usage("check", stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage_error("check", argc == optind ? "missing POLICY"
-							       : "one POLICY only");
-	file = argv[optind];
+static int do_check(const void *args)
+{
+	const struct check_args *a = args;
+	struct diag_list d = {};
+	const char *file = a->file;
+	struct policy *p;
+	size_t nwarn;
+	int err;
 
 	err = cli_policy_load(file, &p, &d);
 	nwarn = d.n - d.nerrors;
@@ -81,3 +64,13 @@ int cmd_check(int argc, char **argv)
 		policy_free(p);
 	return err ? 1 : 0;
 }
+
+static const struct cli_opt check_opts[] = {
+	CLI_POSITIONAL(struct check_args, file, "POLICY"),
+	CLI_JSON_OPTION("print {\"valid\", \"errors\", \"warnings\"} as JSON"),
+	CLI_END
+};
+
+const struct cli_command check_command =
+	CLI_COMMAND("check", struct check_args, do_check, check_opts,
+		    "validate a policy; exit 0 valid, 1 invalid");

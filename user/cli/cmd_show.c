@@ -7,10 +7,11 @@
  * One model, two renderers: the rules are first built as JSON, and the
  * plain table is printed from that JSON, so both always say the same.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
+#include "alloc.h"
 #include "cli.h"
 #include "cmd.h"
 #include "eval.h"
@@ -169,23 +170,19 @@ static void rule_cells(json_t *r, char *cell[NCOLS])
 	cell[COL_DPORT] = join(json_object_get(r, "destinationPorts"), ",");
 }
 
-static void free_cells(char *cell[NCOLS])
-{
-	for (int c = 0; c < NCOLS; c++)
-		free(cell[c]);
-}
-
 /* "source = 1.0.0.0/8 ..." under a rule, when the expansion says more
- * than the labels (tags, ASGs); '*' needs none. */
-static void print_expansion(json_t *side, const char *what, const char *labels)
+ * than the labels (tags, ASGs); '*' needs none.  A new string or NULL. */
+static char *expansion(json_t *side, const char *what, const char *labels)
 {
 	char *prefixes = join(json_object_get(side, "prefixes"), " ");
 	char *plain = join(json_object_get(side, "prefixes"), ",");
+	char *line = NULL;
 
 	if (!json_is_true(json_object_get(side, "any")) && strcmp(plain, labels))
-		printf("        %s = %s\n", what, prefixes[0] ? prefixes : "(nothing)");
+		line = xasprintf("        %s = %s", what, prefixes[0] ? prefixes : "(nothing)");
 	free(prefixes);
 	free(plain);
+	return line;
 }
 
 static void print_level(json_t *level)
@@ -193,9 +190,8 @@ static void print_level(json_t *level)
 	static const char *const head[NCOLS] = {
 		"PRIO", "NAME", "ACCESS", "PROTO", "SOURCE", "SPORT", "DESTINATION", "DPORT",
 	};
-	json_t *rules = json_object_get(level, "rules"), *r;
-	json_t *nsg = json_object_get(level, "nsg");
-	int width[NCOLS];
+	json_t *nsg = json_object_get(level, "nsg"), *r;
+	struct cli_table *t;
 	size_t i;
 
 	if (json_is_null(nsg)) {
@@ -205,33 +201,20 @@ static void print_level(json_t *level)
 	}
 	printf("    %s: %s\n", json_string_value(json_object_get(level, "scope")),
 	       json_string_value(nsg));
-	for (int c = 0; c < NCOLS; c++)
-		width[c] = (int)strlen(head[c]);
-	json_array_foreach(rules, i, r) {
-		char *cell[NCOLS];
+	t = cli_table_new("     ", NCOLS, head);
+	json_array_foreach(json_object_get(level, "rules"), i, r) {
+		char *cell[NCOLS], *src, *dst;
 
 		rule_cells(r, cell);
-		for (int c = 0; c < NCOLS; c++)
-			if ((int)strlen(cell[c]) > width[c])
-				width[c] = (int)strlen(cell[c]);
-		free_cells(cell);
+		src = expansion(json_object_get(r, "source"), "source", cell[COL_SRC]);
+		dst = expansion(json_object_get(r, "destination"), "destination", cell[COL_DST]);
+		cli_table_row(t, cell);
+		if (src)
+			cli_table_note(t, src);
+		if (dst)
+			cli_table_note(t, dst);
 	}
-	printf("     ");
-	for (int c = 0; c < NCOLS; c++)
-		printf(" %-*s", c == NCOLS - 1 ? 0 : width[c], head[c]);
-	putchar('\n');
-	json_array_foreach(rules, i, r) {
-		char *cell[NCOLS];
-
-		rule_cells(r, cell);
-		printf("     ");
-		for (int c = 0; c < NCOLS; c++)
-			printf(" %-*s", c == NCOLS - 1 ? 0 : width[c], cell[c]);
-		putchar('\n');
-		print_expansion(json_object_get(r, "source"), "source", cell[COL_SRC]);
-		print_expansion(json_object_get(r, "destination"), "destination", cell[COL_DST]);
-		free_cells(cell);
-	}
+	cli_table_print(t, stdout);
 }
 
 static void print_iface(json_t *ifc)
@@ -260,48 +243,32 @@ static void print_iface(json_t *ifc)
 
 /* ---- the command ----------------------------------------------------- */
 
-int cmd_show(int argc, char **argv)
+struct show_args {
+	const char *file, *ifname;
+};
+
+static int do_show(const void *args)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	const struct show_args *a = args;
 	struct prefix_list internet = {};
-	const char *ifname = NULL;
+	int only = -1, ret = 1, err;
 	struct policy *p;
-	int opt, only = -1, ret = 1, err;
 	json_t *j, *ifc;
 	size_t i;
 
-	while ((opt = getopt_long(argc, argv, "hi:", opts, NULL)) != -1) {
-		if (opt == 'j') {
-			xnsg_json = 1;
-		} else if (opt == 'i') {
-			ifname = optarg;
-		} else if (opt == 'h') {
-			cmd_usage("show", stdout);
-			return 0;
-		} else {
-			cmd_usage("show", stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage_error("show", argc == optind ? "missing POLICY" : "one POLICY only");
-	p = cli_policy_or_fail(argv[optind]);
+	p = cli_policy_or_fail(a->file);
 	if (!p)
 		return 1;
-	if (ifname) {
-		only = policy_find_iface(p, ifname);
+	if (a->ifname) {
+		only = policy_find_iface(p, a->ifname);
 		if (only < 0) {
-			cli_error("%s: no interface '%s' in the policy", argv[optind], ifname);
+			cli_error("%s: no interface '%s' in the policy", a->file, a->ifname);
 			goto out;
 		}
 	}
 	err = tags_internet_prefixes(p, &internet);
 	if (err) {
-		cli_error("%s: cannot expand the Internet tag: %s", argv[optind], strerror(-err));
+		cli_error("%s: cannot expand the Internet tag: %s", a->file, strerror(-err));
 		goto out;
 	}
 	j = show_json(p, only, &internet);
@@ -318,3 +285,15 @@ out:
 	policy_free(p);
 	return ret;
 }
+
+static const struct cli_opt show_opts[] = {
+	CLI_POSITIONAL(struct show_args, file, "POLICY"),
+	CLI_OPTION(struct show_args, ifname, STRING, "interface", .short_name = 'i', .arg = "IF",
+		   .help = "only this interface (its name in the policy)"),
+	CLI_JSON_OPTION("print the rules as JSON"),
+	CLI_END
+};
+
+const struct cli_command show_command =
+	CLI_COMMAND("show", struct show_args, do_show, show_opts,
+		    "effective rules per interface and direction, prefixes expanded");

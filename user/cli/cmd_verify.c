@@ -5,11 +5,10 @@
  * evaluator or, with --datapath, from the BPF classifier itself.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "cmd.h"
 #include "datapath.h"
@@ -159,7 +158,8 @@ int verify_parse_endpoint(const char *s, struct xnsg_addr *a, uint16_t *port, bo
 }
 
 struct verify_args {
-	const char *file, *ifname, *dir, *proto, *local, *remote;
+	const char *file, *ifname, *proto, *local, *remote;
+	int dir; /* enum xnsg_dir */
 	bool datapath;
 };
 
@@ -175,11 +175,12 @@ static int endpoint_arg(const char *opt, const char *s, const char *proto, uint8
 	bool has_port;
 
 	if (verify_parse_endpoint(s, a, port, &has_port))
-		return cli_usage_error("verify", "%s %s: not ADDRESS, ADDRESS:PORT or [IPv6]:PORT",
-				       opt, s);
+		return cli_cmd_usage_error(&verify_command,
+					   "%s %s: not ADDRESS, ADDRESS:PORT or [IPv6]:PORT", opt, s);
 	if (proto_has_ports(ipproto) && !has_port)
-		return cli_usage_error("verify", "%s %s: missing port (-P %s needs ADDRESS:PORT)",
-				       opt, s, proto);
+		return cli_cmd_usage_error(&verify_command,
+					   "%s %s: missing port (-P %s needs ADDRESS:PORT)", opt, s,
+					   proto);
 	if (!proto_has_ports(ipproto) && has_port) {
 		pr_warn("verify: %s %s: the port is ignored, -P %s has no ports", opt, s, proto);
 		*port = 0;
@@ -187,44 +188,33 @@ static int endpoint_arg(const char *opt, const char *s, const char *proto, uint8
 	return 0;
 }
 
-/* Everything the arguments alone decide; 0 or EXIT_USAGE. */
+/* Everything the arguments alone decide beyond the option table; 0 or
+ * EXIT_USAGE. */
 static int build_query(const struct verify_args *a, struct eval_query *q)
 {
-	const struct { const char *opt, *val; } required[] = {
-		{ "-i IF", a->ifname },
-		{ "-d in|out", a->dir },
-		{ "-P PROTO", a->proto },
-		{ "-l LOCAL[:PORT]", a->local },
-		{ "-r REMOTE[:PORT]", a->remote },
-	};
 	int proto;
 
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!required[i].val)
-			return cli_usage_error("verify", "missing %s", required[i].opt);
 	memset(q, 0, sizeof(*q));
-	if (!strcasecmp(a->dir, "in"))
-		q->dir = XNSG_IN;
-	else if (!strcasecmp(a->dir, "out"))
-		q->dir = XNSG_OUT;
-	else
-		return cli_usage_error("verify", "-d %s: must be in or out", a->dir);
+	q->dir = a->dir;
 	proto = ipproto_parse(a->proto);
 	if (proto < 0)
-		return cli_usage_error("verify",
-				       "-P %s: not tcp, udp, icmp, icmpv6, esp, ah or 0-255", a->proto);
+		return cli_cmd_usage_error(&verify_command,
+					   "-P %s: not tcp, udp, icmp, icmpv6, esp, ah or 0-255",
+					   a->proto);
 	q->ipproto = (uint8_t)proto;
 	if (endpoint_arg("-l", a->local, a->proto, q->ipproto, &q->local, &q->lport) ||
 	    endpoint_arg("-r", a->remote, a->proto, q->ipproto, &q->remote, &q->rport))
 		return EXIT_USAGE;
 	if (q->local.family != q->remote.family)
-		return cli_usage_error("verify", "-l %s and -r %s: not the same address family",
-				       a->local, a->remote);
+		return cli_cmd_usage_error(&verify_command,
+					   "-l %s and -r %s: not the same address family",
+					   a->local, a->remote);
 	/* The datapath walks these past to the protocol they carry (SPEC §2),
 	 * so no IPv6 packet is ever judged as one of them. */
 	if (q->local.family == XNSG_V6 && (proto == 0 || proto == 43 || proto == 44 || proto == 60))
-		return cli_usage_error("verify", "-P %s: an IPv6 extension header, not a protocol; "
-				       "give the protocol it carries", a->proto);
+		return cli_cmd_usage_error(&verify_command,
+					   "-P %s: an IPv6 extension header, not a protocol; "
+					   "give the protocol it carries", a->proto);
 	return 0;
 }
 
@@ -256,7 +246,7 @@ static int run_verify(const struct verify_args *a, struct eval_query *q)
 	if (!iface_has_addr(&p->ifaces[q->iface], &q->local))
 		pr_warn("verify: %s is not an address of %s in the policy", a->local, a->ifname);
 	if (a->datapath)
-		err = datapath_verify(p, q, &r);
+		err = dp_verify(p, q, &r);
 	else
 		eval_flow(p, q, &r);
 	if (err == -EOPNOTSUPP) {
@@ -276,40 +266,42 @@ out:
 	return ret;
 }
 
-int cmd_verify(int argc, char **argv)
+static int do_verify(const void *args)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "datapath", no_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct verify_args a = {};
+	const struct verify_args *a = args;
 	struct eval_query q;
-	int opt;
 
-	while ((opt = getopt_long(argc, argv, "hi:d:P:l:r:", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'j': xnsg_json = 1; break;
-		case 'D': a.datapath = true; break;
-		case 'i': a.ifname = optarg; break;
-		case 'd': a.dir = optarg; break;
-		case 'P': a.proto = optarg; break;
-		case 'l': a.local = optarg; break;
-		case 'r': a.remote = optarg; break;
-		case 'h':
-			cmd_usage("verify", stdout);
-			return 0;
-		default:
-			cmd_usage("verify", stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage_error("verify", argc == optind ? "missing POLICY"
-							       : "one POLICY only");
-	a.file = argv[optind];
-	if (build_query(&a, &q))
+	if (build_query(a, &q))
 		return EXIT_USAGE;
-	return run_verify(&a, &q);
+	return run_verify(a, &q);
 }
+
+static const struct cli_word directions[] = {
+	{ "in", XNSG_IN },
+	{ "out", XNSG_OUT },
+	{ NULL, 0 },
+};
+
+static const struct cli_opt verify_opts[] = {
+	CLI_POSITIONAL(struct verify_args, file, "POLICY"),
+	CLI_OPTION(struct verify_args, ifname, STRING, "interface", .short_name = 'i', .arg = "IF",
+		   .required = true, .help = "the interface, by its name in the policy"),
+	CLI_OPTION(struct verify_args, dir, ENUM, "direction", .short_name = 'd',
+		   .words = directions, .required = true,
+		   .help = "in: from REMOTE to LOCAL; out: from LOCAL to REMOTE"),
+	CLI_OPTION(struct verify_args, proto, STRING, "protocol", .short_name = 'P', .arg = "PROTO",
+		   .required = true, .help = "tcp, udp, icmp, icmpv6, esp, ah or a number 0-255"),
+	CLI_OPTION(struct verify_args, local, STRING, "local", .short_name = 'l',
+		   .arg = "LOCAL[:PORT]", .required = true,
+		   .help = "the interface's side; IPv6 with a port is [ADDRESS]:PORT"),
+	CLI_OPTION(struct verify_args, remote, STRING, "remote", .short_name = 'r',
+		   .arg = "REMOTE[:PORT]", .required = true, .help = "the peer"),
+	CLI_JSON_OPTION("print the decision as JSON"),
+	CLI_OPTION(struct verify_args, datapath, FLAG, "datapath",
+		   .help = "ask the compiled BPF classifier (BPF_PROG_TEST_RUN), not the evaluator"),
+	CLI_END
+};
+
+const struct cli_command verify_command =
+	CLI_COMMAND("verify", struct verify_args, do_verify, verify_opts,
+		    "IP flow verify: the decision for one flow, and the rule behind it");

@@ -1,67 +1,85 @@
 // SPDX-License-Identifier: MIT
 /*
- * The command table: names, handlers, usage lines.  Kept out of main.c so
- * every command (and the tests that call them) can print its usage.
+ * The command table and the dispatcher: find a command by name, parse
+ * its options from its table (opts.h) and run it.  Kept out of main.c so
+ * the tests run commands exactly as the binary does.
  */
-#include <stdio.h>
+#include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cmd.h"
+#include "output.h"
 
-const struct command commands[] = {
-	{ "check", cmd_check, "POLICY",
-	  "validate a policy; exit 0 valid, 1 invalid" },
-	{ "show", cmd_show, "POLICY [-i IF] [--json]",
-	  "effective rules per interface and direction, prefixes expanded" },
-	{ "verify", cmd_verify,
-	  "POLICY -i IF -d in|out -P PROTO -l LOCAL[:PORT] -r REMOTE[:PORT] [--json] [--datapath]",
-	  "IP flow verify: the decision for one flow, and the rule behind it" },
-	{ "apply", cmd_apply,
-	  "POLICY [-i IF] [--ingress xdp|tc] [--reset-flows] [--max-flows N]",
-	  "attach the policy to its interfaces, or atomically update it" },
-	{ "detach", cmd_detach, "[-i IF | --all]",
-	  "remove programs and pins from one interface or all" },
-	{ "status", cmd_status, "[--json]",
-	  "what is attached where, policy hash, map fill" },
-	{ "stats", cmd_stats, "[--json]",
-	  "per-rule hit counters, flow-table counters, drops by reason" },
-	{ "flows", cmd_flows, "[--json]",
-	  "the tracked flows: 5-tuple, interface, state, age, counters, rule" },
+const struct cli_command *const commands[] = {
+	&check_command,	 &show_command,	  &verify_command, &apply_command,
+	&detach_command, &status_command, &stats_command,  &flows_command,
 };
 const size_t ncommands = sizeof(commands) / sizeof(commands[0]);
 
-const struct command *find_command(const char *name)
+const struct cli_command *find_command(const char *name)
 {
 	for (size_t i = 0; i < ncommands; i++)
-		if (!strcmp(commands[i].name, name))
-			return &commands[i];
+		if (!strcmp(commands[i]->name, name))
+			return commands[i];
 	return NULL;
+}
+
+void cli_print_commands(FILE *f)
+{
+	for (size_t i = 0; i < ncommands; i++)
+		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
 }
 
 void cmd_usage(const char *name, FILE *f)
 {
-	const struct command *c = find_command(name);
+	const struct cli_command *c = find_command(name);
 
-	if (!c)
-		return;
-	fprintf(f, "Usage: xnsg %s %s\n  %s\n", c->name, c->args, c->summary);
+	if (c)
+		cli_print_usage(f, c);
 }
 
-void xnsg_usage(FILE *f)
+/* A legacy command parses its own argv, but its --help comes from the
+ * table like every other command's. */
+static int run_legacy(const struct cli_command *c, int argc, char **argv)
 {
-	fprintf(f,
-		"Usage: xnsg [-v|-vv] [--json] COMMAND [ARGS]\n"
-		"Azure Network Security Group semantics for Linux, enforced with XDP and TC.\n\n"
-		"Commands:\n");
-	for (size_t i = 0; i < ncommands; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f,
-		"  %-8s %s\n\n"
-		"Global options:\n"
-		"  -v, --verbose  more messages (-vv: libbpf debug output too)\n"
-		"      --json     machine-readable output on stdout; errors as {\"error\": ...}\n"
-		"  -h, --help     this help; 'xnsg COMMAND --help' for one command\n"
-		"  -V, --version  print the version\n\n"
-		"Exit status: 0 success, 1 failure (invalid policy, kernel refused), 2 bad usage.\n",
-		"help", "this help, or 'xnsg help COMMAND'");
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			cli_print_help(stdout, c);
+			return 0;
+		}
+	}
+	optind = 0; /* a full getopt reset for the command's own parsing */
+	return c->legacy(argc, argv);
+}
+
+int cli_run_command(const struct cli_command *c, int argc, char **argv)
+{
+	void *args;
+	int ret;
+
+	if (c->legacy)
+		return run_legacy(c, argc, argv);
+	args = xcalloc(1, c->args_size);
+	if (c->defaults)
+		memcpy(args, c->defaults, c->args_size);
+	ret = cli_parse(c, argc, argv, args);
+	if (ret == CLI_PARSED)
+		ret = c->run(args);
+	else
+		ret = ret == CLI_HELP_SHOWN ? 0 : EXIT_USAGE;
+	free(args);
+	return ret;
+}
+
+int cli_run(int argc, char **argv)
+{
+	const struct cli_command *c = find_command(argv[0]);
+
+	if (!c) {
+		cli_error("unknown command '%s'; see 'xnsg help'", argv[0]);
+		return EXIT_USAGE;
+	}
+	return cli_run_command(c, argc, argv);
 }
