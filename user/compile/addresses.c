@@ -218,7 +218,8 @@ static int dir4_chunk(struct compiled *c, uint16_t v)
 
 /* For a prefix of length len: entries [lo, lo + 2^(end - len)) of the level
  * that ends at address bit `end`. */
-static void dir4_fill(uint16_t *level, uint32_t lo, unsigned int end, unsigned int len, uint16_t cls)
+static void dir4_fill(uint16_t *level, uint32_t lo, unsigned int end, unsigned int len,
+		      uint16_t cls)
 {
 	for (uint32_t k = 0; k < 1u << (end - len); k++)
 		level[lo + k] = cls;
