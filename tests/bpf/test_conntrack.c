@@ -29,9 +29,10 @@
 #include "bpf_env.h"
 #include "compile.h"
 #include "datapath.h"
-#include "flows.h"
+#include "apply.h"
 #include "model.h"
 #include "pkt.h"
+#include "policy.h"
 #include "xnsg/abi.h"
 
 /* Outbound only (eth1 has no NSG at all: not filtered); short idle timeouts except for established TCP and a
@@ -799,11 +800,11 @@ static void cut_flow(const struct bpf_env *e, const struct fam *f)
 BOTH_FAMILIES(cut_flow, cut_flow)
 
 /*
- * The same through flows_reevaluate() (apply --reset-flows): the private
- * instance's flow table and counters pinned where it looks (a bpffs of
- * the test's own, as XNSG_PIN_DIR), and a new policy naming loopback that
- * denies outbound 443.  (The instance's tables keep the old policy, which
- * still allows the workload's packets out - as AllowVnetOutBound would.)
+ * The same through flows_reevaluate() (apply --reset-flows), given the
+ * private instance's flow table and counters as the datapath handle, and
+ * a new policy naming loopback that denies outbound 443.  (The
+ * instance's tables keep the old policy, which still allows the
+ * workload's packets out - as AllowVnetOutBound would.)
  * The denied flow is cut and counted once; a later policy allowing it
  * removes the cut entry.  Before, the entry was removed: the workload's
  * next packet out, allowed by the rules, started the flow again and the
@@ -836,35 +837,21 @@ static struct policy *parse(const char *json)
 	return p;
 }
 
-static char pin_dir[64];
-
-static void pin_dir_remove(void)
-{
-	if (pin_dir[0]) {
-		umount(pin_dir);
-		rmdir(pin_dir);
-	}
-}
-
-Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
+Test(conntrack, reset_flows_cuts_denied_flows)
 {
 	const struct fam *f = &fam4;
-	char *dir = pin_dir, ct[96], st[96];
 	struct policy *deny, *allow;
+	struct dp dp;
 	size_t checked, cut;
 	struct bpf_env e;
 	struct pkt p;
 
 	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	snprintf(pin_dir, sizeof(pin_dir), "/tmp/xnsg-test-ct-%d", (int)getpid());
-	snprintf(ct, sizeof(ct), "%s/" XNSG_MAP_CT, dir);
-	snprintf(st, sizeof(st), "%s/" XNSG_MAP_CT_STATS, dir);
-	cr_assert_eq(mkdir(dir, 0700), 0, "%s is made", dir);
-	cr_assert_eq(mount("bpf", dir, "bpf", 0, NULL), 0, "a bpffs mounts on %s", dir);
-	cr_assert_eq(bpf_obj_pin(ct_fd(&e), ct), 0, "the flow table pins");
-	cr_assert_eq(bpf_obj_pin(dp_test_map_fd(e.t, XNSG_MAP_CT_STATS), st), 0,
-		     "the counters pin");
-	setenv("XNSG_PIN_DIR", dir, 1);
+	memset(&dp, 0xff, sizeof(dp)); /* every fd -1 but the two it uses */
+	dp.skel = NULL;
+	dp.fd_ct = ct_fd(&e);
+	dp.fd_ct_stats = dp_test_map_fd(e.t, XNSG_MAP_CT_STATS);
+	cr_assert(dp.fd_ct >= 0 && dp.fd_ct_stats >= 0, "the instance's flow table and counters");
 	deny = parse(policy_deny_443);
 	allow = parse(policy_allow);
 
@@ -872,7 +859,7 @@ Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
 	udp(f, &p, OUT, 5400, 53);
 	step(&e, OUT, &p, "UDP out", ALLOWED_BY("AllowInternetOutBound"));
 
-	cr_assert_eq(flows_reevaluate(deny, true, &checked, &cut), 0, "re-evaluation runs");
+	cr_assert_eq(flows_reevaluate(&dp, deny, true, &checked, &cut), 0, "re-evaluation runs");
 	cr_expect_eq(checked, 2, "both flows re-evaluated (%zu)", checked);
 	cr_expect_eq(cut, 1, "the TCP flow to 443 is cut (%zu)", cut);
 	cr_expect_eq(ct_stat(&e, XNSG_CTS_RESET), 1, "counted once as cut");
@@ -883,13 +870,13 @@ Test(conntrack, reset_flows_cuts_denied_flows, .fini = pin_dir_remove)
 	udp(f, &p, IN, 5400, 53);
 	step(&e, IN, &p, "the UDP flow the new policy allows goes on", BY_FLOW);
 
-	cr_assert_eq(flows_reevaluate(deny, true, &checked, &cut), 0, "re-evaluation runs again");
+	cr_assert_eq(flows_reevaluate(&dp, deny, true, &checked, &cut), 0, "re-evaluation runs again");
 	cr_expect_eq(cut, 0, "a cut flow is not cut twice (%zu)", cut);
 	cr_expect_eq(ct_stat(&e, XNSG_CTS_RESET), 1, "nor counted twice");
 	tcp(f, &p, OUT, 43000, 443, PKT_ACK);
 	step(&e, OUT, &p, "still cut", CUT);
 
-	cr_assert_eq(flows_reevaluate(allow, true, &checked, &cut), 0, "re-evaluation by a policy allowing it");
+	cr_assert_eq(flows_reevaluate(&dp, allow, true, &checked, &cut), 0, "re-evaluation by a policy allowing it");
 	cr_expect_eq(cut, 0, "nothing cut (%zu)", cut);
 	cr_expect_eq(ct_entries(&e), 1, "the mark is gone with its entry (%zu entries)", ct_entries(&e));
 	tcp(f, &p, OUT, 43000, 443, PKT_ACK | PKT_PSH);

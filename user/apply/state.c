@@ -109,7 +109,9 @@ json_t *state_gen(json_t *st, unsigned int gen, unsigned int serial)
 {
 	json_t *g = json_array_get(json_object_get(st, "gens"), gen);
 
-	if (!g || json_integer_value(json_object_get(g, "serial")) != (json_int_t)serial)
+	/* Serials start at 1: a fresh xnsg_active (0) was never recorded. */
+	if (!json_is_object(g) || !serial ||
+	    json_integer_value(json_object_get(g, "serial")) != (json_int_t)serial)
 		return NULL;
 	return g;
 }

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The apply transaction in-process (user/apply/): each test runs in a
+ * network and mount namespace of its own (Criterion forks a process per
+ * test), with a private BPF filesystem, a private record directory and
+ * veth interfaces, so nothing it makes outlives it.  Asserted: the
+ * kernel's maps (active generation, interface entries), the record, the
+ * hooks as the kernel reports them, and that detach leaves nothing.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "compile.h"
+#include "datapath.h"
+#include "policy.h"
+
+static char dir[32];
+
+static const char *policy_json(const char *port)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+		 "{\"virtualNetwork\": {\"name\": \"v\", \"addressPrefixes\": [\"192.0.2.0/24\"]},"
+		 " \"networkSecurityGroups\": [{\"name\": \"n\", \"properties\": {\"securityRules\": ["
+		 "  {\"name\": \"AllowWeb\", \"properties\": {\"priority\": 100, \"direction\": \"Inbound\","
+		 "   \"access\": \"Allow\", \"protocol\": \"Tcp\", \"sourceAddressPrefix\": \"*\","
+		 "   \"sourcePortRange\": \"*\", \"destinationAddressPrefix\": \"*\","
+		 "   \"destinationPortRange\": \"%s\"}}]}}],"
+		 " \"interfaces\": ["
+		 "  {\"name\": \"d0\", \"networkSecurityGroup\": \"n\", \"ipAddresses\": [\"192.0.2.10\"]},"
+		 "  {\"name\": \"d1\", \"networkSecurityGroup\": \"n\", \"ipAddresses\": [\"192.0.2.11\"]}]}",
+		 port);
+	return buf;
+}
+
+static void private_world(void)
+{
+	char path[96];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (namespaces, BPF)");
+	cr_assert_eq(unshare(CLONE_NEWNET | CLONE_NEWNS), 0, "unshare a network and mount namespace");
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "make mounts private");
+	snprintf(dir, sizeof(dir), "/tmp/xnsg-apply-XXXXXX");
+	cr_assert(mkdtemp(dir), "a private directory");
+	snprintf(path, sizeof(path), "%s/bpf", dir);
+	mkdir(path, 0700);
+	cr_assert_eq(mount("bpf", path, "bpf", 0, "mode=0700"), 0, "a private BPF filesystem");
+	snprintf(path, sizeof(path), "%s/bpf/xnsg", dir);
+	setenv("XNSG_PIN_DIR", path, 1);
+	snprintf(path, sizeof(path), "%s/run", dir);
+	setenv("XNSG_STATE_DIR", path, 1);
+	cr_assert_eq(system("ip link add d0 type veth peer name p0 && "
+			    "ip link add d1 type veth peer name p1 && "
+			    "ip link set d0 up && ip link set d1 up"), 0, "veth interfaces d0, d1");
+}
+
+static void teardown(void)
+{
+	char cmd[160];
+
+	if (!*dir)
+		return;
+	snprintf(cmd, sizeof(cmd), "umount %s/bpf 2>/dev/null; rm -rf %s", dir, dir);
+	if (system(cmd))
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+TestSuite(apply, .init = private_world, .fini = teardown);
+
+/* Apply the test policy with port `port` (and options o). */
+static int apply(const char *port, const struct apply_opts *o)
+{
+	struct apply_opts none = { 0 };
+	struct apply_result r;
+	struct compiled *c;
+	struct policy *p;
+	char file[128];
+	FILE *f;
+	int err;
+
+	snprintf(file, sizeof(file), "%s/policy.json", dir);
+	f = fopen(file, "w");
+	cr_assert(f, "write the policy");
+	fputs(policy_json(port), f);
+	fclose(f);
+	cr_assert_eq(apply_load(file, &p, &c), 0, "the test policy loads");
+	err = apply_policy(p, c, o ? o : &none, &r);
+	compiled_free(c);
+	policy_free(p);
+	return err;
+}
+
+static struct xnsg_active active(void)
+{
+	struct xnsg_active a = { 0 };
+	struct dp dp;
+
+	cr_assert_eq(dp_open_pins(&dp), 0, "the pinned maps open");
+	cr_assert_eq(dp_active_read(&dp, &a), 0, "xnsg_active reads");
+	dp_close(&dp);
+	return a;
+}
+
+static bool entry(unsigned int gen, const char *ifname)
+{
+	struct dp dp;
+	bool known;
+
+	cr_assert_eq(dp_open_pins(&dp), 0, "the pinned maps open");
+	known = dp_iface_known(&dp, gen, if_nametoindex(ifname));
+	dp_close(&dp);
+	return known;
+}
+
+static bool hooked(const char *ifname)
+{
+	struct dp_hooks h;
+	struct dp dp;
+
+	if (dp_open_pins(&dp))
+		return false;
+	dp_hooks_query(&dp, if_nametoindex(ifname), &h);
+	dp_close(&dp);
+	return (h.xdp_mode || h.tc_ingress) && h.tc_egress;
+}
+
+static size_t recorded(void)
+{
+	json_t *st = state_read();
+	size_t n = json_array_size(json_object_get(st, "interfaces"));
+
+	json_decref(st);
+	return n;
+}
+
+Test(apply, first_apply_enforces_and_records)
+{
+	struct xnsg_active a;
+	json_t *st;
+
+	cr_assert_eq(apply("80", NULL), 0, "apply succeeds");
+	a = active();
+	cr_expect_eq(a.gen, 1, "a first apply writes and flips to generation 1 (got %u)", a.gen);
+	cr_expect_eq(a.serial, 1, "apply serial 1 (got %u)", a.serial);
+	cr_expect(entry(1, "d0") && entry(1, "d1"), "both interfaces have entries in generation 1");
+	cr_expect(!entry(0, "d0") && !entry(0, "d1"), "generation 0's pass-all entries are cleared");
+	cr_expect(hooked("d0") && hooked("d1"), "the kernel reports our hooks on d0 and d1");
+	cr_expect_eq(recorded(), 2, "the record lists two interfaces");
+	st = apply_status();
+	cr_assert(st, "status reports");
+	cr_expect(json_is_true(json_object_get(st, "applied")), "status: applied");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(st, "interfaces"), 0), "state")),
+			 "enforcing", "status: d0 is enforcing");
+	json_decref(st);
+}
+
+Test(apply, update_flips_and_clears_the_old_generation)
+{
+	struct xnsg_active a;
+	json_t *st;
+	char *h1;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	st = apply_status();
+	h1 = strdup(json_string_value(json_object_get(st, "hash")));
+	json_decref(st);
+	cr_assert_eq(apply("81", NULL), 0, "update");
+	a = active();
+	cr_expect_eq(a.gen, 0, "the update flips to generation 0 (got %u)", a.gen);
+	cr_expect_eq(a.serial, 2, "apply serial 2 (got %u)", a.serial);
+	cr_expect(!entry(1, "d0"), "the old generation's entries are cleared");
+	st = apply_status();
+	cr_expect_str_neq(json_string_value(json_object_get(st, "hash")), h1, "status names the new policy");
+	json_decref(st);
+	free(h1);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(apply(i % 2 ? "80" : "81", NULL), 0, "repeated apply %d in one process", i);
+	cr_expect_eq(active().serial, 8, "eight applies made (serial %u)", active().serial);
+}
+
+Test(apply, one_interface_only)
+{
+	struct apply_opts o = { .only = "d0" };
+
+	cr_assert_eq(apply("80", &o), 0, "apply -i d0");
+	cr_expect(hooked("d0"), "d0 is hooked");
+	cr_expect(!hooked("d1"), "d1 is left alone");
+	cr_expect_eq(recorded(), 1, "the record lists d0 only");
+	o.only = "d1";
+	cr_assert_eq(apply("81", &o), 0, "apply -i d1");
+	cr_expect(hooked("d0") && hooked("d1"), "both hooked now");
+	cr_expect(entry(active().gen, "d0"), "d0 is judged by the new generation too");
+}
+
+Test(apply, detach_one_then_all_leaves_nothing)
+{
+	char pins[128], rec[160];
+	json_t *names = json_array();
+	struct stat sb;
+
+	cr_assert_eq(apply("80", NULL), 0, "apply");
+	cr_assert_eq(apply_detach("d1", names), 0, "detach d1");
+	cr_expect(!hooked("d1") && hooked("d0"), "d1 unhooked, d0 still hooked");
+	cr_expect(!entry(active().gen, "d1"), "d1's entries are gone");
+	cr_expect_eq(recorded(), 1, "the record lists d0 only");
+	cr_assert_eq(apply_detach(NULL, names), 0, "detach --all");
+	cr_expect_eq(json_array_size(names), 2, "two interfaces reported detached");
+	snprintf(pins, sizeof(pins), "%s/bpf/xnsg", dir);
+	cr_expect_neq(stat(pins, &sb), 0, "the pin directory is gone");
+	snprintf(rec, sizeof(rec), "%s", state_path(".json"));
+	cr_expect_neq(stat(rec, &sb), 0, "the record is gone");
+	json_decref(names);
+}
+
+Test(apply, detach_without_record_finds_the_hooks)
+{
+	json_t *names = json_array();
+	char pins[128];
+	struct stat sb;
+
+	cr_assert_eq(apply("80", NULL), 0, "apply");
+	state_remove(); /* as a crash or an operator might */
+	cr_assert_eq(apply_detach(NULL, names), 0, "detach --all with no record");
+	cr_expect(!hooked("d0") && !hooked("d1"), "the hooks were found in the kernel and removed");
+	snprintf(pins, sizeof(pins), "%s/bpf/xnsg", dir);
+	cr_expect_neq(stat(pins, &sb), 0, "the pin directory is gone");
+	json_decref(names);
+}
+
+Test(apply, state_paths_of_two_pin_dirs_differ)
+{
+	char *a, *b;
+
+	setenv("XNSG_PIN_DIR", "/x/a_b", 1);
+	a = state_path(".json");
+	setenv("XNSG_PIN_DIR", "/x/a/b", 1);
+	b = state_path(".json");
+	cr_expect_str_neq(a, b, "/x/a_b and /x/a/b have different records");
+	free(a);
+	free(b);
+}
