@@ -227,11 +227,6 @@ int dp_test_map_fd(struct dp_test *t, const char *name);
 int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
 		    unsigned long long *packets, unsigned long long *bytes);
 
-/* Frame for a flow: Ethernet + IPv4/IPv6 + TCP SYN / UDP / ICMP echo /
- * bare protocol header, addresses and ports as the packet sees them
- * (frame.c). */
-size_t packet_for_flow(uint8_t *buf, size_t cap, uint8_t ipproto,
-		       const struct xnsg_addr *src, uint16_t sport,
-		       const struct xnsg_addr *dst, uint16_t dport);
+#include "frame.h" /* crafted frames: packet_for_flow() and the test builders */
 
 #endif
