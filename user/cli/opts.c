@@ -375,19 +375,19 @@ int cli_parse(const struct cli_command *c, int argc, char **argv, void *args)
 	struct option lo[CLI_MAX_OPTS + 2];
 	char shorts[3 * CLI_MAX_OPTS + 4], form[160];
 	bool given[CLI_MAX_OPTS + 1] = {};
+	int ch, li, err = 0, saved_opterr = opterr;
 	struct optset s;
-	int ch, li, err;
 
 	optset_of(c, &s);
 	getopt_tables(&s, lo, shorts);
 	opterr = 0;
 	optind = 0; /* a full reset: each parse reads a new argv */
-	while (li = -1, (ch = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+	while (!err && (li = -1, ch = getopt_long(argc, argv, shorts, lo, &li)) != -1)
 		err = one_option(c, &s, ch, li, argv, args, given);
-		if (err)
-			return err;
-	}
-	err = positionals(c, &s, argc, argv, args);
+	/* A legacy command's own getopt loop still wants getopt's messages. */
+	opterr = saved_opterr;
+	if (!err)
+		err = positionals(c, &s, argc, argv, args);
 	if (err)
 		return err;
 	for (int i = 0; i < s.n; i++) {

@@ -5,10 +5,11 @@
  * and a command that fails without printing its result prints
  * {"error": "..."} there instead, exactly once, with the run's first error.
  *
- * How the first error is known: cli_error() and usage errors keep it, and
- * so does the log (pr_err() from any module) once it calls cli_note_error()
- * through xnsg_log_error_hook; main() calls cli_finish() with the exit
- * status, which prints the {"error": ...} when it is due.
+ * How the first error is known: cli_error() and usage errors keep it;
+ * pr_err() from the other modules is kept when the log hands its errors
+ * to cli_note_error() (an error hook main() installs); a failure with no
+ * kept message still gets an {"error": ...} naming the command.  main()
+ * calls cli_finish() with the exit status, which prints it when due.
  */
 #ifndef XNSG_OUTPUT_H
 #define XNSG_OUTPUT_H
