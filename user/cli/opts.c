@@ -293,7 +293,7 @@ static void getopt_tables(const struct optset *s, struct option *lo, char *short
 	shorts[k] = '\0';
 }
 
-/* How the user wrote option i: "--interface" or "-i". */
+/* How the user wrote o: "--interface" or "-i". */
 static void spelling(const struct cli_opt *o, bool as_long, char *buf, size_t len)
 {
 	if (as_long || !o->short_name)
