@@ -12,6 +12,10 @@
  * generator seeded with gen_packet_seed(base, K); on a disagreement it
  * prints "seed=N policy=K packet=J" and the flow (gen_flow_str), and
  * XNSG_SEED=N reruns the very same policies and packets.
+ *
+ * The benchmark (bench/bench.c) draws its policies here too: fixed shapes
+ * of N rules per NSG direction (gen_bench_policy_json), from an RNG it
+ * owns.
  */
 #ifndef XNSG_GEN_POLICY_H
 #define XNSG_GEN_POLICY_H
@@ -30,6 +34,8 @@ struct gen_rng {
 
 void gen_rng_seed(struct gen_rng *r, uint64_t seed);
 uint64_t gen_u64(struct gen_rng *r);
+/* The high 32 bits of gen_u64(). */
+uint32_t gen_u32(struct gen_rng *r);
 /* Uniform in [0, n); n > 0. */
 uint32_t gen_below(struct gen_rng *r, uint32_t n);
 /* True with probability num/den. */
@@ -40,9 +46,12 @@ uint64_t gen_base_seed(uint64_t def, bool *from_env);
 uint64_t gen_policy_seed(uint64_t base, unsigned int k);
 uint64_t gen_packet_seed(uint64_t base, unsigned int k);
 
+/* Priorities 100..4096, unique per NSG direction: 3,997 user rules. */
+#define GEN_MAX_USER_RULES 3997
+
 struct gen_opts {
 	/* User rules per NSG direction are drawn from [min_rules, max_rules]
-	 * (at most 3997: priorities 100-4096 are unique per direction). */
+	 * (at most GEN_MAX_USER_RULES). */
 	unsigned int min_rules, max_rules;
 	/* NSGs in the policy, 1..max_nsgs (default 4); each interface's NIC
 	 * and subnet levels draw from them or have none. */
@@ -64,6 +73,47 @@ void gen_pkts_free(struct gen_pkts *g);
 void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q);
 /* The same for interface `iface` (index into policy.ifaces; -1: random). */
 void gen_packet_for(struct gen_pkts *g, struct gen_rng *r, int iface, struct eval_query *q);
+
+/* ---- benchmark policies ---------------------------------------------- */
+
+enum gen_shape {
+	/* Every rule but the last misses the probe packet (203.0.113.7:40000
+	 * -> 10.9.1.4:443/tcp), the last allows it: the worst case of a
+	 * linear scan. */
+	GEN_SHAPE_LAST,
+	/* Random overlapping prefixes, port ranges and protocols, all
+	 * allowing, and a last rule that allows everything (so every packet
+	 * is judged by both levels, whatever it matched). */
+	GEN_SHAPE_RANDOM,
+};
+
+struct gen_bench_opts {
+	/* Rules per NSG direction.  Every NSG also holds Azure's three
+	 * default rules of that direction, so above GEN_MAX_USER_RULES this
+	 * means that many user rules + 3 defaults (4,000 = the full table). */
+	int rules;
+	enum gen_shape shape;
+	const char *ifname;    /* the interface (10.9.1.4); NULL: "eth0" */
+	const char *tags_file; /* serviceTagsFile; the subnet NSG's last rule
+				* then has source "Big" (gen_bench_tags_json) */
+	bool deny_last;        /* the last rule denies (GEN_SHAPE_LAST: UDP to
+				* port 443, like the peers' drop rule) */
+	bool variant;          /* every missing rule's port moved up by one:
+				* the same policy, changed (what an update writes) */
+	bool one_level;        /* the NIC NSG only, no subnet NSG */
+};
+
+/* User rules written for `rules` rules per NSG direction: 1..3997. */
+int gen_user_rules(int rules);
+/*
+ * A policy of VNet 10.9.0.0/16, subnet 10.9.1.0/24 and one interface
+ * 10.9.1.4 whose subnet and NIC NSGs each hold o->rules inbound rules of
+ * o->shape; GEN_SHAPE_RANDOM draws from r.  Malloc'd JSON text, or NULL.
+ */
+char *gen_bench_policy_json(struct gen_rng *r, const struct gen_bench_opts *o);
+/* Azure's Service Tags file shape, one tag "Big" of n distinct /24s
+ * (20.0.0.0/24 on); malloc'd JSON text, or NULL. */
+char *gen_bench_tags_json(int n);
 
 /* "eth0 in proto 6 local 10.1.1.4:80 remote 198.51.100.7:40000" */
 char *gen_flow_str(const struct policy *p, const struct eval_query *q, char *buf, size_t len);
