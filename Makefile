@@ -115,7 +115,8 @@ $(BUILD)/bench/%.o: bench/%.c $(BUILD)/xnsg.skel.h | $(DEPS_STAMP)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
 
-$(BUILD)/xnsg-bench: $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(wildcard bench/*.c)) $(BUILD)/libxnsg.a
+# The benchmark's policies come from the tests' generator.
+$(BUILD)/xnsg-bench: $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(wildcard bench/*.c)) $(BUILD)/tests/lib/gen_policy.o $(BUILD)/libxnsg.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -16,7 +16,9 @@
  * per NSG direction) leave room for 3,997 user rules, and every NSG also
  * holds Azure's three default rules of that direction, so RULES above
  * 3,997 means 3,997 user rules + 3 defaults (4,000 = the full table); the
- * probe packets still match only the last user rule.
+ * probe packets still match only the last user rule.  The policies come
+ * from the tests' generator (tests/lib/gen_policy.c, gen_bench_policy_json),
+ * every frame from user/datapath/frame.c.
  *
  * genpolicy reads XNSG_BENCH_IF (interface name), XNSG_BENCH_DENY_LAST
  * (the last rule denies UDP to port 443, like the peers' drop rule) and
@@ -46,103 +48,31 @@
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
+
+#include "../tests/lib/gen_policy.h"
+#include "addr.h"
 #include "compile.h"
 #include "datapath.h"
+#include "diag.h"
+#include "frame.h"
 #include "model.h"
+#include "policy.h"
 #include "xnsg/abi.h"
 
-/* Priorities 100..4096, unique per NSG direction: 3,997 user rules. */
-#define BENCH_MAX_USER_RULES 3997
-
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint32_t rnd32(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return (uint32_t)((rng * 0x2545f4914f6cdd1dULL) >> 32);
-}
+/*
+ * The one RNG of the benchmark: the random policies and the random
+ * packets draw from it in turn, so this state (the one bench/RESULTS.md
+ * was measured with) fixes every one of them.
+ */
+static struct gen_rng rng = { 0x9e3779b97f4a7c15ULL };
 
 /* ---- policies ------------------------------------------------------- */
 
-/*
- * A policy with `rules` inbound rules in each of two NSGs (subnet and
- * NIC level) on interface eth0 (10.9.1.4).  shape "last": every rule but
- * the last misses the probe packet (203.0.113.7:40000 -> 10.9.1.4:443/tcp),
- * the last allows it — the worst case of a linear scan.  shape "random":
- * random overlapping prefixes, port ranges and protocols, all allowing, and
- * a last rule that allows everything (so every packet is judged by both
- * levels, whatever it matched).
- */
 static bool env_on(const char *name)
 {
 	const char *s = getenv(name);
 
 	return s && *s && strcmp(s, "0");
-}
-
-/* User rules written for RULES rules per NSG direction (see the top). */
-static int user_rules(int rules)
-{
-	return rules > BENCH_MAX_USER_RULES ? BENCH_MAX_USER_RULES : rules < 1 ? 1 : rules;
-}
-
-static void write_rules(FILE *f, const char *nsg, int rules, const char *shape, int tag_rule)
-{
-	/* Side by side with filters that drop on their last rule. */
-	bool deny_last = env_on("XNSG_BENCH_DENY_LAST");
-	const char *last_access = deny_last ? "Deny" : "Allow";
-	/* A second version of the same policy (every miss moved one port up):
-	 * what an update writes. */
-	unsigned int variant = env_on("XNSG_BENCH_VARIANT") ? 1 : 0;
-
-	rules = user_rules(rules);
-	fprintf(f, "{\"name\": \"%s\", \"securityRules\": [\n", nsg);
-	for (int i = 0; i < rules; i++) {
-		bool last = i == rules - 1;
-		char src[64], dport[32];
-		const char *proto = "Tcp";
-
-		if (!strcmp(shape, "last")) {
-			/* Misses: sources in 198.18.0.0/15, never the probe's. */
-			snprintf(src, sizeof(src), "\"198.%u.%u.%u/%u\"", 18 + (i >> 16 & 1), i >> 8 & 255,
-				 i & 255, 32);
-			snprintf(dport, sizeof(dport), "%u", 1000 + (unsigned int)i % 60000 + variant);
-			if (last) {
-				snprintf(src, sizeof(src), "\"*\"");
-				snprintf(dport, sizeof(dport), "443");
-				/* The peers' last rule: "udp dport 443 drop". */
-				proto = deny_last ? "Udp" : "*";
-			}
-		} else {
-			unsigned int len = 8 + rnd32() % 25;
-			unsigned int lo = rnd32() % 65536, hi = lo + rnd32() % 2000;
-
-			snprintf(src, sizeof(src), "\"%u.%u.%u.%u/%u\"", 1 + rnd32() % 223, rnd32() % 256,
-				 rnd32() % 256, rnd32() % 256, len);
-			snprintf(dport, sizeof(dport), "%u-%u", lo, hi > 65535 ? 65535 : hi);
-			proto = (const char *[]){ "Tcp", "Udp", "*", "Tcp" }[rnd32() % 4];
-			if (rnd32() % 8 == 0)
-				snprintf(src, sizeof(src), "\"Internet\"");
-			if (last) {
-				/* Allow what no other rule took: every packet is
-				 * judged by both levels, as in the "last" shape. */
-				snprintf(src, sizeof(src), "\"*\"");
-				snprintf(dport, sizeof(dport), "*");
-				proto = "*";
-			}
-		}
-		if (tag_rule && last)
-			snprintf(src, sizeof(src), "\"Big\"");
-		fprintf(f,
-			"  {\"name\": \"r%d\", \"priority\": %d, \"direction\": \"Inbound\", \"access\": \"%s\", "
-			"\"protocol\": \"%s\", \"sourceAddressPrefix\": %s, \"sourcePortRange\": \"*\", "
-			"\"destinationAddressPrefix\": \"*\", \"destinationPortRange\": \"%s\"}%s\n",
-			i, 100 + i, last ? last_access : !strcmp(shape, "random") ? "Allow" : "Deny", proto, src, dport,
-			last ? "" : ",");
-	}
-	fprintf(f, "]}");
 }
 
 /* The interface the generated policy names: eth0, or $XNSG_BENCH_IF. */
@@ -153,52 +83,46 @@ static const char *bench_if(void)
 	return s && *s ? s : "eth0";
 }
 
-static char *policy_json(int rules, const char *shape, const char *tags_file)
+/* A policy of `rules` rules per NSG direction (gen_policy.h), shaped as
+ * the environment asks (see the top of this file). */
+static char *policy_json(int rules, enum gen_shape shape, const char *tags_file)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct gen_bench_opts o = {
+		.rules = rules,
+		.shape = shape,
+		.ifname = bench_if(),
+		.tags_file = tags_file,
+		.deny_last = env_on("XNSG_BENCH_DENY_LAST"),
+		.variant = env_on("XNSG_BENCH_VARIANT"),
+		.one_level = env_on("XNSG_BENCH_ONE_LEVEL"),
+	};
 
-	fprintf(f, "{\"virtualNetwork\": {\"name\": \"bench\", \"addressPrefixes\": [\"10.9.0.0/16\"]},\n");
-	if (tags_file)
-		fprintf(f, "\"serviceTagsFile\": \"%s\",\n", tags_file);
-	fprintf(f, "\"networkSecurityGroups\": [\n");
-	/* Both levels, unless $XNSG_BENCH_ONE_LEVEL: then the NIC NSG only. */
-	write_rules(f, "subnet-nsg", rules, shape, tags_file != NULL);
-	fprintf(f, ",\n");
-	write_rules(f, "nic-nsg", rules, shape, 0);
-	fprintf(f, "],\n\"subnets\": [{\"name\": \"s\", \"addressPrefix\": \"10.9.1.0/24\", "
-		   "\"networkSecurityGroup\": %s}],\n"
-		   "\"interfaces\": [{\"name\": \"%s\", \"subnet\": \"s\", \"networkSecurityGroup\": "
-		   "\"nic-nsg\", \"ipAddresses\": [\"10.9.1.4\"]}]}\n",
-		env_on("XNSG_BENCH_ONE_LEVEL") ? "null" : "\"subnet-nsg\"", bench_if());
-	fclose(f);
-	return buf;
+	return gen_bench_policy_json(&rng, &o);
 }
 
-/* Azure's Service Tags file shape, one tag "Big" of n distinct /24..32s. */
-static int write_tags_file(const char *path, int n)
+/* DIR/NAME holding text (NULL: out of memory); 0 or -errno. */
+static int write_file(const char *dir, const char *name, char *text)
 {
-	FILE *f = fopen(path, "w");
+	char path[512];
+	FILE *f;
+	int err = 0;
 
+	if (!text)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
 	if (!f)
-		return -errno;
-	fprintf(f, "{\"changeNumber\": 1, \"cloud\": \"Public\", \"values\": [{\"name\": \"Big\", "
-		   "\"id\": \"Big\", \"properties\": {\"changeNumber\": 1, \"region\": \"\", "
-		   "\"platform\": \"Azure\", \"systemService\": \"Bench\", \"addressPrefixes\": [\n");
-	for (int i = 0; i < n; i++)
-		fprintf(f, "\"%u.%u.%u.0/24\"%s\n", 20 + (i >> 16), (i >> 8) & 255, i & 255,
-			i + 1 < n ? "," : "");
-	fprintf(f, "]}}]}\n");
-	return fclose(f) ? -errno : 0;
+		err = -errno;
+	else if (fputs(text, f) < 0 || fclose(f))
+		err = -EIO;
+	free(text);
+	return err;
 }
 
 static int cmd_genpolicy(int argc, char **argv)
 {
 	int rules, prefixes = 0;
 	const char *dir;
-	char path[512], *json;
-	FILE *f;
 
 	if (argc < 3)
 		return 2;
@@ -206,19 +130,12 @@ static int cmd_genpolicy(int argc, char **argv)
 	if (argc == 4)
 		prefixes = atoi(argv[2]);
 	dir = argv[argc - 1];
-	if (prefixes) {
-		snprintf(path, sizeof(path), "%s/ServiceTags.json", dir);
-		if (write_tags_file(path, prefixes))
-			return 1;
-	}
-	json = policy_json(rules, "last", prefixes ? "ServiceTags.json" : NULL);
-	snprintf(path, sizeof(path), "%s/policy.json", dir);
-	f = fopen(path, "w");
-	if (!f)
+	if (prefixes && write_file(dir, "ServiceTags.json", gen_bench_tags_json(prefixes)))
 		return 1;
-	fputs(json, f);
-	free(json);
-	return fclose(f) ? 1 : 0;
+	return write_file(dir, "policy.json",
+			  policy_json(rules, GEN_SHAPE_LAST, prefixes ? "ServiceTags.json" : NULL))
+		       ? 1
+		       : 0;
 }
 
 /* ---- classifier cost ------------------------------------------------ */
@@ -324,6 +241,27 @@ static size_t probe(uint8_t *buf, const char *src, uint16_t sport, uint16_t dpor
 	return packet_for_flow(buf, 128, proto, &s, sport, &d, dport);
 }
 
+/* A dotted-quad source 1-223.x.x.x at random.  The last octet is drawn
+ * first: the order GCC evaluated snprintf()'s arguments in when
+ * bench/RESULTS.md was measured. */
+static void rand_src(char *buf, size_t len)
+{
+	unsigned int d = gen_u32(&rng) % 256, c = gen_u32(&rng) % 256, b = gen_u32(&rng) % 256;
+
+	snprintf(buf, len, "%u.%u.%u.%u", 1 + gen_u32(&rng) % 223, b, c, d);
+}
+
+/* A TCP or UDP probe from src between random ports: the protocol drawn
+ * first, then the ports, for the same reason as in rand_src(). */
+static size_t rand_probe(uint8_t *buf, const char *src)
+{
+	uint8_t proto = gen_u32(&rng) % 2 ? 6 : 17;
+	uint16_t dport = (uint16_t)gen_u32(&rng), sport = (uint16_t)gen_u32(&rng);
+
+	return probe(buf, src, sport, dport, proto);
+}
+
+
 /*
  * The "random, deep" packets: sources inside the policy's IPv4 source
  * entries longer than /16 (host bits random), whose lookups go through
@@ -341,15 +279,15 @@ static void trie_frames(const struct compiled *c, uint8_t (*fr)[128], size_t *le
 			if (c->tables[t].lpm4[i].field == XNSG_FIELD_SRC && c->tables[t].lpm4[i].prefix.len > 16)
 				deep[ndeep++] = &c->tables[t].lpm4[i];
 	for (int k = 0; k < n && ndeep; k++) {
-		const struct xnsg_prefix *p = &deep[rnd32() % (uint32_t)ndeep]->prefix;
+		const struct xnsg_prefix *p = &deep[gen_u32(&rng) % (uint32_t)ndeep]->prefix;
 		uint32_t a = (uint32_t)p->bytes[0] << 24 | (uint32_t)p->bytes[1] << 16 |
 			     (uint32_t)p->bytes[2] << 8 | p->bytes[3];
 		char src[32];
 
 		if (p->len < 32)
-			a |= rnd32() & (0xffffffffu >> p->len);
+			a |= gen_u32(&rng) & (0xffffffffu >> p->len);
 		snprintf(src, sizeof(src), "%u.%u.%u.%u", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
-		lens[k] = probe(fr[k], src, (uint16_t)rnd32(), (uint16_t)rnd32(), rnd32() % 2 ? 6 : 17);
+		lens[k] = rand_probe(fr[k], src);
 	}
 }
 
@@ -424,56 +362,82 @@ static int fail(const char *what)
 	return 1;
 }
 
-static int cmd_classify(int argc, char **argv)
-{
-	static const int counts[] = { 1, 10, 100, 1000, 4000 };
-	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-	unsigned int repeat = quick ? 20000 : 200000;
-	int reps = quick ? 3 : 9, nsingle = quick ? 4000 : 20000, passes = quick ? 3 : 5;
-	int efd = empty_prog(BPF_PROG_TYPE_XDP), tfd = empty_prog(BPF_PROG_TYPE_SCHED_CLS);
-	struct dp_test *stateless = dp_test_open(DP_TEST_STATELESS | DP_TEST_NO_RECORD);
-	struct dp_test *stateful = dp_test_open(DP_TEST_NO_RECORD);
-	static uint8_t frames[16][128], (*many)[128];
-	size_t lens[16], *mlens;
-	double *scratch;
+static const int counts[] = { 1, 10, 100, 1000, 4000 };
+enum { NCOUNTS = sizeof(counts) / sizeof(counts[0]), NSHAPES = 2 };
 
-	if (efd < 0 || tfd < 0 || !stateless || !stateful) {
+/* What every part of `classify` shares. */
+struct classify {
+	unsigned int repeat;
+	int reps, nsingle, passes;
+	int efd, tfd; /* the empty XDP and TC programs */
+	struct dp_test *stateless, *stateful;
+	uint8_t probe[1][128]; /* 203.0.113.7:40000 -> 10.9.1.4:443/tcp SYN */
+	size_t probe_len[1];
+	/* nsingle distinct flows and room for their timings */
+	uint8_t (*many)[128];
+	size_t *mlens;
+	double *scratch;
+};
+
+static int classify_open(struct classify *k, bool quick)
+{
+	k->repeat = quick ? 20000 : 200000;
+	k->reps = quick ? 3 : 9;
+	k->nsingle = quick ? 4000 : 20000;
+	k->passes = quick ? 3 : 5;
+	k->efd = empty_prog(BPF_PROG_TYPE_XDP);
+	k->tfd = empty_prog(BPF_PROG_TYPE_SCHED_CLS);
+	k->stateless = dp_test_open(DP_TEST_STATELESS | DP_TEST_NO_RECORD);
+	k->stateful = dp_test_open(DP_TEST_NO_RECORD);
+	if (k->efd < 0 || k->tfd < 0 || !k->stateless || !k->stateful) {
 		fprintf(stderr, "xnsg-bench: cannot load BPF programs (root?)\n");
 		return 1;
 	}
-	many = calloc((size_t)nsingle, sizeof(*many));
-	mlens = calloc((size_t)nsingle, sizeof(*mlens));
-	scratch = calloc((size_t)nsingle, sizeof(*scratch));
-	if (!many || !mlens || !scratch)
+	k->many = calloc((size_t)k->nsingle, sizeof(*k->many));
+	k->mlens = calloc((size_t)k->nsingle, sizeof(*k->mlens));
+	k->scratch = calloc((size_t)k->nsingle, sizeof(*k->scratch));
+	if (!k->many || !k->mlens || !k->scratch)
 		return fail("calloc");
-	printf("{\"case\": \"params\", \"repeat\": %u, \"reps\": %d, \"single_flows\": %d, "
-	       "\"single_passes\": %d, \"max_user_rules\": %d}\n",
-	       repeat, reps, nsingle, passes, BENCH_MAX_USER_RULES);
-	/*
-	 * Stateless classification.  The policies are compiled once; each
-	 * repetition then loads every rule count and shape in turn and times
-	 * it once, so that a slow spell of the machine hits one repetition of
-	 * every point rather than every repetition of one point.
-	 */
-	enum { NCOUNTS = sizeof(counts) / sizeof(counts[0]), NSHAPES = 2 };
-	struct policy *pol[NCOUNTS][NSHAPES] = { { 0 } };
-	struct compiled *cmp[NCOUNTS][NSHAPES] = { { 0 } };
-	static uint8_t rframes[NCOUNTS][16][128], dframes[NCOUNTS][16][128];
+	return 0;
+}
+
+static void classify_close(struct classify *k)
+{
+	dp_test_close(k->stateless);
+	dp_test_close(k->stateful);
+	if (k->efd >= 0)
+		close(k->efd);
+	if (k->tfd >= 0)
+		close(k->tfd);
+	free(k->many);
+	free(k->mlens);
+	free(k->scratch);
+}
+
+/* The stateless part: every rule count in both shapes, and its timings. */
+struct stateless {
+	struct policy *pol[NCOUNTS][NSHAPES];
+	struct compiled *cmp[NCOUNTS][NSHAPES];
+	/* the random shape's packets, and the "deep" ones (trie_frames) */
+	uint8_t rframes[NCOUNTS][16][128], dframes[NCOUNTS][16][128];
 	size_t rlens[NCOUNTS][16], dlens[NCOUNTS][16];
 	double t_last[NCOUNTS][MAX_REPS], t_tc[NCOUNTS][MAX_REPS], t_rand[NCOUNTS][MAX_REPS];
 	double t_deep[NCOUNTS][MAX_REPS];
 	double t_exdp[MAX_REPS], t_etc[MAX_REPS];
+};
 
-	if (reps > MAX_REPS)
-		reps = MAX_REPS;
+/* The policies compiled once, and each rule count's packets. */
+static int stateless_prepare(struct stateless *s)
+{
 	for (int i = 0; i < NCOUNTS; i++) {
 		for (int sh = 0; sh < NSHAPES; sh++) {
-			char *json = policy_json(counts[i], sh ? "random" : "last", NULL);
+			char *json = policy_json(counts[i], sh ? GEN_SHAPE_RANDOM : GEN_SHAPE_LAST, NULL);
 			struct diag_list d = { 0 };
-			int err = policy_parse_string(json, "bench.json", ".", &pol[i][sh], &d);
+			int err = json ? policy_parse_string(json, "bench.json", ".", &s->pol[i][sh], &d)
+				       : -ENOMEM;
 
 			if (!err)
-				err = compile_policy(pol[i][sh], &cmp[i][sh], &d);
+				err = compile_policy(s->pol[i][sh], &s->cmp[i][sh], &d);
 			if (err)
 				diag_print(stderr, "bench.json", &d);
 			diag_free(&d);
@@ -485,149 +449,230 @@ static int cmd_classify(int argc, char **argv)
 		for (int k = 0; k < 16; k++) {
 			char src[32];
 
-			snprintf(src, sizeof(src), "%u.%u.%u.%u", 1 + rnd32() % 223, rnd32() % 256,
-				 rnd32() % 256, rnd32() % 256);
-			rlens[i][k] = probe(rframes[i][k], src, (uint16_t)rnd32(), (uint16_t)rnd32(),
-					    rnd32() % 2 ? 6 : 17);
+			rand_src(src, sizeof(src));
+			s->rlens[i][k] = rand_probe(s->rframes[i][k], src);
 		}
-		memcpy(dframes[i], rframes[i], sizeof(dframes[i]));
-		memcpy(dlens[i], rlens[i], sizeof(dlens[i]));
-		trie_frames(cmp[i][1], dframes[i], dlens[i], 16);
+		memcpy(s->dframes[i], s->rframes[i], sizeof(s->dframes[i]));
+		memcpy(s->dlens[i], s->rlens[i], sizeof(s->dlens[i]));
+		trie_frames(s->cmp[i][1], s->dframes[i], s->dlens[i], 16);
 	}
-	lens[0] = probe(frames[0], "203.0.113.7", 40000, 443, 6);
-	for (int r = 0; r < reps; r++) {
-		t_exdp[r] = time_empty(efd, BPF_PROG_TYPE_XDP, frames[0], lens[0], repeat, 1);
-		t_etc[r] = time_empty(tfd, BPF_PROG_TYPE_SCHED_CLS, frames[0], lens[0], repeat, 1);
+	return 0;
+}
+
+/* Bind the loaded policy's eth0 to loopback, host attach. */
+static int load_compiled(struct dp_test *t, const struct policy *p, const struct compiled *c)
+{
+	int err = dp_test_load(t, p, c);
+
+	return err ? err : dp_test_bind(t, if_nametoindex("lo"), 0, XNSG_ATTACH_MODE_HOST);
+}
+
+/*
+ * Each repetition loads every rule count and shape in turn and times it
+ * once, so that a slow spell of the machine hits one repetition of every
+ * point rather than every repetition of one point.
+ */
+static int stateless_time(struct classify *k, struct stateless *s)
+{
+	unsigned int repeat = k->repeat;
+
+	for (int r = 0; r < k->reps; r++) {
+		s->t_exdp[r] = time_empty(k->efd, BPF_PROG_TYPE_XDP, k->probe[0], k->probe_len[0],
+					  repeat, 1);
+		s->t_etc[r] = time_empty(k->tfd, BPF_PROG_TYPE_SCHED_CLS, k->probe[0],
+					 k->probe_len[0], repeat, 1);
 		for (int i = 0; i < NCOUNTS; i++) {
-			if (dp_test_load(stateless, pol[i][0], cmp[i][0]) ||
-			    dp_test_bind(stateless, if_nametoindex("lo"), 0, XNSG_ATTACH_MODE_HOST))
+			if (load_compiled(k->stateless, s->pol[i][0], s->cmp[i][0]))
 				return fail("loading the last-rule policy");
-			t_last[i][r] = time_frames(stateless, DP_PROG_XDP, frames, lens, 1, repeat, 1);
-			t_tc[i][r] = time_frames(stateless, DP_PROG_TC_INGRESS, frames, lens, 1, repeat, 1);
-			if (dp_test_load(stateless, pol[i][1], cmp[i][1]) ||
-			    dp_test_bind(stateless, if_nametoindex("lo"), 0, XNSG_ATTACH_MODE_HOST))
+			s->t_last[i][r] = time_frames(k->stateless, DP_PROG_XDP, k->probe, k->probe_len,
+						      1, repeat, 1);
+			s->t_tc[i][r] = time_frames(k->stateless, DP_PROG_TC_INGRESS, k->probe,
+						    k->probe_len, 1, repeat, 1);
+			if (load_compiled(k->stateless, s->pol[i][1], s->cmp[i][1]))
 				return fail("loading the random policy");
-			t_rand[i][r] = time_frames(stateless, DP_PROG_XDP, rframes[i], rlens[i], 16,
-						   repeat / 16 + 1, 1);
-			t_deep[i][r] = time_frames(stateless, DP_PROG_XDP, dframes[i], dlens[i], 16,
-						   repeat / 16 + 1, 1);
-			if (t_last[i][r] < 0 || t_tc[i][r] < 0 || t_rand[i][r] < 0 || t_deep[i][r] < 0)
+			s->t_rand[i][r] = time_frames(k->stateless, DP_PROG_XDP, s->rframes[i],
+						      s->rlens[i], 16, repeat / 16 + 1, 1);
+			s->t_deep[i][r] = time_frames(k->stateless, DP_PROG_XDP, s->dframes[i],
+						      s->dlens[i], 16, repeat / 16 + 1, 1);
+			if (s->t_last[i][r] < 0 || s->t_tc[i][r] < 0 || s->t_rand[i][r] < 0 ||
+			    s->t_deep[i][r] < 0)
 				return fail("a test run");
 		}
 	}
-	printf("{\"case\": \"empty-xdp\", \"ns\": %.2f}\n", median_of(t_exdp, reps));
-	printf("{\"case\": \"empty-tc\", \"ns\": %.2f}\n", median_of(t_etc, reps));
+	return 0;
+}
+
+static void stateless_print(const struct classify *k, struct stateless *s)
+{
+	printf("{\"case\": \"empty-xdp\", \"ns\": %.2f}\n", median_of(s->t_exdp, k->reps));
+	printf("{\"case\": \"empty-tc\", \"ns\": %.2f}\n", median_of(s->t_etc, k->reps));
 	for (int i = 0; i < NCOUNTS; i++) {
 		printf("{\"case\": \"new-flow-last-rule\", \"rules\": %d, \"user_rules\": %d, "
-		       "\"ns\": %.2f}\n", counts[i], user_rules(counts[i]), median_of(t_last[i], reps));
+		       "\"ns\": %.2f}\n", counts[i], gen_user_rules(counts[i]),
+		       median_of(s->t_last[i], k->reps));
 		printf("{\"case\": \"new-flow-last-rule-tc\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
-		       median_of(t_tc[i], reps));
+		       median_of(s->t_tc[i], k->reps));
 		printf("{\"case\": \"new-flow-random\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
-		       median_of(t_rand[i], reps));
+		       median_of(s->t_rand[i], k->reps));
 		printf("{\"case\": \"new-flow-random-deep\", \"rules\": %d, \"ns\": %.2f}\n", counts[i],
-		       median_of(t_deep[i], reps));
-		for (int sh = 0; sh < NSHAPES; sh++) {
-			compiled_free(cmp[i][sh]);
-			policy_free(pol[i][sh]);
-		}
+		       median_of(s->t_deep[i], k->reps));
 	}
 	fflush(stdout);
+}
 
-	/*
-	 * With flow tracking, at 1 and 4,000 rules.  repeat: established, the
-	 * same tracked flow again and again.  single: `nsingle` distinct flows
-	 * (TCP SYNs the last rule allows), each run once (repeat=1): first
-	 * through the stateful instance with an empty flow table (lookup miss +
-	 * classification + insert: a new flow), then the same frames again
-	 * (hits: established), through the stateless instance (classification
-	 * alone) and through the empty program; median of `passes` passes,
-	 * the flow table flushed before each.  The rule counters prove which
-	 * packets were classified.
-	 */
-	distinct_flows(many, mlens, nsingle);
-	for (int which = 0; which < 2; which++) {
-		int n = which ? 4000 : 1;
-		struct policy *p = NULL, *p2 = NULL;
-		struct compiled *c = NULL, *c2 = NULL;
-		char *json = policy_json(n, "last", NULL);
-		struct single s, acc[4][MAX_REPS];
-		double per[4][MAX_REPS], v[MAX_REPS];
-		int ret;
-		double ns;
-
-		if (load(stateful, json, &p, &c) || load(stateless, json, &p2, &c2))
-			return fail("loading the stateful policy");
-		dp_test_flush_flows(stateful);
-		lens[0] = probe(frames[0], "203.0.113.7", 40000, 443, 6);
-		dp_test_run(stateful, DP_PROG_XDP, frames[0], lens[0], &ret, NULL);
-		ns = time_frames(stateful, DP_PROG_XDP, frames, lens, 1, repeat, reps);
-		printf("{\"case\": \"established\", \"rules\": %d, \"ns\": %.2f}\n", n, ns);
-		for (int r = 0; r < passes && r < MAX_REPS; r++) {
-			unsigned long long c0;
-
-			dp_test_flush_flows(stateful);
-			c0 = classified(stateful, c);
-			if (single_shot(stateful, -1, 0, many, mlens, nsingle, scratch, &acc[0][r]))
-				return fail("single-shot new flows");
-			per[0][r] = (double)(classified(stateful, c) - c0) / nsingle;
-			c0 = classified(stateful, c);
-			if (single_shot(stateful, -1, 0, many, mlens, nsingle, scratch, &acc[1][r]))
-				return fail("single-shot established");
-			per[1][r] = (double)(classified(stateful, c) - c0) / nsingle;
-			c0 = classified(stateless, c2);
-			if (single_shot(stateless, -1, 0, many, mlens, nsingle, scratch, &acc[2][r]))
-				return fail("single-shot stateless");
-			per[2][r] = (double)(classified(stateless, c2) - c0) / nsingle;
-			if (single_shot(NULL, efd, BPF_PROG_TYPE_XDP, many, mlens, nsingle, scratch,
-					&acc[3][r]))
-				return fail("single-shot empty");
-			per[3][r] = -1;
+static void stateless_free(struct stateless *s)
+{
+	for (int i = 0; i < NCOUNTS; i++)
+		for (int sh = 0; sh < NSHAPES; sh++) {
+			compiled_free(s->cmp[i][sh]);
+			policy_free(s->pol[i][sh]);
 		}
-		for (int k = 0; k < 4; k++) {
-			static const char *const names[] = { "new-flow-ct", "established", "new-flow-last-rule",
-							     "empty-xdp" };
-			int np = passes < MAX_REPS ? passes : MAX_REPS;
+}
 
-			for (int r = 0; r < np; r++)
-				v[r] = acc[k][r].median;
-			s.median = median_of(v, np);
-			for (int r = 0; r < np; r++)
-				v[r] = acc[k][r].mean;
-			s.mean = median_of(v, np);
-			print_single(names[k], n, &s, per[k][0]);
-		}
-		fflush(stdout);
-		dp_test_flush_flows(stateful);
-		compiled_free(c);
-		policy_free(p);
-		compiled_free(c2);
-		policy_free(p2);
-		free(json);
+/* Stateless classification: the policies are compiled once, then timed. */
+static int classify_stateless(struct classify *k)
+{
+	static struct stateless s;
+	int err;
+
+	memset(&s, 0, sizeof(s));
+	err = stateless_prepare(&s);
+	if (!err) {
+		k->probe_len[0] = probe(k->probe[0], "203.0.113.7", 40000, 443, 6);
+		err = stateless_time(k, &s);
 	}
-	dp_test_close(stateless);
-	dp_test_close(stateful);
-	close(efd);
-	close(tfd);
-	free(many);
-	free(mlens);
-	free(scratch);
+	if (!err)
+		stateless_print(k, &s);
+	stateless_free(&s);
+	return err;
+}
+
+/* The policy of one stateful point, loaded into both instances. */
+struct stateful {
+	struct policy *p, *p2;
+	struct compiled *c, *c2;
+};
+
+/*
+ * `passes` passes of the single-shot runs over the distinct flows, the
+ * flow table flushed before each: new flows through the stateful instance
+ * (lookup miss + classification + insert), the same frames again
+ * (established), through the stateless instance (classification alone)
+ * and through the empty program.  per[] is what the rule counters say was
+ * classified per packet.
+ */
+static int stateful_passes(struct classify *k, const struct stateful *st,
+			   struct single (*acc)[MAX_REPS], double (*per)[MAX_REPS])
+{
+	for (int r = 0; r < k->passes && r < MAX_REPS; r++) {
+		unsigned long long c0;
+
+		dp_test_flush_flows(k->stateful);
+		c0 = classified(k->stateful, st->c);
+		if (single_shot(k->stateful, -1, 0, k->many, k->mlens, k->nsingle, k->scratch,
+				&acc[0][r]))
+			return fail("single-shot new flows");
+		per[0][r] = (double)(classified(k->stateful, st->c) - c0) / k->nsingle;
+		c0 = classified(k->stateful, st->c);
+		if (single_shot(k->stateful, -1, 0, k->many, k->mlens, k->nsingle, k->scratch,
+				&acc[1][r]))
+			return fail("single-shot established");
+		per[1][r] = (double)(classified(k->stateful, st->c) - c0) / k->nsingle;
+		c0 = classified(k->stateless, st->c2);
+		if (single_shot(k->stateless, -1, 0, k->many, k->mlens, k->nsingle, k->scratch,
+				&acc[2][r]))
+			return fail("single-shot stateless");
+		per[2][r] = (double)(classified(k->stateless, st->c2) - c0) / k->nsingle;
+		if (single_shot(NULL, k->efd, BPF_PROG_TYPE_XDP, k->many, k->mlens, k->nsingle,
+				k->scratch, &acc[3][r]))
+			return fail("single-shot empty");
+		per[3][r] = -1;
+	}
 	return 0;
+}
+
+/* Medians over the passes of each single-shot figure. */
+static void stateful_print(const struct classify *k, int n, struct single (*acc)[MAX_REPS],
+			   double (*per)[MAX_REPS])
+{
+	static const char *const names[] = { "new-flow-ct", "established", "new-flow-last-rule",
+					     "empty-xdp" };
+	int np = k->passes < MAX_REPS ? k->passes : MAX_REPS;
+	double v[MAX_REPS];
+	struct single s;
+
+	for (int i = 0; i < 4; i++) {
+		for (int r = 0; r < np; r++)
+			v[r] = acc[i][r].median;
+		s.median = median_of(v, np);
+		for (int r = 0; r < np; r++)
+			v[r] = acc[i][r].mean;
+		s.mean = median_of(v, np);
+		print_single(names[i], n, &s, per[i][0]);
+	}
+	fflush(stdout);
+}
+
+/*
+ * With flow tracking, at n rules.  repeat: established, the same tracked
+ * flow again and again; then the single-shot passes (stateful_passes).
+ */
+static int classify_stateful(struct classify *k, int n)
+{
+	struct stateful st = { 0 };
+	char *json = policy_json(n, GEN_SHAPE_LAST, NULL);
+	struct single acc[4][MAX_REPS];
+	double per[4][MAX_REPS], ns;
+	int ret, err = 0;
+
+	if (!json || load(k->stateful, json, &st.p, &st.c) || load(k->stateless, json, &st.p2, &st.c2))
+		err = fail("loading the stateful policy");
+	if (!err) {
+		dp_test_flush_flows(k->stateful);
+		k->probe_len[0] = probe(k->probe[0], "203.0.113.7", 40000, 443, 6);
+		dp_test_run(k->stateful, DP_PROG_XDP, k->probe[0], k->probe_len[0], &ret, NULL);
+		ns = time_frames(k->stateful, DP_PROG_XDP, k->probe, k->probe_len, 1, k->repeat,
+				 k->reps);
+		printf("{\"case\": \"established\", \"rules\": %d, \"ns\": %.2f}\n", n, ns);
+		err = stateful_passes(k, &st, acc, per);
+	}
+	if (!err)
+		stateful_print(k, n, acc, per);
+	dp_test_flush_flows(k->stateful);
+	compiled_free(st.c);
+	policy_free(st.p);
+	compiled_free(st.c2);
+	policy_free(st.p2);
+	free(json);
+	return err;
+}
+
+static int cmd_classify(int argc, char **argv)
+{
+	struct classify k = { .efd = -1, .tfd = -1 };
+	int err = classify_open(&k, argc > 1 && !strcmp(argv[1], "--quick"));
+
+	if (!err) {
+		printf("{\"case\": \"params\", \"repeat\": %u, \"reps\": %d, \"single_flows\": %d, "
+		       "\"single_passes\": %d, \"max_user_rules\": %d}\n",
+		       k.repeat, k.reps, k.nsingle, k.passes, GEN_MAX_USER_RULES);
+		if (k.reps > MAX_REPS)
+			k.reps = MAX_REPS;
+		err = classify_stateless(&k);
+	}
+	if (!err) {
+		/* every frame a distinct TCP SYN 5-tuple the last rule allows */
+		distinct_flows(k.many, k.mlens, k.nsingle);
+		err = classify_stateful(&k, 1);
+	}
+	if (!err)
+		err = classify_stateful(&k, 4000);
+	classify_close(&k);
+	return err;
 }
 
 /* ---- packet generator ----------------------------------------------- */
 
-static uint16_t csum16(const uint8_t *p, size_t n)
-{
-	uint32_t s = 0;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/* Fields 1 and 2 of a schedstat file: ns run on a CPU, ns runnable but waiting. */
 static void schedstat(const char *path, unsigned long long *run, unsigned long long *wait)
 {
 	FILE *f = fopen(path, "r");
@@ -695,86 +740,115 @@ static void other_cpus(int cpu, unsigned long long *busy, unsigned long long *to
  * elapsed, seconds other tasks held its CPU while it waited, and the busy
  * share of the other CPUs.
  */
-static int cmd_pktgen(int argc, char **argv)
+
+enum { PKTGEN_FRAMES = 256, PKTGEN_FRAME = 60, PKTGEN_BATCH = 64 };
+
+/*
+ * 64-byte frames on the wire (60 + the FCS): UDP/IPv4 to 10.9.1.4:443
+ * from source port 10000+i and 198.51.100.(i % sources), IP
+ * identification 0 (the frames the published figures were taken with).
+ */
+static int pktgen_frames(uint8_t (*frames)[PKTGEN_FRAME], unsigned int sources,
+			 const uint8_t mac[6])
 {
-	enum { BATCH = 64, FRAME = 60 };
-	static uint8_t frames[256][FRAME];
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
+	struct xnsg_addr src = { .family = XNSG_V4, .bytes = { 198, 51, 100 } };
+	struct xnsg_addr dst = { .family = XNSG_V4, .bytes = { 10, 9, 1, 4 } };
+
+	for (unsigned int i = 0; i < PKTGEN_FRAMES; i++) {
+		struct frame f;
+
+		src.bytes[3] = (uint8_t)(i % sources);
+		frame_init(&f, frames[i], PKTGEN_FRAME);
+		frame_ip(&f, &src, &dst, 17);
+		frame_udp(&f, (uint16_t)(10000 + i), 443);
+		frame_payload(&f, 18, 0);
+		frame_ip4_frag(&f, 0, 0, 0); /* identification 0, not a fragment */
+		frame_dst_mac(&f, mac);
+		if (f.err || f.len != PKTGEN_FRAME)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* An AF_PACKET socket on ifname that bypasses the qdisc, or -1 (said why). */
+static int pktgen_socket(const char *ifname)
+{
 	struct sockaddr_ll ll = { 0 };
-	unsigned int mac[6], sources;
-	int fd, one = 1, seconds;
-	unsigned long long sent = 0, run0, wait0, run1, wait1, krun0 = 0, kwait, krun1 = 0;
-	unsigned long long busy0, total0, busy1, total1;
+	int fd, one = 1;
+
+	fd = socket(AF_PACKET, SOCK_RAW, 0);
+	if (fd < 0) {
+		perror("xnsg-bench pktgen: socket");
+		return -1;
+	}
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+	ll.sll_family = AF_PACKET;
+	ll.sll_ifindex = (int)if_nametoindex(ifname);
+	ll.sll_halen = 6;
+	if (!ll.sll_ifindex || bind(fd, (struct sockaddr *)&ll, sizeof(ll))) {
+		fprintf(stderr, "xnsg-bench pktgen: %s: %s\n", ifname, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* What disturbed the run: see pktgen_send(). */
+struct disturb {
+	unsigned long long run, wait, krun, kwait, busy, total;
+};
+
+/* Read nested around the timed loop: this thread's own figure innermost. */
+static void disturb_begin(const char *kpath, struct disturb *d)
+{
+	d->krun = 0;
+	if (kpath[0])
+		schedstat(kpath, &d->krun, &d->kwait);
+	other_cpus(sched_getcpu(), &d->busy, &d->total);
+	schedstat("/proc/thread-self/schedstat", &d->run, &d->wait);
+}
+
+static void disturb_end(const char *kpath, struct disturb *d)
+{
+	schedstat("/proc/thread-self/schedstat", &d->run, &d->wait);
+	other_cpus(sched_getcpu(), &d->busy, &d->total);
+	d->krun = 0;
+	if (kpath[0])
+		schedstat(kpath, &d->krun, &d->kwait);
+}
+
+/*
+ * Send the frames round-robin with sendmmsg for `seconds`; print frames
+ * sent, seconds elapsed, seconds other tasks held its CPU while it
+ * waited, and the busy share of the other CPUs.  Was the run disturbed?
+ * Time this thread waited for its CPU while others ran there, less what
+ * ksoftirqd of that CPU ran (our own receive work, deferred), and how
+ * busy the other CPUs were.
+ */
+static void pktgen_send(int fd, uint8_t (*frames)[PKTGEN_FRAME], int seconds)
+{
+	struct mmsghdr msgs[PKTGEN_BATCH];
+	struct iovec iov[PKTGEN_BATCH];
+	unsigned long long sent = 0;
+	struct disturb d0, d1;
 	struct timespec start, now;
 	char kpath[64];
 	double elapsed, others;
 
-	if (argc < 4 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
-			       &mac[4], &mac[5]) != 6)
-		return 2;
-	seconds = atoi(argv[3]);
-	sources = argc > 4 ? (unsigned int)atoi(argv[4]) : 256;
-	if (sources < 1 || sources > 256)
-		sources = 256;
-	if (seconds < 1 || seconds > 60) {
-		fprintf(stderr, "xnsg-bench pktgen: SECONDS is 1 to 60\n");
-		return 2;
-	}
-	fd = socket(AF_PACKET, SOCK_RAW, 0);
-	if (fd < 0) {
-		perror("xnsg-bench pktgen: socket");
-		return 1;
-	}
-	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
-	ll.sll_family = AF_PACKET;
-	ll.sll_ifindex = (int)if_nametoindex(argv[1]);
-	ll.sll_halen = 6;
-	if (!ll.sll_ifindex || bind(fd, (struct sockaddr *)&ll, sizeof(ll))) {
-		fprintf(stderr, "xnsg-bench pktgen: %s: %s\n", argv[1], strerror(errno));
-		return 1;
-	}
-	for (unsigned int i = 0; i < 256; i++) {
-		uint8_t *f = frames[i], *ip = f + 14, *udp = ip + 20;
-
-		memset(f, 0, FRAME);
-		for (int k = 0; k < 6; k++)
-			f[k] = (uint8_t)mac[k];
-		f[6] = 0x02;
-		f[11] = 0x01;
-		f[12] = 0x08;
-		ip[0] = 0x45;
-		ip[3] = 46; /* total length: 20 + 8 + 18 payload */
-		ip[8] = 64;
-		ip[9] = 17;
-		ip[12] = 198, ip[13] = 51, ip[14] = 100, ip[15] = (uint8_t)(i % sources);
-		ip[16] = 10, ip[17] = 9, ip[18] = 1, ip[19] = 4;
-		ip[10] = (uint8_t)(csum16(ip, 20) >> 8);
-		ip[11] = (uint8_t)csum16(ip, 20);
-		udp[0] = (uint8_t)((10000 + i) >> 8), udp[1] = (uint8_t)(10000 + i);
-		udp[2] = 443 >> 8, udp[3] = 443 & 0xff;
-		udp[5] = 26;
-	}
 	memset(msgs, 0, sizeof(msgs));
-	/* Was the run disturbed?  Time this thread waited for its CPU while
-	 * others ran there, less what ksoftirqd of that CPU ran (our own
-	 * receive work, deferred), and how busy the other CPUs were. */
 	ksoftirqd_path(sched_getcpu(), kpath, sizeof(kpath));
-	if (kpath[0])
-		schedstat(kpath, &krun0, &kwait);
-	other_cpus(sched_getcpu(), &busy0, &total0);
-	schedstat("/proc/thread-self/schedstat", &run0, &wait0);
+	disturb_begin(kpath, &d0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (unsigned int b = 0;; b++) {
 		int n;
 
-		for (int i = 0; i < BATCH; i++) {
-			iov[i].iov_base = frames[(b * BATCH + (unsigned int)i) % 256];
-			iov[i].iov_len = FRAME;
+		for (int i = 0; i < PKTGEN_BATCH; i++) {
+			iov[i].iov_base = frames[(b * PKTGEN_BATCH + (unsigned int)i) % PKTGEN_FRAMES];
+			iov[i].iov_len = PKTGEN_FRAME;
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
 		}
-		n = sendmmsg(fd, msgs, BATCH, 0);
+		n = sendmmsg(fd, msgs, PKTGEN_BATCH, 0);
 		if (n > 0)
 			sent += (unsigned long long)n;
 		if ((b & 63) == 0) {
@@ -784,14 +858,43 @@ static int cmd_pktgen(int argc, char **argv)
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	schedstat("/proc/thread-self/schedstat", &run1, &wait1);
-	other_cpus(sched_getcpu(), &busy1, &total1);
-	if (kpath[0])
-		schedstat(kpath, &krun1, &kwait);
+	disturb_end(kpath, &d1);
 	elapsed = (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9;
-	others = ((double)(wait1 - wait0) - (double)(krun1 - krun0)) / 1e9;
+	others = ((double)(d1.wait - d0.wait) - (double)(d1.krun - d0.krun)) / 1e9;
 	printf("%llu %.6f %.6f %.4f\n", sent, elapsed, others < 0 ? 0 : others,
-	       total1 > total0 ? (double)(busy1 - busy0) / (double)(total1 - total0) : 0);
+	       d1.total > d0.total ? (double)(d1.busy - d0.busy) / (double)(d1.total - d0.total) : 0);
+}
+
+/* 64-byte UDP frames from SOURCES addresses, AF_PACKET, for SECONDS. */
+static int cmd_pktgen(int argc, char **argv)
+{
+	static uint8_t frames[PKTGEN_FRAMES][PKTGEN_FRAME];
+	unsigned int m[6], sources;
+	uint8_t mac[6];
+	int fd, seconds;
+
+	if (argc < 4 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
+			       &m[5]) != 6)
+		return 2;
+	for (int k = 0; k < 6; k++)
+		mac[k] = (uint8_t)m[k];
+	seconds = atoi(argv[3]);
+	sources = argc > 4 ? (unsigned int)atoi(argv[4]) : 256;
+	if (sources < 1 || sources > 256)
+		sources = 256;
+	if (seconds < 1 || seconds > 60) {
+		fprintf(stderr, "xnsg-bench pktgen: SECONDS is 1 to 60\n");
+		return 2;
+	}
+	fd = pktgen_socket(argv[1]);
+	if (fd < 0)
+		return 1;
+	if (pktgen_frames(frames, sources, mac)) {
+		fprintf(stderr, "xnsg-bench pktgen: cannot build the frames\n");
+		close(fd);
+		return 1;
+	}
+	pktgen_send(fd, frames, seconds);
 	close(fd);
 	return 0;
 }
@@ -926,3 +1029,4 @@ int main(int argc, char **argv)
 			" ctmem [ENTRIES]\n");
 	return 2;
 }
+
