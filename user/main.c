@@ -95,7 +95,11 @@ static int run_xnsg(const void *args)
 int main(int argc, char **argv)
 {
 	struct global_args a = {};
-	int ret = cli_parse(&xnsg, argc, argv, &a);
+	int ret;
+
+	/* In JSON mode the first error of any module becomes {"error": ...}. */
+	xnsg_log_error_hook = cli_note_error;
+	ret = cli_parse(&xnsg, argc, argv, &a);
 
 	/* --help is an option of the table, so CLI_HELP_SHOWN cannot be. */
 	ret = ret == CLI_PARSED ? run_xnsg(&a) : EXIT_USAGE;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Loading a policy for the policy commands: check, show, verify. */
 #include "cli.h"
+#include "compile.h"
 
 int cli_policy_load(const char *file, struct policy **p, struct diag_list *d)
 {
@@ -28,4 +29,17 @@ struct policy *cli_policy_or_fail(const char *file)
 	}
 	diag_free(&d);
 	return err ? NULL : p;
+}
+
+int cli_compile(const struct policy *p, struct compiled **c)
+{
+	struct diag_list d = {};
+	int err = compile_policy(p, c, &d);
+
+	diag_print(stderr, p->file ? p->file : "policy", &d);
+	if (err)
+		cli_error("%s: cannot compile the policy (%zu error%s); nothing changed",
+			  p->file ? p->file : "policy", d.nerrors, d.nerrors == 1 ? "" : "s");
+	diag_free(&d);
+	return err;
 }

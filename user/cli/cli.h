@@ -23,4 +23,9 @@ int cli_policy_load(const char *file, struct policy **p, struct diag_list *d);
  */
 struct policy *cli_policy_or_fail(const char *file);
 
+struct compiled;
+/* compile_policy() with its diagnostics on stderr and one error line on
+ * failure (for apply and the daemon): 0 or -errno. */
+int cli_compile(const struct policy *p, struct compiled **c);
+
 #endif

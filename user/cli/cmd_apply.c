@@ -3,10 +3,12 @@
 #include <stdio.h>
 
 #include "apply.h"
+#include "cli.h"
 #include "cmd.h"
 #include "compile.h"
 #include "datapath.h"
 #include "opts.h"
+#include "output.h"
 #include "policy.h"
 
 struct apply_args {
@@ -46,8 +48,13 @@ static int do_apply(const void *args)
 	struct policy *p;
 	int err;
 
-	if (apply_load(a->file, &p, &c))
+	p = cli_policy_or_fail(a->file);
+	if (!p)
 		return 1;
+	if (cli_compile(p, &c)) {
+		policy_free(p);
+		return 1;
+	}
 	err = dp_check_env(true);
 	if (!err)
 		err = apply_policy(p, c, &o, &r);

@@ -17,7 +17,7 @@ struct detach_args {
 static const struct cli_opt detach_opts[] = {
 	CLI_OPTION(struct detach_args, only, STRING, "interface", .short_name = 'i', .arg = "IF",
 		   .help = "detach this interface"),
-	CLI_OPTION(struct detach_args, all, FLAG, "all",
+	CLI_OPTION(struct detach_args, all, FLAG, "all", .short_name = 'a',
 		   .help = "detach every interface, then remove the pins"),
 	CLI_END
 };

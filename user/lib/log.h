@@ -8,6 +8,12 @@ extern int xnsg_verbosity;
 extern int xnsg_json;
 
 void xnsg_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Called with each error message (without "xnsg: ") once it is printed:
+ * the CLI keeps the run's first for {"error": ...} in JSON mode
+ * (cli_note_error).  NULL: errors go to stderr only.
+ */
+extern void (*xnsg_log_error_hook)(const char *msg);
 
 #define LOG_ERR 0
 #define LOG_WARN 1
