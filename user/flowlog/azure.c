@@ -411,6 +411,10 @@ static int write_doc(int out, int old, const char *path, const char *rec, size_t
 	off_t body = old >= 0 ? doc_body(old) : -ENOENT;
 	int err;
 
+	/* Only "no file" and "not our document" start a new one; any other
+	 * error must not replace an hour of records with one. */
+	if (body < 0 && body != -ENOENT && body != -EBADMSG)
+		return (int)body;
 	if (body == -EBADMSG) {
 		/* Not a document we wrote (edited by hand?): keep it aside
 		 * rather than append to something no reader could parse. */

@@ -43,26 +43,6 @@ void sb_free(struct strbuf *b)
 	b->err = 0;
 }
 
-void sb_putc(struct strbuf *b, char c)
-{
-	if (sb_reserve(b, 1))
-		return;
-	b->p[b->len++] = c;
-}
-
-void sb_putn(struct strbuf *b, const char *s, size_t n)
-{
-	if (sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void sb_puts(struct strbuf *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
 void sb_u64w(struct strbuf *b, uint64_t v, int width)
 {
 	char tmp[24];
