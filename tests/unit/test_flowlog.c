@@ -111,19 +111,23 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
-static char *make_tmpdir(void)
-{
-	char *d = strdup("/tmp/xnsg-test-flowlog-XXXXXX");
+/* Each test of the file-writing suites gets a fresh directory, removed
+ * by the fixture's fini, which Criterion runs after a failed test too. */
+static char tmpdir_buf[] = "/tmp/xnsg-test-flowlog-XXXXXX";
+static char *tmpdir;
 
-	cr_assert_not_null(d, "out of memory");
-	cr_assert_not_null(mkdtemp(d), "cannot create a temporary directory: %s", strerror(errno));
-	return d;
+static void tmpdir_init(void)
+{
+	strcpy(tmpdir_buf, "/tmp/xnsg-test-flowlog-XXXXXX");
+	tmpdir = mkdtemp(tmpdir_buf);
+	cr_assert_not_null(tmpdir, "cannot create a temporary directory: %s", strerror(errno));
 }
 
-static void remove_tree(char *d)
+static void tmpdir_fini(void)
 {
-	nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(d);
+	if (tmpdir)
+		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir = NULL;
 }
 
 static char *read_file(const char *path)
@@ -191,6 +195,8 @@ Test(flowlog_record, utc_time)
 
 /* ---- JSON lines --------------------------------------------------------- */
 
+TestSuite(flowlog_jsonl, .init = tmpdir_init, .fini = tmpdir_fini);
+
 static const char *const jsonl_golden[2][4] = {
 	{
 	"{\"time\":\"2026-12-02T10:00:00.123Z\",\"interface\":\"eth0\",\"ifindex\":2,\"mac\":\"00:22:48:71:c2:05\",\"nsg\":\"web-nsg\",\"rule\":\"AllowHttp\",\"default_rule\":false,\"direction\":\"in\",\"decision\":\"allow\",\"state\":\"B\",\"proto\":6,\"src\":\"198.51.100.7\",\"sport\":40000,\"dst\":\"10.1.1.4\",\"dport\":80,\"pkts_s2d\":0,\"bytes_s2d\":0,\"pkts_d2s\":0,\"bytes_d2s\":0,\"start\":\"2026-12-02T09:59:58.500Z\",\"end_reason\":null,\"suppressed\":0}\n",
@@ -253,7 +259,7 @@ Test(flowlog_jsonl, escapes_names)
 
 Test(flowlog_jsonl, exporter_file_reopen_and_accounting)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir;
 	char path[512], rotated[512];
 	struct flowlog_jsonl_opts o = { .path = path };
 	struct flowlog_exporter *e;
@@ -283,7 +289,6 @@ Test(flowlog_jsonl, exporter_file_reopen_and_accounting)
 	text = read_file(path);
 	cr_assert_str_eq(text, jsonl_golden[0][0], "the reopened file has the line after");
 	free(text);
-	remove_tree(dir);
 }
 
 Test(flowlog_jsonl, write_errors_are_counted)
@@ -319,6 +324,8 @@ Test(flowlog_jsonl, bad_paths)
 }
 
 /* ---- Azure flow logs ---------------------------------------------------- */
+
+TestSuite(flowlog_azure, .init = tmpdir_init, .fini = tmpdir_fini);
 
 /* [format][family][state]; formats: 0 VNet v4, 1 NSG v2. */
 static const char *const tuple_golden[2][2][4] = {
@@ -548,7 +555,7 @@ static const char *blob_v4(int hour)
 
 Test(flowlog_azure, hourly_rotation_and_valid_after_every_flush)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir;
 	uint64_t now = T0 + 30 * 1000000000ull; /* 10:00:30 */
 	struct flowlog_azure_opts o = { .dir = dir, .clock = { fake_clock, &now } };
 	struct flowlog_exporter *e = flowlog_azure_open(&o);
@@ -583,12 +590,11 @@ Test(flowlog_azure, hourly_rotation_and_valid_after_every_flush)
 	cr_assert_eq(flowlog_get_stats(e)->exported, 4, "four records exported");
 	assert_accounting(e, "azure v4");
 	flowlog_close(e);
-	remove_tree(dir);
 }
 
 Test(flowlog_azure, nsg_v2_blobs_per_nsg_and_skips)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir;
 	uint64_t now = T_FLUSH;
 	struct flowlog_azure_opts o = { .dir = dir, .format = FLOWLOG_AZURE_NSG_V2,
 					.clock = { fake_clock, &now } };
@@ -623,12 +629,11 @@ Test(flowlog_azure, nsg_v2_blobs_per_nsg_and_skips)
 	cr_assert_eq(flowlog_get_stats(e)->exported, 2, "two records exported");
 	assert_accounting(e, "azure v2");
 	flowlog_close(e);
-	remove_tree(dir);
 }
 
 Test(flowlog_azure, foreign_file_is_kept_aside)
 {
-	char *dir = make_tmpdir();
+	char *dir = tmpdir;
 	char path[1024], aside[1100];
 	FILE *f;
 	size_t n;
@@ -647,7 +652,6 @@ Test(flowlog_azure, foreign_file_is_kept_aside)
 	cr_assert_eq(access(aside, F_OK), 0, "the foreign file is kept as PT1H.json.invalid");
 	n = blob_records(dir, "a/PT1H.json", NULL);
 	cr_assert_eq(n, 1, "a fresh document holds the record");
-	remove_tree(dir);
 }
 
 Test(flowlog_azure, unwritable_dir_fails_at_open)
