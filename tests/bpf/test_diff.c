@@ -18,11 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "alloc.h"
 #include "compile.h"
 #include "datapath.h"
 #include "eval.h"
 #include "gen_policy.h"
 #include "model.h"
+#include "policy.h"
 
 #define MAX_REPORTS 20
 

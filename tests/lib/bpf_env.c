@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bpf_env.h"
+#include "policy.h"
 
 void bpf_env_open(struct bpf_env *e, const char *json, const char *name, const char *ifname,
 		  unsigned int flags)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "alloc.h"
 #include "apply.h"
 #include "compile.h"
