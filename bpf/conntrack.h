@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * Connection tracking (SPEC §2 "State"): once the rules allow the first
+ * Connection tracking (docs/DESIGN.md §2 "State"): once the rules allow the first
  * packet of a flow, later packets of that flow, both ways, pass without
  * rule evaluation until the flow idles past its timeout.  Timeouts are
  * checked here, per packet, so no userspace sweep is needed for
@@ -152,7 +152,7 @@ static __always_inline void flow_key(struct xnsg_ct_key *k, __u32 ifindex, __u8 
 }
 
 /*
- * ICMP and flows (SPEC §2: errors about a tracked flow pass, an echo reply
+ * ICMP and flows (docs/DESIGN.md §2: errors about a tracked flow pass, an echo reply
  * follows its request).  Only a query and its reply make a flow:
  *
  *   ICMP    echo 8/0, timestamp 13/14, information 15/16, address mask 17/18

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * The packet parser (SPEC §2 "Robustness"): Ethernet, up to two VLAN
+ * The packet parser (docs/DESIGN.md §2 "Robustness"): Ethernet, up to two VLAN
  * tags, IPv4 (options skipped) or IPv6 (extension headers walked), then
  * the TCP/UDP ports or the ICMP type and code.  It turns a frame into a
  * struct xnsg_pkt for classify.h and conntrack.h, or says why not:

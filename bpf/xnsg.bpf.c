@@ -121,7 +121,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 		xnsg_last.pass_kind = 0;
 	}
 	if (iface_unfiltered(cfg)) {
-		/* No NSG at any level (SPEC §2): not filtered, so no flow state
+		/* No NSG at any level (docs/DESIGN.md §2): not filtered, so no flow state
 		 * either - a flood here must not evict the flows of filtered
 		 * interfaces.  The private instance records it as judged with no
 		 * table at either level (each allows), as verify --datapath

@@ -3,7 +3,7 @@
  * Every struct, enum and constant that crosses the kernel/user boundary.
  * Included by bpf/xnsg.bpf.c (after vmlinux.h) and by the loader.
  *
- * Classifier layout (SPEC §3, the bit-vector search of bpf-iptables):
+ * Classifier layout (docs/DESIGN.md §3, the bit-vector search of bpf-iptables):
  * every NSG-direction of the live policy is one "table".  A table's rules
  * are numbered 0..nrules-1 in priority order (the defaults last).  Each
  * packet field maps to a "class", a bitmap of the rules the field value
@@ -65,7 +65,7 @@
 #define XNSG_PORTS_PER_CHUNK 32
 #define XNSG_PORT_CHUNKS (65536 / XNSG_PORTS_PER_CHUNK)
 
-/* LPM entries per family, both fields, both generations: SPEC asks for
+/* LPM entries per family, both fields, both generations: docs/DESIGN.md §1 asks for
  * 100k prefixes per policy; a live and a staged policy must fit together. */
 #ifndef XNSG_MAX_LPM4
 #define XNSG_MAX_LPM4 262144

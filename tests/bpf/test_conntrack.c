@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Flow state (bpf/conntrack.h, SPEC §2 "State") through the real
+ * Flow state (bpf/conntrack.h, docs/DESIGN.md §2 "State") through the real
  * datapath with BPF_PROG_TEST_RUN.  The policy allows only outbound
  * traffic: the NSG has no rules of its own, so AllowInternetOutBound lets
  * the workload's packets out and DenyAllInbound stops everything the peer
@@ -890,7 +890,7 @@ Test(conntrack, reset_flows_cuts_denied_flows)
 /* ---- an interface without NSG --------------------------------------- */
 
 /*
- * SPEC §2: an interface with no NSG at any level is not filtered - and
+ * docs/DESIGN.md §2: an interface with no NSG at any level is not filtered - and
  * keeps no flow state, or a flood on it would evict the flows of the
  * filtered ones from the shared LRU table.  Before: every packet created
  * an entry and the reply passed by it.

@@ -211,7 +211,7 @@ Test(diff, generated_big, .timeout = 300)
 
 /*
  * A service tag of 99,000 random, overlapping IPv4 and IPv6 prefixes (near
- * the loader's limit of 100,000 expanded prefixes per policy, the SPEC's
+ * the loader's limit of 100,000 expanded prefixes per policy, docs/DESIGN.md §1's
  * size) in a rule before an Internet rule: the tries built from it must
  * answer as eval_flow() does at their edges.  They overflow the IPv4
  * multibit trie's chunk pool, so blocks answered by the LPM trie are

@@ -134,7 +134,7 @@ test_verify_datapath_agrees() {
 	done
 }
 
-# ---- stateful flows (SPEC §2 "State") ----------------------------------
+# ---- stateful flows (docs/DESIGN.md §2 "State") ----------------------------------
 
 # a0 (the workload A): every inbound packet is denied by a rule, outbound
 # passes by the defaults; a1 (container C): inbound ICMP is denied, so ICMP

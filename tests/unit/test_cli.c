@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * check, show and verify as a user meets them: verify's JSON (SPEC §5,
+ * check, show and verify as a user meets them: verify's JSON (docs/DESIGN.md §5,
  * the shape `az network watcher test-ip-flow` scripts read), its text
  * line, and exit codes (0 ok, 1 failure, 2 usage) of each command called
  * directly with an argv; the option tables' parser, usage and help
@@ -200,9 +200,9 @@ Test(cli, verify_json_key_order)
 
 	/* Scripts and eyes read these; keep the documented order. */
 	cr_expect(!strncmp(s, "{\"access\":\"Deny\",\"rule\":\"app-nsg/DenySsh\",\"ruleName\":", 52),
-		  "top-level keys in SPEC order: %s", s);
+		  "top-level keys in docs/DESIGN.md §5 order: %s", s);
 	cr_expect(strstr(s, "{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":") != NULL,
-		  "level keys in SPEC order: %s", s);
+		  "level keys in docs/DESIGN.md §5 order: %s", s);
 	free(s);
 	json_decref(j);
 	policy_free(p);

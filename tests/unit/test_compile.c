@@ -5,7 +5,7 @@
  * as eval_flow() at every level, on generated policies and packets biased
  * toward rule edges; every compiled policy must also satisfy the layout
  * contract of abi.h (dedup, summary words, sorted tries, end-to-end
- * counter slots).  Targeted tests pin down the semantics SPEC §2 spells
+ * counter slots).  Targeted tests pin down the semantics docs/DESIGN.md §2 spells
  * out and the limit diagnostics.
  *
  * A disagreement prints "seed=N policy=K packet=J" and the flow;
@@ -528,7 +528,7 @@ Test(compile, port_rules_vs_portless_protocols)
 	EXPECT_RULE(p, c, t, UDP, "198.51.100.1", 54, "10.1.1.4", 1001, "full-range");
 	EXPECT_RULE(p, c, t, TCP, "198.51.100.1", 52, "10.1.1.4", 65535, "full-range");
 	/* A port-restricted rule never matches a packet without ports, even
-	 * with port 0 in its range; 0-65535 is '*' and does (SPEC §2). */
+	 * with port 0 in its range; 0-65535 is '*' and does (docs/DESIGN.md §2). */
 	for (size_t i = 0; i < sizeof(portless); i++) {
 		EXPECT_RULE(p, c, t, portless[i], "198.51.100.1", 0, "10.1.1.4", 0, "full-range");
 		EXPECT_RULE(p, c, t, portless[i], "2001:db8::1", 0, "fd00:1::4", 0, "full-range");
@@ -568,7 +568,7 @@ Test(compile, protocols)
 
 /*
  * The Internet tag expanded at compile time from tags.c's complement must
- * match SPEC §2's definition at the edges of every excluded range.
+ * match docs/DESIGN.md §2's definition at the edges of every excluded range.
  */
 Test(compile, internet_expansion)
 {
@@ -835,7 +835,7 @@ Test(compile, limit_classes, .timeout = 60)
 	free(json);
 }
 
-/* Compile time at the SPEC's sizes: 4,000 rules per direction (3,997 user
+/* Compile time at docs/DESIGN.md §10's sizes: 4,000 rules per direction (3,997 user
  * rules, every priority 100-4096, plus the defaults), and 100,000 prefixes. */
 Test(compile, time_at_spec_limits, .timeout = 120)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The reference evaluator against SPEC §2 and the seed's examples
- * (seed 002 and Azure's "how network security groups filter traffic":
+ * The reference evaluator against docs/DESIGN.md §2 and the examples of
+ * (Microsoft's NSG overview and Azure's "how network security groups filter traffic":
  * VM1-VM4; "application security groups": AsgWeb/AsgLogic/AsgDb).
  * Expectations come from those texts, not from the code.
  */
@@ -26,7 +26,7 @@
 #define IN XNSG_IN
 #define OUT XNSG_OUT
 
-/* A rule flat on its object (SPEC §1 allows it), one port / prefix each. */
+/* A rule flat on its object (docs/DESIGN.md §1 allows it), one port / prefix each. */
 #define RULE(name, prio, dir, access, proto, src, sport, dst, dport)                    \
 	"{\"name\":\"" name "\",\"priority\":" #prio ",\"direction\":\"" dir              \
 	"\",\"access\":\"" access "\",\"protocol\":\"" proto                              \
@@ -136,7 +136,7 @@ Test(eval, default_rules_inbound)
 	expect(p, "eth0", IN, ICMP, "10.1.1.4", 0, "10.1.200.1", 0, "Allow nsg/AllowVNetInBound");
 	expect(p, "eth0", IN, TCP, "fd00:1::4", 22, "fd00:1:0:9::1", 40000,
 	       "Allow nsg/AllowVNetInBound");
-	/* 168.63.129.16 is in VirtualNetwork (SPEC §2), which comes first. */
+	/* 168.63.129.16 is in VirtualNetwork (docs/DESIGN.md §2), which comes first. */
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "168.63.129.16", 40000,
 	       "Allow nsg/AllowVNetInBound");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "8.8.8.8", 40000, "Deny nsg/DenyAllInbound");
@@ -292,7 +292,7 @@ Test(eval, protocols)
 		RULE("Ah", 130, "Inbound", "Allow", "Ah", "*", "*", "*", "*") ","
 		RULE("Tcp443", 140, "Inbound", "Allow", "Tcp", "*", "*", "*", "443"));
 
-	/* Icmp matches ICMP and ICMPv6 (SPEC §2). */
+	/* Icmp matches ICMP and ICMPv6 (docs/DESIGN.md §2). */
 	expect(p, "eth0", IN, ICMP, "10.1.1.4", 0, "8.8.8.8", 0, "Allow nsg/Icmp");
 	expect(p, "eth0", IN, ICMPV6, "fd00:1::4", 0, "2001:4860::1", 0, "Allow nsg/Icmp");
 	expect(p, "eth0", IN, UDP, "10.1.1.4", 443, "8.8.8.8", 5000, "Allow nsg/Udp");
@@ -558,7 +558,7 @@ Test(eval, interface_without_any_nsg_is_not_filtered)
 	policy_free(p);
 }
 
-/* ---- the seed's examples -------------------------------------------- */
+/* ---- Microsoft's examples -------------------------------------------- */
 
 /*
  * Azure's VM1-VM4: Subnet1 has NSG1; VM1 (Subnet1) has NSG2 on its NIC;

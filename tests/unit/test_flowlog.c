@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Flow-log outputs (issue 11, SPEC §4): golden output of every format for
+ * Flow-log outputs (issue 11, docs/DESIGN.md §4): golden output of every format for
  * IPv4 and IPv6 and each state B/C/E/D; the Azure files' layout, hourly
  * rotation by UTC hour (injected clock) and validity as JSON after every
  * flush; IPFIX messages decoded back field by field by a small decoder

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * The policy loader against SPEC §1 (file format, validation) and §2
+ * The policy loader against docs/DESIGN.md §1 (file format, validation) and §2
  * (default rules, tags, ASGs): one test per class of validation error,
  * with the exact JSON path and the reason; the ARM shapes Azure exports;
  * the model the evaluator and compiler consume; every shipped example.
  *
  * Policies are written with single quotes for readability; sq() turns
- * them into JSON.  Expectations come from SPEC, not from the code.
+ * them into JSON.  Expectations come from docs/DESIGN.md, not from the code.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -192,7 +192,7 @@ Test(policy_errors, json_syntax_line_and_column)
 Test(policy_errors, json_duplicate_key)
 {
 	expect_error("{'subnets':[],'subnets':[]}", "$", "JSON syntax error at line 1");
-	/* Keys are case-insensitive (SPEC §1): these collide too. */
+	/* Keys are case-insensitive (docs/DESIGN.md §1): these collide too. */
 	expect_error("{'subnets':[{'name':'a','Name':'b','addressPrefix':'10.0.0.0/24'}]}",
 		     "$.subnets[0].Name", "differ only in case");
 }
@@ -241,7 +241,7 @@ Test(policy_errors, wrong_json_types)
 
 Test(policy_errors, priority_range_spec_example)
 {
-	/* SPEC §1's own example, in the ARM "properties" shape. */
+	/* docs/DESIGN.md §1's own example, in the ARM "properties" shape. */
 	struct res r = parse(
 		"{'networkSecurityGroups':[{'name':'web-nsg','properties':{'securityRules':["
 		"{'name':'a','properties':{'priority':100,'direction':'Inbound','access':'Allow',"
@@ -259,7 +259,7 @@ Test(policy_errors, priority_range_spec_example)
 	expect_err(&r, "$.networkSecurityGroups[0].properties.securityRules[3].properties.priority",
 		   "99 is outside 100-4096");
 	cr_expect(g && !strcmp(g->msg, "99 is outside 100-4096"),
-		  "the message reads exactly as SPEC's example: '%s'", g ? g->msg : "(none)");
+		  "the message reads exactly as docs/DESIGN.md §1's example: '%s'", g ? g->msg : "(none)");
 	cr_expect_eq(r.d.nerrors, 1, "only the one error:\n%s", r.all);
 	res_free(&r);
 }
@@ -435,7 +435,7 @@ Test(policy_model, port_lists)
 
 	cr_expect(rule_named(r.p, 0, "star")->dport.any, "'*' is any");
 	cr_expect(rule_named(r.p, 0, "full")->sport.any && rule_named(r.p, 0, "full")->dport.any,
-		  "'0-65535' is any (SPEC §2)");
+		  "'0-65535' is any (docs/DESIGN.md §2)");
 	cr_expect(rule_named(r.p, 0, "split")->dport.any,
 		  "ranges that together cover 0-65535 are any");
 	cr_expect(!one->dport.any && one->dport.n == 1 && one->dport.v[0].lo == 80 &&
@@ -488,7 +488,7 @@ Test(policy_model, address_forms)
 	cr_expect(star->src.any && star->dst.any, "'*' and 'Any' are any");
 	cr_expect(!v4->src.any && v4->src.prefixes.n == 1 &&
 		  list_has(&v4->src.prefixes, "0.0.0.0/0"),
-		  "0.0.0.0/0 stays a literal IPv4 prefix, not any (SPEC §2)");
+		  "0.0.0.0/0 stays a literal IPv4 prefix, not any (docs/DESIGN.md §2)");
 	cr_expect(!v4->dst.any && list_has(&v4->dst.prefixes, "::/0"),
 		  "::/0 stays a literal IPv6 prefix, not any");
 	cr_expect(list_has(&host->src.prefixes, "198.51.100.7/32"), "an IPv4 address is a /32");
@@ -762,7 +762,7 @@ Test(policy_model, virtual_network_tag)
 		  list_has(&p->virtual_network, "192.168.50.0/24") &&
 		  list_has(&p->virtual_network, "168.63.129.16/32"),
 		  "VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16/32 "
-		  "(SPEC §2)");
+		  "(docs/DESIGN.md §2)");
 	cr_expect(a->src.prefixes.n == 4 && list_has(&a->src.prefixes, "192.168.50.0/24") &&
 		  list_has(&a->src.prefixes, "168.63.129.16/32"),
 		  "a VirtualNetwork source expands to the tag");
@@ -842,7 +842,7 @@ Test(policy_model, flow_timeouts)
 
 	cr_expect(r.p->timeouts.tcp_established == 240 && r.p->timeouts.tcp_transitory == 30 &&
 		  r.p->timeouts.udp == 30 && r.p->timeouts.udp_stream == 120 &&
-		  r.p->timeouts.other == 30, "defaults are 240/30/30/120/30 s (SPEC §2)");
+		  r.p->timeouts.other == 30, "defaults are 240/30/30/120/30 s (docs/DESIGN.md §2)");
 	res_free(&r);
 	r = load_ok("{'flowTimeouts':{'tcpEstablished':3600,'TCPTRANSITORY':10,'udp':5,"
 		    "'udpStream':60}}");
@@ -1138,7 +1138,7 @@ Test(policy_warnings, shadowed_rules)
 		R("Any80", 420, "Inbound", "Deny", "*", "192.0.2.0/24", "*", "*", "80") ","
 		/* ...but one rule covering it all is found: Wider, the first. */
 		R("Tcp80Doc", 430, "Inbound", "Deny", "Tcp", "192.0.2.0/24", "*", "*", "80") ","
-		/* Ports restricted with Icmp: never matches (SPEC §2). */
+		/* Ports restricted with Icmp: never matches (docs/DESIGN.md §2). */
 		R("IcmpPort", 500, "Inbound", "Allow", "Icmp", "*", "*", "*", "7")));
 
 	expect_warning(&r, RP "[1]", "rule Sub can never match: shadowed by AllTcp (priority 100)");

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The Internet tag as prefixes (tags.c) against its definition (SPEC §2,
+ * The Internet tag as prefixes (tags.c) against its definition (docs/DESIGN.md §2,
  * decided per address by eval_in_internet()): the two must agree on every
  * address tried (range edges, VNet edges, random ones), and the prefix
  * list must be a minimal CIDR list (disjoint, masked, no mergeable pair).

@@ -35,7 +35,7 @@ static json_t *side_json(const struct addr_side *s, const struct prefix_list *in
 	for (size_t i = 0; i < s->nlabels; i++)
 		json_array_append_new(labels, json_string(s->labels[i]));
 	if (s->any) {
-		/* '*' is both families (SPEC §2). */
+		/* '*' is both families (docs/DESIGN.md §2). */
 		json_array_append_new(prefixes, json_string("0.0.0.0/0"));
 		json_array_append_new(prefixes, json_string("::/0"));
 	} else {
@@ -92,7 +92,7 @@ static json_t *level_json(const struct policy *p, enum eval_scope scope, int nsg
 			 "rules", rules);
 }
 
-/* The levels of one direction in evaluation order (SPEC §2). */
+/* The levels of one direction in evaluation order (docs/DESIGN.md §2). */
 static json_t *direction_json(const struct policy *p, const struct iface *ifc,
 			      enum xnsg_dir dir, const struct prefix_list *internet)
 {

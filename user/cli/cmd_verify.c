@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * xnsg verify: Azure's IP flow verify (SPEC §5).  The decision for one
+ * xnsg verify: Azure's IP flow verify (docs/DESIGN.md §5).  The decision for one
  * flow on one interface and the rule behind it, from the reference
  * evaluator or, with --datapath, from the BPF classifier itself.
  */
@@ -209,7 +209,7 @@ static int build_query(const struct verify_args *a, struct eval_query *q)
 		return cli_cmd_usage_error(&verify_command,
 					   "-l %s and -r %s: not the same address family",
 					   a->local, a->remote);
-	/* The datapath walks these past to the protocol they carry (SPEC §2),
+	/* The datapath walks these past to the protocol they carry (docs/DESIGN.md §2),
 	 * so no IPv6 packet is ever judged as one of them. */
 	if (q->local.family == XNSG_V6 && (proto == 0 || proto == 43 || proto == 44 || proto == 60))
 		return cli_cmd_usage_error(&verify_command,

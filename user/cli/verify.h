@@ -12,7 +12,7 @@
 #include "eval.h"
 
 /*
- * SPEC §5: {"access","rule","ruleName","levels":[{"scope","nsg","access",
+ * docs/DESIGN.md §5: {"access","rule","ruleName","levels":[{"scope","nsg","access",
  * "rule","ruleName"}]}; the top-level rule is the decisive level's, null
  * when no level has an NSG.  A new reference, never NULL.
  */

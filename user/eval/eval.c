@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The reference evaluator: SPEC §2 read literally, one rule at a time.
+ * The reference evaluator: docs/DESIGN.md §2 read literally, one rule at a time.
  *
  * It is the oracle the BPF classifier is tested against, so it is written
  * to be obviously correct rather than fast: linear scans over rules and
@@ -29,7 +29,7 @@ static bool proto_matches(enum xnsg_proto rp, uint8_t ipproto)
 		return ipproto == IPPROTO_NUM_TCP;
 	case XNSG_PROTO_UDP:
 		return ipproto == IPPROTO_NUM_UDP;
-	case XNSG_PROTO_ICMP: /* SPEC: Icmp matches ICMP and ICMPv6 */
+	case XNSG_PROTO_ICMP: /* docs/DESIGN.md §2: Icmp matches ICMP and ICMPv6 */
 		return ipproto == IPPROTO_NUM_ICMP || ipproto == IPPROTO_NUM_ICMPV6;
 	case XNSG_PROTO_ESP:
 		return ipproto == IPPROTO_NUM_ESP;
@@ -57,7 +57,7 @@ static bool in_special(const char *const *ranges, const struct xnsg_addr *a)
 
 /*
  * Internet = every address outside VirtualNetwork and the special-purpose
- * ranges (SPEC §2).  Decided from that definition, not from the complement
+ * ranges (docs/DESIGN.md §2).  Decided from that definition, not from the complement
  * prefixes tags.c computes for the compiler, so a bug there shows up as a
  * disagreement between the two.
  */
@@ -85,7 +85,7 @@ bool eval_rule_matches(const struct policy *p, const struct rule *r, uint8_t ipp
 {
 	if (!proto_matches(r->proto, ipproto))
 		return false;
-	/* A rule that restricts ports matches only TCP and UDP (SPEC §2). */
+	/* A rule that restricts ports matches only TCP and UDP (docs/DESIGN.md §2). */
 	if ((!r->sport.any || !r->dport.any) && !has_ports(ipproto))
 		return false;
 	return side_matches(p, &r->src, src) && port_list_contains(&r->sport, sport) &&

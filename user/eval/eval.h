@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reference evaluator: SPEC §2 read literally, one rule at a time.
+ * The reference evaluator: docs/DESIGN.md §2 read literally, one rule at a time.
  * It is the oracle the BPF classifier is tested against, so it shares the
  * model with the compiler but none of the compiler's code.
  */

@@ -25,7 +25,7 @@ const char *flowlog_end_reason_name(unsigned int reason)
 	return reason < FLOWLOG_END_REASONS ? names[reason] : "?";
 }
 
-/* SPEC §2: the six default rules, as Azure's API and flow logs spell them. */
+/* docs/DESIGN.md §2: the six default rules, as Azure's API and flow logs spell them. */
 bool flowlog_is_default_rule(const char *name)
 {
 	static const char *const defaults[] = {

@@ -17,7 +17,7 @@
  * flow's previous record (Azure's rule), so a flow's totals are the sum
  * of its records; B records carry none.
  *
- * Which NSG a record names (Azure's rule, SPEC §4): a denied flow is
+ * Which NSG a record names (Azure's rule, docs/DESIGN.md §4): a denied flow is
  * logged by the NSG that denied it; an allowed flow by the last NSG that
  * allowed it (Inbound: the NIC's NSG when it has one, else the subnet's;
  * Outbound: the subnet's when it has one, else the NIC's).  The decoder

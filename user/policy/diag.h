@@ -26,7 +26,7 @@ struct diag_list {
 
 void diag_add(struct diag_list *d, enum diag_level level, const char *path,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* "FILE: PATH: MSG" (warnings: "FILE: PATH: warning: MSG"), one a line, as SPEC §1. */
+/* "FILE: PATH: MSG" (warnings: "FILE: PATH: warning: MSG"), one a line, as docs/DESIGN.md §1. */
 void diag_print(FILE *f, const char *file, const struct diag_list *d);
 void diag_free(struct diag_list *d);
 

@@ -131,7 +131,7 @@ struct asg {
 	struct prefix_list members; /* NIC addresses plus explicit ones, as /32 or /128 */
 };
 
-/* Idle timeouts in seconds (SPEC §2, "flowTimeouts"). */
+/* Idle timeouts in seconds (docs/DESIGN.md §2, "flowTimeouts"). */
 struct flow_timeouts {
 	uint32_t tcp_established; /* 240 */
 	uint32_t tcp_transitory;  /* 30: handshake and closing */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The policy loader: a JSON policy file (SPEC §1) in, the model of
+ * The policy loader: a JSON policy file (docs/DESIGN.md §1) in, the model of
  * model.h out, with every mistake reported by JSON path in one run.
  *
  * Shapes accepted are those Azure exports (`az network nsg show`, ARM
@@ -18,7 +18,7 @@
  * rules, then checks across rules (limits; rules that can never match:
  * lint.c).  JSON access and diagnostic paths are json.c's.
  *
- * Interpretation choices, where SPEC leaves room:
+ * Interpretation choices, where the design (docs/DESIGN.md §1) leaves room:
  * - Required rule fields (as Azure requires them): name, priority,
  *   direction, access, protocol, and on each side at least one address
  *   form (AddressPrefix, AddressPrefixes or ApplicationSecurityGroups,
@@ -226,7 +226,7 @@ static void parse_vnet(struct ctx *c, json_t *root)
  * "flowTimeouts": { "tcpEstablished": 240, "tcpTransitory": 30, "udp": 30,
  *                   "udpStream": 120, "other": 30 }
  * Idle timeouts in whole seconds, 1 to POLICY_MAX_TIMEOUT; each optional,
- * defaults as shown (SPEC §2): TCP established, TCP handshake/closing,
+ * defaults as shown (docs/DESIGN.md §2): TCP established, TCP handshake/closing,
  * UDP seen one way, UDP seen both ways, ICMP and everything else.
  */
 static const struct {
@@ -946,7 +946,7 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 	if (!n && !mistyped)
 		perr(c, obj_fields_path(o), "%s %s port: give %s or %s",
 		     present ? "empty" : "missing", which, k1, k2);
-	/* Ranges that together cover 0-65535 are '*' (SPEC §2). */
+	/* Ranges that together cover 0-65535 are '*' (docs/DESIGN.md §2). */
 	if (port_list_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
 		l->any = true;
 	free(m);
@@ -1078,7 +1078,7 @@ static void default_side(struct addr_side *s, const char *label, const struct pr
 	side_label(s, label);
 }
 
-/* Azure's six default rules (seed 002), in order within each direction. */
+/* Azure's six default rules (docs/DESIGN.md §2), in order within each direction. */
 static const struct {
 	const char *name, *desc, *src, *dst;
 	int priority;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The policy loader's API: a policy file (SPEC §1) in, the model of
+ * The policy loader's API: a policy file (docs/DESIGN.md §1) in, the model of
  * model.h out, every mistake in a diag_list.  Also the Internet tag as
  * prefixes (tags.c), which the compiler and `show` need.
  */
@@ -30,7 +30,7 @@ const struct rule *nsg_rules(const struct nsg *g, enum xnsg_dir dir, size_t *n);
 
 /* ---- tags (tags.c) -------------------------------------------------- */
 
-/* Special-purpose ranges excluded from the Internet tag (SPEC §2). */
+/* Special-purpose ranges excluded from the Internet tag (docs/DESIGN.md §2). */
 extern const char *const xnsg_special_v4[];
 extern const char *const xnsg_special_v6[];
 /*

@@ -200,7 +200,7 @@ void parse_tags(struct ctx *c, json_t *root)
 			}
 		}
 	}
-	/* AzureLoadBalancer is 168.63.129.16/32 unless overridden (SPEC §2). */
+	/* AzureLoadBalancer is 168.63.129.16/32 unless overridden (docs/DESIGN.md §2). */
 	if (!tag_find(c->p, "AzureLoadBalancer")) {
 		struct prefix_list l = {};
 		struct xnsg_prefix pf;

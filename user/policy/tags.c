@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The Internet service tag (SPEC §2): every address outside VirtualNetwork
+ * The Internet service tag (docs/DESIGN.md §2): every address outside VirtualNetwork
  * and the special-purpose ranges.  The reference evaluator decides it from
  * that definition (eval_in_internet()); the compiler and `show` need it as
  * prefixes, which this file computes as a complement.  A unit test checks
@@ -14,7 +14,7 @@
 #include "alloc.h"
 #include "policy.h"
 
-/* Special-purpose ranges that are never Internet (SPEC §2). */
+/* Special-purpose ranges that are never Internet (docs/DESIGN.md §2). */
 const char *const xnsg_special_v4[] = {
 	"0.0.0.0/8",      /* "this network" */
 	"10.0.0.0/8",     /* RFC 1918 */
