@@ -16,6 +16,7 @@ run() {
 export XNSG_BIN="$build/xnsg"
 run unit "$build/tests/unit-tests"
 run golden tests/golden/run.sh "$build/xnsg"
+run lint tests/lint/run.sh
 if [ "$(id -u)" -ne 0 ]; then
 	echo "==== bpf: SKIP: needs root (BPF_PROG_TEST_RUN)"
 	echo "==== e2e: SKIP: needs root (network namespaces)"
