@@ -5,12 +5,16 @@
 set -euo pipefail
 
 # Build: clang/llvm (BPF), libbpf, bpftool (skeletons), libelf/zlib (libbpf's
-# own deps), jansson (JSON), pkg-config.  Tests: Criterion; iproute2,
-# netcat, iperf3 for end-to-end traffic.  Benchmarks: nftables, iptables,
-# xdp-tools (the peers), python3 (the report).
+# own deps), jansson (JSON), libmicrohttpd (the metrics endpoint), libsystemd
+# (sd_notify), pkg-config.  Tests: Criterion; iproute2, netcat, iperf3 for
+# end-to-end traffic; nfdump and tshark (real IPFIX collectors), prometheus
+# (a real scraper), containernetworking-plugins (the real bridge/host-local
+# plugins xnsg-cni chains after).  Benchmarks: nftables, iptables, xdp-tools
+# (the peers), python3 (the report).
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev
-      libcriterion-dev pkg-config make iproute2 netcat-openbsd iperf3
-      iputils-ping nftables iptables xdp-tools python3)
+      libmicrohttpd-dev libsystemd-dev libcriterion-dev pkg-config make iproute2
+      netcat-openbsd iperf3 iputils-ping nftables iptables xdp-tools python3
+      nfdump tshark prometheus containernetworking-plugins)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,5 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "xnsg: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture: no.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
