@@ -113,7 +113,7 @@ $(BUILD)/tests/bpf-tests: $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(BPFT_SRCS)) 
 $(BUILD)/bench/%.o: bench/%.c $(BUILD)/xnsg.skel.h | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -Itests/lib -c $< -o $@
 
 # The benchmark's policies come from the tests' generator.
 $(BUILD)/xnsg-bench: $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(wildcard bench/*.c)) $(BUILD)/tests/lib/gen_policy.o $(BUILD)/libxnsg.a

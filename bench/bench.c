@@ -49,7 +49,7 @@
 #include <linux/if_link.h>
 
 
-#include "../tests/lib/gen_policy.h"
+#include "gen_policy.h"
 #include "addr.h"
 #include "compile.h"
 #include "datapath.h"
