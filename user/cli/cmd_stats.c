@@ -34,23 +34,8 @@ static void print_stats(json_t *out)
 
 static int do_stats(const void *args)
 {
-	json_t *out;
-
 	(void)args;
-	if (dp_check_env(false))
-		return 1;
-	if (!dp_is_pinned())
-		return report_nothing();
-	out = apply_stats();
-	if (!out)
-		return 1;
-	if (xnsg_json)
-		cli_print_json(out, JSON_INDENT(2));
-	else {
-		print_stats(out);
-		json_decref(out);
-	}
-	return 0;
+	return report_show(apply_stats, print_stats);
 }
 
 const struct cli_command stats_command =

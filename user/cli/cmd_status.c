@@ -49,23 +49,8 @@ static void print_status(json_t *st)
 
 static int do_status(const void *args)
 {
-	json_t *st;
-
 	(void)args;
-	if (dp_check_env(false))
-		return 1;
-	if (!dp_is_pinned())
-		return report_nothing();
-	st = apply_status();
-	if (!st)
-		return 1;
-	if (xnsg_json)
-		cli_print_json(st, JSON_INDENT(2));
-	else {
-		print_status(st);
-		json_decref(st);
-	}
-	return 0;
+	return report_show(apply_status, print_status);
 }
 
 const struct cli_command status_command =

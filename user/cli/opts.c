@@ -164,10 +164,8 @@ void cli_print_help(FILE *f, const struct cli_command *c)
 
 static void vusage_error(const struct cli_command *c, const char *fmt, va_list ap)
 {
-	char *msg, *kept;
+	char *msg = xvasprintf(fmt, ap), *kept;
 
-	if (vasprintf(&msg, fmt, ap) < 0)
-		oom();
 	kept = c->name ? xasprintf("%s: %s", c->name, msg) : xstrdup(msg);
 	fprintf(stderr, "xnsg%s%s\n", c->name ? " " : ": ", kept);
 	cli_print_usage(stderr, c);

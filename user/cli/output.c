@@ -28,8 +28,7 @@ void cli_error(const char *fmt, ...)
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		oom();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	pr_err("%s", msg);
 	cli_note_error(msg);

@@ -27,11 +27,11 @@ static inline long long geti(json_t *o, const char *k1, const char *k2)
 	return json_integer_value(k2 ? json_object_get(j, k2) : j);
 }
 
-/* Nothing is pinned: not an error. */
-static inline int report_nothing(void)
-{
-	puts(xnsg_json ? "{\"applied\": false}" : "nothing applied");
-	return 0;
-}
+/*
+ * What status and stats do: needs root and BTF; nothing pinned is not an
+ * error ("nothing applied"); otherwise get() builds the report, printed
+ * as JSON or by print().  The exit status.
+ */
+int report_show(json_t *(*get)(void), void (*print)(json_t *report));
 
 #endif

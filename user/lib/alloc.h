@@ -8,6 +8,7 @@
 #ifndef XNSG_ALLOC_H
 #define XNSG_ALLOC_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* "xnsg: out of memory" on stderr, then abort(). */
@@ -19,6 +20,7 @@ void *xrealloc(void *p, size_t size);
 /* xstrdup(NULL) is "". */
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Grow a (v, n, cap) vector to hold one more element. */
 #define VEC_GROW(vec)                                                          \

@@ -14,8 +14,7 @@ void diag_add(struct diag_list *d, enum diag_level level, const char *path,
 	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		oom();
+	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	VEC_GROW(d);
 	d->v[d->n].level = level;
