@@ -47,17 +47,17 @@ x status
 say "Traffic"
 try "B -> A tcp/8080  (AllowWeb)" pass tcp_ok "$NS_B" 192.0.2.10 8080
 try "B -> A tcp/8081  (DenyTcp8081FromVnet)" drop tcp_ok "$NS_B" 192.0.2.10 8081
-try "B -> A tcp/8082  (AllowVNetInBound default)" pass tcp_ok "$NS_B" 192.0.2.10 8082
-try "B(Internet) -> A tcp/8082 (DenyAllInbound default)" drop tcp_ok "$NS_B" 192.0.2.10 8082 198.51.100.20
+try "B -> A tcp/8082  (AllowVnetInBound default)" pass tcp_ok "$NS_B" 192.0.2.10 8082
+try "B(Internet) -> A tcp/8082 (DenyAllInBound default)" drop tcp_ok "$NS_B" 192.0.2.10 8082 198.51.100.20
 try "B -> A [IPv6] tcp/8080" pass tcp_ok "$NS_B" 2001:db8:1::10 8080
 try "B -> A udp/5353  (AllowDnsUdp)" pass udp_ok "$NS_B" 192.0.2.10 5353 "$NS_A"
-try "B -> A udp/5354  (AllowVNetInBound default)" pass udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A"
+try "B -> A udp/5354  (AllowVnetInBound default)" pass udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A"
 try "B -> A ping      (AllowPing)" pass ping_ok "$NS_B" 192.0.2.10
 try "B(Internet) -> A ping (DenyPingFromInternet)" drop B ping -q -c 1 -W 1 -I 198.51.100.20 192.0.2.10
 try "C -> B tcp/9000  (container Outbound: DenyOut9000)" drop tcp_ok "$NS_C" 192.0.2.20 9000
 try "C -> B tcp/9001  (container Outbound: AllowVnetOutBound)" pass tcp_ok "$NS_C" 192.0.2.20 9001
 try "B -> C tcp/7001  (container Inbound: DenyIn7001)" drop tcp_ok "$NS_B" 192.0.2.130 7001
-try "B -> C tcp/7000  (container Inbound: AllowVNetInBound)" pass tcp_ok "$NS_B" 192.0.2.130 7000
+try "B -> C tcp/7000  (container Inbound: AllowVnetInBound)" pass tcp_ok "$NS_B" 192.0.2.130 7000
 
 say "xnsg stats (per-rule counters, drops by reason)"
 x stats | awk 'NR == 1 || $4 + 0 > 0 || /drops/ || /rule-deny/'

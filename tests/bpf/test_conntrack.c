@@ -3,7 +3,7 @@
  * Flow state (bpf/conntrack.h, docs/DESIGN.md §2 "State") through the real
  * datapath with BPF_PROG_TEST_RUN.  The policy allows only outbound
  * traffic: the NSG has no rules of its own, so AllowInternetOutBound lets
- * the workload's packets out and DenyAllInbound stops everything the peer
+ * the workload's packets out and DenyAllInBound stops everything the peer
  * starts.  Outbound packets run through TC egress, inbound ones through
  * XDP, both on loopback bound as the interface (attach host) - as on a
  * real NIC.  Each step states how the packet must fare: allowed by a rule,
@@ -286,19 +286,19 @@ static void tcp_life(const struct bpf_env *e, const struct fam *f)
 
 	/* Another flow the peer did not start: its packets meet the rules. */
 	tcp(f, &p, IN, 40001, 443, PKT_ACK);
-	step(e, IN, &p, "ACK in with no flow", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "ACK in with no flow", DENIED_BY("DenyAllInBound"));
 	tcp(f, &p, IN, 40001, 443, PKT_SYN | PKT_ACK);
-	step(e, IN, &p, "SYN-ACK in with no flow", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "SYN-ACK in with no flow", DENIED_BY("DenyAllInBound"));
 	tcp(f, &p, IN, 22, 40002, PKT_SYN);
-	step(e, IN, &p, "SYN in (the peer starts)", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "SYN in (the peer starts)", DENIED_BY("DenyAllInBound"));
 	tcp(f, &p, IN, 22, 40002, PKT_SYN);
 	step(e, IN, &p, "SYN in again: a denied packet left no state",
-	     DENIED_BY("DenyAllInbound"));
+	     DENIED_BY("DenyAllInBound"));
 
 	/* Forgetting the flows forgets the connection. */
 	dp_test_flush_flows(e->t);
 	tcp(f, &p, IN, 40000, 443, PKT_ACK);
-	step(e, IN, &p, "ACK in after the flows are flushed", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "ACK in after the flows are flushed", DENIED_BY("DenyAllInBound"));
 }
 
 BOTH_FAMILIES(tcp, tcp_life)
@@ -311,7 +311,7 @@ static void udp_echo(const struct bpf_env *e, const struct fam *f)
 
 	dp_test_flush_flows(e->t);
 	udp(f, &p, IN, 5353, 53);
-	step(e, IN, &p, "UDP reply before any request", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "UDP reply before any request", DENIED_BY("DenyAllInBound"));
 	udp(f, &p, OUT, 5353, 53);
 	step(e, OUT, &p, "UDP request out", ALLOWED_BY("AllowInternetOutBound"));
 	udp(f, &p, IN, 5353, 53);
@@ -320,18 +320,18 @@ static void udp_echo(const struct bpf_env *e, const struct fam *f)
 	pkt_payload(&p, 200);
 	step(e, IN, &p, "second UDP reply in", BY_FLOW);
 	udp(f, &p, IN, 5353, 54);
-	step(e, IN, &p, "UDP from another peer port", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "UDP from another peer port", DENIED_BY("DenyAllInBound"));
 	udp(f, &p, IN, 5354, 53);
-	step(e, IN, &p, "UDP to another local port", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "UDP to another local port", DENIED_BY("DenyAllInBound"));
 
 	echo(f, &p, IN, 1, 77);
-	step(e, IN, &p, "unsolicited echo reply", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "unsolicited echo reply", DENIED_BY("DenyAllInBound"));
 	echo(f, &p, OUT, 0, 77);
 	step(e, OUT, &p, "echo request out", ALLOWED_BY("AllowInternetOutBound"));
 	echo(f, &p, IN, 1, 77);
 	step(e, IN, &p, "echo reply in", BY_FLOW);
 	echo(f, &p, IN, 1, 78);
-	step(e, IN, &p, "echo reply with another identifier", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "echo reply with another identifier", DENIED_BY("DenyAllInBound"));
 }
 
 BOTH_FAMILIES(udp_icmp, udp_echo)
@@ -369,25 +369,25 @@ static void icmp_queries(const struct bpf_env *e, const struct fam *f)
 	icmp_msg(f, &p, IN, rep, 99);
 	step(e, IN, &p, "its echo reply in", BY_FLOW);
 	icmp_msg(f, &p, IN, req, 99);
-	step(e, IN, &p, "echo request in from the peer, id 99", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "echo request in from the peer, id 99", DENIED_BY("DenyAllInBound"));
 	icmp_msg(f, &p, OUT, req, 99);
 	step(e, OUT, &p, "the next echo request out, id 99", BY_FLOW);
 	icmp_msg(f, &p, OUT, rep, 99);
 	step(e, OUT, &p, "an echo reply out, id 99: not the flow's direction",
 	     ALLOWED_BY("AllowInternetOutBound"));
 	icmp_msg(f, &p, IN, req, 99);
-	step(e, IN, &p, "echo request in, id 99, after that reply", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "echo request in, id 99, after that reply", DENIED_BY("DenyAllInBound"));
 
 	icmp_msg(f, &p, OUT, rep, 55);
 	step(e, OUT, &p, "unsolicited echo reply out, id 55", ALLOWED_BY("AllowInternetOutBound"));
 	icmp_msg(f, &p, IN, req, 55);
 	step(e, IN, &p, "echo request in, id 55: the reply created no state",
-	     DENIED_BY("DenyAllInbound"));
+	     DENIED_BY("DenyAllInBound"));
 
 	icmp_msg(f, &p, OUT, unreach, 0);
 	step(e, OUT, &p, "an unreachable out (quoting nothing)", ALLOWED_BY("AllowInternetOutBound"));
 	icmp_msg(f, &p, IN, unreach, 0);
-	step(e, IN, &p, "an unreachable in (quoting nothing): no state", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "an unreachable in (quoting nothing): no state", DENIED_BY("DenyAllInBound"));
 
 	if (v4) {
 		icmp_msg(f, &p, OUT, 13, 7);
@@ -395,26 +395,26 @@ static void icmp_queries(const struct bpf_env *e, const struct fam *f)
 		icmp_msg(f, &p, IN, 14, 7);
 		step(e, IN, &p, "its timestamp reply in", BY_FLOW);
 		icmp_msg(f, &p, IN, 13, 7);
-		step(e, IN, &p, "timestamp request in, id 7", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "timestamp request in, id 7", DENIED_BY("DenyAllInBound"));
 		icmp_msg(f, &p, IN, 0, 7);
-		step(e, IN, &p, "echo reply in, id 7: another query type", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "echo reply in, id 7: another query type", DENIED_BY("DenyAllInBound"));
 		icmp_msg(f, &p, IN, 5, 0);
-		step(e, IN, &p, "redirect in", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "redirect in", DENIED_BY("DenyAllInBound"));
 		icmp_msg(f, &p, OUT, 9, 0);
 		step(e, OUT, &p, "router advertisement out", ALLOWED_BY("AllowInternetOutBound"));
 		icmp_msg(f, &p, IN, 9, 0);
-		step(e, IN, &p, "router advertisement in: no state", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "router advertisement in: no state", DENIED_BY("DenyAllInBound"));
 	} else {
 		icmp_msg(f, &p, OUT, 139, 3);
 		step(e, OUT, &p, "node information query out", ALLOWED_BY("AllowInternetOutBound"));
 		icmp_msg(f, &p, IN, 140, 3);
 		step(e, IN, &p, "its reply in", BY_FLOW);
 		icmp_msg(f, &p, IN, 139, 3);
-		step(e, IN, &p, "node information query in", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "node information query in", DENIED_BY("DenyAllInBound"));
 		icmp_msg(f, &p, OUT, 130, 0);
 		step(e, OUT, &p, "MLD query out", ALLOWED_BY("AllowInternetOutBound"));
 		icmp_msg(f, &p, IN, 130, 0);
-		step(e, IN, &p, "MLD query in: no state", DENIED_BY("DenyAllInbound"));
+		step(e, IN, &p, "MLD query in: no state", DENIED_BY("DenyAllInBound"));
 	}
 }
 
@@ -447,14 +447,14 @@ static void icmp_errors(const struct bpf_env *e, const struct fam *f)
 
 	tcp(f, &other, OUT, 40001, 443, PKT_SYN);
 	icmp_err(f, &p, PMTU, 0, &other);
-	step(e, IN, &p, "path-MTU error about an untracked flow", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "path-MTU error about an untracked flow", DENIED_BY("DenyAllInBound"));
 	udp(f, &other, OUT, 5353, 54);
 	icmp_err(f, &p, f->v == 4 ? 3 : 1, f->v == 4 ? 3 : 4, &other);
-	step(e, IN, &p, "port unreachable about an untracked flow", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "port unreachable about an untracked flow", DENIED_BY("DenyAllInBound"));
 
 	dp_test_flush_flows(e->t);
 	icmp_err(f, &p, PMTU, 0, &syn);
-	step(e, IN, &p, "the same error once the flow is gone", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "the same error once the flow is gone", DENIED_BY("DenyAllInBound"));
 }
 
 BOTH_FAMILIES(icmp_errors, icmp_errors)
@@ -480,13 +480,13 @@ static void icmp_error_origin(const struct bpf_env *e, const struct fam *f)
 	tcp(f, &rev, IN, 40000, 443, PKT_ACK);
 	icmp_err_from(f, &p, f->x, f->l, unreach, port, &rev);
 	step(e, IN, &p, "error from a third host quoting the flow reversed (peer -> workload)",
-	     DENIED_BY("DenyAllInbound"));
+	     DENIED_BY("DenyAllInBound"));
 	icmp_err_from(f, &p, f->r, f->l, unreach, port, &rev);
 	step(e, IN, &p, "error from the peer quoting its own packet to the workload",
-	     DENIED_BY("DenyAllInbound"));
+	     DENIED_BY("DenyAllInBound"));
 	icmp_err_from(f, &p, f->x, f->o, unreach, port, &syn);
 	step(e, IN, &p, "error to another host quoting the workload's packet",
-	     DENIED_BY("DenyAllInbound"));
+	     DENIED_BY("DenyAllInBound"));
 
 	icmp_err_from(f, &p, f->x, f->l, PMTU, 0, &syn);
 	step(e, IN, &p, "path-MTU error from a router on the path", RELATED);
@@ -535,7 +535,7 @@ static void fragments(const struct bpf_env *e, const struct fam *f)
 	step(e, IN, &p, "later fragment of the reply follows it", FOLLOWS_FIRST);
 
 	frag_udp(f, &p, IN, 6000, 4500, 1002, 0);
-	step(e, IN, &p, "first fragment in, denied", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "first fragment in, denied", DENIED_BY("DenyAllInBound"));
 	frag_udp(f, &p, IN, 6000, 4500, 1002, 1);
 	step(e, IN, &p, "later fragment in follows the denial", DENIED_WITH_FIRST);
 
@@ -707,28 +707,28 @@ Test(conntrack, expiry, .timeout = 30)
 		tcp(f, &p, IN, 41000, 443, PKT_ACK | PKT_PSH);
 		step(&e, IN, &p, "A: established TCP survives 1.3 s idle", BY_FLOW);
 		tcp(f, &p, IN, 41001, 443, PKT_ACK);
-		step(&e, IN, &p, "B: closing TCP expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "B: closing TCP expired", DENIED_BY("DenyAllInBound"));
 		tcp(f, &p, IN, 41002, 443, PKT_SYN | PKT_ACK);
-		step(&e, IN, &p, "C: handshake expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "C: handshake expired", DENIED_BY("DenyAllInBound"));
 		tcp(f, &p, IN, 41003, 443, PKT_ACK);
-		step(&e, IN, &p, "D: TCP after RST expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "D: TCP after RST expired", DENIED_BY("DenyAllInBound"));
 		udp(f, &p, IN, 5000, 53);
-		step(&e, IN, &p, "E: one-way UDP expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "E: one-way UDP expired", DENIED_BY("DenyAllInBound"));
 		udp(f, &p, IN, 5001, 53);
 		step(&e, IN, &p, "F: UDP stream survives 1.3 s idle", BY_FLOW);
 		echo(f, &p, IN, 1, 4242);
-		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "G: echo expired", DENIED_BY("DenyAllInBound"));
 
 		/* An ICMP error about a flow idle past its timeout is no longer
 		 * related (before: any entry still in the table would do). */
 		tcp(f, &q, OUT, 41004, 443, PKT_SYN);
 		icmp_err(f, &p, PMTU, 0, &q);
 		step(&e, IN, &p, "H: path-MTU error about the expired handshake",
-		     DENIED_BY("DenyAllInbound"));
+		     DENIED_BY("DenyAllInBound"));
 		tcp(f, &q, OUT, 41004, 443, PKT_SYN);
 		icmp_err(f, &p, PMTU, 0, &q);
 		step(&e, IN, &p, "H: the same error once the entry is gone",
-		     DENIED_BY("DenyAllInbound"));
+		     DENIED_BY("DenyAllInBound"));
 		tcp(f, &q, OUT, 41000, 443, PKT_ACK);
 		icmp_err(f, &p, PMTU, 0, &q);
 		step(&e, IN, &p, "A: path-MTU error about the live established flow", RELATED);
@@ -738,14 +738,14 @@ Test(conntrack, expiry, .timeout = 30)
 		tcp(f, &p, IN, 41006, 443, PKT_ACK | PKT_PSH);
 		step(&e, IN, &p, "L: TCP after a RST the other side ignored survives", BY_FLOW);
 		tcp(f, &p, IN, 41007, 443, PKT_ACK);
-		step(&e, IN, &p, "M: TCP after a RST expired", DENIED_BY("DenyAllInbound"));
+		step(&e, IN, &p, "M: TCP after a RST expired", DENIED_BY("DenyAllInBound"));
 
 		udp(f, &p, OUT, 5002, 53);
 		step(&e, OUT, &p, "N: cut flow kept alive by its packets", CUT);
 		expired = ct_stat(&e, XNSG_CTS_EXPIRED);
 		udp(f, &p, IN, 5003, 53);
 		step(&e, IN, &p, "O: cut flow idle 1.3 s is gone, the rules judge",
-		     DENIED_BY("DenyAllInbound"));
+		     DENIED_BY("DenyAllInBound"));
 		cr_expect_eq(ct_stat(&e, XNSG_CTS_EXPIRED), expired,
 			     "a cut flow leaving is not counted expired (counted cut)");
 		udp(f, &p, OUT, 5003, 53);
@@ -789,7 +789,7 @@ static void cut_flow(const struct bpf_env *e, const struct fam *f)
 	}
 	tcp(f, &q, OUT, 42000, 443, PKT_ACK);
 	icmp_err(f, &p, PMTU, 0, &q);
-	step(e, IN, &p, "an ICMP error about the cut flow", DENIED_BY("DenyAllInbound"));
+	step(e, IN, &p, "an ICMP error about the cut flow", DENIED_BY("DenyAllInBound"));
 	cr_expect_eq(ct_entries(e), 2, "the cut flows' entries stay (%zu)", ct_entries(e));
 
 	tcp(f, &p, OUT, 42001, 443, PKT_SYN);

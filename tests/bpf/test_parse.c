@@ -38,7 +38,7 @@
 	"\"destinationPortRange\":\"" dport "\"}"
 
 /* Inbound: web, DNS, ICMP, ESP and AH allowed, the rest denied by
- * DenyAllInbound (the peer is outside the virtual network). */
+ * DenyAllInBound (the peer is outside the virtual network). */
 static const char policy_json[] =
 	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
 	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":["
@@ -306,49 +306,49 @@ static const struct row unfiltered_rows[] = {
 
 static const struct row classified_rows[] = {
 	BY("IPv4 TCP SYN to 80", tcp4_80, "AllowWeb", 1),
-	BY("IPv4 TCP SYN to 22", tcp4_22, "DenyAllInbound", 0),
+	BY("IPv4 TCP SYN to 22", tcp4_22, "DenyAllInBound", 0),
 	BY("IPv4 UDP to 53", udp4_53, "AllowDns", 1),
-	BY("IPv4 UDP to 54", udp4_54, "DenyAllInbound", 0),
+	BY("IPv4 UDP to 54", udp4_54, "DenyAllInBound", 0),
 	BY("IPv4 ICMP echo request", icmp4_echo, "AllowPing", 1),
 	BY("IPv4 ESP", esp4, "AllowEsp", 1),
 	BY("IPv4 AH is the protocol, not walked", ah4, "AllowAh", 1),
-	BY("IPv4 GRE", gre4, "DenyAllInbound", 0),
+	BY("IPv4 GRE", gre4, "DenyAllInBound", 0),
 	BY("IPv4 with DF set is not a fragment", df4_tcp_80, "AllowWeb", 1),
 	BY("802.1Q tag, TCP to 80", vlan1_tcp4_80, "AllowWeb", 1),
-	BY("802.1Q tag, TCP to 22", vlan1_tcp4_22, "DenyAllInbound", 0),
+	BY("802.1Q tag, TCP to 22", vlan1_tcp4_22, "DenyAllInBound", 0),
 	BY("802.1ad tag, UDP to 53", vlan1ad_udp4_53, "AllowDns", 1),
 	BY("802.1ad + 802.1Q tags, TCP to 80", vlan2_tcp4_80, "AllowWeb", 1),
-	BY("two 802.1Q tags, TCP to 22", vlan2q_tcp4_22, "DenyAllInbound", 0),
+	BY("two 802.1Q tags, TCP to 22", vlan2q_tcp4_22, "DenyAllInBound", 0),
 	BY("IPv4 options (4 bytes), TCP to 80", opts4_tcp_80, "AllowWeb", 1),
 	BY("IPv4 options (40 bytes), TCP to 80", opts40_tcp_80, "AllowWeb", 1),
-	BY("IPv4 options (40 bytes), TCP to 22", opts40_tcp_22, "DenyAllInbound", 0),
+	BY("IPv4 options (40 bytes), TCP to 22", opts40_tcp_22, "DenyAllInBound", 0),
 	BY("two tags and IPv4 options, UDP to 53", opts8_udp_53_vlan2, "AllowDns", 1),
 	BY("IPv4 first fragment judged by its ports (80)", first_frag4_tcp_80, "AllowWeb", 1),
-	BY("IPv4 first fragment judged by its ports (22)", first_frag4_tcp_22, "DenyAllInbound", 0),
+	BY("IPv4 first fragment judged by its ports (22)", first_frag4_tcp_22, "DenyAllInBound", 0),
 	BY("IPv6 TCP SYN to 80", tcp6_80, "AllowWeb", 1),
-	BY("IPv6 TCP SYN to 22", tcp6_22, "DenyAllInbound", 0),
+	BY("IPv6 TCP SYN to 22", tcp6_22, "DenyAllInBound", 0),
 	BY("IPv6 UDP to 53", udp6_53, "AllowDns", 1),
 	BY("ICMPv6 echo request", icmp6_echo, "AllowPing", 1),
 	BY("802.1Q tag, IPv6 TCP to 80", vlan1_tcp6_80, "AllowWeb", 1),
 	BY("two tags, IPv6 UDP to 53", vlan2_udp6_53, "AllowDns", 1),
 	BY("hop-by-hop, TCP to 80", hbh_tcp6_80, "AllowWeb", 1),
-	BY("hop-by-hop, TCP to 22", hbh_tcp6_22, "DenyAllInbound", 0),
+	BY("hop-by-hop, TCP to 22", hbh_tcp6_22, "DenyAllInBound", 0),
 	BY("routing header, TCP to 80", rt_tcp6_80, "AllowWeb", 1),
 	BY("destination options, UDP to 53", dst_udp6_53, "AllowDns", 1),
 	BY("2048-byte destination options, UDP to 53", big_dst_udp6_53, "AllowDns", 1),
 	BY("AH walked to TCP 80", ah_tcp6_80, "AllowWeb", 1),
-	BY("AH walked to TCP 22", ah_tcp6_22, "DenyAllInbound", 0),
+	BY("AH walked to TCP 22", ah_tcp6_22, "DenyAllInBound", 0),
 	BY("12-byte AH walked to UDP 53", ah12_udp6_53, "AllowDns", 1),
 	BY("AH followed by No Next Header is AH", ah_alone6, "AllowAh", 1),
 	BY("IPv6 ESP is not walked", esp6, "AllowEsp", 1),
 	BY("hop-by-hop then ESP", hbh_esp6, "AllowEsp", 1),
-	BY("destination options then No Next Header", no_next6, "DenyAllInbound", 0),
+	BY("destination options then No Next Header", no_next6, "DenyAllInBound", 0),
 	BY("IPv6 atomic fragment is a whole packet", atomic_frag6_tcp_80, "AllowWeb", 1),
 	BY("IPv6 first fragment judged by its ports (80)", first_frag6_tcp_80, "AllowWeb", 1),
-	BY("IPv6 first fragment judged by its ports (22)", first_frag6_tcp_22, "DenyAllInbound", 0),
+	BY("IPv6 first fragment judged by its ports (22)", first_frag6_tcp_22, "DenyAllInBound", 0),
 	BY("chain: hop-by-hop, routing, fragment, dest, AH, dest; TCP 80", chain6_tcp_80, "AllowWeb", 1),
 	BY("XNSG_MAX_EXTHDRS extension headers, TCP to 80", ext8_tcp6_80, "AllowWeb", 1),
-	BY("XNSG_MAX_EXTHDRS extension headers, TCP to 22", ext8_tcp6_22, "DenyAllInbound", 0),
+	BY("XNSG_MAX_EXTHDRS extension headers, TCP to 22", ext8_tcp6_22, "DenyAllInBound", 0),
 };
 
 /* A frame shorter than an Ethernet header cannot be tried: the kernel's
@@ -434,9 +434,9 @@ static const struct row hook_rows[] = {
 	UNF("ARP request", arp),
 	UNF("ICMPv6 neighbour solicitation (135)", nd_ns),
 	BY("802.1ad + 802.1Q tags, TCP to 80", vlan2_tcp4_80, "AllowWeb", 1),
-	BY("IPv4 options (40 bytes), TCP to 22", opts40_tcp_22, "DenyAllInbound", 0),
+	BY("IPv4 options (40 bytes), TCP to 22", opts40_tcp_22, "DenyAllInBound", 0),
 	BY("chain: hop-by-hop, routing, fragment, dest, AH, dest; TCP 80", chain6_tcp_80, "AllowWeb", 1),
-	BY("AH walked to TCP 22", ah_tcp6_22, "DenyAllInbound", 0),
+	BY("AH walked to TCP 22", ah_tcp6_22, "DenyAllInBound", 0),
 	DROPS("three VLAN tags", vlan3, XNSG_R_VLAN_DEPTH),
 	DROPS("IPv4 IHL 4", bad_ihl4, XNSG_R_BAD_IP4),
 	DROPS("XNSG_MAX_EXTHDRS + 1 extension headers", ext9_tcp6, XNSG_R_EXTHDR_DEPTH),

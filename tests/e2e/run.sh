@@ -35,9 +35,9 @@ test_apply_attaches() {
 test_tcp_allowed_and_denied_ipv4() {
 	tcp_ok "$NS_B" 192.0.2.10 8080 || { echo "allowed port 8080 was refused"; return 1; }
 	! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "port 8081 was not denied"; return 1; }
-	tcp_ok "$NS_B" 192.0.2.10 8082 || { echo "8082 from the VNet should pass AllowVNetInBound"; return 1; }
+	tcp_ok "$NS_B" 192.0.2.10 8082 || { echo "8082 from the VNet should pass AllowVnetInBound"; return 1; }
 	tcp_ok "$NS_B" 192.0.2.10 8080 198.51.100.20 || { echo "8080 from the Internet was refused"; return 1; }
-	! tcp_ok "$NS_B" 192.0.2.10 8082 198.51.100.20 || { echo "8082 from the Internet should hit DenyAllInbound"; return 1; }
+	! tcp_ok "$NS_B" 192.0.2.10 8082 198.51.100.20 || { echo "8082 from the Internet should hit DenyAllInBound"; return 1; }
 }
 
 test_tcp_allowed_and_denied_ipv6() {
@@ -47,7 +47,7 @@ test_tcp_allowed_and_denied_ipv6() {
 
 test_udp_allowed_and_denied() {
 	udp_ok "$NS_B" 192.0.2.10 5353 "$NS_A" || { echo "UDP 5353 from the VNet was dropped"; return 1; }
-	udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A" || { echo "UDP 5354 from the VNet should pass AllowVNetInBound"; return 1; }
+	udp_ok "$NS_B" 192.0.2.10 5354 "$NS_A" || { echo "UDP 5354 from the VNet should pass AllowVnetInBound"; return 1; }
 	! udp_ok "$NS_B" 192.0.2.10 5353 "$NS_A" 198.51.100.20 || { echo "UDP 5353 from the Internet was not denied"; return 1; }
 	udp_ok "$NS_B" 2001:db8:1::10 5353 "$NS_A" || { echo "UDP v6 5353 was dropped"; return 1; }
 }
@@ -274,7 +274,7 @@ test_iperf3_through_xnsg() {
 test_fragmented_udp() {
 	# 4000 bytes over a 1500-byte MTU: three fragments.  AllowDnsUdp
 	# (VirtualNetwork -> 5353) lets the VNet's through; from the Internet
-	# the first fragment meets DenyAllInbound and the others follow it.
+	# the first fragment meets DenyAllInBound and the others follow it.
 	x apply "$(base_policy)" >/dev/null || return 1
 	local dst pair followed
 	followed=$(flow_stat fragments_followed)

@@ -125,10 +125,10 @@ Test(cli, verify_json_subnet_denies)
 	struct eval_result r = flow(p, "eth0", XNSG_IN, 6, "10.1.1.4", 80, "8.8.8.8", 40000);
 
 	expect_json(p, &r,
-		"{\"access\":\"Deny\",\"rule\":\"web-nsg/DenyAllInbound\","
-		"\"ruleName\":\"defaultSecurityRules/DenyAllInbound\",\"levels\":["
+		"{\"access\":\"Deny\",\"rule\":\"web-nsg/DenyAllInBound\","
+		"\"ruleName\":\"defaultSecurityRules/DenyAllInBound\",\"levels\":["
 		"{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":\"Deny\","
-		"\"rule\":\"web-nsg/DenyAllInbound\",\"ruleName\":\"defaultSecurityRules/DenyAllInbound\"},"
+		"\"rule\":\"web-nsg/DenyAllInBound\",\"ruleName\":\"defaultSecurityRules/DenyAllInBound\"},"
 		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Allow\","
 		"\"rule\":\"app-nsg/AllowHttp\",\"ruleName\":\"securityRules/AllowHttp\"}]}");
 	policy_free(p);
@@ -143,7 +143,7 @@ Test(cli, verify_json_nic_denies_user_rule)
 		"{\"access\":\"Deny\",\"rule\":\"app-nsg/DenySsh\","
 		"\"ruleName\":\"securityRules/DenySsh\",\"levels\":["
 		"{\"scope\":\"subnet\",\"nsg\":\"web-nsg\",\"access\":\"Allow\","
-		"\"rule\":\"web-nsg/AllowVNetInBound\",\"ruleName\":\"defaultSecurityRules/AllowVNetInBound\"},"
+		"\"rule\":\"web-nsg/AllowVnetInBound\",\"ruleName\":\"defaultSecurityRules/AllowVnetInBound\"},"
 		"{\"scope\":\"nic\",\"nsg\":\"app-nsg\",\"access\":\"Deny\","
 		"\"rule\":\"app-nsg/DenySsh\",\"ruleName\":\"securityRules/DenySsh\"}]}");
 	policy_free(p);
@@ -228,8 +228,8 @@ Test(cli, verify_text_line)
 	char *s = print_to_string(p, &deny), *t;
 
 	cr_expect_str_eq(s,
-		"Deny  by web-nsg/DenyAllInbound (defaultSecurityRules/DenyAllInbound) "
-		"[subnet web-nsg: Deny DenyAllInbound; nic app-nsg: Allow AllowHttp]\n",
+		"Deny  by web-nsg/DenyAllInBound (defaultSecurityRules/DenyAllInBound) "
+		"[subnet web-nsg: Deny DenyAllInBound; nic app-nsg: Allow AllowHttp]\n",
 		"verify text line: %s", s);
 	t = print_to_string(p, &bare);
 	cr_expect(!strncmp(t, "Allow ", 6) && strstr(t, "subnet none: Allow; nic none: Allow]\n"),
@@ -387,7 +387,7 @@ Test(cli, verify_json_output)
 	cr_assert_not_null(j, "verify --json prints JSON: %s", out);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "access")), "Deny", "access: %s", out);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "ruleName")),
-			 "defaultSecurityRules/DenyAllInbound", "ruleName: %s", out);
+			 "defaultSecurityRules/DenyAllInBound", "ruleName: %s", out);
 	cr_expect(strchr(out, '\n') == out + strlen(out) - 1, "one line: %s", out);
 	json_decref(j);
 	free(out);

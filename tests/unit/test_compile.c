@@ -448,9 +448,9 @@ Test(compile, star_vs_v4_default_vs_v6_default)
 
 	check_invariants(p, c, "star policy");
 	EXPECT_RULE(p, c, t, UDP, "198.51.100.1", 9, "10.1.1.4", 1000, "v4only");
-	EXPECT_RULE(p, c, t, UDP, "2001:db8::1", 9, "fd00:1::4", 1000, "DenyAllInbound");
+	EXPECT_RULE(p, c, t, UDP, "2001:db8::1", 9, "fd00:1::4", 1000, "DenyAllInBound");
 	EXPECT_RULE(p, c, t, UDP, "2001:db8::1", 9, "fd00:1::4", 2000, "v6only");
-	EXPECT_RULE(p, c, t, UDP, "198.51.100.1", 9, "10.1.1.4", 2000, "DenyAllInbound");
+	EXPECT_RULE(p, c, t, UDP, "198.51.100.1", 9, "10.1.1.4", 2000, "DenyAllInBound");
 	EXPECT_RULE(p, c, t, UDP, "198.51.100.1", 9, "10.1.1.4", 3000, "both");
 	EXPECT_RULE(p, c, t, UDP, "2001:db8::1", 9, "fd00:1::4", 3000, "both");
 	EXPECT_RULE(p, c, t, UDP, "2001:db8::1", 9, "fd00:1::4", 4000, "anyword");
@@ -485,8 +485,8 @@ Test(compile, ipv4_direct_table)
 		{ "203.0.113.63", "host24" },  { "203.0.113.1", "host24" },   { "203.0.112.255", "block16" }, { "203.0.114.0", "block16" },
 		{ "203.0.0.0", "block16" },    { "203.0.255.255", "block16" }, { "203.1.0.0", "mid12" },
 		{ "203.15.255.255", "mid12" }, { "203.16.0.0", "wide8" },      { "203.255.255.255", "wide8" },
-		{ "202.255.255.255", "DenyAllInbound" },
-		{ "204.0.0.0", "DenyAllInbound" },
+		{ "202.255.255.255", "DenyAllInBound" },
+		{ "204.0.0.0", "DenyAllInBound" },
 	};
 
 	check_invariants(p, c, "direct-table policy");
@@ -675,7 +675,7 @@ Test(compile, class_and_portmap_dedup)
 }
 
 /* Summary words name the non-zero rule words: a rule in word 3 and the
- * default DenyAllInbound in word 4. */
+ * default DenyAllInBound in word 4. */
 Test(compile, summary_words)
 {
 	char *rules = NULL, *json;
@@ -703,7 +703,7 @@ Test(compile, summary_words)
 	cr_assert_eq(c->tables[t].nrules, 303, "300 rules and 3 defaults");
 	EXPECT_RULE(p, c, t, UDP, "198.51.100.250", 1, "10.1.1.4", 2, "r250");
 	EXPECT_RULE(p, c, t, UDP, "203.0.113.43", 1, "10.1.1.4", 2, "r299");
-	EXPECT_RULE(p, c, t, UDP, "203.0.113.44", 1, "10.1.1.4", 2, "DenyAllInbound");
+	EXPECT_RULE(p, c, t, UDP, "203.0.113.44", 1, "10.1.1.4", 2, "DenyAllInBound");
 	for (size_t i = 0; i < c->tables[t].nlpm4; i++) {
 		const struct lpm_entry *e = &c->tables[t].lpm4[i];
 		const struct xnsg_bitmap *b = &c->classes[e->cls];
@@ -712,7 +712,7 @@ Test(compile, summary_words)
 		    e->prefix.bytes[3] != 250)
 			continue;
 		cr_expect_eq(b->summary[0], (1ULL << 3) | (1ULL << 4),
-			     "198.51.100.250's class: rule 250 (word 3) and DenyAllInbound, rule 302 "
+			     "198.51.100.250's class: rule 250 (word 3) and DenyAllInBound, rule 302 "
 			     "(word 4); summary 0x%llx", (unsigned long long)b->summary[0]);
 		cr_expect(bit(b, 250) && bit(b, 302) && !bit(b, 249) && !bit(b, 300),
 			  "198.51.100.250's class holds rules 250 and 302 only");
@@ -791,7 +791,7 @@ static char *port_rule(int k)
 }
 
 /* About 3000 inbound rules with distinct /32 sources and destinations; a
- * different count per NSG puts DenyAllInbound on a different bit, so the
+ * different count per NSG puts DenyAllInBound on a different bit, so the
  * NSGs' classes cannot be shared. */
 static char *distinct_rules(int k)
 {

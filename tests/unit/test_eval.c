@@ -132,16 +132,16 @@ Test(eval, default_rules_inbound)
 {
 	struct policy *p = nic_policy("");
 
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "10.1.2.5", 40000, "Allow nsg/AllowVNetInBound");
-	expect(p, "eth0", IN, ICMP, "10.1.1.4", 0, "10.1.200.1", 0, "Allow nsg/AllowVNetInBound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "10.1.2.5", 40000, "Allow nsg/AllowVnetInBound");
+	expect(p, "eth0", IN, ICMP, "10.1.1.4", 0, "10.1.200.1", 0, "Allow nsg/AllowVnetInBound");
 	expect(p, "eth0", IN, TCP, "fd00:1::4", 22, "fd00:1:0:9::1", 40000,
-	       "Allow nsg/AllowVNetInBound");
+	       "Allow nsg/AllowVnetInBound");
 	/* 168.63.129.16 is in VirtualNetwork (docs/DESIGN.md §2), which comes first. */
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "168.63.129.16", 40000,
-	       "Allow nsg/AllowVNetInBound");
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "8.8.8.8", 40000, "Deny nsg/DenyAllInbound");
-	expect(p, "eth0", IN, UDP, "10.1.1.4", 53, "192.168.1.1", 53, "Deny nsg/DenyAllInbound");
-	expect(p, "eth0", IN, ICMPV6, "fd00:1::4", 0, "2001:db8::1", 0, "Deny nsg/DenyAllInbound");
+	       "Allow nsg/AllowVnetInBound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "8.8.8.8", 40000, "Deny nsg/DenyAllInBound");
+	expect(p, "eth0", IN, UDP, "10.1.1.4", 53, "192.168.1.1", 53, "Deny nsg/DenyAllInBound");
+	expect(p, "eth0", IN, ICMPV6, "fd00:1::4", 0, "2001:db8::1", 0, "Deny nsg/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -165,9 +165,9 @@ Test(eval, default_rules_outbound)
 Test(eval, default_rules_shape)
 {
 	static const struct { const char *name; int prio; enum xnsg_dir dir; bool allow; } want[] = {
-		{ "AllowVNetInBound", 65000, IN, true },
+		{ "AllowVnetInBound", 65000, IN, true },
 		{ "AllowAzureLoadBalancerInBound", 65001, IN, true },
-		{ "DenyAllInbound", 65500, IN, false },
+		{ "DenyAllInBound", 65500, IN, false },
 		{ "AllowVnetOutBound", 65000, OUT, true },
 		{ "AllowInternetOutBound", 65001, OUT, true },
 		{ "DenyAllOutBound", 65500, OUT, false },
@@ -206,7 +206,7 @@ Test(eval, load_balancer_default_rule)
 
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "198.51.100.7", 40000,
 	       "Allow nsg/AllowAzureLoadBalancerInBound");
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "198.51.100.8", 40000, "Deny nsg/DenyAllInbound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "198.51.100.8", 40000, "Deny nsg/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -224,10 +224,10 @@ Test(eval, priority_order_first_match)
 
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 80, "8.8.8.8", 40000, "Deny nsg/DenyWeb");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 22, "8.8.8.8", 40000, "Allow nsg/AllowSsh");
-	/* A user rule beats the default AllowVNetInBound. */
+	/* A user rule beats the default AllowVnetInBound. */
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 81, "10.1.7.7", 40000, "Deny nsg/DenyVnetTo81");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 81, "8.8.8.8", 40000, "Allow nsg/AllowAll");
-	/* A 4096 allow-all overrides DenyAllInbound (65500). */
+	/* A 4096 allow-all overrides DenyAllInBound (65500). */
 	expect(p, "eth0", IN, UDP, "10.1.1.4", 9, "203.0.113.9", 9, "Allow nsg/AllowAll");
 	/* Inbound rules never judge outbound packets. */
 	expect(p, "eth0", OUT, TCP, "10.1.1.4", 80, "192.168.9.9", 80, "Deny nsg/DenyAllOutBound");
@@ -256,13 +256,13 @@ Test(eval, port_rules_match_only_tcp_udp)
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 5, "8.8.8.8", 1000, "Allow nsg/AnyProtoLow");
 	expect(p, "eth0", IN, UDP, "10.1.1.4", 80, "8.8.8.8", 53, "Allow nsg/AnyProto80");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 40000, "Allow nsg/AnySrcPort");
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 1023, "Deny nsg/DenyAllInbound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 1023, "Deny nsg/DenyAllInBound");
 	/* ICMP, ESP, AH have no ports: port-restricted rules never match. */
-	expect(p, "eth0", IN, ICMP, "10.1.1.4", 80, "8.8.8.8", 40000, "Deny nsg/DenyAllInbound");
-	expect(p, "eth0", IN, ICMPV6, "fd00:1::4", 0, "2001:4860::1", 0, "Deny nsg/DenyAllInbound");
-	expect(p, "eth0", IN, ESP, "10.1.1.4", 0, "8.8.8.8", 0, "Deny nsg/DenyAllInbound");
+	expect(p, "eth0", IN, ICMP, "10.1.1.4", 80, "8.8.8.8", 40000, "Deny nsg/DenyAllInBound");
+	expect(p, "eth0", IN, ICMPV6, "fd00:1::4", 0, "2001:4860::1", 0, "Deny nsg/DenyAllInBound");
+	expect(p, "eth0", IN, ESP, "10.1.1.4", 0, "8.8.8.8", 0, "Deny nsg/DenyAllInBound");
 	expect(p, "eth0", IN, 132 /* SCTP */, "10.1.1.4", 80, "8.8.8.8", 40000,
-	       "Deny nsg/DenyAllInbound");
+	       "Deny nsg/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -299,8 +299,8 @@ Test(eval, protocols)
 	expect(p, "eth0", IN, ESP, "10.1.1.4", 0, "8.8.8.8", 0, "Allow nsg/Esp");
 	expect(p, "eth0", IN, AH, "10.1.1.4", 0, "8.8.8.8", 0, "Allow nsg/Ah");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "8.8.8.8", 5000, "Allow nsg/Tcp443");
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 444, "8.8.8.8", 5000, "Deny nsg/DenyAllInbound");
-	expect(p, "eth0", IN, 47 /* GRE */, "10.1.1.4", 0, "8.8.8.8", 0, "Deny nsg/DenyAllInbound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 444, "8.8.8.8", 5000, "Deny nsg/DenyAllInBound");
+	expect(p, "eth0", IN, 47 /* GRE */, "10.1.1.4", 0, "8.8.8.8", 0, "Deny nsg/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -351,9 +351,9 @@ Test(eval, ipv6_prefixes)
 	expect(p, "eth0", IN, TCP, "fd00:1::4", 443, "2001:db8:bad::1", 5000, "Deny nsg/DenyNet");
 	expect(p, "eth0", IN, TCP, "fd00:1::4", 443, "2001:db8:900d::1", 5000, "Allow nsg/AllowDoc");
 	expect(p, "eth0", IN, TCP, "fd00:1::5", 443, "2001:db8:900d::1", 5000,
-	       "Deny nsg/DenyAllInbound");
+	       "Deny nsg/DenyAllInBound");
 	/* An IPv6 prefix never holds an IPv4 address. */
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "32.1.13.184", 5000, "Deny nsg/DenyAllInbound");
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 443, "32.1.13.184", 5000, "Deny nsg/DenyAllInBound");
 	expect(p, "eth0", OUT, UDP, "fd00:1::4", 5000, "2001:db8::53", 53, "Deny nsg/DenyOutHost");
 	expect(p, "eth0", OUT, UDP, "fd00:1::4", 5000, "2001:db8::54", 53,
 	       "Allow nsg/AllowInternetOutBound");
@@ -442,7 +442,7 @@ Test(eval, virtual_network_and_service_tags)
 	expect(p, "eth0", IN, TCP, "203.0.113.4", 22, "168.63.129.16", 5000, "Deny nsg/DenyVnet");
 	expect(p, "eth0", IN, TCP, "203.0.113.4", 80, "168.63.129.16", 5000, "Allow nsg/AllowLb");
 	expect(p, "eth0", IN, TCP, "203.0.113.4", 80, "168.63.129.17", 5000,
-	       "Deny nsg/DenyAllInbound");
+	       "Deny nsg/DenyAllInBound");
 	expect(p, "eth0", OUT, TCP, "203.0.113.4", 5000, "20.38.4.4", 443, "Deny nsg/DenyStorage");
 	expect(p, "eth0", OUT, TCP, "203.0.113.4", 5000, "20.39.4.4", 443,
 	       "Allow nsg/AllowInternetOutBound");
@@ -500,8 +500,8 @@ Test(eval, inbound_subnet_then_nic)
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 81, "8.8.8.8", 5000, "Deny sub/InS81");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 82, "8.8.8.8", 5000, "Deny nic/InN82");
 	expect(p, "eth0", IN, TCP, "10.1.1.4", 83, "8.8.8.8", 5000, "Deny sub/InS83");
-	/* Neither has a rule for 84: the subnet's DenyAllInbound decides. */
-	expect(p, "eth0", IN, TCP, "10.1.1.4", 84, "8.8.8.8", 5000, "Deny sub/DenyAllInbound");
+	/* Neither has a rule for 84: the subnet's DenyAllInBound decides. */
+	expect(p, "eth0", IN, TCP, "10.1.1.4", 84, "8.8.8.8", 5000, "Deny sub/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -595,18 +595,18 @@ Test(eval, seed_vm1_to_vm4_only_nic_allows)
 {
 	struct policy *p = vm_policy(false, true);
 
-	/* VM1: NSG1 (subnet) is evaluated first and denies by DenyAllInbound;
+	/* VM1: NSG1 (subnet) is evaluated first and denies by DenyAllInBound;
 	 * NSG2's rule does not help. */
-	expect(p, "VM1", IN, TCP, "10.0.1.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
+	expect(p, "VM1", IN, TCP, "10.0.1.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
 	/* VM2: only NSG1 applies. */
-	expect(p, "VM2", IN, TCP, "10.0.1.5", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
+	expect(p, "VM2", IN, TCP, "10.0.1.5", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
 	/* VM3: only NSG2 (its subnet has none) applies and allows. */
 	expect(p, "VM3", IN, TCP, "10.0.2.4", 80, "8.8.8.8", 5000, "Allow NSG2/Allow-HTTP");
 	/* VM4: no NSG: all traffic allowed. */
 	expect(p, "VM4", IN, TCP, "10.0.3.4", 80, "8.8.8.8", 5000, "Allow");
 	expect(p, "VM4", IN, UDP, "10.0.3.4", 9999, "8.8.8.8", 5000, "Allow");
-	/* Intra-subnet traffic is filtered too: NSG1's AllowVNetInBound. */
-	expect(p, "VM2", IN, TCP, "10.0.1.5", 22, "10.0.1.4", 5000, "Allow NSG1/AllowVNetInBound");
+	/* Intra-subnet traffic is filtered too: NSG1's AllowVnetInBound. */
+	expect(p, "VM2", IN, TCP, "10.0.1.5", 22, "10.0.1.4", 5000, "Allow NSG1/AllowVnetInBound");
 	policy_free(p);
 }
 
@@ -620,11 +620,11 @@ Test(eval, seed_vm1_both_must_allow)
 	expect(both, "VM2", IN, TCP, "10.0.1.5", 80, "8.8.8.8", 5000, "Allow NSG1/Allow-HTTP");
 	/* Only the subnet allows: NSG2's default rules deny. */
 	expect(subnet_only, "VM1", IN, TCP, "10.0.1.4", 80, "8.8.8.8", 5000,
-	       "Deny NSG2/DenyAllInbound");
+	       "Deny NSG2/DenyAllInBound");
 	expect(subnet_only, "VM2", IN, TCP, "10.0.1.5", 80, "8.8.8.8", 5000,
 	       "Allow NSG1/Allow-HTTP");
 	expect(subnet_only, "VM3", IN, TCP, "10.0.2.4", 80, "8.8.8.8", 5000,
-	       "Deny NSG2/DenyAllInbound");
+	       "Deny NSG2/DenyAllInBound");
 	policy_free(both);
 	policy_free(subnet_only);
 }
@@ -692,11 +692,11 @@ Test(eval, seed_asg_web_from_internet)
 	expect(p, "NIC2", IN, TCP, "10.0.1.5", 80, "8.8.8.8", 5000,
 	       "Allow NSG1/Allow-HTTP-Inbound-Internet");
 	/* Only port 80, only TCP. */
-	expect(p, "NIC1", IN, TCP, "10.0.1.4", 443, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
-	expect(p, "NIC1", IN, UDP, "10.0.1.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
-	/* "no additional rules are needed for AsgLogic or AsgDb": DenyAllInbound. */
-	expect(p, "NIC3", IN, TCP, "10.0.1.6", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
-	expect(p, "NIC4", IN, TCP, "10.0.2.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInbound");
+	expect(p, "NIC1", IN, TCP, "10.0.1.4", 443, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
+	expect(p, "NIC1", IN, UDP, "10.0.1.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
+	/* "no additional rules are needed for AsgLogic or AsgDb": DenyAllInBound. */
+	expect(p, "NIC3", IN, TCP, "10.0.1.6", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
+	expect(p, "NIC4", IN, TCP, "10.0.2.4", 80, "8.8.8.8", 5000, "Deny NSG1/DenyAllInBound");
 	policy_free(p);
 }
 
@@ -708,17 +708,17 @@ Test(eval, seed_asg_database)
 	expect(p, "NIC4", IN, TCP, "10.0.2.4", 1433, "10.0.1.6", 5000,
 	       "Allow NSG1/Allow-Database-BusinessLogic");
 	/* Everything else to AsgDb on 1433 is denied, VNet traffic included,
-	 * which AllowVNetInBound would otherwise allow. */
+	 * which AllowVnetInBound would otherwise allow. */
 	expect(p, "NIC4", IN, TCP, "10.0.2.4", 1433, "10.0.1.4", 5000,
 	       "Deny NSG1/Deny-Database-All");
 	expect(p, "NIC4", IN, UDP, "10.0.2.4", 1433, "10.0.1.6", 5000,
 	       "Deny NSG1/Deny-Database-All");
 	expect(p, "NIC4", IN, TCP, "10.0.2.4", 1433, "8.8.8.8", 5000, "Deny NSG1/Deny-Database-All");
-	/* Other ports to the database stay under AllowVNetInBound. */
-	expect(p, "NIC4", IN, TCP, "10.0.2.4", 22, "10.0.1.4", 5000, "Allow NSG1/AllowVNetInBound");
+	/* Other ports to the database stay under AllowVnetInBound. */
+	expect(p, "NIC4", IN, TCP, "10.0.2.4", 22, "10.0.1.4", 5000, "Allow NSG1/AllowVnetInBound");
 	/* The rules name AsgDb: 1433 on a web server is not affected. */
 	expect(p, "NIC1", IN, TCP, "10.0.1.4", 1433, "10.0.1.5", 5000,
-	       "Allow NSG1/AllowVNetInBound");
+	       "Allow NSG1/AllowVnetInBound");
 	/* Outbound from the web tier to the database is not filtered by the
 	 * inbound rules: AllowVnetOutBound. */
 	expect(p, "NIC1", OUT, TCP, "10.0.1.4", 5000, "10.0.2.4", 1433,

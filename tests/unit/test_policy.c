@@ -872,9 +872,9 @@ Test(policy_model, default_rules_present_and_ordered)
 {
 	static const struct { const char *name; int prio; bool allow; const char *src, *dst; }
 	in[] = {
-		{ "AllowVNetInBound", 65000, true, "VirtualNetwork", "VirtualNetwork" },
+		{ "AllowVnetInBound", 65000, true, "VirtualNetwork", "VirtualNetwork" },
 		{ "AllowAzureLoadBalancerInBound", 65001, true, "AzureLoadBalancer", "*" },
-		{ "DenyAllInbound", 65500, false, "*", "*" },
+		{ "DenyAllInBound", 65500, false, "*", "*" },
 	}, out[] = {
 		{ "AllowVnetOutBound", 65000, true, "VirtualNetwork", "VirtualNetwork" },
 		{ "AllowInternetOutBound", 65001, true, "*", "Internet" },
@@ -913,8 +913,8 @@ Test(policy_model, default_rules_present_and_ordered)
 	}
 	cr_expect(ri[1].src.prefixes.n == r.p->virtual_network.n &&
 		  ri[1].dst.prefixes.n == r.p->virtual_network.n,
-		  "AllowVNetInBound holds the VirtualNetwork tag both sides");
-	cr_expect(ri[3].src.any && ri[3].dst.any, "DenyAllInbound is * -> *");
+		  "AllowVnetInBound holds the VirtualNetwork tag both sides");
+	cr_expect(ri[3].src.any && ri[3].dst.any, "DenyAllInBound is * -> *");
 	cr_expect(ro[1].src.any && ro[1].dst.internet && !ro[1].dst.any,
 		  "AllowInternetOutBound is * -> Internet (symbolic)");
 	res_free(&r);
@@ -928,7 +928,7 @@ Test(policy_model, rules_sorted_by_priority)
 		R("o100", 100, "Outbound", "Deny", "Tcp", "*", "*", "*", "26") ","
 		OK("i4000", 4000) "," OK("i250", 250)));
 	static const char *const want_in[] = {
-		"i100", "i250", "i400", "i4000", "AllowVNetInBound",
+		"i100", "i250", "i400", "i4000", "AllowVnetInBound",
 	};
 	static const char *const want_out[] = { "o100", "o300", "AllowVnetOutBound" };
 	size_t nin, nout;

@@ -478,7 +478,7 @@ static void parse_nsg_names(struct ctx *c, json_t *root)
 }
 
 /* Azure places every subnet inside its VNet; one outside is not covered
- * by the VirtualNetwork tag, so AllowVNetInBound does not hold for it. */
+ * by the VirtualNetwork tag, so AllowVnetInBound does not hold for it. */
 static void warn_outside_vnet(struct ctx *c, const struct subnet *sn, const char *spath)
 {
 	const struct prefix_list *v = &c->p->vnet_prefixes;
@@ -1085,11 +1085,11 @@ static const struct {
 	enum xnsg_dir dir;
 	bool allow;
 } default_rules[] = {
-	{ "AllowVNetInBound", "Allow inbound traffic from all VMs in VNET",
+	{ "AllowVnetInBound", "Allow inbound traffic from all VMs in VNET",
 	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_IN, true },
 	{ "AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer",
 	  "AzureLoadBalancer", "*", 65001, XNSG_IN, true },
-	{ "DenyAllInbound", "Deny all inbound traffic", "*", "*", 65500, XNSG_IN, false },
+	{ "DenyAllInBound", "Deny all inbound traffic", "*", "*", 65500, XNSG_IN, false },
 	{ "AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET",
 	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_OUT, true },
 	{ "AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet",
