@@ -6,6 +6,7 @@
  * program that may still read it has finished.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,22 +69,102 @@ int dp_clear_gen(struct dp *dp, __u32 gen)
 	return err;
 }
 
-static int put_lpm(struct dp *dp, __u32 gen, __u32 t, const struct lpm_entry *e)
+/*
+ * The keys and values of one LPM map, gathered from every table so that
+ * they go in with one batch syscall (the kernel's generic batch update
+ * of LPM tries) instead of one syscall each.
+ */
+struct lpm_batch {
+	char *keys;
+	struct xnsg_lpm_val *vals;
+	size_t n, cap, ksize;
+};
+
+static void lpm_add(struct lpm_batch *b, __u32 gen, __u32 t, const struct lpm_entry *e)
 {
-	struct xnsg_lpm_val v = { .cls = e->cls };
-	__u32 tfg = XNSG_TFG(gen, t, e->field);
+	struct xnsg_lpm6_key k = { .prefixlen = 32 + e->prefix.len, .tfg = XNSG_TFG(gen, t, e->field) };
 
-	if (e->prefix.family == XNSG_V4) {
-		struct xnsg_lpm4_key k = { .prefixlen = 32 + e->prefix.len, .tfg = tfg };
-
-		memcpy(k.addr, e->prefix.bytes, 4);
-		return bpf_map_update_elem(dp->fd_lpm4, &k, &v, BPF_ANY) ? -errno : 0;
-	} else {
-		struct xnsg_lpm6_key k = { .prefixlen = 32 + e->prefix.len, .tfg = tfg };
-
-		memcpy(k.addr, e->prefix.bytes, 16);
-		return bpf_map_update_elem(dp->fd_lpm6, &k, &v, BPF_ANY) ? -errno : 0;
+	_Static_assert(offsetof(struct xnsg_lpm4_key, addr) == offsetof(struct xnsg_lpm6_key, addr),
+		       "the two LPM keys share their head");
+	memcpy(k.addr, e->prefix.bytes, b->ksize - offsetof(struct xnsg_lpm6_key, addr));
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 256;
+		b->keys = xrealloc(b->keys, b->cap * b->ksize);
+		b->vals = xrealloc(b->vals, b->cap * sizeof(*b->vals));
 	}
+	memcpy(b->keys + b->n * b->ksize, &k, b->ksize);
+	b->vals[b->n++] = (struct xnsg_lpm_val){ .cls = e->cls };
+}
+
+static int lpm_flush(int fd, struct lpm_batch *b)
+{
+	int err = dp_batch_put(fd, b->keys, b->ksize, b->vals, sizeof(*b->vals), b->n);
+
+	free(b->keys);
+	free(b->vals);
+	return err;
+}
+
+/*
+ * Whether the classifier may ask the LPM trie about an address of /16
+ * block h: bpf/classify.h asks it only when the IPv4 multibit trie does
+ * not answer, i.e. the block, or an entry below it, is XNSG_DIR4_TRIE (the
+ * chunk pool ran out) or a pointer it cannot follow.  Each chunk belongs to
+ * one block, so all blocks together read each chunk once.
+ */
+static bool block_asks_lpm(const struct compiled *c, const uint16_t *d, uint32_t h)
+{
+	const uint16_t *l2, *l3;
+
+	if (d[h] < XNSG_DIR4_PTR)
+		return false;
+	if (d[h] == XNSG_DIR4_TRIE || d[h] - XNSG_DIR4_PTR >= (int)c->ndir4_next)
+		return true;
+	l2 = c->dir4_next[d[h] - XNSG_DIR4_PTR];
+	for (int i = 0; i < 256; i++) {
+		if (l2[i] < XNSG_DIR4_PTR)
+			continue;
+		if (l2[i] == XNSG_DIR4_TRIE || l2[i] - XNSG_DIR4_PTR >= (int)c->ndir4_next)
+			return true;
+		l3 = c->dir4_next[l2[i] - XNSG_DIR4_PTR];
+		for (int j = 0; j < 256; j++)
+			if (l3[j] >= XNSG_DIR4_PTR)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * The IPv4 entries of one table the classifier can reach: those
+ * overlapping a block that asks the LPM trie.  The trie then holds every
+ * entry covering any address it is asked about, so its longest match is
+ * the one over all entries; the other entries (all of them, unless the
+ * chunk pool ran out) are never read and are not written.  asks[h] counts
+ * the asking blocks below h, so an entry spanning blocks is one test.
+ */
+static void lpm4_gather(struct lpm_batch *b, const struct compiled *c, __u32 gen, __u32 t)
+{
+	const struct compiled_table *ct = &c->tables[t];
+	uint32_t *asks[2] = { NULL, NULL };
+
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++) {
+		if (!ct->dir4[f])
+			continue; /* no multibit trie: every entry is read */
+		asks[f] = xcalloc(65537, sizeof(*asks[f]));
+		for (uint32_t h = 0; h < 65536; h++)
+			asks[f][h + 1] = asks[f][h] + block_asks_lpm(c, ct->dir4[f], h);
+	}
+	for (size_t i = 0; i < ct->nlpm4; i++) {
+		const struct lpm_entry *e = &ct->lpm4[i];
+		const uint32_t *a = asks[e->field & 1];
+		uint32_t lo = (uint32_t)e->prefix.bytes[0] << 8 | e->prefix.bytes[1];
+		uint32_t hi = lo + (e->prefix.len < 16 ? 1u << (16 - e->prefix.len) : 1u);
+
+		if (!a || a[hi] > a[lo])
+			lpm_add(b, gen, t, e);
+	}
+	free(asks[0]);
+	free(asks[1]);
 }
 
 static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_table *ct)
@@ -95,10 +176,6 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 		protos[i] = ct->proto_class[i];
 	err = dp_array_put(dp->fd_protos, (gen * XNSG_MAX_TABLES + t) * XNSG_PROTOS, protos,
 			   XNSG_PROTOS, sizeof(__u32));
-	for (size_t i = 0; i < ct->nlpm4 && !err; i++)
-		err = put_lpm(dp, gen, t, &ct->lpm4[i]);
-	for (size_t i = 0; i < ct->nlpm6 && !err; i++)
-		err = put_lpm(dp, gen, t, &ct->lpm6[i]);
 	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST && !err; f++)
 		err = dp_array_put(dp->fd_dir4,
 				   ((gen * XNSG_MAX_TABLES + t) * 2 + (__u32)f) * XNSG_DIR4_CHUNKS,
@@ -135,6 +212,23 @@ static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
 	return 0;
 }
 
+/* Every table's LPM entries the classifier can reach, one batch per family. */
+static int put_lpm(struct dp *dp, __u32 gen, const struct compiled *c)
+{
+	struct lpm_batch b4 = { .ksize = sizeof(struct xnsg_lpm4_key) };
+	struct lpm_batch b6 = { .ksize = sizeof(struct xnsg_lpm6_key) };
+	int err, err6;
+
+	for (size_t t = 0; t < c->ntables; t++) {
+		lpm4_gather(&b4, c, gen, (__u32)t);
+		for (size_t i = 0; i < c->tables[t].nlpm6; i++)
+			lpm_add(&b6, gen, (__u32)t, &c->tables[t].lpm6[i]);
+	}
+	err = lpm_flush(dp->fd_lpm4, &b4);
+	err6 = lpm_flush(dp->fd_lpm6, &b6);
+	return err ? err : err6;
+}
+
 int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex)
 {
 	int err;
@@ -155,6 +249,8 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 				   (__u32)c->ndir4_next, sizeof(struct xnsg_dir4_next));
 	for (size_t t = 0; t < c->ntables && !err; t++)
 		err = put_table(dp, gen, (__u32)t, &c->tables[t]);
+	if (!err)
+		err = put_lpm(dp, gen, c);
 	if (!err)
 		err = put_ifaces(dp, gen, c, ifindex);
 	if (err == -E2BIG || err == -ENOSPC)

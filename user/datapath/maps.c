@@ -59,21 +59,33 @@ int dp_map_flush(int fd, size_t ksize)
 	return dp_map_delete_if(fd, ksize, NULL, 0);
 }
 
+int dp_batch_put(int fd, const void *keys, size_t ksize, const void *vals, size_t vsize, size_t n)
+{
+	__u32 count = (__u32)n;
+
+	if (!n || !bpf_map_update_batch(fd, keys, vals, &count, NULL))
+		return 0;
+	/* No batch for this map type or kernel, or a partial write: one
+	 * element at a time from the start (BPF_ANY), which also yields the
+	 * error worth reporting (a full map: E2BIG / ENOSPC). */
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * ksize,
+					(const char *)vals + i * vsize, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 {
-	__u32 *keys, count = n;
-	int err = 0;
+	__u32 *keys;
+	int err;
 
 	if (!n)
 		return 0;
 	keys = xcalloc(n, sizeof(*keys));
 	for (__u32 i = 0; i < n; i++)
 		keys[i] = first + i;
-	if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
-		for (__u32 i = 0; i < n && !err; i++)
-			if (bpf_map_update_elem(fd, &keys[i], (const char *)vals + i * vsize, BPF_ANY))
-				err = -errno;
-	}
+	err = dp_batch_put(fd, keys, sizeof(*keys), vals, vsize, n);
 	free(keys);
 	return err;
 }
