@@ -37,6 +37,23 @@ struct xnsg_flow {
 	__u8 track;     /* XNSG_FLOW_* */
 };
 
+/* Flow-log events (bpf/flowlog.h, included after this file). */
+static __always_inline struct xnsg_fl_config *fl_on(void);
+static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+					 __u64 now);
+static __always_inline int xnsg_fl_tcp(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, __u32 tr,
+				       __u64 now);
+static __always_inline int xnsg_fl_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+					  __u64 now);
+
+/* What ct_tcp() did to a flow, for its flow-log events. */
+enum {
+	XNSG_TCP_SAME = 0,     /* nothing that logging cares about */
+	XNSG_TCP_FINISHED = 1, /* closed: FIN both ways */
+	XNSG_TCP_RESET = 2,    /* closed: RST */
+	XNSG_TCP_REOPENED = 3, /* out of CLOSING: the 4-tuple reused, or a reset not taken */
+};
+
 static __always_inline void ct_stat(__u32 which)
 {
 	__u64 *v = bpf_map_lookup_elem(&xnsg_ct_stats, &which);
@@ -90,12 +107,15 @@ static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct 
 	return now > last && now - last > XNSG_MIN_TIMEOUT_NS && now - last > ct_idle_limit(k, v);
 }
 
-/* Remove an expired entry.  One cut by a policy change was counted then
- * (XNSG_CTS_RESET), so it does not count as expired. */
-static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+/* Remove an expired entry (its flow-log end event first).  One cut by a
+ * policy change was counted then (XNSG_CTS_RESET), so it does not count
+ * as expired. */
+static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+				      __u64 now)
 {
 	__u8 cut = v->flags & XNSG_CTF_DENIED;
 
+	xnsg_fl_expire(k, v, now);
 	bpf_map_delete_elem(&xnsg_ct, k);
 	if (!cut)
 		ct_stat(XNSG_CTS_EXPIRED);
@@ -323,7 +343,7 @@ __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
 	if (!v)
 		return 0;
 	if (ct_expired(&r->key, v, now)) {
-		ct_expire(&r->key, v);
+		ct_expire(&r->key, v, now);
 		return 0;
 	}
 	qdir = r->from_a == v->init_a ? v->dir : v->dir ^ 1;
@@ -349,13 +369,14 @@ __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
  *   without RST from the other side makes it ESTABLISHED again: that side
  *   did not take the reset (or never saw it).
  * - A SYN from the initiator on a CLOSING flow starts the 4-tuple afresh.
+ * Returns XNSG_TCP_*: whether the flow closed, or left CLOSING.
  */
-static __always_inline void ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
+static __always_inline int ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
 {
 	__u8 st = v->state, cf = v->flags, nst = st, ncf = cf;
 
 	if (st == XNSG_CT_ESTABLISHED && !(fl & (TCP_RST | TCP_FIN)))
-		return; /* the common case */
+		return XNSG_TCP_SAME; /* the common case */
 	if (fl & TCP_RST) {
 		if (st == XNSG_CT_ESTABLISHED)
 			ncf |= XNSG_CTF_RST_INIT << side;
@@ -383,6 +404,11 @@ static __always_inline void ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
 		v->state = nst;
 	if (ncf != cf)
 		v->flags = ncf;
+	if (nst == st || (nst != XNSG_CT_CLOSING && st != XNSG_CT_CLOSING))
+		return XNSG_TCP_SAME;
+	if (nst != XNSG_CT_CLOSING)
+		return XNSG_TCP_REOPENED;
+	return fl & TCP_RST ? XNSG_TCP_RESET : XNSG_TCP_FINISHED;
 }
 
 /*
@@ -399,6 +425,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 {
 	struct xnsg_ct_val *v;
 	__u32 side;
+	int tr;
 
 	/* Tested here, not by the caller: a branch there on a constant would
 	 * split the verifier's walk of the rules for each kind of flow. */
@@ -408,7 +435,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	if (!v)
 		return 0;
 	if (ct_expired(&f->key, v, now)) {
-		ct_expire(&f->key, v);
+		ct_expire(&f->key, v, now);
 		return 0;
 	}
 	v->last_ns = now;
@@ -417,9 +444,11 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	side = f->from_a == v->init_a ? 0 : 1;
 	__sync_fetch_and_add(&v->packets[side & 1], 1);
 	__sync_fetch_and_add(&v->bytes[side & 1], f->len);
-	if (f->key.proto == 6)
-		ct_tcp(v, f->tcp_flags, side & 1);
-	else if (side && v->state == XNSG_CT_NEW)
+	if (f->key.proto == 6) {
+		tr = ct_tcp(v, f->tcp_flags, side & 1);
+		if (tr != XNSG_TCP_SAME)
+			xnsg_fl_tcp(&f->key, v, tr, now);
+	} else if (side && v->state == XNSG_CT_NEW)
 		v->state = XNSG_CT_REPLIED;
 	ct_stat(XNSG_CTS_HITS);
 	return 1;
@@ -452,8 +481,13 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 	v.dir = f->dir;
 	v.init_a = f->from_a;
 	v.gen = f->gen;
-	if (bpf_map_update_elem(&xnsg_ct, &f->key, &v, BPF_ANY) == 0)
-		ct_stat(XNSG_CTS_CREATED);
+	if (fl_on())
+		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
+	if (bpf_map_update_elem(&xnsg_ct, &f->key, &v, BPF_ANY))
+		return 0;
+	ct_stat(XNSG_CTS_CREATED);
+	if (v.log)
+		xnsg_fl_begin(&f->key, &v, now);
 	return 0;
 }
 

@@ -137,4 +137,55 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_ct_stats SEC(".maps");
 
+/* ---- flow logs (bpf/flowlog.h) ---------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, XNSG_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_fl_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_fl_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_fl_cpu);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_fl_cpu SEC(".maps");
+
+/* Not LRU: a full map refuses a new tuple, which is then counted
+ * suppressed, where an LRU would silently evict counts not yet logged. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XNSG_DENY_MAX);
+	__type(key, struct xnsg_deny_key);
+	__type(value, struct xnsg_deny_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_denies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct xnsg_fl_batch);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_fl_batch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xnsg_fl_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_fl_stats SEC(".maps");
+
 #endif

@@ -4,6 +4,9 @@
  * TC ingress (receive, --ingress tc) and TC egress (send).
  *
  *   packet -> parse.h -> interface config -> per level: classify.h -> verdict
+ *
+ * Flow-log events (flowlog.h) come from conntrack.h where a flow begins
+ * and ends, and from here where the rules deny a packet.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,6 +29,7 @@ struct xnsg_verdict xnsg_last = {};
 #include "parse.h"
 #include "classify.h"
 #include "conntrack.h"
+#include "flowlog.h"
 
 enum { HOOK_RX = 0, HOOK_TX = 1 };
 
@@ -91,7 +95,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 	struct xnsg_active *act;
 	struct xnsg_flow flow;
 	struct xnsg_flow rel;
-	__u32 zero = 0, gen, dir, l, slots[2] = { ~0U, ~0U };
+	__u32 zero = 0, gen, dir, l, slots[2] = { ~0U, ~0U }, deny_slot = ~0U;
 	__u64 now;
 	int allow_all = 1;
 
@@ -174,6 +178,8 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 			xnsg_last.level_allow[l] = d.allow;
 		}
 		if (!d.allow) {
+			if (allow_all)
+				deny_slot = d.slot; /* the first level that denies decides */
 			allow_all = 0;
 			if (!xnsg_record) /* verify wants every level's opinion */
 				break;
@@ -184,17 +190,19 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 		xnsg_last.allow = allow_all;
 		xnsg_last.seq++;
 	}
+	flow.iface = cfg->id;
+	flow.dir = (__u8)dir;
+	flow.gen = (__u8)gen;
 	if (!allow_all) {
 		count(&xnsg_drops, XNSG_R_RULE_DENY, pkt->len);
+		if (!xnsg_stateless)
+			xnsg_fl_deny(&flow, deny_slot, now);
 		return 0;
 	}
 	if (xnsg_stateless)
 		return 1;
 	flow.slot[0] = slots[0];
 	flow.slot[1] = slots[1];
-	flow.iface = cfg->id;
-	flow.dir = (__u8)dir;
-	flow.gen = (__u8)gen;
 	xnsg_ct_create(&flow, now);
 	return 1;
 }

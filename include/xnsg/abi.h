@@ -319,12 +319,21 @@ enum xnsg_ct_state {
 };
 
 struct xnsg_ct_val {
-	__u64 created_ns;  /* bpf_ktime_get_ns() of the first packet */
+	__u64 created_ns;  /* bpf_ktime_get_ns() of the first packet (flow logs:
+			      of a reused 4-tuple's new flow) */
 	__u64 last_ns;     /* of the latest packet */
 	__u64 packets[2];  /* [0] initiator -> responder, [1] replies */
 	__u64 bytes[2];
+	/* Flow logs (docs/DESIGN.md §4): what the exporter has already logged,
+	 * so its deltas survive its restart.  Written by the exporter (through
+	 * xnsg_fl_commit) and by the datapath only when a 4-tuple is reused.
+	 * Packets as their low 32 bits: a delta between two sweeps is below
+	 * 2^32 packets. */
+	__u64 exp_bytes[2];
+	__u32 exp_packets[2];
 	__u32 slot[2];     /* counter slots of the rules that allowed it, per level; ~0 none */
 	__u32 iface;       /* interface index in the policy */
+	__u32 log;         /* XNSG_LOG_*: flow-log progress (atomic or/and) */
 	__u8 state;        /* enum xnsg_ct_state */
 	__u8 dir;          /* enum xnsg_abi_dir of the first packet */
 	__u8 init_a;       /* the initiator is side a of the key */
@@ -332,7 +341,16 @@ struct xnsg_ct_val {
 	__u8 flags;        /* XNSG_CTF_* */
 	__u8 pad[3];
 };
-_Static_assert(sizeof(struct xnsg_ct_val) == 72, "xnsg_ct_val");
+_Static_assert(sizeof(struct xnsg_ct_val) == 96, "xnsg_ct_val");
+
+/* xnsg_ct_val.log: which flow-log records of the flow exist.  *_SENT: the
+ * datapath put the event in the ring buffer; *_DONE: the exporter wrote
+ * the record.  A flow whose B was never sent (logging off, or the ring
+ * full) gets its B from the exporter's sweep; likewise its E. */
+#define XNSG_LOG_B_SENT 0x01
+#define XNSG_LOG_E_SENT 0x02
+#define XNSG_LOG_B_DONE 0x04
+#define XNSG_LOG_E_DONE 0x08
 
 #define XNSG_CTF_SEEN_SYN 0x01
 #define XNSG_CTF_FIN_INIT 0x02 /* TCP: the initiator sent FIN */
@@ -359,6 +377,9 @@ enum xnsg_timeout {
 struct xnsg_config {
 	__u64 timeout_ns[8];
 };
+/* The defaults in seconds, in enum xnsg_timeout order (bpf/conntrack.h's
+ * xnsg_timeout() spells the same). */
+#define XNSG_TIMEOUT_DEFAULTS_S { 240, 30, 30, 120, 30, 5 }
 _Static_assert(sizeof(struct xnsg_config) == 64, "xnsg_config");
 
 /* xnsg_frags: LRU hash of first-fragment verdicts. */
@@ -397,6 +418,159 @@ enum xnsg_ct_stat {
 #define XNSG_CT_STATS_SLOTS 16
 _Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 
+/* ---- flow logs (docs/DESIGN.md §4) ------------------------------------ */
+
+/* Ring buffer of flow events (bytes, a power of two of pages): ~55,000
+ * events of 152 bytes, a few tens of ms at the exporter's rate; what
+ * does not fit is counted lost per CPU and recovered by the sweep.
+ * $XNSG_RINGBUF_BYTES sizes it when it is created. */
+#ifndef XNSG_EVENTS_BYTES
+#define XNSG_EVENTS_BYTES (8 * 1024 * 1024)
+#endif
+/* Denied 5-tuples aggregated between two exporter flushes; past it a
+ * denied packet of a new tuple is counted suppressed. */
+#ifndef XNSG_DENY_MAX
+#define XNSG_DENY_MAX 65536
+#endif
+/* New denied tuples per second per CPU that get a record (a flood of
+ * spoofed sources is rate-limited to this, the rest counted suppressed). */
+#ifndef XNSG_DENY_RATE
+#define XNSG_DENY_RATE 1000
+#endif
+/* Commit operations per run of xnsg_fl_commit. */
+#define XNSG_FL_BATCH 256
+
+enum xnsg_event_type {
+	XNSG_EV_BEGIN = 1, /* an allowed flow was created (or its 4-tuple reused) */
+	XNSG_EV_END = 2,   /* the datapath saw it end, or removed it idle */
+};
+
+enum xnsg_end_why {
+	XNSG_END_NONE = 0,
+	XNSG_END_FIN,     /* TCP: FIN both ways */
+	XNSG_END_RST,     /* TCP: RST */
+	XNSG_END_TIMEOUT, /* idle past its timeout (found so by a packet) */
+	XNSG_END_CUT,     /* a flow cut by a policy change, removed idle */
+};
+
+/* xnsg_events: ring buffer record, the flow entry as the event saw it. */
+struct xnsg_event {
+	struct xnsg_ct_val v;
+	struct xnsg_ct_key k;
+	__u8 type;   /* enum xnsg_event_type */
+	__u8 why;    /* enum xnsg_end_why (END) */
+	__u8 pad[2];
+	__u64 time_ns; /* bpf_ktime_get_ns() of the packet */
+};
+_Static_assert(sizeof(struct xnsg_event) == 152, "xnsg_event");
+
+/* xnsg_fl_config: array, 1 entry, written by the exporter.  Read only
+ * where a flow begins or ends and where a packet is denied, never on an
+ * established flow's packets: with on == 0 flow logs cost nothing there. */
+struct xnsg_fl_config {
+	__u32 on;            /* 1 while an exporter runs */
+	__u32 pad;
+	__u64 deny_cost_ns;  /* rate limit (GCRA): 1e9 / new deny tuples per s per CPU */
+	__u64 deny_burst_ns; /* and its tolerance */
+	__u64 reserved;
+};
+_Static_assert(sizeof(struct xnsg_fl_config) == 32, "xnsg_fl_config");
+
+/* xnsg_fl_cpu: per-CPU array, 1 entry: event and deny accounting, and the
+ * deny rate limiter's state. */
+struct xnsg_fl_cpu {
+	__u64 sent;            /* events submitted */
+	__u64 lost_begin;      /* ring buffer reserve failures, B events */
+	__u64 lost_end;        /* and E events */
+	__u64 deny_tuples;     /* denied 5-tuples recorded in xnsg_denies */
+	__u64 deny_suppressed; /* denied packets of tuples left out (rate, map full) */
+	__u64 deny_full;       /* of those: because xnsg_denies was full */
+	__u64 deny_tat;        /* rate limiter: theoretical arrival time */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct xnsg_fl_cpu) == 64, "xnsg_fl_cpu");
+
+/* xnsg_denies: hash, denied packets aggregated per 5-tuple (as sent:
+ * src is the sender) until the exporter takes them. */
+struct xnsg_deny_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__u32 ifindex;
+	__u16 sport, dport; /* host order; ICMP queries: the identifier */
+	__u8 proto;
+	__u8 family;
+	__u8 dir;           /* enum xnsg_abi_dir */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct xnsg_deny_key) == 44, "xnsg_deny_key");
+
+struct xnsg_deny_val {
+	__u64 first_ns, last_ns;
+	__u64 packets, bytes;
+	__u32 slot;  /* counter slot of the denying rule */
+	__u32 iface; /* interface index in the policy */
+	__u8 gen;
+	__u8 pad[7];
+};
+_Static_assert(sizeof(struct xnsg_deny_val) == 48, "xnsg_deny_val");
+
+/* xnsg_fl_batch: mmapable array, 1 entry: the exporter's operations on
+ * flow entries, carried out by the program xnsg_fl_commit (run with
+ * BPF_PROG_TEST_RUN), which alone may change a live entry in place:
+ * a whole-value update from user space would undo packets counted
+ * meanwhile. */
+enum xnsg_fl_opcode {
+	XNSG_FL_COMMIT = 1, /* set exp_*, or log bits into log */
+	XNSG_FL_EXPIRE = 2, /* remove the entry if idle past its timeout */
+};
+
+struct xnsg_fl_op {
+	struct xnsg_ct_key k;
+	__u32 op;             /* enum xnsg_fl_opcode */
+	__u64 created_ns;     /* the entry's: a reused key is another flow */
+	__u64 exp_bytes[2];
+	__u32 exp_packets[2];
+	__u32 log_set;
+	__u32 result;         /* out: 1 done, 0 gone / other flow / not idle */
+	struct xnsg_ct_val v; /* out (EXPIRE): the entry as removed */
+};
+_Static_assert(sizeof(struct xnsg_fl_op) == 184, "xnsg_fl_op");
+
+struct xnsg_fl_batch {
+	__u32 n;
+	__u32 pad;
+	struct xnsg_fl_op op[XNSG_FL_BATCH];
+};
+
+/* xnsg_fl_stats: array, 1 entry, written only by the exporter: its
+ * counters, cumulative across exporter restarts, for `xnsg stats`. */
+enum xnsg_fl_stat {
+	XNSG_FLS_JSONL_EXPORTED = 0,
+	XNSG_FLS_JSONL_FAILED,
+	XNSG_FLS_AZURE_EXPORTED,
+	XNSG_FLS_AZURE_FAILED,
+	XNSG_FLS_AZURE_SKIPPED,  /* records the chosen format cannot carry */
+	XNSG_FLS_IPFIX_EXPORTED,
+	XNSG_FLS_IPFIX_FAILED,
+	XNSG_FLS_IPFIX_SEND_ERRORS, /* failed sends (one may lose many records) */
+	XNSG_FLS_RECORDS,        /* records made (each to every output) */
+	XNSG_FLS_BEGIN_EVENTS,   /* B records from ring buffer events */
+	XNSG_FLS_BEGIN_SWEPT,    /* B records the sweep made (event lost, or logging was off) */
+	XNSG_FLS_END_EVENTS,     /* E records from events */
+	XNSG_FLS_END_SWEPT,      /* E records the sweep made (timeout, closed, cut) */
+	XNSG_FLS_EVICTED,        /* flows gone between two walks: E "evicted" */
+	XNSG_FLS_DENY_RECORDS,   /* D records */
+	XNSG_FLS_SWEEPS,
+	XNSG_FLS_STARTS,         /* exporter runs */
+	XNSG_FL_STATS
+};
+#define XNSG_FL_STATS_SLOTS 32
+_Static_assert(XNSG_FL_STATS <= XNSG_FL_STATS_SLOTS, "xnsg_fl_stats slots");
+
+struct xnsg_fl_stats {
+	__u64 v[XNSG_FL_STATS_SLOTS];
+};
+
 /* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
 #define XNSG_MAP_ACTIVE "xnsg_active"
 #define XNSG_MAP_IFACES "xnsg_ifaces"
@@ -414,5 +588,13 @@ _Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 #define XNSG_MAP_CONFIG "xnsg_config"
 #define XNSG_MAP_FRAGS "xnsg_frags"
 #define XNSG_MAP_CT_STATS "xnsg_ct_stats"
+#define XNSG_MAP_EVENTS "xnsg_events"
+#define XNSG_MAP_FL_CONFIG "xnsg_fl_config"
+#define XNSG_MAP_FL_CPU "xnsg_fl_cpu"
+#define XNSG_MAP_DENIES "xnsg_denies"
+#define XNSG_MAP_FL_BATCH "xnsg_fl_batch"
+#define XNSG_MAP_FL_STATS "xnsg_fl_stats"
+/* The program that edits flow entries for the exporter (pinned by name). */
+#define XNSG_PROG_FL_COMMIT "xnsg_fl_commit"
 
 #endif /* XNSG_ABI_H */

@@ -54,6 +54,8 @@ struct dp {
 	struct xnsg *skel;
 	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next,
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
+	/* flow logs (ringbuf.c) */
+	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
 };
 
 enum dp_open_flags {
@@ -180,6 +182,48 @@ void dp_ct_ends(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, struct
 		uint16_t *ip, struct xnsg_addr *ra, uint16_t *rp);
 /* The flow-table counters (enum xnsg_ct_stat) summed over CPUs. */
 int dp_ct_stats(struct dp *dp, __u64 v[XNSG_CT_STATS]);
+
+/* ---- ringbuf.c: flow logs (docs/DESIGN.md §4) ---------------------- */
+
+/* A consumer of the flow-log ring buffer, with the exporter's tools. */
+struct dp_fl;
+/* Called for every event, in order; a non-zero return stops the consume. */
+typedef int (*dp_fl_event_fn)(const struct xnsg_event *e, void *arg);
+/* Open dp's ring buffer (dp stays the caller's) and the commit program
+ * (its skeleton's, or the pinned one). */
+int dp_fl_open(struct dp *dp, dp_fl_event_fn fn, void *arg, struct dp_fl **fl);
+void dp_fl_close(struct dp_fl *fl);
+/* An fd that polls readable when events wait (epoll). */
+int dp_fl_poll_fd(const struct dp_fl *fl);
+/* Hand every waiting event to fn: the number handed, or -errno. */
+int dp_fl_consume(struct dp_fl *fl);
+/* Bytes waiting in the ring, and its size. */
+void dp_fl_ring_fill(const struct dp_fl *fl, unsigned long *used, unsigned long *size);
+/* Records skipped for their size (another build's datapath). */
+__u64 dp_fl_bad_records(const struct dp_fl *fl);
+/* Carry out n operations on flow entries (xnsg_fl_commit); results in ops. */
+int dp_fl_ops(struct dp_fl *fl, struct xnsg_fl_op *ops, size_t n);
+/* Events and deny records on or off; deny_rate: new denied tuples per
+ * second per CPU recorded (0: no limit). */
+int dp_fl_enable(struct dp *dp, bool on, unsigned int deny_rate);
+bool dp_fl_enabled(struct dp *dp);
+/* The flow table, read in batches: fn(keys, values, n, arg); a non-zero
+ * return stops the walk and is returned. */
+typedef int (*dp_fl_ct_fn)(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, size_t n,
+			   void *arg);
+int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg);
+int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v);
+/* Take (read and remove) every aggregated deny entry, in batches. */
+typedef int (*dp_fl_deny_fn)(const struct xnsg_deny_key *k, const struct xnsg_deny_val *v,
+			     size_t n, void *arg);
+int dp_fl_denies_take(struct dp *dp, dp_fl_deny_fn fn, void *arg);
+/* The per-CPU event and deny counters, summed. */
+int dp_fl_cpu_sum(struct dp *dp, struct xnsg_fl_cpu *sum);
+/* The exporter's own counters, kept in the datapath (cumulative). */
+int dp_fl_stats_read(struct dp *dp, struct xnsg_fl_stats *s);
+int dp_fl_stats_write(struct dp *dp, const struct xnsg_fl_stats *s);
+/* The idle timeouts in force (enum xnsg_timeout), defaults filled in. */
+int dp_fl_timeouts(struct dp *dp, __u64 ns[XNSG_TIMEOUTS]);
 
 /* ---- testrun.c ------------------------------------------------------ */
 

@@ -35,9 +35,13 @@ static const struct {
 	DP_MAP(XNSG_MAP_RULE_STATS, fd_rule_stats), DP_MAP(XNSG_MAP_DROPS, fd_drops),
 	DP_MAP(XNSG_MAP_CT, fd_ct),		  DP_MAP(XNSG_MAP_CONFIG, fd_config),
 	DP_MAP(XNSG_MAP_CT_STATS, fd_ct_stats),	  DP_MAP(XNSG_MAP_FRAGS, fd_frags),
+	DP_MAP(XNSG_MAP_EVENTS, fd_events),	  DP_MAP(XNSG_MAP_FL_CONFIG, fd_fl_config),
+	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
+	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
-static const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress" };
+static const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
+					 XNSG_PROG_FL_COMMIT };
 
 static int *map_fd(struct dp *dp, size_t i)
 {
@@ -56,14 +60,14 @@ static void pin_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", dp_pin_dir(), name);
 }
 
-/* max_entries of the pinned flow table, 0 when there is none. */
-static unsigned int pinned_ct_size(void)
+/* max_entries of a pinned map, 0 when there is none. */
+static unsigned int pinned_size(const char *name)
 {
 	char path[PATH_MAX];
 	unsigned int n;
 	int fd;
 
-	pin_path(path, sizeof(path), XNSG_MAP_CT);
+	pin_path(path, sizeof(path), name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -83,7 +87,7 @@ static int flow_table_size(unsigned int flags, unsigned int *max_flows)
 			*max_flows = DP_PRIVATE_CT_MAX;
 		return 0;
 	}
-	have = pinned_ct_size();
+	have = pinned_size(XNSG_MAP_CT);
 	if (have && *max_flows && *max_flows != have) {
 		pr_err("the flow table exists with %u entries; --max-flows sizes it only "
 		       "when it is created ('xnsg detach --all' first)", have);
@@ -92,6 +96,30 @@ static int flow_table_size(unsigned int flags, unsigned int *max_flows)
 	if (have)
 		*max_flows = have;
 	return 0;
+}
+
+/*
+ * The flow-log ring buffer's size: $XNSG_RINGBUF_BYTES (a power of two,
+ * at least a page) when it is created, else XNSG_EVENTS_BYTES; a pinned
+ * one keeps its size (reusing it needs the same).  0: leave the default.
+ */
+static unsigned int ring_size(unsigned int flags)
+{
+	const char *s = getenv("XNSG_RINGBUF_BYTES");
+	unsigned long v;
+	char *end;
+
+	if ((flags & DP_PINNED) && pinned_size(XNSG_MAP_EVENTS))
+		return pinned_size(XNSG_MAP_EVENTS);
+	if (!s || !*s)
+		return 0;
+	v = strtoul(s, &end, 0);
+	if (*end || v < 4096 || v > (1UL << 30) || (v & (v - 1))) {
+		pr_warn("XNSG_RINGBUF_BYTES=%s is not a power of two from 4096 to 2^30; "
+			"using %u", s, XNSG_EVENTS_BYTES);
+		return 0;
+	}
+	return (unsigned int)v;
 }
 
 static void load_error(unsigned int flags, int err)
@@ -131,6 +159,8 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 			bpf_map__set_pin_path(map, NULL);
 	if (max_flows)
 		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);
+	if (ring_size(flags))
+		bpf_map__set_max_entries(dp->skel->maps.xnsg_events, ring_size(flags));
 	dp->skel->rodata->xnsg_record = !!(flags & DP_RECORD);
 	dp->skel->rodata->xnsg_stateless = !!(flags & DP_STATELESS);
 	err = xnsg__load(dp->skel);

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The flow-log side of the datapath (docs/DESIGN.md §4): the ring buffer
+ * of events, the flow-table snapshot the exporter's sweep reads, the
+ * program that changes live flow entries for it (xnsg_fl_commit), the
+ * denied tuples it takes, and the counters.  Nothing else in user/
+ * touches the ring buffer or these maps.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "alloc.h"
+#include "datapath.h"
+#include "dp_internal.h"
+#include "log.h"
+#include "xnsg.skel.h"
+
+/* Entries a batch lookup asks for: large enough that the syscalls cost
+ * little per flow, small enough for the stack of buffers. */
+#define SNAP_BATCH 4096
+
+struct dp_fl {
+	struct dp *dp;
+	struct ring_buffer *rb;
+	dp_fl_event_fn fn;
+	void *arg;
+	int prog_fd;
+	bool own_prog_fd;
+	struct xnsg_fl_batch *batch; /* xnsg_fl_batch's value, mmapped */
+	size_t batch_len;
+	const volatile __u64 *cons, *prod; /* the ring's positions, mmapped */
+	size_t page;
+	unsigned long ring_size;
+	__u64 bad;                   /* records of an unexpected size */
+};
+
+/* libbpf calls this for every record; a record of another size (another
+ * build's datapath) is counted and skipped. */
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct dp_fl *fl = ctx;
+
+	if (size != sizeof(struct xnsg_event)) {
+		fl->bad++;
+		return 0;
+	}
+	return fl->fn(data, fl->arg);
+}
+
+static int commit_prog(struct dp *dp, bool *own)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	*own = false;
+	if (dp->skel)
+		return bpf_program__fd(dp->skel->progs.xnsg_fl_commit);
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_PROG_FL_COMMIT);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = -errno;
+		pr_err("%s: missing: the datapath was loaded by an xnsg without flow logs "
+		       "('xnsg detach --all', then apply again)", path);
+		return fd;
+	}
+	*own = true;
+	return fd;
+}
+
+/* The ring's consumer and producer positions (its first two pages), to
+ * tell how full it is; libbpf 1.1 does not say. */
+static int map_positions(struct dp_fl *fl)
+{
+	void *c, *p;
+
+	fl->page = (size_t)sysconf(_SC_PAGESIZE);
+	c = mmap(NULL, fl->page, PROT_READ, MAP_SHARED, fl->dp->fd_events, 0);
+	if (c == MAP_FAILED)
+		return -errno;
+	p = mmap(NULL, fl->page, PROT_READ, MAP_SHARED, fl->dp->fd_events, (off_t)fl->page);
+	if (p == MAP_FAILED) {
+		munmap(c, fl->page);
+		return -errno;
+	}
+	fl->cons = c;
+	fl->prod = p;
+	fl->ring_size = dp_map_max_entries(fl->dp->fd_events);
+	return 0;
+}
+
+static int map_batch(struct dp_fl *fl)
+{
+	void *b;
+
+	fl->batch_len = (sizeof(*fl->batch) + fl->page - 1) / fl->page * fl->page;
+	b = mmap(NULL, fl->batch_len, PROT_READ | PROT_WRITE, MAP_SHARED, fl->dp->fd_fl_batch, 0);
+	if (b == MAP_FAILED)
+		return -errno;
+	fl->batch = b;
+	return 0;
+}
+
+int dp_fl_open(struct dp *dp, dp_fl_event_fn fn, void *arg, struct dp_fl **out)
+{
+	struct dp_fl *fl = xcalloc(1, sizeof(*fl));
+	int err;
+
+	fl->dp = dp;
+	fl->fn = fn;
+	fl->arg = arg;
+	fl->prog_fd = commit_prog(dp, &fl->own_prog_fd);
+	if (fl->prog_fd < 0) {
+		err = fl->prog_fd;
+		free(fl);
+		return err;
+	}
+	err = map_positions(fl);
+	if (!err)
+		err = map_batch(fl);
+	if (!err) {
+		fl->rb = ring_buffer__new(dp->fd_events, on_record, fl, NULL);
+		if (!fl->rb)
+			err = -errno;
+	}
+	if (err) {
+		pr_err("cannot open the flow-log ring buffer: %s", strerror(-err));
+		dp_fl_close(fl);
+		return err;
+	}
+	*out = fl;
+	return 0;
+}
+
+void dp_fl_close(struct dp_fl *fl)
+{
+	if (!fl)
+		return;
+	ring_buffer__free(fl->rb);
+	if (fl->batch)
+		munmap(fl->batch, fl->batch_len);
+	if (fl->cons)
+		munmap((void *)fl->cons, fl->page);
+	if (fl->prod)
+		munmap((void *)fl->prod, fl->page);
+	if (fl->own_prog_fd)
+		close(fl->prog_fd);
+	free(fl);
+}
+
+int dp_fl_poll_fd(const struct dp_fl *fl)
+{
+	return ring_buffer__epoll_fd(fl->rb);
+}
+
+int dp_fl_consume(struct dp_fl *fl)
+{
+	int n = ring_buffer__consume(fl->rb);
+
+	return n == -EINTR ? 0 : n;
+}
+
+void dp_fl_ring_fill(const struct dp_fl *fl, unsigned long *used, unsigned long *size)
+{
+	*used = (unsigned long)(*fl->prod - *fl->cons);
+	*size = fl->ring_size;
+}
+
+__u64 dp_fl_bad_records(const struct dp_fl *fl)
+{
+	return fl->bad;
+}
+
+/* One run of xnsg_fl_commit over the n ops in the batch. */
+static int run_batch(struct dp_fl *fl, __u32 n)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	fl->batch->n = n;
+	if (bpf_prog_test_run_opts(fl->prog_fd, &o))
+		return -errno;
+	return o.retval ? -EIO : 0;
+}
+
+int dp_fl_ops(struct dp_fl *fl, struct xnsg_fl_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i += XNSG_FL_BATCH) {
+		size_t m = n - i < XNSG_FL_BATCH ? n - i : XNSG_FL_BATCH;
+		int err;
+
+		memcpy(fl->batch->op, ops + i, m * sizeof(*ops));
+		err = run_batch(fl, (__u32)m);
+		if (err)
+			return err;
+		memcpy(ops + i, fl->batch->op, m * sizeof(*ops));
+	}
+	return 0;
+}
+
+int dp_fl_enable(struct dp *dp, bool on, unsigned int deny_rate)
+{
+	struct xnsg_fl_config c = { .on = on };
+	__u32 zero = 0;
+
+	if (deny_rate) {
+		c.deny_cost_ns = 1000000000ull / deny_rate;
+		c.deny_burst_ns = 1000000000ull; /* a second's worth at once */
+	}
+	return bpf_map_update_elem(dp->fd_fl_config, &zero, &c, BPF_ANY) ? -errno : 0;
+}
+
+bool dp_fl_enabled(struct dp *dp)
+{
+	struct xnsg_fl_config c;
+	__u32 zero = 0;
+
+	return !bpf_map_lookup_elem(dp->fd_fl_config, &zero, &c) && c.on;
+}
+
+/* One batch walk of a hash map: fn on each chunk; take deletes as it reads. */
+static int walk_batch(int fd, size_t ksize, size_t vsize, bool take,
+		      int (*fn)(const void *keys, const void *vals, size_t n, void *arg), void *arg)
+{
+	void *keys = xcalloc(SNAP_BATCH, ksize), *vals = xcalloc(SNAP_BATCH, vsize);
+	__u32 in = 0, out = 0, count;
+	bool first = true, done = false;
+	int err = 0;
+
+	while (!done && !err) {
+		count = SNAP_BATCH;
+		if (take)
+			err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in, &out, keys, vals,
+							      &count, NULL);
+		else
+			err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &count,
+						   NULL);
+		if (err) {
+			err = -errno;
+			if (err != -ENOENT)
+				break;
+			done = true;
+			err = 0;
+		}
+		if (count)
+			err = fn(keys, vals, count, arg);
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg)
+{
+	return walk_batch(dp->fd_ct, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), false,
+			  (int (*)(const void *, const void *, size_t, void *))fn, arg);
+}
+
+int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v)
+{
+	return bpf_map_lookup_elem(dp->fd_ct, k, v) ? -errno : 0;
+}
+
+int dp_fl_denies_take(struct dp *dp, dp_fl_deny_fn fn, void *arg)
+{
+	return walk_batch(dp->fd_denies, sizeof(struct xnsg_deny_key), sizeof(struct xnsg_deny_val),
+			  true, (int (*)(const void *, const void *, size_t, void *))fn, arg);
+}
+
+int dp_fl_cpu_sum(struct dp *dp, struct xnsg_fl_cpu *sum)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct xnsg_fl_cpu *v;
+	__u32 zero = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu <= 0)
+		return -EINVAL;
+	v = xcalloc((size_t)ncpu, sizeof(*v));
+	if (bpf_map_lookup_elem(dp->fd_fl_cpu, &zero, v)) {
+		int err = -errno;
+
+		free(v);
+		return err;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		sum->sent += v[i].sent;
+		sum->lost_begin += v[i].lost_begin;
+		sum->lost_end += v[i].lost_end;
+		sum->deny_tuples += v[i].deny_tuples;
+		sum->deny_suppressed += v[i].deny_suppressed;
+		sum->deny_full += v[i].deny_full;
+	}
+	free(v);
+	return 0;
+}
+
+int dp_fl_stats_read(struct dp *dp, struct xnsg_fl_stats *s)
+{
+	__u32 zero = 0;
+
+	memset(s, 0, sizeof(*s));
+	return bpf_map_lookup_elem(dp->fd_fl_stats, &zero, s) ? -errno : 0;
+}
+
+int dp_fl_stats_write(struct dp *dp, const struct xnsg_fl_stats *s)
+{
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(dp->fd_fl_stats, &zero, s, BPF_ANY) ? -errno : 0;
+}
+
+int dp_fl_timeouts(struct dp *dp, __u64 ns[XNSG_TIMEOUTS])
+{
+	static const __u64 def_s[XNSG_TIMEOUTS] = XNSG_TIMEOUT_DEFAULTS_S;
+	struct xnsg_config c = { 0 };
+	__u32 zero = 0;
+	int err = bpf_map_lookup_elem(dp->fd_config, &zero, &c) ? -errno : 0;
+
+	for (int i = 0; i < XNSG_TIMEOUTS; i++)
+		ns[i] = c.timeout_ns[i] ? c.timeout_ns[i] : def_s[i] * 1000000000ull;
+	return err;
+}
