@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -1450,6 +1451,238 @@ Test(policy_files, load_reports_syntax_error)
 		  "the syntax error gives line 3: %s", d.n ? d.v[0].msg : "(none)");
 	diag_free(&d);
 	free(pf);
+}
+
+/* ---- input files as a careful tool reads them (issue 10, 9) ------------ */
+
+Test(policy_files, fifo_refused_at_once)
+{
+	char *fifo = xasprintf("%s/policy.fifo", tmpdir), *pf;
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	int err;
+
+	cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo %s", fifo);
+	/* No writer: reading would block forever; it must not even try. */
+	err = policy_load(fifo, &p, &d);
+	cr_expect_eq(err, -EINVAL, "a FIFO is refused with -EINVAL (got %d)", err);
+	cr_expect(d.nerrors == 1 && strstr(d.v[0].msg, "not a regular file"),
+		  "one error saying it is not a regular file: %s", d.n ? d.v[0].msg : "(none)");
+	diag_free(&d);
+	/* The same for a serviceTagsFile that is a FIFO. */
+	pf = write_tmp("fifo-tags.json", "{'serviceTagsFile':'policy.fifo'}");
+	err = policy_load(pf, &p, &d);
+	cr_expect_eq(err, -EINVAL, "a FIFO tags file makes the policy invalid (got %d)", err);
+	cr_expect(d.nerrors == 1 && !strcmp(d.v[0].path, "$.serviceTagsFile") &&
+		  strstr(d.v[0].msg, "not a regular file"),
+		  "the tags file's error names $.serviceTagsFile: %s", d.n ? d.v[0].msg : "(none)");
+	diag_free(&d);
+	unlink(fifo);
+	free(fifo);
+	free(pf);
+}
+
+Test(policy_files, byte_order_mark_accepted)
+{
+	char *pf = xasprintf("%s/bom.json", tmpdir);
+	FILE *f = fopen(pf, "w");
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	struct res r;
+	int err;
+
+	cr_assert_not_null(f);
+	fputs("\xef\xbb\xbf{\"subnets\":[{\"name\":\"a\",\"addressPrefix\":\"10.0.0.0/24\"}]}", f);
+	fclose(f);
+	err = policy_load(pf, &p, &d);
+	cr_expect_eq(err, 0, "a UTF-8 BOM (PowerShell's Out-File) is accepted (err %d)", err);
+	cr_expect(p && p->nsubnets == 1, "and the document read after it");
+	policy_free(p);
+	diag_free(&d);
+	r = parse("\xef\xbb\xbf{}");
+	cr_expect_eq(r.err, 0, "policy_parse_string() skips a BOM too:\n%s", r.all);
+	res_free(&r);
+	free(pf);
+}
+
+Test(policy_files, writable_by_others_warned)
+{
+	char *pf = write_tmp("open.json", "{}");
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	char *all;
+
+	cr_assert_eq(chmod(pf, 0666), 0);
+	cr_expect_eq(policy_load(pf, &p, &d), 0, "a writable policy still loads");
+	all = diags_str(&d);
+	cr_expect(strstr(all, "writable by everyone (mode 0666)"),
+		  "a world-writable policy is warned about:\n%s", all);
+	free(all);
+	diag_free(&d);
+	policy_free(p);
+	cr_assert_eq(chmod(pf, 0620), 0);
+	cr_expect_eq(policy_load(pf, &p, &d), 0);
+	all = diags_str(&d);
+	cr_expect(strstr(all, "writable by its group (mode 0620)"), "group-writable:\n%s", all);
+	free(all);
+	diag_free(&d);
+	policy_free(p);
+	cr_assert_eq(chmod(pf, 0644), 0);
+	cr_expect_eq(policy_load(pf, &p, &d), 0);
+	cr_expect_eq(d.n, 0, "0644, owned by us: nothing to say");
+	diag_free(&d);
+	policy_free(p);
+	free(pf);
+}
+
+Test(policy_warnings, ipv4_mapped_ipv6)
+{
+	struct res r = load_ok(NSG(
+		R("Mapped", 100, "Inbound", "Deny", "Tcp", "::ffff:192.0.2.21", "*", "*", "80") ","
+		R("MappedNet", 110, "Inbound", "Deny", "Tcp", "::ffff:192.0.2.0/120", "*", "*",
+		  "80") ","
+		R("Plain6", 120, "Inbound", "Deny", "Tcp", "2001:db8::1", "*", "*", "80")));
+
+	expect_warning(&r, RP "[0].sourceAddressPrefix", "'::ffff:192.0.2.21' is an IPv4-mapped "
+		       "IPv6 address: it matches IPv6 packets only, never IPv4 ones; did you mean "
+		       "192.0.2.21?");
+	expect_warning(&r, RP "[1].sourceAddressPrefix", "did you mean 192.0.2.0/24?");
+	cr_expect_null(find(&r.d, DIAG_WARNING, RP "[2].sourceAddressPrefix", "IPv4-mapped"),
+		       "an ordinary IPv6 address is not:\n%s", r.all);
+	res_free(&r);
+	r = load_ok("{'interfaces':[{'name':'eth0','ipAddresses':['::ffff:10.1.1.4']}]}");
+	expect_warning(&r, "$.interfaces[0].ipAddresses[0]", "did you mean 10.1.1.4?");
+	res_free(&r);
+}
+
+Test(policy_model, protocol_all)
+{
+	/* Effective security rules print protocol "All". */
+	struct res r = load_ok(NSG(R("A", 100, "Inbound", "Allow", "All", "*", "*", "*", "*")));
+
+	cr_expect_eq(rule_named(r.p, 0, "A")->proto, XNSG_PROTO_ANY, "All is *");
+	res_free(&r);
+}
+
+/* An NSG far over the per-direction limit is refused before its rules are
+ * compared pairwise: 40,000 rules in well under the 36 s it once took. */
+Test(policy_errors, huge_nsg_refused_quickly, .timeout = 10)
+{
+	size_t n = 40000, len = 0, cap = n * 300 + 256;
+	char *json = xcalloc(1, cap);
+	struct res r;
+
+	len += (size_t)snprintf(json + len, cap - len,
+				"{'networkSecurityGroups':[{'name':'n','securityRules':[");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+					"%s{'name':'r%zu','priority':%zu,'direction':'Inbound',"
+					"'access':'Allow','protocol':'Tcp'," SIDES "}",
+					i ? "," : "", i, 100 + i);
+	snprintf(json + len, cap - len, "]}]}");
+	r = parse(json);
+	expect_err(&r, "$.networkSecurityGroups[0].securityRules",
+		   "40000 Inbound rules: more than 4096 per NSG direction");
+	cr_expect_eq(r.d.nerrors, 1, "one error, not one per rule:\n%.2000s", r.all);
+	res_free(&r);
+	free(json);
+}
+
+/* Uniqueness by sort: every repeat found, each against the first. */
+Test(policy_errors, repeats_found_by_sort)
+{
+	struct res r = parse(NSG(
+		OK("a", 100) "," OK("B", 101) "," OK("A", 102) "," OK("c", 100) ","
+		R("b", 101, "Outbound", "Allow", "Tcp", "*", "*", "*", "80") "," OK("a", 100)));
+
+	expect_err(&r, RP "[2].name", "rule name 'A' is already used by " RP "[0]");
+	expect_err(&r, RP "[4].name", "rule name 'b' is already used by " RP "[1]");
+	expect_err(&r, RP "[5].name", "rule name 'a' is already used by " RP "[0]");
+	expect_err(&r, RP "[3].priority", "priority 100 is already used by rule 'a' (Inbound)");
+	expect_err(&r, RP "[5].priority", "priority 100 is already used by rule 'a' (Inbound)");
+	cr_expect_eq(r.d.nerrors, 5, "101 Outbound does not repeat 101 Inbound:\n%s", r.all);
+	res_free(&r);
+}
+
+/* ---- the shadow check is complete, or says where it stopped (issue 10, 8) */
+
+/* Sql's prefixes all lie inside AzureCloud's, but no single AzureCloud
+ * prefix holds 10.0.0.0/23: the set holds it. */
+#define CLOUD_TAGS                                                                       \
+	"'serviceTags':{'AzureCloud':['10.0.0.0/24','10.0.1.0/24','20.0.0.0/16'],"         \
+	"'Sql':['10.0.0.0/23','20.0.5.0/24']}"
+#define CLOUD_RULES(dir)                                                                 \
+	R("Cloud" dir, 100, dir, "Deny", "*", "*", "*", "AzureCloud", "*") ","               \
+	R("Sql" dir, 200, dir, "Allow", "Tcp", "*", "*", "Sql", "1433")
+
+Test(policy_warnings, tag_inside_tag_shadowed)
+{
+	struct res r = load_ok("{" CLOUD_TAGS ",'networkSecurityGroups':[{'name':'n',"
+			       "'securityRules':[" CLOUD_RULES("Outbound") "]}]}");
+
+	expect_warning(&r, RP "[1]", "rule SqlOutbound can never match: shadowed by "
+		       "CloudOutbound (priority 100)");
+	res_free(&r);
+}
+
+Test(policy_warnings, shadows_do_not_vanish_as_the_policy_grows)
+{
+	/* Big unrelated rules, inbound and outbound, before and between. */
+	size_t cap = 1 << 20, len = 0;
+	char *json = xcalloc(1, cap);
+	struct res r;
+
+	len += (size_t)snprintf(json + len, cap - len, "{" CLOUD_TAGS ",'networkSecurityGroups':"
+				"[{'name':'n','securityRules':[" CLOUD_RULES("Outbound") ","
+				CLOUD_RULES("Inbound"));
+	for (int i = 0; i < 2000; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+					",{'name':'u%d','priority':%d,'direction':'%s','access':"
+					"'Allow','protocol':'Udp','sourceAddressPrefix':"
+					"'172.16.%d.%d','sourcePortRange':'*',"
+					"'destinationAddressPrefix':'Internet',"
+					"'destinationPortRange':'%d'}",
+					i, 300 + i / 2, i % 2 ? "Inbound" : "Outbound", i / 250,
+					i % 250, 1000 + i);
+	snprintf(json + len, cap - len, "]}]}");
+	r = load_ok(json);
+	expect_warning(&r, RP "[1]", "rule SqlOutbound can never match: shadowed by CloudOutbound");
+	expect_warning(&r, RP "[3]", "rule SqlInbound can never match: shadowed by CloudInbound");
+	cr_expect_null(strstr(r.all, "not checked for shadowing"),
+		       "all of it is analysed:\n%.2000s", r.all);
+	res_free(&r);
+	free(json);
+}
+
+/* Past the work budget the rules not compared are named, never dropped. */
+Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
+{
+	size_t n = 200000, cap = n * 24 + 700 * 300 + 1024, len = 0;
+	char *json = xcalloc(1, cap);
+	struct res r;
+
+	/* A 200,000-address tag on the source of the last rule, compared in
+	 * full with 700 earlier rules that differ only in the destination. */
+	len += (size_t)snprintf(json + len, cap - len, "{'serviceTags':{'Big':[");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len, "%s'11.%zu.%zu.%zu'", i ? "," : "",
+					i >> 15, (i >> 7) & 255, (i & 127) * 2);
+	len += (size_t)snprintf(json + len, cap - len,
+				"]},'networkSecurityGroups':[{'name':'n','securityRules':[");
+	for (int i = 0; i < 700; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+					"{'name':'d%d','priority':%d,'direction':'Inbound','access':"
+					"'Deny','protocol':'*','sourceAddressPrefix':'*',"
+					"'sourcePortRange':'*','destinationAddressPrefix':'1.2.%d.%d',"
+					"'destinationPortRange':'*'},", i, 100 + i, i / 256, i % 256);
+	snprintf(json + len, cap - len, "%s]}]}",
+		 R("Last", 4000, "Inbound", "Allow", "*", "Big", "*", "5.5.5.5", "*"));
+	r = load_ok(json);
+	expect_warning(&r, RP "[700]", "not checked for shadowing, past the shadow check's work "
+		       "budget");
+	expect_warning(&r, RP "[700]", "Inbound rules of n from Last (priority 4000) on");
+	res_free(&r);
+	free(json);
 }
 
 /* ---- the shipped examples --------------------------------------------- */

@@ -66,11 +66,34 @@ struct ctx {
 
 /* ---- shared between the parser's files ------------------------------- */
 
+/* policy.c: a literal address or CIDR string into *out (host bits masked
+ * with a warning); false after an error. */
+bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out);
 /* policy.c: an array of literal prefixes appended to l. */
 void literal_prefixes(struct ctx *c, json_t *a, const char *path, struct prefix_list *l);
-/* policy.c: a whole file into a NUL-terminated buffer (at most
- * POLICY_MAX_FILE_BYTES, else -EFBIG); 0 or -errno. */
-int policy_read_file(const char *file, char **out, size_t *len);
+/* policy.c: an address (not a prefix) as its /32 or /128; *addr too when
+ * not NULL.  False after an error. */
+bool host_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out,
+		 struct xnsg_addr *addr);
+void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf);
+/* policy.c: warn when pf (spelled s) is an IPv4-mapped IPv6 address. */
+void warn_v4_mapped(struct ctx *c, const char *path, const char *s,
+		    const struct xnsg_prefix *pf);
+
+/* refs.c: the name a reference (a name, {"id"}, {"name"}) stands for. */
+const char *ref_name(struct ctx *c, json_t *v, const char *path, const char *collection);
+int nsg_find(const struct policy *p, const char *name);
+int subnet_find(const struct policy *p, const char *name);
+int asg_find(const struct policy *p, const char *name);
+/* refs.c: an optional "networkSecurityGroup" field of o: index, or -1. */
+int nsg_ref(struct ctx *c, const struct obj *o);
+/* refs.c: an ASG reference: index, or -1 after an error. */
+int asg_ref(struct ctx *c, json_t *v, const char *path);
+
+/* rules.c: the rules of NSG gi (its object in c->nsg_objs), sorted, with
+ * Azure's defaults; rule_free() releases one. */
+void parse_nsg_rules(struct ctx *c, size_t gi);
+void rule_free(struct rule *r);
 
 /* servicetags.c: serviceTagsFile, then inline serviceTags, then the
  * AzureLoadBalancer default. */

@@ -112,8 +112,31 @@ static void check_top_keys(struct ctx *c, json_t *root)
 
 /* ---- prefixes ------------------------------------------------------- */
 
+/*
+ * ::ffff:a.b.c.d is an IPv6 address: it never matches the IPv4 packet a
+ * user who wrote it meant (docs/DESIGN.md §2, families never mix).  Say so,
+ * and what to write instead.
+ */
+void warn_v4_mapped(struct ctx *c, const char *path, const char *s,
+			   const struct xnsg_prefix *pf)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	struct xnsg_prefix v4 = { .family = XNSG_V4 };
+	char buf[XNSG_PREFIX_STRLEN];
+
+	if (pf->family != XNSG_V6 || pf->len < 96 || memcmp(pf->bytes, mapped, 12))
+		return;
+	v4.len = (uint8_t)(pf->len - 96);
+	memcpy(v4.bytes, pf->bytes + 12, 4);
+	prefix_fmt(&v4, buf, sizeof(buf));
+	if (v4.len == 32)
+		*strchr(buf, '/') = '\0';
+	pwarn(c, path, "'%s' is an IPv4-mapped IPv6 %s: it matches IPv6 packets only, never "
+	      "IPv4 ones; did you mean %s?", s, pf->len == 128 ? "address" : "prefix", buf);
+}
+
 /* A literal address or CIDR string into *out; warns on host bits. */
-static bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out)
+bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out)
 {
 	char buf[XNSG_PREFIX_STRLEN];
 	const char *s;
@@ -131,6 +154,7 @@ static bool literal_prefix(struct ctx *c, json_t *v, const char *path, struct xn
 	if (hb)
 		pwarn(c, path, "host bits set in '%s': using %s", s,
 		      prefix_fmt(out, buf, sizeof(buf)));
+	warn_v4_mapped(c, path, s, out);
 	return true;
 }
 
@@ -150,7 +174,7 @@ void literal_prefixes(struct ctx *c, json_t *a, const char *path, struct prefix_
 }
 
 /* An address (not a prefix) as its /32 or /128. */
-static bool host_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out,
+bool host_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_prefix *out,
 			struct xnsg_addr *addr)
 {
 	struct xnsg_addr a;
@@ -170,6 +194,7 @@ static bool host_prefix(struct ctx *c, json_t *v, const char *path, struct xnsg_
 	out->family = a.family;
 	out->len = a.family == XNSG_V4 ? 32 : 128;
 	memcpy(out->bytes, a.bytes, sizeof(a.bytes));
+	warn_v4_mapped(c, path, s, out);
 	if (addr)
 		*addr = a;
 	return true;
@@ -180,7 +205,7 @@ static bool prefix_eq(const struct xnsg_prefix *a, const struct xnsg_prefix *b)
 	return a->family == b->family && a->len == b->len && !memcmp(a->bytes, b->bytes, 16);
 }
 
-static void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf)
+void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf)
 {
 	for (size_t i = 0; i < l->n; i++)
 		if (prefix_eq(&l->v[i], pf))
@@ -281,119 +306,6 @@ static void parse_timeouts(struct ctx *c, json_t *root)
 		*(uint32_t *)((char *)&c->p->timeouts + timeout_keys[i].off) =
 			(uint32_t)json_integer_value(m);
 	}
-}
-
-/* ---- references ------------------------------------------------------- */
-
-/*
- * The name a reference stands for: a string, or an object's ARM "id"
- * (".../COLLECTION/NAME": the last segment) or "name".  NULL after an error.
- */
-static const char *ref_name(struct ctx *c, json_t *v, const char *path, const char *collection)
-{
-	const char *slash, *prev;
-	json_t *f;
-
-	if (json_is_string(v)) {
-		if (!json_string_value(v)[0]) {
-			perr(c, path, "empty name");
-			return NULL;
-		}
-		return json_string_value(v);
-	}
-	if (!json_is_object(v)) {
-		perr(c, path, "must be a name or {\"id\": \".../%s/NAME\"}, not %s", collection,
-		     jtype(v));
-		return NULL;
-	}
-	f = jget(v, "id", NULL);
-	if (json_is_string(f)) {
-		char *copy = (char *)ctx_keep(c, xstrdup(json_string_value(f)));
-		size_t n = strlen(copy);
-
-		while (n && copy[n - 1] == '/')
-			copy[--n] = '\0';
-		slash = strrchr(copy, '/');
-		if (!slash) {
-			if (!copy[0])
-				goto bad_id;
-			return copy;
-		}
-		if (!slash[1])
-			goto bad_id;
-		/* ".../networkSecurityGroups/NAME": check the collection. */
-		copy[slash - copy] = '\0';
-		prev = strrchr(copy, '/');
-		prev = prev ? prev + 1 : copy;
-		if (strcasecmp(prev, collection) && strcmp(prev, "...")) {
-			perr(c, path, "ARM id '%s' does not name one of %s", json_string_value(f),
-			     collection);
-			return NULL;
-		}
-		return slash + 1;
-	}
-	f = jget(v, "name", NULL);
-	if (json_is_string(f) && json_string_value(f)[0])
-		return json_string_value(f);
-bad_id:
-	perr(c, path, "a reference needs \"id\": \".../%s/NAME\" (or \"name\")", collection);
-	return NULL;
-}
-
-static int nsg_find(const struct policy *p, const char *name)
-{
-	for (size_t i = 0; i < p->nnsgs; i++)
-		if (p->nsgs[i].name && !strcasecmp(p->nsgs[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-static int subnet_find(const struct policy *p, const char *name)
-{
-	for (size_t i = 0; i < p->nsubnets; i++)
-		if (p->subnets[i].name && !strcasecmp(p->subnets[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-static int asg_find(const struct policy *p, const char *name)
-{
-	for (size_t i = 0; i < p->nasgs; i++)
-		if (!strcasecmp(p->asgs[i].name, name))
-			return (int)i;
-	return -1;
-}
-
-/* An optional "networkSecurityGroup" field: index, or -1. */
-static int nsg_ref(struct ctx *c, const struct obj *o)
-{
-	const char *path, *name;
-	json_t *v = obj_field(c, o, "networkSecurityGroup", &path);
-	int i;
-
-	if (!v)
-		return -1;
-	name = ref_name(c, v, path, "networkSecurityGroups");
-	if (!name)
-		return -1;
-	i = nsg_find(c->p, name);
-	if (i < 0)
-		perr(c, path, "unknown network security group '%s'", name);
-	return i;
-}
-
-/* An ASG reference: index, or -1 after an error. */
-static int asg_ref(struct ctx *c, json_t *v, const char *path)
-{
-	const char *name = ref_name(c, v, path, "applicationSecurityGroups");
-	int i;
-
-	if (!name)
-		return -1;
-	i = asg_find(c->p, name);
-	if (i < 0)
-		perr(c, path, "unknown application security group '%s'", name);
-	return i;
 }
 
 /* ---- application security groups --------------------------------------- */
@@ -727,556 +639,7 @@ static void parse_ifaces(struct ctx *c, json_t *root)
 	}
 }
 
-/* ---- rules ------------------------------------------------------------ */
-
-static void side_label(struct addr_side *s, const char *label)
-{
-	s->labels = xrealloc(s->labels, (s->nlabels + 1) * sizeof(*s->labels));
-	s->labels[s->nlabels++] = xstrdup(label);
-}
-
-static void side_add_prefixes(struct ctx *c, struct addr_side *s, const struct prefix_list *l,
-			      const char *path)
-{
-	prefix_list_append(&s->prefixes, l);
-	c->nprefixes += l->n;
-	if (c->nprefixes > POLICY_MAX_PREFIXES && !c->prefix_limit_hit) {
-		c->prefix_limit_hit = true;
-		perr(c, path, "the policy's rules expand to more than %d prefixes "
-		     "(POLICY_MAX_PREFIXES)", POLICY_MAX_PREFIXES);
-	}
-}
-
-static bool looks_like_address(const char *s)
-{
-	return strchr(s, '/') || strchr(s, ':') || (*s >= '0' && *s <= '9');
-}
-
-/* One address entry of a rule side: '*', a tag, an address or CIDR. */
-static void side_entry(struct ctx *c, struct addr_side *s, const char *str, const char *path)
-{
-	struct policy *p = c->p;
-	struct xnsg_prefix pf;
-	const struct tag *t;
-	bool hb;
-
-	if (!strcmp(str, "*") || !strcasecmp(str, "Any")) {
-		s->any = true;
-	} else if (!strcasecmp(str, "Internet")) {
-		s->internet = true; /* symbolic: the evaluator decides it */
-	} else if (!strcasecmp(str, "VirtualNetwork")) {
-		side_add_prefixes(c, s, &p->virtual_network, path);
-	} else if (!prefix_parse(str, &pf, &hb)) {
-		struct prefix_list one = { .v = &pf, .n = 1, .cap = 1 };
-		char buf[XNSG_PREFIX_STRLEN];
-
-		if (hb)
-			pwarn(c, path, "host bits set in '%s': using %s", str,
-			      prefix_fmt(&pf, buf, sizeof(buf)));
-		side_add_prefixes(c, s, &one, path);
-	} else if ((t = tag_find(p, str))) {
-		side_add_prefixes(c, s, &t->prefixes, path);
-	} else if (looks_like_address(str)) {
-		perr(c, path, "'%s' is not a valid IPv4 or IPv6 address or CIDR prefix", str);
-		return;
-	} else {
-		perr(c, path, "unknown service tag '%s' (define it in serviceTags or "
-		     "serviceTagsFile)", str);
-		return;
-	}
-	side_label(s, str);
-}
-
-/* "source"/"destination" address fields of a rule into s. */
-static void parse_side(struct ctx *c, const struct obj *o, const char *which,
-		       struct addr_side *s)
-{
-	const char *spath, *ppath, *apath;
-	char *k1 = xasprintf("%sAddressPrefix", which);
-	char *k2 = xasprintf("%sAddressPrefixes", which);
-	char *k3 = xasprintf("%sApplicationSecurityGroups", which);
-	json_t *single = obj_field(c, o, k1, &spath);
-	json_t *plural = obj_field(c, o, k2, &ppath);
-	json_t *asgs = obj_field(c, o, k3, &apath);
-	size_t nprefix = 0, nasg = 0, i;
-	bool present = single || plural || asgs, mistyped = false;
-	json_t *v;
-
-	if (single && !json_is_string(single)) {
-		perr(c, spath, "must be a string, not %s", jtype(single));
-		mistyped = true;
-	} else if (single && json_string_value(single)[0]) { /* "" beside a plural: absent */
-		nprefix++;
-		side_entry(c, s, json_string_value(single), spath);
-	}
-	if (plural && !json_is_array(plural)) {
-		perr(c, ppath, "must be an array, not %s", jtype(plural));
-		mistyped = true;
-		plural = NULL;
-	}
-	if (asgs && !json_is_array(asgs)) {
-		perr(c, apath, "must be an array, not %s", jtype(asgs));
-		mistyped = true;
-		asgs = NULL;
-	}
-	if (plural) {
-		json_array_foreach(plural, i, v) {
-			const char *ep = idx_path(c, ppath, i);
-
-			nprefix++;
-			if (!json_is_string(v))
-				perr(c, ep, "must be a string, not %s", jtype(v));
-			else if (!json_string_value(v)[0])
-				perr(c, ep, "empty prefix");
-			else
-				side_entry(c, s, json_string_value(v), ep);
-		}
-	}
-	if (asgs) {
-		json_array_foreach(asgs, i, v) {
-			const char *ep = idx_path(c, apath, i);
-			int gi = asg_ref(c, v, ep);
-
-			nasg++;
-			if (gi < 0)
-				continue;
-			side_add_prefixes(c, s, &c->p->asgs[gi].members, ep);
-			{
-				char *label = xasprintf("asg:%s", c->p->asgs[gi].name);
-
-				side_label(s, label);
-				free(label);
-			}
-		}
-	}
-	if (!nprefix && !nasg && !mistyped)
-		perr(c, obj_fields_path(o), "%s \"%s\": give %s, %s or %s",
-		     present ? "empty" : "missing", which, k1, k2, k3);
-	if (nasg > 1)
-		perr(c, apath, "%zu application security groups: a rule takes one per side", nasg);
-	if (nasg && nprefix)
-		perr(c, apath, "application security groups cannot be combined with address "
-		     "prefixes on the same side (%s)", single ? spath : ppath);
-	free(k1);
-	free(k2);
-	free(k3);
-}
-
-static bool parse_port_num(const char *s, size_t len, long *out)
-{
-	long n = 0;
-
-	if (!len || len > 5)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		n = n * 10 + (s[i] - '0');
-	}
-	*out = n;
-	return true;
-}
-
-/* "*", "N" or "N-M", 0 <= N <= M <= 65535. */
-static void port_entry(struct ctx *c, struct port_list *l, const char *s, const char *path)
-{
-	const char *dash = strchr(s, '-');
-	long lo, hi;
-
-	if (!strcmp(s, "*")) {
-		port_list_add(l, 0, 65535);
-		return;
-	}
-	if (dash ? !parse_port_num(s, (size_t)(dash - s), &lo) ||
-			   !parse_port_num(dash + 1, strlen(dash + 1), &hi)
-		 : !parse_port_num(s, strlen(s), &lo)) {
-		perr(c, path, "'%s' is not a port: use *, N or N-M with 0 <= N <= M <= 65535", s);
-		return;
-	}
-	if (!dash)
-		hi = lo;
-	if (lo > 65535 || hi > 65535) {
-		perr(c, path, "'%s' is outside 0-65535", s);
-		return;
-	}
-	if (lo > hi) {
-		perr(c, path, "'%s' runs backwards: N-M needs N <= M", s);
-		return;
-	}
-	port_list_add(l, (uint16_t)lo, (uint16_t)hi);
-}
-
-static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
-			struct port_list *l)
-{
-	const char *spath, *ppath;
-	char *k1 = xasprintf("%sPortRange", which);
-	char *k2 = xasprintf("%sPortRanges", which);
-	json_t *single = obj_field(c, o, k1, &spath);
-	json_t *plural = obj_field(c, o, k2, &ppath);
-	bool present = single || plural, mistyped = false;
-	struct port_range *m;
-	size_t n = 0, i;
-	json_t *v;
-
-	if (single && !json_is_string(single)) {
-		perr(c, spath, "must be a string like \"80\" or \"80-90\", not %s", jtype(single));
-		mistyped = true;
-	} else if (single && json_string_value(single)[0]) {
-		n++;
-		port_entry(c, l, json_string_value(single), spath);
-	}
-	if (plural && !json_is_array(plural)) {
-		perr(c, ppath, "must be an array, not %s", jtype(plural));
-		mistyped = true;
-		plural = NULL;
-	}
-	if (plural) {
-		json_array_foreach(plural, i, v) {
-			const char *ep = idx_path(c, ppath, i);
-
-			n++;
-			if (!json_is_string(v))
-				perr(c, ep, "must be a string like \"80\" or \"80-90\", not %s",
-				     jtype(v));
-			else
-				port_entry(c, l, json_string_value(v), ep);
-		}
-	}
-	if (!n && !mistyped)
-		perr(c, obj_fields_path(o), "%s %s port: give %s or %s",
-		     present ? "empty" : "missing", which, k1, k2);
-	/* Ranges that together cover 0-65535 are '*' (docs/DESIGN.md §2). */
-	if (port_list_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
-		l->any = true;
-	free(m);
-	free(k1);
-	free(k2);
-}
-
-/* A rule's "priority", 100-4096; -1 after an error.  *path: where it
- * sits, NULL when it is missing. */
-static int parse_priority(struct ctx *c, const struct obj *o, const char **path)
-{
-	json_t *f = obj_field(c, o, "priority", path);
-
-	if (!f) {
-		perr(c, obj_fields_path(o), "missing \"priority\"");
-	} else if (!json_is_integer(f)) {
-		perr(c, *path, "must be an integer from %d to %d, not %s", POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX, jtype(f));
-	} else if (json_integer_value(f) < POLICY_PRIO_MIN ||
-		   json_integer_value(f) > POLICY_PRIO_MAX) {
-		perr(c, *path, "%lld is outside %d-%d", json_integer_value(f), POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX);
-	} else {
-		return (int)json_integer_value(f);
-	}
-	return -1;
-}
-
-/* A rule's "protocol" (case-insensitive; "Any" is "*"); ANY after an error. */
-static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const char *path)
-{
-	static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
-		{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
-		{ "Icmp", XNSG_PROTO_ICMP }, { "Esp", XNSG_PROTO_ESP },
-		{ "Ah", XNSG_PROTO_AH }, { "*", XNSG_PROTO_ANY }, { "Any", XNSG_PROTO_ANY },
-	};
-
-	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		if (!strcasecmp(s, protos[i].name))
-			return protos[i].proto;
-	perr(c, path, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or *", s);
-	return XNSG_PROTO_ANY;
-}
-
-/* *name_path, *prio_path: where those fields sit, for later checks. */
-static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *r,
-		       const char **name_path, const char **prio_path)
-{
-	const char *fpath, *s;
-	struct obj o;
-	bool ok = true;
-	size_t before = c->d->nerrors;
-
-	r->path = xstrdup(path);
-	r->priority = -1;
-	*name_path = *prio_path = path;
-	if (!json_is_object(v)) {
-		perr(c, path, "a rule must be an object, not %s", jtype(v));
-		return false;
-	}
-	obj_init(c, &o, v, path);
-	s = obj_str(c, &o, "name", true, name_path);
-	if (s && strchr(s, '/'))
-		perr(c, *name_path, "rule name '%s' contains '/': Azure resource names cannot", s);
-	r->name = s ? xstrdup(s) : NULL;
-	s = obj_str(c, &o, "description", false, &fpath);
-	if (s)
-		r->description = xstrdup(s);
-
-	r->priority = parse_priority(c, &o, prio_path);
-
-	s = obj_str(c, &o, "direction", true, &fpath);
-	r->dir = (enum xnsg_dir)-1;
-	if (s) {
-		if (!strcasecmp(s, "Inbound"))
-			r->dir = XNSG_IN;
-		else if (!strcasecmp(s, "Outbound"))
-			r->dir = XNSG_OUT;
-		else
-			perr(c, fpath, "'%s' is not a direction: use Inbound or Outbound", s);
-	}
-	s = obj_str(c, &o, "access", true, &fpath);
-	if (s) {
-		if (!strcasecmp(s, "Allow"))
-			r->allow = true;
-		else if (strcasecmp(s, "Deny"))
-			perr(c, fpath, "'%s' is not an access: use Allow or Deny", s);
-	}
-	s = obj_str(c, &o, "protocol", true, &fpath);
-	if (s)
-		r->proto = parse_proto(c, s, fpath);
-	parse_side(c, &o, "source", &r->src);
-	parse_ports(c, &o, "source", &r->sport);
-	parse_side(c, &o, "destination", &r->dst);
-	parse_ports(c, &o, "destination", &r->dport);
-	ok = c->d->nerrors == before;
-	return ok;
-}
-
-static void side_free(struct addr_side *s)
-{
-	prefix_list_free(&s->prefixes);
-	for (size_t i = 0; i < s->nlabels; i++)
-		free(s->labels[i]);
-	free(s->labels);
-	memset(s, 0, sizeof(*s));
-}
-
-static void rule_free(struct rule *r)
-{
-	free(r->name);
-	free(r->description);
-	free(r->path);
-	side_free(&r->src);
-	side_free(&r->dst);
-	port_list_free(&r->sport);
-	port_list_free(&r->dport);
-}
-
-/* A side holding one label: '*', a tag, or a list of prefixes. */
-static void default_side(struct addr_side *s, const char *label, const struct prefix_list *l)
-{
-	if (!strcmp(label, "*"))
-		s->any = true;
-	else if (!strcmp(label, "Internet"))
-		s->internet = true;
-	else
-		prefix_list_append(&s->prefixes, l);
-	side_label(s, label);
-}
-
-/* Azure's six default rules (docs/DESIGN.md §2), in order within each direction. */
-static const struct {
-	const char *name, *desc, *src, *dst;
-	int priority;
-	enum xnsg_dir dir;
-	bool allow;
-} default_rules[] = {
-	{ "AllowVnetInBound", "Allow inbound traffic from all VMs in VNET",
-	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_IN, true },
-	{ "AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer",
-	  "AzureLoadBalancer", "*", 65001, XNSG_IN, true },
-	{ "DenyAllInBound", "Deny all inbound traffic", "*", "*", 65500, XNSG_IN, false },
-	{ "AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET",
-	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_OUT, true },
-	{ "AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet",
-	  "*", "Internet", 65001, XNSG_OUT, true },
-	{ "DenyAllOutBound", "Deny all outbound traffic", "*", "*", 65500, XNSG_OUT, false },
-};
-
-#define NDEFAULTS (sizeof(default_rules) / sizeof(default_rules[0]))
-
-static void make_default(const struct policy *p, const struct nsg *g, size_t i, struct rule *r)
-{
-	const struct tag *alb = tag_find(p, "AzureLoadBalancer");
-	const struct prefix_list *src = &p->virtual_network, *dst = &p->virtual_network;
-
-	memset(r, 0, sizeof(*r));
-	r->name = xstrdup(default_rules[i].name);
-	r->description = xstrdup(default_rules[i].desc);
-	r->priority = default_rules[i].priority;
-	r->dir = default_rules[i].dir;
-	r->allow = default_rules[i].allow;
-	r->proto = XNSG_PROTO_ANY;
-	r->is_default = true;
-	r->path = xasprintf("%s.defaultSecurityRules[%zu]", g->path, i);
-	if (!strcmp(default_rules[i].src, "AzureLoadBalancer"))
-		src = &alb->prefixes;
-	default_side(&r->src, default_rules[i].src, src);
-	default_side(&r->dst, default_rules[i].dst, dst);
-	port_list_add(&r->sport, 0, 65535);
-	port_list_add(&r->dport, 0, 65535);
-}
-
-struct sorted_rule {
-	struct rule r;
-	size_t idx;
-	const char *name_path, *prio_path;
-};
-
-static int rule_cmp(const void *a, const void *b)
-{
-	const struct sorted_rule *x = a, *y = b;
-
-	if (x->r.dir != y->r.dir)
-		return x->r.dir < y->r.dir ? -1 : 1;
-	if (x->r.priority != y->r.priority)
-		return x->r.priority < y->r.priority ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-/* Names unique per NSG (case-insensitive, as Azure's); priorities
- * unique per NSG and direction; at most POLICY_MAX_RULES_PER_DIR rules a
- * direction.  rpath: the NSG's "securityRules". */
-static void check_rule_names_prios(struct ctx *c, const struct sorted_rule *sr, size_t n,
-				   const char *rpath)
-{
-	size_t ndir[2] = { 0, 0 }, i, j;
-
-	for (i = 0; i < n; i++) {
-		const struct rule *r = &sr[i].r;
-
-		if ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)
-			ndir[r->dir]++;
-		for (j = 0; j < i; j++) {
-			const struct rule *e = &sr[j].r;
-
-			if (r->name && e->name && !strcasecmp(r->name, e->name)) {
-				perr(c, sr[i].name_path, "rule name '%s' is already used by %s",
-				     r->name, e->path);
-				break;
-			}
-		}
-		for (j = 0; j < i; j++) {
-			const struct rule *e = &sr[j].r;
-
-			if (r->priority >= 0 && r->priority == e->priority && r->dir == e->dir &&
-			    ((int)r->dir == XNSG_IN || (int)r->dir == XNSG_OUT)) {
-				perr(c, sr[i].prio_path,
-				     "priority %d is already used by rule '%s' (%s)",
-				     r->priority, e->name ? e->name : "?", dir_name(r->dir));
-				break;
-			}
-		}
-	}
-	for (int d = 0; d < 2; d++)
-		if (ndir[d] > POLICY_MAX_RULES_PER_DIR)
-			perr(c, rpath, "%zu %s rules: more than %d per NSG direction "
-			     "(POLICY_MAX_RULES_PER_DIR)", ndir[d], dir_name((enum xnsg_dir)d),
-			     POLICY_MAX_RULES_PER_DIR);
-}
-
-static void parse_nsg_rules(struct ctx *c, size_t gi)
-{
-	struct policy *p = c->p;
-	struct nsg *g = &p->nsgs[gi];
-	const struct obj *o = &c->nsg_objs[gi];
-	struct sorted_rule *sr = NULL;
-	const char *rpath, *fpath;
-	size_t n = 0, i, j;
-	bool *ok = NULL;
-	json_t *rules, *f, *v;
-
-	if (!o->flat)
-		return;
-	if ((f = obj_field(c, o, "flushConnection", &fpath))) {
-		if (json_is_boolean(f))
-			g->flush_connection = json_is_true(f);
-		else
-			perr(c, fpath, "must be true or false, not %s", jtype(f));
-	}
-	rules = obj_array(c, o, "securityRules", &rpath);
-	if (rules) {
-		n = json_array_size(rules);
-		sr = xcalloc(n, sizeof(*sr));
-		ok = xcalloc(n, sizeof(*ok));
-		json_array_foreach(rules, i, v) {
-			sr[i].idx = i;
-			ok[i] = parse_rule(c, v, idx_path(c, rpath, i), &sr[i].r, &sr[i].name_path,
-					   &sr[i].prio_path);
-		}
-	}
-	check_rule_names_prios(c, sr, n, rpath);
-
-	/* Only well-formed rules make it into the model; the model is
-	 * dropped anyway when any error was found. */
-	g->rules = xcalloc(n + NDEFAULTS, sizeof(*g->rules));
-	for (i = 0, j = 0; i < n; i++) {
-		if (ok[i])
-			sr[j++] = sr[i];
-		else
-			rule_free(&sr[i].r);
-	}
-	qsort(sr, j, sizeof(*sr), rule_cmp);
-	for (int d = 0; d < 2; d++) {
-		for (i = 0; i < j; i++)
-			if ((int)sr[i].r.dir == d)
-				g->rules[g->nrules++] = sr[i].r;
-		for (i = 0; i < NDEFAULTS; i++)
-			if ((int)default_rules[i].dir == d)
-				make_default(p, g, i, &g->rules[g->nrules++]);
-	}
-	free(sr);
-	free(ok);
-}
-
 /* ---- entry points -------------------------------------------------------- */
-
-int policy_read_file(const char *file, char **out, size_t *len)
-{
-	size_t n = 0, cap = 65536;
-	char *buf;
-	FILE *f;
-	int err = 0;
-
-	*out = NULL;
-	f = fopen(file, "r");
-	if (!f)
-		return -errno;
-	buf = xrealloc(NULL, cap);
-	for (;;) {
-		size_t got;
-
-		if (n + 1 >= cap) {
-			if (cap >= POLICY_MAX_FILE_BYTES) {
-				err = -EFBIG;
-				break;
-			}
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				err = errno ? -errno : -EIO;
-			break;
-		}
-	}
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	if (len)
-		*len = n;
-	return 0;
-}
 
 void policy_free(struct policy *p)
 {
@@ -1330,6 +693,9 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	json_t *root;
 
 	*out = NULL;
+	/* A UTF-8 byte-order mark is not JSON, but editors write one. */
+	if (!strncmp(json, "\xef\xbb\xbf", 3))
+		json += 3;
 	/* DECODE_ANY: a scalar is valid JSON, just not a policy; say so. */
 	root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root) {
@@ -1378,15 +744,17 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 int policy_load(const char *file, struct policy **out, struct diag_list *diags)
 {
 	char *text, *copy;
+	struct stat st;
 	int err;
 
 	*out = NULL;
-	err = policy_read_file(file, &text, NULL);
+	err = policy_read_file(file, &text, NULL, &st);
 	if (err) {
 		diag_add(diags, DIAG_ERROR, "", "cannot read %s: %s", file,
-			 err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));
+			 policy_file_strerror(err));
 		return err;
 	}
+	policy_file_perm_warnings(diags, "", file, &st);
 	copy = xstrdup(file);
 	err = policy_parse_string(text, file, dirname(copy), out, diags);
 	free(copy);

@@ -7,7 +7,9 @@
 #ifndef XNSG_POLICY_H
 #define XNSG_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "diag.h"
 #include "model.h"
@@ -23,6 +25,25 @@ int policy_load(const char *file, struct policy **out, struct diag_list *diags);
 int policy_parse_string(const char *json, const char *name, const char *basedir,
 			struct policy **out, struct diag_list *diags);
 void policy_free(struct policy *p);
+
+/* ---- files (file.c) ------------------------------------------------ */
+
+/*
+ * A whole file into a NUL-terminated buffer (free() it), a UTF-8
+ * byte-order mark dropped: at most POLICY_MAX_FILE_BYTES (else -EFBIG);
+ * only a regular file (a directory -EISDIR; a FIFO, socket or device
+ * -EINVAL, refused before anything is read).  *st (may be NULL): what
+ * fstat() said.  0 or -errno.
+ */
+int policy_read_file(const char *file, char **out, size_t *len, struct stat *st);
+/* The same from an open descriptor; regular false accepts a pipe (stdin). */
+int policy_read_fd(int fd, bool regular, char **out, size_t *len, struct stat *st);
+/* What a policy_read_file() error means, for "cannot read F: ...". */
+const char *policy_file_strerror(int err);
+/* Warnings at path for a file (named file) that someone other than its
+ * owner or root may change, or whose owner is neither root nor us. */
+void policy_file_perm_warnings(struct diag_list *d, const char *path, const char *file,
+			       const struct stat *st);
 
 int policy_find_iface(const struct policy *p, const char *name);
 /* Rules of one direction of an NSG: a contiguous, priority-sorted run. */

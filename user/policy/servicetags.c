@@ -18,6 +18,7 @@
 #include "diag.h"
 #include "json.h"
 #include "parser.h"
+#include "policy.h"
 
 struct tag *tag_find(const struct policy *p, const char *name)
 {
@@ -123,6 +124,7 @@ static void load_tags_file(struct ctx *c, json_t *root)
 	const char *k, *name;
 	json_t *v = jget(root, "serviceTagsFile", &k), *doc, *values, *e;
 	json_error_t je;
+	struct stat st;
 	char *text, *full;
 	size_t i, len;
 	int err;
@@ -141,12 +143,13 @@ static void load_tags_file(struct ctx *c, json_t *root)
 	else
 		full = xasprintf("%s/%s", c->basedir, name);
 	t.file = ctx_keep(c, full);
-	err = policy_read_file(full, &text, &len);
+	err = policy_read_file(full, &text, &len, &st);
 	if (err) {
 		perr(c, t.path, "cannot read service tags file '%s': %s", full,
-		     err == -EFBIG ? "larger than the 64 MiB limit" : strerror(-err));
+		     policy_file_strerror(err));
 		return;
 	}
+	policy_file_perm_warnings(c->d, t.path, full, &st);
 	doc = json_loadb(text, len, 0, &je);
 	free(text);
 	if (!doc) {
