@@ -49,6 +49,7 @@ int dp_check_env(bool need_pins);
 
 /* ---- load.c --------------------------------------------------------- */
 
+#define DP_MAX_PROGS 8
 /* One instance: the skeleton (NULL when opened from pins) and map fds. */
 struct dp {
 	struct xnsg *skel;
@@ -56,16 +57,22 @@ struct dp {
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
+	/* the programs, when reused from their pins (no skeleton): dp_prog_fd() */
+	int fd_progs[DP_MAX_PROGS];
 };
 
 enum dp_open_flags {
 	DP_PINNED = 1,    /* reuse (or create and pin) the maps under the pin directory */
 	DP_RECORD = 2,    /* keep the last decision in xnsg_last (tests, verify) */
 	DP_STATELESS = 4, /* no flow tracking: classification alone (benchmarks) */
+	DP_REUSE = 8,     /* with DP_PINNED: keep the pinned programs when they are this
+			   * build's (an update), instead of loading and verifying them */
 };
 /* Load the BPF object.  max_flows sizes a flow table being created (0:
  * the default); a pinned table keeps the size it was made with. */
 int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows);
+/* The fd of program `name` (xnsg_xdp, ...), loaded or reused; -ENOENT. */
+int dp_prog_fd(const struct dp *dp, const char *name);
 /* Open the pinned maps only, to read or edit them: -ENOENT if nothing is
  * pinned (no message), or one line naming the missing map. */
 int dp_open_pins(struct dp *dp);

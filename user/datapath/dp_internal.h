@@ -17,6 +17,19 @@ int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize);
 int dp_batch_put(int fd, const void *keys, size_t ksize, const void *vals, size_t vsize, size_t n);
 /* Delete every key for which mine(key, arg) says yes. */
 int dp_map_delete_if(int fd, size_t ksize, bool (*mine)(const void *key, __u32 arg), __u32 arg);
+/* The programs by name (load.c), in the order of struct dp's fd_progs. */
+extern const char *const dp_progs[];
+extern const size_t dp_nprogs;
+/* The ids of the instance's maps (load.c): at most DP_MAX_MAPS. */
+#define DP_MAX_MAPS 64
+size_t dp_map_ids(const struct dp *dp, __u32 *ids);
+/* reuse.c: the pinned map marking the pinned programs as this build's. */
+#define DP_PIN_BUILD "xnsg_build"
+int dp_build_mark(void);
+void dp_build_unmark(void);
+/* Open the pinned maps and programs when the programs are this build's
+ * and read these maps; -ESTALE (dp reset) when they must be loaded. */
+int dp_reuse_pinned(struct dp *dp);
 /* The id of the map behind fd, 0 if unknown. */
 __u32 dp_obj_id(int fd);
 

@@ -40,12 +40,29 @@ static const struct {
 	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
-static const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
-					 XNSG_PROG_FL_COMMIT };
+const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
+				  XNSG_PROG_FL_COMMIT };
+const size_t dp_nprogs = sizeof(dp_progs) / sizeof(dp_progs[0]);
+_Static_assert(sizeof(dp_progs) / sizeof(dp_progs[0]) <= DP_MAX_PROGS, "fd_progs holds them");
 
 static int *map_fd(struct dp *dp, size_t i)
 {
 	return (int *)((char *)dp + dp_maps[i].off);
+}
+
+_Static_assert(DP_NMAPS <= DP_MAX_MAPS, "dp_map_ids() has room for every map");
+
+size_t dp_map_ids(const struct dp *dp, __u32 *ids)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < DP_NMAPS; i++) {
+		__u32 id = dp_obj_id(*(const int *)((const char *)dp + dp_maps[i].off));
+
+		if (id)
+			ids[n++] = id;
+	}
+	return n;
 }
 
 static void dp_reset(struct dp *dp)
@@ -53,6 +70,8 @@ static void dp_reset(struct dp *dp)
 	memset(dp, 0, sizeof(*dp));
 	for (size_t i = 0; i < DP_NMAPS; i++)
 		*map_fd(dp, i) = -1;
+	for (size_t i = 0; i < DP_MAX_PROGS; i++)
+		dp->fd_progs[i] = -1;
 }
 
 static void pin_path(char *buf, size_t len, const char *name)
@@ -148,6 +167,10 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 	err = flow_table_size(flags, &max_flows);
 	if (err)
 		return err;
+	/* An update: the programs pinned are this build's, keep them (reuse.c). */
+	if ((flags & DP_REUSE) && (flags & DP_PINNED) && !(flags & (DP_RECORD | DP_STATELESS)) &&
+	    !dp_reuse_pinned(dp))
+		return 0;
 	dp->skel = xnsg__open_opts(&oo);
 	if (!dp->skel) {
 		err = -errno;
@@ -208,6 +231,9 @@ void dp_close(struct dp *dp)
 		for (size_t i = 0; i < DP_NMAPS; i++)
 			if (*map_fd(dp, i) >= 0)
 				close(*map_fd(dp, i));
+		for (size_t i = 0; i < DP_MAX_PROGS; i++)
+			if (dp->fd_progs[i] >= 0)
+				close(dp->fd_progs[i]);
 	}
 	dp_reset(dp);
 }
@@ -226,6 +252,9 @@ int dp_pin_programs(struct dp *dp)
 	char path[PATH_MAX];
 	int err;
 
+	if (!dp->skel)
+		return 0; /* reused: pinned already */
+	dp_build_unmark(); /* no mark while the pins are a mix of two loads */
 	bpf_object__for_each_program(prog, dp->skel->obj) {
 		pin_path(path, sizeof(path), bpf_program__name(prog));
 		unlink(path);
@@ -235,6 +264,10 @@ int dp_pin_programs(struct dp *dp)
 			return err;
 		}
 	}
+	/* Without the mark the next apply loads the programs again: slower, not wrong. */
+	err = dp_build_mark();
+	if (err)
+		pr_debug("cannot mark the pinned programs as this build's: %s", strerror(-err));
 	return 0;
 }
 
@@ -249,6 +282,7 @@ static void unpin(const char *name)
 
 int dp_unpin_all(void)
 {
+	dp_build_unmark();
 	for (size_t i = 0; i < DP_NMAPS; i++)
 		unpin(dp_maps[i].name);
 	for (size_t i = 0; i < sizeof(dp_progs) / sizeof(dp_progs[0]); i++)
