@@ -34,7 +34,8 @@
 struct txn_if {
 	struct dp_attachment att; /* as attached (or to be) */
 	struct dp_attachment old; /* before a receive-hook switch */
-	bool selected;            /* this apply attaches it */
+	bool selected;            /* judged by this apply's tables */
+	bool named;               /* named by this apply: (re-)attached */
 	bool fresh;               /* not attached before */
 	bool switching;           /* --ingress changes its receive hook */
 	bool attached;            /* attach done in this apply */
@@ -189,7 +190,7 @@ static int select_ifaces(struct txn *t, int only)
 		struct txn_if *ti = &t->ifs[i];
 		const struct iface *ifc = txn_iface(t, i);
 		json_t *prev = state_iface(t->st, ifc->name);
-		bool named = only < 0 || t->c->ifaces[i].iface == only;
+		bool named = !t->o->attached_only && (only < 0 || t->c->ifaces[i].iface == only);
 		unsigned int idx;
 
 		if (!named && !prev)
@@ -212,9 +213,10 @@ static int select_ifaces(struct txn *t, int only)
 			 ti->att.ingress_tc != (t->o->ingress == APPLY_INGRESS_TC))
 			ti->switching = true;
 		ti->selected = true;
+		ti->named = named;
 		n++;
 	}
-	if (!n)
+	if (!n && !t->o->attached_only)
 		pr_err("%s: none of the policy's interfaces exists on this host",
 		       t->p->file ? t->p->file : "policy");
 	return n ? 0 : -ENODEV;
@@ -285,14 +287,21 @@ static int attach_one(struct txn *t, struct txn_if *ti)
 	return err;
 }
 
-/* Hooks first: until the flip they see the old generation. */
+/*
+ * Hooks first: until the flip they see the old generation.  An interface
+ * attached earlier that this apply does not name (-i, a CNI ADD) keeps
+ * the hooks it has: they read the same maps, so the flip moves it to the
+ * new tables too, and re-attaching it would cost a link dump per
+ * interface (O(n^2) for n containers) for nothing.  A full apply names
+ * every interface and so repairs a missing hook.
+ */
 static int attach_all(struct txn *t)
 {
 	for (size_t i = 0; i < t->c->nifaces; i++) {
 		struct txn_if *ti = &t->ifs[i];
 		int err;
 
-		if (!ti->selected)
+		if (!ti->selected || (!ti->named && !ti->fresh))
 			continue;
 		err = attach_one(t, ti);
 		if (err) {
@@ -429,19 +438,14 @@ static void abort_txn(struct txn *t)
 	}
 }
 
-int apply_policy(const struct policy *p, const struct compiled *c, const struct apply_opts *o,
-		 struct apply_result *r)
+int apply_policy_locked(const struct policy *p, const struct compiled *c,
+			const struct apply_opts *o, struct apply_result *r)
 {
 	struct txn t = { .p = p, .c = c, .o = o, .r = r };
-	char *what = xasprintf("apply %s", p->file ? p->file : "-");
-	int lock, err;
+	int err;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->hash, sizeof(r->hash), "%016llx", (unsigned long long)fnv1a_file(p->file));
-	lock = apply_lock(what);
-	free(what);
-	if (lock < 0)
-		return lock;
 	apply_step("locked");
 	t.st = state_read() ?: json_object();
 	err = prepare(&t);
@@ -459,28 +463,89 @@ int apply_policy(const struct policy *p, const struct compiled *c, const struct 
 	dp_close(&t.dp);
 	json_decref(t.st);
 	free(t.ifs);
+	return err;
+}
+
+int apply_policy(const struct policy *p, const struct compiled *c, const struct apply_opts *o,
+		 struct apply_result *r)
+{
+	char *what = xasprintf("apply %s", p->file ? p->file : "-");
+	int lock = apply_lock(what), err;
+
+	free(what);
+	if (lock < 0) {
+		memset(r, 0, sizeof(*r));
+		return lock;
+	}
+	err = apply_policy_locked(p, c, o, r);
 	apply_unlock(lock);
 	return err;
 }
 
 int apply_load(const char *file, struct policy **p, struct compiled **c)
 {
-	struct diag_list d = {};
-	int err;
+	json_t *ov = overlay_read();
+	int err = overlay_load(file, ov, false, p, c);
 
-	*p = NULL;
-	*c = NULL;
-	err = policy_load(file, p, &d);
-	diag_print(stderr, file, &d);
-	diag_free(&d);
-	if (err)
-		return err;
-	err = compile_policy(*p, c, &d);
-	diag_print(stderr, file, &d);
-	diag_free(&d);
-	if (err) {
+	json_decref(ov);
+	return err;
+}
+
+/* The containers changed between the load and the lock: load again, so
+ * that the apply carries every container recorded now. */
+static int reload_if_changed(const char *file, json_int_t serial, struct policy **p,
+			     struct compiled **c)
+{
+	json_t *ov = overlay_read();
+	int err = 0;
+
+	if (overlay_serial(ov) != serial) {
+		compiled_free(*c);
 		policy_free(*p);
-		*p = NULL;
+		err = overlay_load(file, ov, false, p, c);
 	}
+	json_decref(ov);
+	return err;
+}
+
+int apply_file(const char *file, const struct apply_opts *o, struct apply_result *r,
+	       struct policy **pout, struct compiled **cout)
+{
+	json_t *ov = overlay_read();
+	json_int_t serial = overlay_serial(ov);
+	struct compiled *c = NULL;
+	struct policy *p = NULL;
+	char *what;
+	int lock, err;
+
+	memset(r, 0, sizeof(*r));
+	if (pout) {
+		*pout = NULL;
+		*cout = NULL;
+	}
+	/* A bad policy, or a host that cannot enforce, never takes the lock. */
+	err = overlay_load(file, ov, false, &p, &c);
+	json_decref(ov);
+	if (!err)
+		err = dp_check_env(true);
+	if (err) {
+		compiled_free(c);
+		policy_free(p);
+		return err;
+	}
+	what = xasprintf("apply %s", file);
+	lock = apply_lock(what);
+	free(what);
+	err = lock < 0 ? lock : reload_if_changed(file, serial, &p, &c);
+	if (!err)
+		err = apply_policy_locked(p, c, o, r);
+	apply_unlock(lock);
+	if (pout && !err) {
+		*pout = p;
+		*cout = c;
+		return 0;
+	}
+	compiled_free(c);
+	policy_free(p);
 	return err;
 }

@@ -26,6 +26,9 @@ struct apply_opts {
 	/* Apply to this interface only: the others keep their hooks and
 	 * are judged by the new policy's tables from the same flip. */
 	const char *only;
+	/* Attach nothing new: re-judge only the interfaces attached earlier
+	 * (a CNI DEL shrinking an ASG must not attach the host's NICs). */
+	bool attached_only;
 	enum apply_ingress ingress;
 	bool reset_flows;       /* re-evaluate every tracked flow, cut what is denied */
 	unsigned int max_flows; /* flow table size when it is created; 0 default */
@@ -40,17 +43,40 @@ struct apply_result {
 	size_t flows_cut;
 };
 
-/* Load, validate and compile a policy file, its diagnostics on stderr:
- * what every caller of apply_policy() does first.  0 or -errno. */
+/*
+ * Load, validate and compile a policy file merged with the containers the
+ * CNI plugin recorded beside it (overlay.c, docs/DESIGN.md §12), its
+ * diagnostics on stderr and, on failure, one error line as the CLI words
+ * it: what every caller of apply_policy() does first.  0 or -errno.
+ */
 int apply_load(const char *file, struct policy **p, struct compiled **c);
 /* 0 or -errno; every failure was reported in one line, and a failed apply
- * leaves the kernel enforcing exactly what it enforced before. */
+ * leaves the kernel enforcing exactly what it enforced before.  Takes the
+ * pin directory's lock for the whole transaction. */
 int apply_policy(const struct policy *p, const struct compiled *c, const struct apply_opts *o,
 		 struct apply_result *r);
+/* The same, for a caller that already holds the lock (apply_lock()). */
+int apply_policy_locked(const struct policy *p, const struct compiled *c,
+			const struct apply_opts *o, struct apply_result *r);
+/*
+ * apply_load() then apply_policy(), with the containers read again under
+ * the lock: a container the CNI plugin added or removed between the load
+ * and the lock is not lost (the file is loaded again when the overlay
+ * changed).  A bad policy, and a host that cannot enforce (dp_check_env),
+ * are reported before the lock is taken.  With
+ * pout/cout the caller gets the policy and tables applied (to free);
+ * NULL: freed here.  What `xnsg apply` and the daemon's reload call.
+ */
+int apply_file(const char *file, const struct apply_opts *o, struct apply_result *r,
+	       struct policy **pout, struct compiled **cout);
 /* Remove xnsg from one interface (ifname) or from all (NULL): hooks as
  * the kernel reports them, entries, and with the last one every pin and
  * the record.  The names detached are appended to `detached`. */
 int apply_detach(const char *ifname, json_t *detached);
+/* The same under a lock the caller holds; missing_ok: an interface with
+ * neither hooks nor a record (or nothing pinned) is no error, and says
+ * nothing (a CNI DEL is idempotent). */
+int apply_detach_locked(const char *ifname, json_t *detached, bool missing_ok);
 /* What is enforced, from the kernel and the record: NULL when nothing is
  * pinned (and nothing recorded). */
 json_t *apply_status(void);
@@ -97,6 +123,61 @@ json_t *state_gen(json_t *st, unsigned int gen, unsigned int serial);
 struct dp_attachment;
 /* A record's interface entry as an attachment. */
 void attachment_from_json(json_t *j, struct dp_attachment *a);
+
+/* ---- overlay.c: containers (docs/DESIGN.md §12) -------------------- */
+/*
+ * The CNI plugin's containers, kept beside the record (/run/xnsg/<escaped
+ * pin directory>.containers.json): each an interface entry appended to the
+ * policy's "interfaces" before it is parsed, so that the ASGs it joins
+ * cover it through the ordinary parser.  {"version", "serial",
+ * "containers": [{"key", "interface", ...}]}; the serial counts writes.
+ */
+json_t *overlay_read(void); /* never NULL: an empty overlay when there is none */
+/* Serial + 1, written to a temporary file and renamed; an overlay without
+ * containers removes the file.  0 or -errno (one line said why). */
+int overlay_write(json_t *ov);
+json_int_t overlay_serial(json_t *ov);
+/* Load file merged with ov's containers, as apply_load() does; cni: the
+ * error line names the first error (for a CNI error's msg). */
+int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p,
+		 struct compiled **c);
+
+/* ---- containers.c: the CNI plugin's transactions -------------------- */
+/* One container interface as the CNI plugin hands it over. */
+struct apply_container {
+	const char *key;    /* "NETWORK/CONTAINERID/IFNAME": the spec's state key */
+	const char *policy; /* the base policy file */
+	json_t *iface;      /* its policies' interface entry (name = the host-side veth) */
+	json_t *meta;       /* recorded beside it for people (container id, netns...); may be NULL */
+	enum apply_ingress ingress;
+};
+
+enum apply_container_error {
+	APPLY_CT_LOCKED = 1,  /* the lock could not be had in time */
+	APPLY_CT_POLICY,      /* the policy with this container is invalid */
+	APPLY_CT_DATAPATH,    /* the kernel refused, or the record could not be written */
+	APPLY_CT_UNKNOWN,     /* CHECK: not recorded */
+	APPLY_CT_NOT_ENFORCED /* CHECK: recorded, but its veth is not enforcing */
+};
+/*
+ * Under one hold of the lock: record the container (replacing an entry of
+ * the same key, and dropping stale ones that name its veth or one of its
+ * addresses), load the policy merged with every container, apply it with
+ * only this veth attached (the others keep their hooks and get the new
+ * tables in the same flip), and restore the overlay if that fails.
+ * 0, or -errno with *why set to an apply_container_error.
+ */
+int apply_container_add(const struct apply_container *ct, struct apply_result *r, int *why);
+/*
+ * Forget the container: its veth (veth, or the one recorded) detached,
+ * its entry removed, and the policy applied again to the interfaces still
+ * attached so that its ASGs shrink.  Missing entry, veth or pins are no
+ * error (idempotent); a re-apply that fails is a warning.
+ */
+int apply_container_del(const char *policy, const char *key, const char *veth, int *why);
+/* CHECK: the container is recorded as ct describes it now (veth,
+ * addresses, ASGs, NSG, subnet), and the kernel enforces on its veth. */
+int apply_container_check(const struct apply_container *ct, int *why);
 
 /* ---- test hook ------------------------------------------------------ */
 /* XNSG_TEST_CRASH_AT=STEP kills the process at that step of apply: the

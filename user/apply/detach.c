@@ -94,7 +94,7 @@ static int finish(struct detach *d)
 	return dp_unpin_all();
 }
 
-static int detach_named(struct detach *d, const char *ifname)
+static int detach_named(struct detach *d, const char *ifname, bool missing_ok)
 {
 	unsigned int idx = if_nametoindex(ifname);
 	json_t *rec = state_iface(d->st, ifname);
@@ -103,6 +103,8 @@ static int detach_named(struct detach *d, const char *ifname)
 	if (idx)
 		dp_hooks_query(&d->dp, idx, &h);
 	if (!rec && !(h.xdp_mode || h.tc_ingress || h.tc_egress)) {
+		if (missing_ok)
+			return 0;
 		pr_err("%s: not attached", ifname);
 		return -ENOENT;
 	}
@@ -114,26 +116,22 @@ static int detach_named(struct detach *d, const char *ifname)
 	return detach_index(d, idx, ifname);
 }
 
-int apply_detach(const char *ifname, json_t *detached)
+int apply_detach_locked(const char *ifname, json_t *detached, bool missing_ok)
 {
 	struct detach d = { .detached = detached };
-	char *what = xasprintf("detach %s", ifname ? ifname : "--all");
-	int lock = apply_lock(what), err;
+	int err;
 
-	free(what);
-	if (lock < 0)
-		return lock;
 	d.st = state_read() ?: json_object();
 	err = dp_open_pins(&d.dp);
 	if (err == -ENOENT) { /* nothing pinned: at most a stale record */
-		if (ifname)
+		if (ifname && !missing_ok)
 			pr_err("%s: not attached (nothing is applied)", ifname);
-		else
+		else if (!ifname)
 			state_remove();
-		err = ifname ? -ENOENT : 0;
+		err = ifname && !missing_ok ? -ENOENT : 0;
 	} else if (!err) {
 		if (ifname)
-			err = detach_named(&d, ifname);
+			err = detach_named(&d, ifname, missing_ok);
 		else
 			err = dp_hooks_scan(&d.dp, detach_found, &d);
 		if (!err) {
@@ -144,6 +142,18 @@ int apply_detach(const char *ifname, json_t *detached)
 	}
 	dp_close(&d.dp);
 	json_decref(d.st);
+	return err;
+}
+
+int apply_detach(const char *ifname, json_t *detached)
+{
+	char *what = xasprintf("detach %s", ifname ? ifname : "--all");
+	int lock = apply_lock(what), err;
+
+	free(what);
+	if (lock < 0)
+		return lock;
+	err = apply_detach_locked(ifname, detached, false);
 	apply_unlock(lock);
 	return err;
 }

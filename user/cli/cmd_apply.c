@@ -3,13 +3,8 @@
 #include <stdio.h>
 
 #include "apply.h"
-#include "cli.h"
 #include "cmd.h"
-#include "compile.h"
-#include "datapath.h"
 #include "opts.h"
-#include "output.h"
-#include "policy.h"
 
 struct apply_args {
 	const char *file, *only;
@@ -44,23 +39,10 @@ static int do_apply(const void *args)
 	struct apply_opts o = { .only = a->only, .ingress = a->ingress,
 				.reset_flows = a->reset_flows, .max_flows = a->max_flows };
 	struct apply_result r;
-	struct compiled *c;
-	struct policy *p;
-	int err;
 
-	p = cli_policy_or_fail(a->file);
-	if (!p)
-		return 1;
-	if (cli_compile(p, &c)) {
-		policy_free(p);
-		return 1;
-	}
-	err = dp_check_env(true);
-	if (!err)
-		err = apply_policy(p, c, &o, &r);
-	compiled_free(c);
-	policy_free(p);
-	if (err)
+	/* The policy file with the CNI plugin's containers, loaded again under
+	 * the lock if one came or went meanwhile: an apply by hand keeps them. */
+	if (apply_file(a->file, &o, &r, NULL, NULL))
 		return 1;
 	if (r.flows_checked)
 		printf("re-evaluated %zu tracked flow%s: %zu now denied and cut\n", r.flows_checked,
