@@ -109,27 +109,104 @@ static void lpm_pairs(struct tctx *tc, int field, uint8_t family, const struct p
 		qsort(pv->v, pv->n, sizeof(pv->v[0]), cmp_pair);
 }
 
-/* The entry of prefix g, whose rules are cur; /0 is no entry but the
- * class of addresses no entry holds, *any_cls. */
-static int lpm_entry(struct tctx *tc, int field, uint8_t family, const struct pfx_pair *g,
-		     const uint64_t *cur, struct entry_vec *out, uint16_t *any_cls)
+/* The entry of prefix g with class cls. */
+static void lpm_push(int field, uint8_t family, const struct pfx_pair *g, uint16_t cls,
+		     struct entry_vec *out)
 {
 	struct lpm_entry *e;
-	int err;
 
-	if (g->len == 0)
-		return tclass(tc, cur, any_cls);
 	VEC_GROW(out);
-	e = &out->v[out->n];
+	e = &out->v[out->n++];
 	memset(e, 0, sizeof(*e));
 	e->prefix.family = family;
 	e->prefix.len = g->len;
 	memcpy(e->prefix.bytes, g->bytes, sizeof(g->bytes));
 	e->field = (uint8_t)field;
-	err = tclass(tc, cur, &e->cls);
-	if (!err)
-		out->n++;
-	return err;
+	e->cls = cls;
+}
+
+/* The walk of build_lpm(): the chain of prefixes covering the current
+ * one, each with its rule set, and what the previous group of pairs (one
+ * prefix) was given, so that a sibling with the same parent and the same
+ * rules (the /24s of a service tag, say) costs no bitmap work at all. */
+struct lpm_walk {
+	struct {
+		uint8_t bytes[16];
+		uint8_t len;
+	} stack[MAX_DEPTH];
+	uint64_t *sbits; /* MAX_DEPTH x nw: the rule set of each stack entry */
+	size_t depth, nw;
+	const uint64_t *base, *inet_bits;
+	/* the previous group: pairs [pk, pj), the depth of its parent, and
+	 * its result (added: it has an entry, of class cls, at that depth) */
+	size_t pk, pj, pdepth;
+	bool pvalid, padded;
+	uint16_t pcls;
+};
+
+/* Groups [k, j) and the previous one name the same rules. */
+static bool same_rules(const struct pair_vec *pv, const struct lpm_walk *w, size_t k, size_t j)
+{
+	if (!w->pvalid || j - k != w->pj - w->pk)
+		return false;
+	for (size_t m = 0; m < j - k; m++)
+		if (pv->v[k + m].rule != pv->v[w->pk + m].rule)
+			return false;
+	return true;
+}
+
+/*
+ * One group of pairs [k, j) (one prefix g): its rule set is its parent's
+ * (the top of the stack) plus its own rules; when that adds nothing the
+ * parent's entry answers, else it gets an entry and goes on the stack.
+ * After a sibling with the same parent and rules, its set is the
+ * sibling's, still in the stack slot the sibling left.
+ */
+static int lpm_group(struct tctx *tc, int field, uint8_t family, const struct pair_vec *pv,
+		     size_t k, size_t j, struct lpm_walk *w, struct entry_vec *out, uint16_t *any_cls)
+{
+	const struct pfx_pair *g = &pv->v[k];
+	const uint64_t *parent;
+	uint64_t *cur;
+	bool same;
+	int err = 0;
+
+	while (w->depth && !covers(w->stack[w->depth - 1].bytes, w->stack[w->depth - 1].len,
+				   g->bytes, g->len))
+		w->depth--;
+	if (w->depth >= MAX_DEPTH) /* cannot happen: lengths nest strictly */
+		return -EINVAL;
+	cur = w->sbits + w->depth * w->nw;
+	same = g->len && w->depth == w->pdepth && same_rules(pv, w, k, j);
+	w->pk = k;
+	w->pj = j;
+	w->pdepth = w->depth;
+	w->pvalid = g->len != 0; /* /0 leaves no class in pcls */
+	if (same && !w->padded)
+		return 0;
+	if (!same) {
+		parent = w->depth ? w->sbits + (w->depth - 1) * w->nw : w->base;
+		memcpy(cur, parent, w->nw * sizeof(*cur));
+		for (size_t m = k; m < j; m++) {
+			if (pv->v[m].rule == PAIR_INTERNET)
+				for (size_t i = 0; i < w->nw; i++)
+					cur[i] |= w->inet_bits[i];
+			else
+				setbit(cur, pv->v[m].rule);
+		}
+		w->padded = memcmp(cur, parent, w->nw * sizeof(*cur)) != 0;
+		if (!w->padded)
+			return 0; /* adds no rule: the covering entry answers */
+		err = g->len ? tclass(tc, cur, &w->pcls) : tclass(tc, cur, any_cls);
+		if (err)
+			return err;
+	}
+	if (g->len) /* /0 is no entry but the class of addresses no entry holds */
+		lpm_push(field, family, g, w->pcls, out);
+	memcpy(w->stack[w->depth].bytes, g->bytes, sizeof(g->bytes));
+	w->stack[w->depth].len = g->len;
+	w->depth++;
+	return 0;
 }
 
 /*
@@ -143,55 +220,28 @@ static int lpm_entry(struct tctx *tc, int field, uint8_t family, const struct pf
 static int build_lpm(struct tctx *tc, int field, uint8_t family, const struct prefix_list *inet,
 		     struct entry_vec *out, uint16_t *any_cls)
 {
-	struct {
-		uint8_t bytes[16];
-		uint8_t len;
-	} stack[MAX_DEPTH];
-	uint64_t base[XNSG_RULE_WORDS], inet_bits[XNSG_RULE_WORDS], cur[XNSG_RULE_WORDS];
+	uint64_t base[XNSG_RULE_WORDS], inet_bits[XNSG_RULE_WORDS];
+	struct lpm_walk *w = xcalloc(1, sizeof(*w));
 	struct pair_vec pv = {};
 	bool have_default = false;
-	uint64_t *sbits = NULL;
-	size_t depth = 0, nw = tc->nw;
 	int err = 0;
 
 	lpm_pairs(tc, field, family, inet, &pv, base, inet_bits);
-	sbits = xcalloc(MAX_DEPTH * (nw ? nw : 1), sizeof(*sbits));
-	for (size_t k = 0, j; k < pv.n; k = j) {
-		const struct pfx_pair *g = &pv.v[k];
-		const uint64_t *parent;
-
-		for (j = k; j < pv.n && pv.v[j].len == g->len &&
-			    !memcmp(pv.v[j].bytes, g->bytes, sizeof(g->bytes)); j++)
+	w->nw = tc->nw;
+	w->base = base;
+	w->inet_bits = inet_bits;
+	w->sbits = xcalloc((MAX_DEPTH + 1) * (w->nw ? w->nw : 1), sizeof(*w->sbits));
+	for (size_t k = 0, j; k < pv.n && !err; k = j) {
+		for (j = k; j < pv.n && pv.v[j].len == pv.v[k].len &&
+			    !memcmp(pv.v[j].bytes, pv.v[k].bytes, sizeof(pv.v[k].bytes)); j++)
 			;
-		while (depth && !covers(stack[depth - 1].bytes, stack[depth - 1].len, g->bytes, g->len))
-			depth--;
-		parent = depth ? sbits + (depth - 1) * nw : base;
-		memcpy(cur, parent, nw * sizeof(*cur));
-		for (size_t m = k; m < j; m++) {
-			if (pv.v[m].rule == PAIR_INTERNET)
-				for (size_t w = 0; w < nw; w++)
-					cur[w] |= inet_bits[w];
-			else
-				setbit(cur, pv.v[m].rule);
-		}
-		if (!memcmp(cur, parent, nw * sizeof(*cur)))
-			continue; /* adds no rule: the covering entry answers */
-		if (depth >= MAX_DEPTH) { /* cannot happen: lengths nest strictly */
-			err = -EINVAL;
-			break;
-		}
-		err = lpm_entry(tc, field, family, g, cur, out, any_cls);
-		if (err)
-			break;
-		have_default = have_default || g->len == 0;
-		memcpy(stack[depth].bytes, g->bytes, sizeof(g->bytes));
-		stack[depth].len = g->len;
-		memcpy(sbits + depth * nw, cur, nw * sizeof(*cur));
-		depth++;
+		err = lpm_group(tc, field, family, &pv, k, j, w, out, any_cls);
+		have_default = have_default || (!err && !pv.v[k].len && w->padded);
 	}
 	if (!err && !have_default)
 		err = tclass(tc, base, any_cls);
-	free(sbits);
+	free(w->sbits);
+	free(w);
 	free(pv.v);
 	return err;
 }
