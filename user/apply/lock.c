@@ -17,6 +17,7 @@
 
 #include "alloc.h"
 #include "apply.h"
+#include "lock.h"
 #include "log.h"
 
 #define LOCK_WAIT_DEFAULT 30 /* seconds: longer than any apply takes */
@@ -40,10 +41,9 @@ static void holder(int fd, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
-int apply_lock(const char *what)
+int lock_take(const char *suffix, const char *what, unsigned int wait)
 {
-	char *path = state_path(".lock"), who[256];
-	unsigned int wait = lock_wait();
+	char *path = state_path(suffix), who[256];
 	struct timespec start, now;
 	int fd, err = 0;
 
@@ -63,8 +63,11 @@ int apply_lock(const char *what)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec - start.tv_sec >= (time_t)wait) {
 			holder(fd, who, sizeof(who));
-			pr_err("another xnsg holds %s (%s) after %u s of waiting; try again when it "
-			       "is done", path, who, wait);
+			if (wait)
+				pr_err("another xnsg holds %s (%s) after %u s of waiting; try again "
+				       "when it is done", path, who, wait);
+			else
+				pr_err("another xnsg holds %s (%s)", path, who);
 			err = -EBUSY;
 			break;
 		}
@@ -84,7 +87,17 @@ out:
 	return err ? err : fd;
 }
 
+int apply_lock(const char *what)
+{
+	return lock_take(".lock", what, lock_wait());
+}
+
 void apply_unlock(int fd)
+{
+	lock_release(fd);
+}
+
+void lock_release(int fd)
 {
 	if (fd < 0)
 		return;

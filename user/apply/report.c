@@ -180,6 +180,41 @@ static json_t *ct_report(struct dp *dp)
 	return j;
 }
 
+/*
+ * Flow-log accounting (docs/DESIGN.md §4): the datapath's per-CPU event
+ * and deny counters, and the exporter's own, which it keeps in the
+ * datapath (cumulative over its runs): every record exported or counted.
+ */
+static json_t *flowlog_report(struct dp *dp)
+{
+	struct xnsg_fl_stats s;
+	struct xnsg_fl_cpu c;
+	json_t *outs;
+
+	dp_fl_cpu_sum(dp, &c);
+	dp_fl_stats_read(dp, &s);
+#define S(i) ((json_int_t)s.v[i])
+	outs = json_pack("{s:{s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}}", "jsonl", "exported",
+			 S(XNSG_FLS_JSONL_EXPORTED), "failed", S(XNSG_FLS_JSONL_FAILED), "azure",
+			 "exported", S(XNSG_FLS_AZURE_EXPORTED), "failed", S(XNSG_FLS_AZURE_FAILED),
+			 "skipped", S(XNSG_FLS_AZURE_SKIPPED), "ipfix", "exported",
+			 S(XNSG_FLS_IPFIX_EXPORTED), "failed", S(XNSG_FLS_IPFIX_FAILED),
+			 "send_failures", S(XNSG_FLS_IPFIX_SEND_ERRORS));
+	return json_pack("{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}",
+			 "logging", dp_fl_enabled(dp), "records", S(XNSG_FLS_RECORDS), "outputs", outs,
+			 "events_sent", (json_int_t)c.sent, "events_lost",
+			 (json_int_t)(c.lost_begin + c.lost_end), "begin_events_lost",
+			 (json_int_t)c.lost_begin, "end_events_lost", (json_int_t)c.lost_end,
+			 "deny_tuples", (json_int_t)c.deny_tuples, "deny_records_suppressed",
+			 (json_int_t)c.deny_suppressed, "flows_evicted_before_export",
+			 S(XNSG_FLS_EVICTED), "ipfix_send_failures", S(XNSG_FLS_IPFIX_SEND_ERRORS),
+			 "begin_swept", S(XNSG_FLS_BEGIN_SWEPT), "end_swept", S(XNSG_FLS_END_SWEPT),
+			 "deny_records", S(XNSG_FLS_DENY_RECORDS), "sweeps", S(XNSG_FLS_SWEEPS),
+			 "exporter_runs", S(XNSG_FLS_STARTS));
+#undef S
+}
+
 /* "NSG/Direction/RULE" -> {nsg, direction, rule, packets, bytes}. */
 static json_t *rule_report(const char *slot, const struct xnsg_counter *sum)
 {
@@ -226,7 +261,8 @@ json_t *apply_stats(void)
 				    json_pack("{s:I, s:I}", "packets", (json_int_t)sum.packets,
 					      "bytes", (json_int_t)sum.bytes));
 	}
-	j = json_pack("{s:o, s:o, s:o}", "rules", rules, "drops", drops, "flows", ct_report(&dp));
+	j = json_pack("{s:o, s:o, s:o, s:o}", "rules", rules, "drops", drops, "flows", ct_report(&dp),
+		      "flowlog", flowlog_report(&dp));
 	dp_close(&dp);
 	return j;
 }

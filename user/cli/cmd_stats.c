@@ -26,6 +26,26 @@ static void print_stats(json_t *out)
 	printf("\nflow table:\n");
 	json_object_foreach(json_object_get(out, "flows"), key, v)
 		printf("  %-22s %12lld\n", key, json_integer_value(v));
+	printf("\nflow logs:\n");
+	json_object_foreach(json_object_get(out, "flowlog"), key, v) {
+		const char *okey;
+		json_t *o;
+
+		if (!json_is_object(v)) {
+			printf("  %-28s %12lld\n", key,
+			       json_is_boolean(v) ? (long long)json_is_true(v) : json_integer_value(v));
+			continue;
+		}
+		json_object_foreach(v, okey, o) { /* the outputs: one line each */
+			const char *ck;
+			json_t *cv;
+
+			printf("  output %-21s", okey);
+			json_object_foreach(o, ck, cv)
+				printf(" %s %lld", ck, json_integer_value(cv));
+			printf("\n");
+		}
+	}
 	printf("\ndrops by reason:\n");
 	json_object_foreach(json_object_get(out, "drops"), key, v)
 		printf("  %-22s %12lld packets %14lld bytes\n", key, geti(v, "packets", NULL),
@@ -40,4 +60,4 @@ static int do_stats(const void *args)
 
 const struct cli_command stats_command =
 	CLI_COMMAND("stats", struct report_args, do_stats, report_opts,
-		    "per-rule hit counters, flow-table counters, drops by reason");
+		    "per-rule hit counters, flow-table counters, flow-log accounting, drops by reason");

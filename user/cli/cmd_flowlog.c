@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: MIT
+/*
+ * xnsg flowlog: the flow-log exporter (user/flowlog/export.h) in the
+ * foreground until SIGINT or SIGTERM, which flush and close every output;
+ * SIGHUP reopens the JSON lines file (logrotate).  A one-line summary on
+ * stderr at the end (with --json, the summary on stdout as JSON).
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "datapath.h"
+#include "export.h"
+#include "log.h"
+#include "opts.h"
+#include "output.h"
+
+struct flowlog_args {
+	const char *jsonl, *azure, *ipfix;
+	int azure_format; /* 0: not given, else enum flowlog_azure_format + 1 */
+	unsigned int interval, deny_rate, templates;
+	bool once;
+};
+
+static const struct cli_word format_words[] = {
+	{ "vnet-v4", FLOWLOG_AZURE_VNET_V4 + 1 },
+	{ "nsg-v2", FLOWLOG_AZURE_NSG_V2 + 1 },
+	{ NULL, 0 },
+};
+
+static const struct cli_opt flowlog_opts[] = {
+	CLI_OPTION(struct flowlog_args, jsonl, STRING, "jsonl", .arg = "FILE|-",
+		   .help = "JSON lines to FILE (appended; reopened on SIGHUP) or stdout"),
+	CLI_OPTION(struct flowlog_args, azure, STRING, "azure", .arg = "DIR",
+		   .help = "Azure flow-log blobs (hourly PT1H.json) under DIR"),
+	CLI_OPTION(struct flowlog_args, azure_format, ENUM, "azure-format", .arg = "vnet-v4|nsg-v2",
+		   .words = format_words,
+		   .help = "VNet flow logs v4 (default) or NSG flow logs v2"),
+	CLI_OPTION(struct flowlog_args, ipfix, STRING, "ipfix", .arg = "HOST:PORT",
+		   .help = "IPFIX over UDP to a collector ([IPV6]:PORT for IPv6)"),
+	CLI_OPTION(struct flowlog_args, interval, UINT, "interval", .arg = "S", .min = 1,
+		   .max = 3600, .help = "seconds between sweeps of the flow table (default 60)"),
+	CLI_OPTION(struct flowlog_args, deny_rate, UINT, "deny-rate", .arg = "N", .min = 1,
+		   .max = 10000000,
+		   .help = "new denied 5-tuples logged per second per CPU (default 1000)"),
+	CLI_OPTION(struct flowlog_args, templates, UINT, "ipfix-templates", .arg = "S", .min = 1,
+		   .max = 3600, .help = "seconds between IPFIX template refreshes (default 60)"),
+	CLI_OPTION(struct flowlog_args, once, FLAG, "once",
+		   .help = "one sweep of what is there now, then exit"),
+	CLI_JSON_OPTION("the summary at exit as JSON on stdout"),
+	CLI_END
+};
+
+static volatile sig_atomic_t stop, hup;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		hup = 1;
+	else
+		stop = 1;
+}
+
+/* No SA_RESTART: epoll_wait() returns EINTR and the loop sees the flag. */
+static void signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout is an output error, counted */
+}
+
+static json_t *summary_json(const struct flowlog_export_summary *s)
+{
+	json_t *outs = json_object();
+
+	for (unsigned int i = 0; i < s->noutputs; i++)
+		json_object_set_new(outs, s->out[i].name,
+				    json_pack("{s:I, s:I, s:I, s:I}", "exported",
+					      (json_int_t)s->out[i].s.exported, "failed",
+					      (json_int_t)s->out[i].s.failed, "skipped",
+					      (json_int_t)s->out[i].s.skipped, "errors",
+					      (json_int_t)s->out[i].s.errors));
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			 "records", (json_int_t)s->records, "begin", (json_int_t)s->begins,
+			 "continue", (json_int_t)s->conts, "end", (json_int_t)s->ends, "deny",
+			 (json_int_t)s->denies, "begin_swept", (json_int_t)s->begin_swept,
+			 "end_swept", (json_int_t)s->end_swept, "evicted", (json_int_t)s->evicted,
+			 "sweeps", (json_int_t)s->sweeps, "ring_lost", (json_int_t)s->ring_lost,
+			 "deny_suppressed", (json_int_t)s->deny_suppressed, "ring_peak_bytes",
+			 (json_int_t)s->ring_peak, "ring_bytes", (json_int_t)s->ring_size,
+			 "outputs", outs);
+}
+
+static void print_summary(const struct flowlog_export_summary *s)
+{
+	char outs[512] = "";
+
+	for (unsigned int i = 0; i < s->noutputs; i++) {
+		size_t n = strlen(outs);
+
+		snprintf(outs + n, sizeof(outs) - n, "; %s: %llu exported, %llu failed", s->out[i].name,
+			 (unsigned long long)s->out[i].s.exported,
+			 (unsigned long long)s->out[i].s.failed);
+		n = strlen(outs);
+		if (!strcmp(s->out[i].name, "ipfix"))
+			snprintf(outs + n, sizeof(outs) - n, ", %llu send failures",
+				 (unsigned long long)s->out[i].s.errors);
+		else if (s->out[i].s.skipped)
+			snprintf(outs + n, sizeof(outs) - n, ", %llu skipped (format)",
+				 (unsigned long long)s->out[i].s.skipped);
+	}
+	fprintf(stderr,
+		"flowlog: %llu records (B %llu, C %llu, E %llu, D %llu) in %llu sweeps%s; "
+		"ring buffer events lost %llu; deny records suppressed %llu; "
+		"flows evicted before export %llu\n",
+		(unsigned long long)s->records, (unsigned long long)s->begins,
+		(unsigned long long)s->conts, (unsigned long long)s->ends,
+		(unsigned long long)s->denies, (unsigned long long)s->sweeps, outs,
+		(unsigned long long)s->ring_lost, (unsigned long long)s->deny_suppressed,
+		(unsigned long long)s->evicted);
+}
+
+static int check_args(const struct flowlog_args *a)
+{
+	if (!a->jsonl && !a->azure && !a->ipfix)
+		return cli_cmd_usage_error(&flowlog_command,
+					   "no output: give --jsonl, --azure or --ipfix");
+	if (a->azure_format && !a->azure)
+		return cli_cmd_usage_error(&flowlog_command, "--azure-format needs --azure");
+	if (a->templates && !a->ipfix)
+		return cli_cmd_usage_error(&flowlog_command, "--ipfix-templates needs --ipfix");
+	return 0;
+}
+
+static int do_flowlog(const void *args)
+{
+	const struct flowlog_args *a = args;
+	struct flowlog_export_opts o = {
+		.jsonl = a->jsonl, .azure_dir = a->azure, .ipfix = a->ipfix,
+		.azure_format = a->azure_format ? a->azure_format - 1 : FLOWLOG_AZURE_VNET_V4,
+		.interval_s = a->interval, .deny_rate = a->deny_rate,
+		.ipfix_template_s = a->templates, .what = "flowlog",
+	};
+	struct flowlog_export_summary s;
+	struct flowlog_export *x;
+	int err = check_args(a);
+
+	if (err)
+		return err;
+	if (dp_check_env(true))
+		return 1;
+	signals();
+	if (flowlog_export_open(&o, &x))
+		return 1;
+	if (!a->once)
+		err = flowlog_export_loop(x, &stop, &hup);
+	if (err)
+		pr_err("flowlog: %s", strerror(-err));
+	if (flowlog_export_close(x, &s) && !err)
+		pr_warn("flowlog: some records could not be written (counted as failed)");
+	print_summary(&s);
+	if (xnsg_json)
+		cli_print_json(summary_json(&s), JSON_INDENT(2));
+	return err ? 1 : 0;
+}
+
+const struct cli_command flowlog_command =
+	CLI_COMMAND("flowlog", struct flowlog_args, do_flowlog, flowlog_opts,
+		    "stream flow logs: JSON lines, Azure flow-log files, IPFIX");

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The datapath's events made records.  A begin is written at once.  An
+ * end waits a grace period (the ACK after the second FIN comes after the
+ * event), then is written with the counts of the entry if it is still
+ * there, else those the event carried; either way the entry, when still
+ * there, is told the E is done, so that no later sweep writes another.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "export_int.h"
+
+static void known_from(struct fl_known *kn, const struct xnsg_event *e)
+{
+	kn->slot[0] = e->v.slot[0];
+	kn->slot[1] = e->v.slot[1];
+	kn->created_ns = e->v.created_ns;
+	kn->dir = e->v.dir;
+	kn->init_a = e->v.init_a;
+	kn->gen = e->v.gen;
+	kn->seen = 0;
+}
+
+/* The E of a known flow that vanished (or whose key another flow took):
+ * the counts are those exported, nothing more is known. */
+void fl_evicted(struct flowlog_export *x, struct fl_known *kn, uint64_t now)
+{
+	static const uint64_t zero[4];
+	struct flowlog_record r;
+	struct fl_flow f;
+
+	fl_flow_of_known(&f, kn);
+	fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_END, now);
+	r.end_reason = FLOWLOG_END_EVICTED;
+	fl_emit(x, &r);
+	x->sum.ends++;
+	x->sum.evicted++;
+	fl_table_del(&x->known, kn);
+}
+
+static void begin(struct flowlog_export *x, const struct xnsg_event *e, bool swept)
+{
+	static const uint64_t zero[4];
+	struct flowlog_record r;
+	struct fl_flow f;
+
+	fl_flow_of(&f, &e->k, &e->v);
+	fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_BEGIN, e->v.created_ns);
+	fl_emit(x, &r);
+	x->sum.begins++;
+	if (swept)
+		x->sum.begin_swept++;
+}
+
+static void on_begin(struct flowlog_export *x, const struct xnsg_event *e)
+{
+	struct fl_known *kn = fl_table_find(&x->known, &e->k);
+
+	if (kn && kn->created_ns == e->v.created_ns)
+		return; /* the sweep met it first and wrote its B */
+	if (kn && kn->state == FL_LIVE)
+		fl_evicted(x, kn, e->time_ns); /* the key's earlier flow went unseen */
+	begin(x, e, false);
+	kn = fl_table_get(&x->known, &e->k);
+	known_from(kn, e);
+	kn->state = FL_LIVE;
+	fl_op(x, XNSG_FL_COMMIT, &e->k, &e->v)->log_set = XNSG_LOG_B_DONE;
+}
+
+static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
+{
+	struct fl_known *kn = fl_table_find(&x->known, &e->k);
+	struct fl_pending *p;
+
+	if (kn && kn->created_ns != e->v.created_ns && kn->state == FL_LIVE)
+		fl_evicted(x, kn, e->time_ns);
+	else if (kn && kn->state == FL_ENDING)
+		return; /* its E is on its way already */
+	kn = fl_table_find(&x->known, &e->k);
+	if (!kn && !(e->v.log & XNSG_LOG_B_DONE))
+		begin(x, e, true); /* its B event was lost, or logging was off */
+	if (!kn) {
+		kn = fl_table_get(&x->known, &e->k);
+		known_from(kn, e);
+	}
+	kn->state = FL_ENDING;
+	if (x->npend == x->pend_cap) {
+		x->pend_cap = x->pend_cap ? x->pend_cap * 2 : 256;
+		x->pend = xrealloc(x->pend, x->pend_cap * sizeof(*x->pend));
+	}
+	p = &x->pend[x->npend++];
+	p->e = *e;
+	p->due_ns = fl_mono_ns() + x->grace_ns;
+}
+
+int fl_on_event(const struct xnsg_event *e, void *arg)
+{
+	struct flowlog_export *x = arg;
+
+	x->sum.events++;
+	if (e->type == XNSG_EV_BEGIN)
+		on_begin(x, e);
+	else if (e->type == XNSG_EV_END)
+		on_end(x, e);
+	else
+		x->sum.bad_events++;
+	return 0;
+}
+
+static unsigned int end_reason(unsigned int why)
+{
+	switch (why) {
+	case XNSG_END_FIN: return FLOWLOG_END_FIN;
+	case XNSG_END_RST: return FLOWLOG_END_RST;
+	case XNSG_END_CUT: return FLOWLOG_END_POLICY_CUT;
+	default: return FLOWLOG_END_TIMEOUT;
+	}
+}
+
+/* Write one waiting end: the entry's counts when it is still the same
+ * flow's, else the event's. */
+static void end_one(struct flowlog_export *x, const struct xnsg_event *e)
+{
+	struct xnsg_ct_val now;
+	const struct xnsg_ct_val *v = &e->v;
+	struct flowlog_record r;
+	struct fl_known *kn;
+	struct fl_flow f;
+	uint64_t d[4];
+
+	if (!dp_fl_ct_lookup(x->dp, &e->k, &now) && now.created_ns == e->v.created_ns)
+		v = &now;
+	fl_delta(v, v, d);
+	fl_flow_of(&f, &e->k, &e->v);
+	fl_record_flow(&x->names, &r, &f, d, FLOWLOG_END, e->time_ns);
+	r.end_reason = (uint8_t)end_reason(e->why);
+	fl_emit(x, &r);
+	x->sum.ends++;
+	if (v == &now) {
+		struct xnsg_fl_op *o = fl_op(x, XNSG_FL_COMMIT, &e->k, &now);
+
+		fl_op_exp_all(o, &now);
+		o->log_set = XNSG_LOG_B_DONE | XNSG_LOG_E_DONE;
+	}
+	kn = fl_table_find(&x->known, &e->k);
+	if (kn && kn->created_ns == e->v.created_ns)
+		fl_table_del(&x->known, kn);
+}
+
+int fl_pending_run(struct flowlog_export *x, uint64_t now, bool force)
+{
+	size_t i = x->pend_head;
+
+	while (i < x->npend && (force || x->pend[i].due_ns <= now))
+		end_one(x, &x->pend[i++].e);
+	x->pend_head = i;
+	if (x->pend_head == x->npend) {
+		x->pend_head = x->npend = 0;
+	} else if (x->pend_head > x->npend / 2) { /* keep the queue from creeping */
+		memmove(x->pend, x->pend + i, (x->npend - i) * sizeof(*x->pend));
+		x->npend -= i;
+		x->pend_head = 0;
+	}
+	return fl_ops_run(x);
+}

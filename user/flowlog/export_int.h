@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* What the exporter's files share (export.c, events.c, sweep.c, decode.c,
+ * known.c); nothing outside user/flowlog/ includes this. */
+#ifndef XNSG_FLOWLOG_EXPORT_INT_H
+#define XNSG_FLOWLOG_EXPORT_INT_H
+
+#include <jansson.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "datapath.h"
+#include "export.h"
+#include "record.h"
+
+/* ---- known.c: the flows this exporter has logged a B for -------------- */
+
+/* Enough of a flow to write its E when it vanished from the table. */
+struct fl_known {
+	struct xnsg_ct_key k;
+	uint32_t slot[2];
+	uint64_t created_ns;
+	uint64_t seen;   /* the sweep that last found it */
+	uint8_t dir, init_a, gen;
+	uint8_t state;   /* 0 free, FL_LIVE, FL_ENDING (its E waits: events.c) */
+};
+enum { FL_FREE = 0, FL_LIVE = 1, FL_ENDING = 2 };
+
+/* Open addressing, linear probing, deletion by backward shift (no
+ * tombstones: flows come and go all the time). */
+struct fl_table {
+	struct fl_known *e;
+	size_t n, mask; /* used slots; capacity - 1 (a power of two) */
+};
+
+void fl_table_init(struct fl_table *t);
+void fl_table_free(struct fl_table *t);
+struct fl_known *fl_table_find(const struct fl_table *t, const struct xnsg_ct_key *k);
+/* The slot for k, new (state FL_FREE, key set) if absent. */
+struct fl_known *fl_table_get(struct fl_table *t, const struct xnsg_ct_key *k);
+void fl_table_del(struct fl_table *t, struct fl_known *e);
+
+/* ---- decode.c: records from flow entries, names ---------------------- */
+
+/* What a record needs of a flow besides its counts. */
+struct fl_flow {
+	const struct xnsg_ct_key *k;
+	uint32_t slot[2];
+	uint64_t created_ns; /* monotonic */
+	uint8_t dir, init_a, gen;
+};
+
+struct fl_iface {
+	unsigned int ifindex;
+	char name[IF_NAMESIZE];
+	uint8_t mac[6];
+};
+
+struct fl_names {
+	unsigned int gen, serial; /* of the active generation when read */
+	json_t *slots[XNSG_GENS]; /* each generation's counter-slot names */
+	struct fl_iface *ifaces;
+	size_t nifaces;
+	uint64_t mono_to_real;    /* add to a monotonic time for the wall clock */
+};
+
+/* Read the slot names again when the active (generation, serial) changed. */
+void fl_names_refresh(struct fl_names *n, struct dp *dp);
+void fl_names_free(struct fl_names *n);
+/* The record of flow f with counts d[4] (s2d packets, bytes, d2s packets,
+ * bytes) in state st at monotonic time t. */
+void fl_record_flow(struct fl_names *n, struct flowlog_record *r, const struct fl_flow *f,
+		    const uint64_t d[4], unsigned int st, uint64_t t);
+void fl_record_deny(struct fl_names *n, struct flowlog_record *r, const struct xnsg_deny_key *k,
+		    const struct xnsg_deny_val *v);
+/* A flow of an event or an entry. */
+void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v);
+void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn);
+/* Counts of v past its exported position, into d[4]. */
+void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_ct_val *exp, uint64_t d[4]);
+uint64_t fl_mono_ns(void);
+
+/* ---- the exporter ---------------------------------------------------- */
+
+/* An E event whose record waits a moment for the flow's last packets
+ * (the ACK after the second FIN), read then from the entry. */
+struct fl_pending {
+	struct xnsg_event e;
+	uint64_t due_ns; /* monotonic */
+};
+
+enum { FL_OUT_JSONL, FL_OUT_AZURE, FL_OUT_IPFIX, FL_OUTS };
+
+struct flowlog_export {
+	struct dp own_dp, *dp;
+	struct dp_fl *fl;
+	int lock_fd;
+	struct flowlog_exporter *out[FL_OUTS]; /* by kind; NULL: not asked for */
+	struct fl_table known;
+	struct fl_names names;
+	struct fl_pending *pend;
+	size_t npend, pend_cap, pend_head;
+	struct xnsg_fl_op *ops;  /* operations of the chunk being swept */
+	size_t nops, ops_cap;
+	uint64_t interval_ns, next_sweep, grace_ns, consumed_at;
+	uint64_t sweep_no, sweep_mono;
+	__u64 timeouts[XNSG_TIMEOUTS];
+	unsigned int deny_rate;
+	uint64_t suppressed_seen; /* datapath's deny_suppressed at the last sweep */
+	struct xnsg_fl_stats base; /* the datapath's counters when this run began */
+	struct flowlog_export_summary sum;
+	int err;                  /* first datapath error of a callback */
+};
+
+/* Hand r to every output. */
+void fl_emit(struct flowlog_export *x, const struct flowlog_record *r);
+/* Queue an operation on a flow entry (run at the end of the chunk). */
+struct xnsg_fl_op *fl_op(struct flowlog_export *x, unsigned int op, const struct xnsg_ct_key *k,
+			 const struct xnsg_ct_val *v);
+int fl_ops_run(struct flowlog_export *x);
+
+/* Set o's exported position to v's counts. */
+void fl_op_exp_all(struct xnsg_fl_op *o, const struct xnsg_ct_val *v);
+
+/* events.c */
+int fl_on_event(const struct xnsg_event *e, void *arg);
+/* The E "evicted" of a known flow gone unseen; removes it from known. */
+void fl_evicted(struct flowlog_export *x, struct fl_known *kn, uint64_t now);
+/* Write the pending ends due by now (all of them with force). */
+int fl_pending_run(struct flowlog_export *x, uint64_t now, bool force);
+/* sweep.c */
+int fl_sweep(struct flowlog_export *x);
+/* An EXPIRE operation's outcome (called by fl_ops_run). */
+void fl_expired(struct flowlog_export *x, const struct xnsg_fl_op *o);
+
+#endif
