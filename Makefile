@@ -2,14 +2,15 @@
 #   make            build build/xnsg (installs missing Debian packages first)
 #   make test       unit, BPF and end-to-end tests
 #   make demo       the whole thing on network namespaces with real traffic
-#   make bench      benchmarks (bench/RESULTS.md); make bench-quick
-#   make install    /usr/local/sbin/xnsg and the man page
+#   make bench      benchmarks (bench/RESULTS.md); make bench-quick; make bench-cni
+#   make install    /usr/local/sbin/xnsg, the man page, $(CNI_BIN_DIR)/xnsg-cni
 #   V=1             show full commands
 BUILD    ?= build
 CC       ?= cc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
+CNI_BIN_DIR ?= /opt/cni/bin
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -48,9 +49,13 @@ BPFT_PROGS := $(wildcard tests/bpf/*.bpf.c)
 BPFT_SKELS := $(patsubst tests/bpf/%.bpf.c,$(BUILD)/tests/%.skel.h,$(BPFT_PROGS))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test test-unit test-bpf test-e2e demo bench bench-quick install clean
+.PHONY: all deps test test-unit test-bpf test-e2e demo bench bench-quick bench-cni install clean
 
-all: $(BUILD)/xnsg
+all: $(BUILD)/xnsg $(BUILD)/xnsg-cni
+
+# One binary: run as xnsg-cni it is the CNI plugin (user/cni/).
+$(BUILD)/xnsg-cni: $(BUILD)/xnsg
+	$(Q)ln -sf xnsg $@
 
 # Installs what is missing; the stamp keeps later builds from asking dpkg.
 deps:
@@ -135,15 +140,24 @@ test-e2e: $(BUILD)/xnsg
 demo: $(BUILD)/xnsg
 	$(Q)examples/demo.sh $(BUILD)/xnsg
 
-bench: $(BUILD)/xnsg $(BUILD)/xnsg-bench
+bench: $(BUILD)/xnsg $(BUILD)/xnsg-bench $(BUILD)/xnsg-cni
 	$(Q)bench/run.sh $(BUILD)
+	$(Q)bench/cni.sh $(BUILD)
+
+# CNI ADD latency with 250 containers attached (bench/cni.sh).
+bench-cni: $(BUILD)/xnsg $(BUILD)/xnsg-cni
+	$(Q)bench/cni.sh $(BUILD)
 
 bench-quick: $(BUILD)/xnsg $(BUILD)/xnsg-bench
 	$(Q)bench/run.sh $(BUILD) --quick
 
+# The CNI plugin is a copy, not a link: the CNI bin dir is often another
+# filesystem, or copied onto a node by an init container, where a link
+# would dangle.
 install: $(BUILD)/xnsg
 	install -D -m 0755 $(BUILD)/xnsg $(DESTDIR)$(PREFIX)/sbin/xnsg
 	install -D -m 0644 man/xnsg.8 $(DESTDIR)$(PREFIX)/share/man/man8/xnsg.8
+	install -D -m 0755 $(BUILD)/xnsg $(DESTDIR)$(CNI_BIN_DIR)/xnsg-cni
 
 clean:
 	rm -rf $(BUILD)

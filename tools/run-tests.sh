@@ -23,6 +23,7 @@ if [ "$(id -u)" -ne 0 ]; then
 else
 	run bpf "$build/tests/bpf-tests"
 	[ -x tests/e2e/run.sh ] && run e2e tests/e2e/run.sh "$build/xnsg"
+	run e2e-cni tests/e2e/cni.sh "$build/xnsg"
 	run e2e-daemon tests/e2e/daemon.sh "$build/xnsg"
 fi
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "cni.h"
 #include "log.h"
 #include "opts.h"
 #include "output.h"
@@ -95,7 +96,12 @@ static int run_xnsg(const void *args)
 int main(int argc, char **argv)
 {
 	struct global_args a = {};
+	const char *self = strrchr(argv[0], '/');
 	int ret;
+
+	/* One binary: run as xnsg-cni (a link), it is the CNI plugin. */
+	if (!strcmp(self ? self + 1 : argv[0], "xnsg-cni"))
+		return cni_main();
 
 	/* In JSON mode the first error of any module becomes {"error": ...}. */
 	xnsg_log_error_hook = cli_note_error;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -248,4 +249,139 @@ Test(apply, state_paths_of_two_pin_dirs_differ)
 	cr_expect_str_neq(a, b, "/x/a_b and /x/a/b have different records");
 	free(a);
 	free(b);
+}
+
+/* ---- containers (the CNI plugin's transactions, docs/DESIGN.md §12) ---- */
+
+/* A policy with no interfaces of its own: its ASGs are filled by containers. */
+static const char *container_policy(void)
+{
+	static char file[128];
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/containers.json", dir);
+	f = fopen(file, "w");
+	cr_assert(f, "write the container policy");
+	fputs("{\"virtualNetwork\": {\"name\": \"v\", \"addressPrefixes\": [\"192.0.2.0/24\"]},"
+	      " \"applicationSecurityGroups\": {\"Web\": [], \"Db\": []},"
+	      " \"networkSecurityGroups\": [{\"name\": \"n\", \"securityRules\": ["
+	      "  {\"name\": \"AllowWebToDb\", \"priority\": 100, \"direction\": \"Inbound\","
+	      "   \"access\": \"Allow\", \"protocol\": \"Tcp\", \"sourceApplicationSecurityGroups\": [\"Web\"],"
+	      "   \"sourcePortRange\": \"*\", \"destinationApplicationSecurityGroups\": [\"Db\"],"
+	      "   \"destinationPortRange\": \"8080\"}]}], \"interfaces\": []}", f);
+	fclose(f);
+	return file;
+}
+
+/* ADD container `n` (its veth dN, address 192.0.2.(20+n)) into asg. */
+static int container_add(int n, const char *asg)
+{
+	char key[32], veth[16], addr[16];
+	struct apply_container ct = { .key = key, .policy = container_policy(),
+				      .ingress = APPLY_INGRESS_TC };
+	struct apply_result r;
+	int why = 0, err;
+
+	snprintf(key, sizeof(key), "net/c%d/eth0", n);
+	snprintf(veth, sizeof(veth), "d%d", n);
+	snprintf(addr, sizeof(addr), "192.0.2.%d", 20 + n);
+	ct.iface = json_pack("{s:s, s:s, s:s, s:[s], s:[s]}", "name", veth, "attach", "peer",
+			     "networkSecurityGroup", "n", "ipAddresses", addr,
+			     "applicationSecurityGroups", asg);
+	err = apply_container_add(&ct, &r, &why);
+	json_decref(ct.iface);
+	return err;
+}
+
+static int container_del(int n)
+{
+	char key[32];
+	int why;
+
+	snprintf(key, sizeof(key), "net/c%d/eth0", n);
+	return apply_container_del(container_policy(), key, NULL, &why);
+}
+
+static size_t ncontainers(void)
+{
+	json_t *ov = overlay_read();
+	size_t n = json_array_size(json_object_get(ov, "containers"));
+
+	json_decref(ov);
+	return n;
+}
+
+static size_t asg_members(const char *name)
+{
+	struct compiled *c;
+	struct policy *p;
+	size_t n = 0;
+
+	cr_assert_eq(apply_load(container_policy(), &p, &c), 0, "the merged policy loads");
+	for (size_t i = 0; i < p->nasgs; i++)
+		if (!strcmp(p->asgs[i].name, name))
+			n = p->asgs[i].members.n;
+	compiled_free(c);
+	policy_free(p);
+	return n;
+}
+
+Test(apply, container_add_del_leaves_nothing)
+{
+	struct apply_result r;
+	struct stat sb;
+	char pins[128], *ov;
+
+	cr_assert_eq(container_add(0, "Web"), 0, "ADD c0");
+	cr_expect(hooked("d0") && !hooked("d1"), "only c0's veth is hooked");
+	cr_assert_eq(container_add(1, "Db"), 0, "ADD c1");
+	cr_expect(hooked("d0") && hooked("d1"), "both veths hooked");
+	cr_expect(entry(active().gen, "d0") && entry(active().gen, "d1"),
+		  "both judged by the active generation");
+	cr_expect_eq(asg_members("Web"), 1, "Web holds c0");
+	cr_expect_eq(asg_members("Db"), 1, "Db holds c1");
+	cr_assert_eq(apply_file(container_policy(), &(struct apply_opts){ 0 }, &r, NULL, NULL), 0,
+		     "a full apply of the file");
+	cr_expect_eq(r.ninterfaces, 2, "it keeps both containers (%zu interfaces)", r.ninterfaces);
+	cr_assert_eq(container_del(0), 0, "DEL c0");
+	cr_expect(!hooked("d0") && hooked("d1"), "c0's veth unhooked, c1's kept");
+	cr_expect_eq(ncontainers(), 1, "one container recorded");
+	cr_expect_eq(asg_members("Web"), 0, "Web is empty again");
+	cr_expect_eq(container_del(0), 0, "a second DEL of c0 succeeds");
+	cr_expect_eq(container_del(7), 0, "DEL of a container never added succeeds");
+	cr_assert_eq(container_del(1), 0, "DEL c1");
+	cr_expect(!hooked("d1"), "c1's veth unhooked");
+	snprintf(pins, sizeof(pins), "%s/bpf/xnsg", dir);
+	cr_expect_neq(stat(pins, &sb), 0, "no pins left");
+	ov = state_path(".containers.json");
+	cr_expect_neq(stat(ov, &sb), 0, "no container record left");
+	free(ov);
+}
+
+Test(apply, concurrent_container_adds_keep_every_member)
+{
+	pid_t pids[6];
+	int status, ok = 0;
+
+	cr_assert_eq(system("for i in 2 3 4 5 6 7; do ip link add d$i type veth peer name p$i && "
+			    "ip link set d$i up || exit 1; done"), 0, "veths d2..d7");
+	for (int i = 0; i < 6; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0, "fork");
+		if (!pids[i])
+			_exit(container_add(2 + i, i % 2 ? "Db" : "Web") ? 1 : 0);
+	}
+	for (int i = 0; i < 6; i++)
+		if (waitpid(pids[i], &status, 0) == pids[i] && WIFEXITED(status) && !WEXITSTATUS(status))
+			ok++;
+	cr_expect_eq(ok, 6, "six concurrent ADDs succeed (%d did)", ok);
+	cr_expect_eq(ncontainers(), 6, "six containers recorded (%zu)", ncontainers());
+	cr_expect_eq(asg_members("Web"), 3, "Web holds its three");
+	cr_expect_eq(asg_members("Db"), 3, "Db holds its three");
+	for (int i = 2; i < 8; i++) {
+		char veth[8];
+
+		snprintf(veth, sizeof(veth), "d%d", i);
+		cr_expect(hooked(veth) && entry(active().gen, veth), "%s hooked and judged", veth);
+	}
 }

@@ -137,8 +137,9 @@ json_t *overlay_read(void); /* never NULL: an empty overlay when there is none *
  * containers removes the file.  0 or -errno (one line said why). */
 int overlay_write(json_t *ov);
 json_int_t overlay_serial(json_t *ov);
-/* Load file merged with ov's containers, as apply_load() does; cni: the
- * error line names the first error (for a CNI error's msg). */
+/* Load file merged with ov's containers, as apply_load() does; cni:
+ * errors only (no warnings), and the error line is the first error (a
+ * CNI error's msg). */
 int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p,
 		 struct compiled **c);
 

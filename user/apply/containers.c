@@ -185,7 +185,7 @@ static void reapply(const char *policy, json_t *ov, const char *key)
 
 	if (!dp_is_pinned())
 		return;
-	err = overlay_load(policy, ov, false, &p, &c);
+	err = overlay_load(policy, ov, true, &p, &c);
 	if (!err) {
 		err = apply_policy_locked(p, c, &o, &r);
 		compiled_free(c);

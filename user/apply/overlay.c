@@ -180,6 +180,24 @@ static void name_containers(const struct merged *m, struct diag_list *d)
 	}
 }
 
+/* The CNI plugin prints errors only: a policy's warnings (an ASG no
+ * container has joined yet can never match) are `xnsg check`'s to show,
+ * not a line in the runtime's log at every ADD. */
+static void drop_warnings(struct diag_list *d)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].level == DIAG_ERROR) {
+			d->v[k++] = d->v[i];
+			continue;
+		}
+		free(d->v[i].path);
+		free(d->v[i].msg);
+	}
+	d->n = k;
+}
+
 static const struct diag *first_error(const struct diag_list *d)
 {
 	for (size_t i = 0; i < d->n; i++)
@@ -232,6 +250,8 @@ int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p, stru
 	err = parse(file, ov, p, &d, &m);
 	if (m.text)
 		name_containers(&m, &d);
+	if (cni)
+		drop_warnings(&d);
 	diag_print(stderr, file, &d);
 	if (err)
 		report(file, &d, false, cni);
@@ -240,6 +260,8 @@ int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p, stru
 		err = compile_policy(*p, c, &d);
 		if (m.text)
 			name_containers(&m, &d);
+		if (cni)
+			drop_warnings(&d);
 		diag_print(stderr, file, &d);
 		if (err)
 			report(file, &d, true, cni);
