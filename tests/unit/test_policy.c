@@ -1453,6 +1453,301 @@ Test(policy_files, load_reports_syntax_error)
 	free(pf);
 }
 
+/* ---- unknown keys, at every level (issue 10, 2) ------------------------- */
+
+Test(policy_warnings, typo_keys_at_every_level)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'name':'v','adressPrefixes':['10.1.0.0/16'],"
+		"'properties':{'addressSpace':{'adressPrefixes':[]}}},"
+		"'networkSecurityGroups':[{'name':'n','flushConection':true,'properties':{"
+		"'securityRules':[{'name':'r','properties':{'priority':100,'direction':'Inbound',"
+		"'access':'Deny','protocol':'Tcp','sourceAddressPrefix':'*','sourcePortRange':'*',"
+		"'destinationAddressPrefix':'*','destinationPortRange':'*',"
+		"'destinationPortRnages':['80']}}]}}],'applicationSecurityGroups':{'g':[]},"
+		"'subnets':[{'name':'s','addressPrefix':'10.1.1.0/24','networkSecurityGroups':'n'}],"
+		"'interfaces':[{'name':'eth0','subnet':'s','networkSecurityGroups':'n',"
+		"'ipAddresses':['10.1.1.4'],'atach':'host','applicationSecurityGroups':"
+		"[{'name':'g','idd':'x'}],'ipConfigurations':[{'properties':"
+		"{'privateIpAdress':'10.1.1.5'}}]}],"
+		"'subnet':[],'zzz':1}");
+
+	expect_warning(&r, "$.virtualNetwork.adressPrefixes", "did you mean \"addressPrefixes\"?");
+	expect_warning(&r, "$.virtualNetwork.properties.addressSpace.adressPrefixes",
+		       "did you mean \"addressPrefixes\"?");
+	expect_warning(&r, "$.networkSecurityGroups[0].flushConection",
+		       "did you mean \"flushConnection\"?");
+	expect_warning(&r, "$.networkSecurityGroups[0].properties.securityRules[0].properties"
+		       ".destinationPortRnages", "unknown key \"destinationPortRnages\" ignored; "
+		       "did you mean \"destinationPortRanges\"?");
+	expect_warning(&r, "$.interfaces[0].applicationSecurityGroups[0].idd",
+		       "unknown key \"idd\" ignored; did you mean \"id\"?");
+	expect_warning(&r, "$.subnets[0].networkSecurityGroups",
+		       "did you mean \"networkSecurityGroup\"?");
+	expect_warning(&r, "$.interfaces[0].networkSecurityGroups",
+		       "did you mean \"networkSecurityGroup\"?");
+	expect_warning(&r, "$.interfaces[0].atach", "did you mean \"attach\"?");
+	expect_warning(&r, "$.interfaces[0].ipConfigurations[0].properties.privateIpAdress",
+		       "did you mean \"privateIPAddress\"?");
+	expect_warning(&r, "$.subnet", "did you mean \"subnets\"?");
+	expect_warning(&r, "$.zzz", "unknown key \"zzz\" ignored");
+	cr_expect_null(find(&r.d, DIAG_WARNING, "$.zzz", "did you mean"),
+		       "no suggestion when nothing is close:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_warnings, azure_informational_fields_quiet)
+{
+	/* What exports carry for information is known, at every level. */
+	struct res r = load_ok(
+		"{'virtualNetwork':{'name':'v','id':'/x','etag':'e','type':'t','location':'l',"
+		"'tags':{'anything':'goes'},'properties':{'provisioningState':'Succeeded',"
+		"'resourceGuid':'g','addressSpace':{'addressPrefixes':['10.1.0.0/16']},"
+		"'dhcpOptions':{'dnsServers':[]},'virtualNetworkPeerings':[]}},"
+		"'networkSecurityGroups':[{'name':'n','id':'/subscriptions/s/resourceGroups/rg/providers/"
+		"Microsoft.Network/networkSecurityGroups/n','etag':'e','location':'l',"
+		"'resourceGroup':'rg','properties':{'provisioningState':'Succeeded','resourceGuid':"
+		"'g','securityRules':[{'name':'r','id':'/x','etag':'e','type':'t','properties':{"
+		"'provisioningState':'Succeeded','description':'d','priority':100,'direction':"
+		"'Inbound','access':'Deny','protocol':'Tcp','sourceAddressPrefix':'*',"
+		"'sourcePortRange':'*','destinationAddressPrefix':'*','destinationPortRange':'80',"
+		"'sourcePortRanges':[],'destinationPortRanges':[],'sourceAddressPrefixes':[],"
+		"'destinationAddressPrefixes':[]}}],'networkInterfaces':[{'id':'/x'}],"
+		"'subnets':[{'id':'/x'}]}}],"
+		"'interfaces':[{'name':'eth0','networkSecurityGroup':{'id':'.../networkSecurityGroups/n',"
+		"'resourceGroup':'rg'},'ipAddresses':['10.1.1.4'],'macAddress':'00-0D-3A-00-00-01',"
+		"'enableAcceleratedNetworking':false}]}");
+
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 0, "no warnings:\n%s", r.all);
+	res_free(&r);
+}
+
+/* ---- identity by ARM id (issue 10, 4) ---------------------------------- */
+
+#define ARM "/subscriptions/S1/resourceGroups/"
+#define NSGID(rg, name) ARM rg "/providers/Microsoft.Network/networkSecurityGroups/" name
+#define TWO_WEB_NSGS                                                                    \
+	"'networkSecurityGroups':["                                                        \
+	"{'name':'web-nsg','id':'" NSGID("rg-a", "web-nsg") "','securityRules':["        \
+	R("DenyA", 100, "Inbound", "Deny", "Tcp", "*", "*", "*", "22") "]},"                \
+	"{'name':'web-nsg','id':'" NSGID("rg-b", "web-nsg") "','securityRules':["        \
+	R("DenyB", 100, "Inbound", "Deny", "Tcp", "*", "*", "*", "23") "]}]"
+
+Test(policy_identity, same_name_in_two_resource_groups)
+{
+	struct res r = load_ok(
+		"{" VNET "," TWO_WEB_NSGS ","
+		"'subnets':[{'name':'s','addressPrefix':'10.1.1.0/24','networkSecurityGroup':"
+		"{'id':'" NSGID("RG-B", "WEB-NSG") "'}}],"
+		"'interfaces':[{'name':'eth0','subnet':'s','ipAddresses':['10.1.1.4'],"
+		"'networkSecurityGroup':{'id':'" NSGID("rg-a", "web-nsg") "'}}]}");
+
+	cr_expect_eq(r.p->nnsgs, 2, "both web-nsg load");
+	cr_expect_eq(r.p->subnets[0].nsg, 1, "the subnet's id names rg-b's (case-insensitively)");
+	cr_expect_eq(r.p->ifaces[0].nsg, 0, "the NIC's id names rg-a's");
+	cr_expect_str_eq(r.p->nsgs[0].name, "web-nsg (rg-a)", "shown names tell them apart");
+	cr_expect_str_eq(r.p->nsgs[1].name, "web-nsg (rg-b)", "shown names tell them apart");
+	cr_expect_str_eq(r.p->nsgs[1].ident.name, "web-nsg", "the Azure name is kept");
+	cr_expect_str_eq(r.p->nsgs[1].ident.resource_group, "rg-b", "and the resource group");
+	cr_expect_str_eq(r.p->nsgs[1].ident.subscription, "S1", "and the subscription");
+	res_free(&r);
+}
+
+Test(policy_identity, references_must_be_unambiguous)
+{
+	struct res r = parse("{" TWO_WEB_NSGS ",'interfaces':[{'name':'eth0',"
+			     "'ipAddresses':['10.1.1.4'],'networkSecurityGroup':'web-nsg'}]}");
+
+	expect_err(&r, "$.interfaces[0].networkSecurityGroup", "network security group "
+		   "'web-nsg' is ambiguous: web-nsg in resource group 'rg-a' of subscription 'S1' "
+		   "($.networkSecurityGroups[0]), web-nsg in resource group 'rg-b' of subscription "
+		   "'S1' ($.networkSecurityGroups[1]); refer to one by its ARM id");
+	res_free(&r);
+	/* An id of another resource group never binds to this one's. */
+	r = parse("{" TWO_WEB_NSGS ",'interfaces':[{'name':'eth0','ipAddresses':['10.1.1.4'],"
+		  "'networkSecurityGroup':{'id':'/subscriptions/OTHER/resourceGroups/rg-zzz/"
+		  "providers/Microsoft.Network/networkSecurityGroups/web-nsg'}}]}");
+	expect_err(&r, "$.interfaces[0].networkSecurityGroup",
+		   "unknown network security group 'web-nsg' in resource group 'rg-zzz' of "
+		   "subscription 'OTHER'; the policy has web-nsg in resource group 'rg-a'");
+	res_free(&r);
+	/* One resource twice is still a duplicate: same group, or one says none. */
+	expect_error("{'networkSecurityGroups':[{'name':'n','id':'" NSGID("g", "n") "'},"
+		     "{'name':'N','resourceGroup':'G'}]}", "$.networkSecurityGroups[1].name",
+		     "network security group name 'N' is already used by $.networkSecurityGroups[0]");
+	expect_error("{'networkSecurityGroups':[{'name':'n','id':'" NSGID("g", "n") "'},"
+		     "{'name':'n'}]}", "$.networkSecurityGroups[1].name", "already used by");
+	expect_error("{'networkSecurityGroups':[{'name':'n','id':'" NSGID("g", "m") "'}]}",
+		     "$.networkSecurityGroups[0].name", "name 'n' is not the name its id ends in");
+}
+
+Test(policy_identity, asgs_and_subnets_by_id)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'name':'v1','properties':{'addressSpace':{'addressPrefixes':"
+		"['10.1.0.0/16']},'subnets':[{'name':'web','id':'" ARM "g/providers/Microsoft."
+		"Network/virtualNetworks/v1/subnets/web','properties':{'addressPrefix':"
+		"'10.1.1.0/24'}}]}},"
+		"'subnets':[{'name':'web','id':'" ARM "g/providers/Microsoft.Network/"
+		"virtualNetworks/v2/subnets/web','addressPrefix':'10.2.1.0/24'}],"
+		"'applicationSecurityGroups':[{'name':'app','id':'" ARM "g1/providers/Microsoft."
+		"Network/applicationSecurityGroups/app'},{'name':'app','id':'" ARM "g2/providers/"
+		"Microsoft.Network/applicationSecurityGroups/app','members':['10.9.9.9']}],"
+		"'networkSecurityGroups':[{'name':'n','securityRules':["
+		"{'name':'r','priority':100,'direction':'Inbound','access':'Allow','protocol':'Tcp',"
+		"'sourceApplicationSecurityGroups':[{'id':'" ARM "g2/providers/Microsoft.Network/"
+		"applicationSecurityGroups/app'}],'sourcePortRange':'*',"
+		"'destinationAddressPrefix':'*','destinationPortRange':'80'}]}],"
+		"'interfaces':[{'name':'eth0','ipAddresses':['10.1.1.4'],'networkSecurityGroup':'n',"
+		"'subnet':{'id':'" ARM "g/providers/Microsoft.Network/virtualNetworks/v1/subnets/web'},"
+		"'applicationSecurityGroups':[{'id':'" ARM "g1/providers/Microsoft.Network/"
+		"applicationSecurityGroups/app'}]}]}");
+	const struct rule *rr = rule_named(r.p, 0, "r");
+
+	cr_expect_eq(r.p->nsubnets, 2, "the VNet's subnets and the top-level ones");
+	cr_expect_eq(r.p->ifaces[0].subnet, 0, "the subnet of virtual network v1");
+	cr_expect_str_eq(r.p->subnets[0].name, "web (v1)", "a subnet shown with its VNet");
+	cr_expect_str_eq(r.p->subnets[1].name, "web (v2)", "a subnet shown with its VNet");
+	cr_expect_str_eq(r.p->asgs[0].name, "app (g1)", "an ASG shown with its resource group");
+	cr_expect(rr->src.prefixes.n == 1 && list_has(&rr->src.prefixes, "10.9.9.9/32"),
+		  "the rule's ASG is g2's, not g1's (where eth0 is)");
+	cr_expect_str_eq(rr->src.labels[0], "asg:app (g2)", "the label says which");
+	res_free(&r);
+}
+
+/* ---- Azure's VNet and NIC shapes in the host document (issue 10, 3) ---- */
+
+Test(policy_shapes, vnet_as_az_network_vnet_show)
+{
+	struct res r = load_ok(
+		"{'virtualNetwork':{'name':'v','properties':{'addressSpace':{'addressPrefixes':"
+		"['10.0.0.0/16']},'subnets':[{'name':'web','properties':{'addressPrefix':"
+		"'10.0.1.0/24','networkSecurityGroup':{'id':'.../networkSecurityGroups/n'}}}]}},"
+		"'networkSecurityGroups':[{'name':'n','securityRules':[]}],"
+		"'interfaces':[{'name':'eth0','subnet':'web','ipAddresses':['10.0.1.4']}]}");
+
+	cr_expect(list_has(&r.p->virtual_network, "10.0.0.0/16"),
+		  "VirtualNetwork holds properties.addressSpace.addressPrefixes");
+	cr_expect(r.p->nsubnets == 1 && r.p->subnets[0].nsg == 0,
+		  "properties.subnets[] are subnets, with their NSG");
+	res_free(&r);
+}
+
+Test(policy_shapes, nic_as_az_network_nic_show)
+{
+	struct res r = load_ok(
+		"{" VNET ",'applicationSecurityGroups':{'web':[]},"
+		"'networkSecurityGroups':[{'name':'sub-nsg'},{'name':'nic-nsg'}],"
+		"'subnets':[{'name':'s','id':'" ARM "g/providers/Microsoft.Network/virtualNetworks/v/"
+		"subnets/s','addressPrefix':'10.1.1.0/24','networkSecurityGroup':'sub-nsg'}],"
+		"'interfaces':[{'name':'eth0','attach':'host','properties':{"
+		"'networkSecurityGroup':{'id':'" ARM "g/providers/Microsoft.Network/"
+		"networkSecurityGroups/nic-nsg'},'ipConfigurations':[{'name':'ipconfig1',"
+		"'properties':{'privateIPAddress':'10.1.1.4','privateIPAllocationMethod':'Dynamic',"
+		"'subnet':{'id':'" ARM "g/providers/Microsoft.Network/virtualNetworks/v/subnets/s'},"
+		"'applicationSecurityGroups':[{'id':'.../applicationSecurityGroups/web'}]}}]}}]}");
+	const struct iface *i = &r.p->ifaces[0];
+
+	cr_expect(i->naddrs == 1, "privateIPAddress is an address of the interface");
+	cr_expect_eq(i->subnet, 0, "the IP configuration's subnet is the interface's");
+	cr_expect_eq(r.p->subnets[i->subnet].nsg, 0, "so the subnet NSG applies");
+	cr_expect_eq(i->nsg, 1, "properties.networkSecurityGroup is the NIC NSG");
+	cr_expect(i->nasgs == 1 && list_has(&r.p->asgs[0].members, "10.1.1.4/32"),
+		  "the IP configuration's ASG holds the address");
+	cr_expect_null(find(&r.d, DIAG_WARNING, "$.interfaces[0]", "no ipAddresses"),
+		       "no 'no ipAddresses' warning:\n%s", r.all);
+	res_free(&r);
+	expect_error("{'subnets':[{'name':'a','addressPrefix':'10.0.1.0/24'},{'name':'b',"
+		     "'addressPrefix':'10.0.2.0/24'}],'interfaces':[{'name':'eth0','subnet':'a',"
+		     "'ipConfigurations':[{'properties':{'privateIPAddress':'10.0.1.4','subnet':"
+		     "{'id':'.../subnets/b'}}}]}]}",
+		     "$.interfaces[0].ipConfigurations[0].properties.subnet",
+		     "subnet 'b', but interface 'eth0' is in subnet 'a'");
+}
+
+/* ---- an export's defaultSecurityRules (issue 10, 6) --------------------- */
+
+#define DEFAULT_RULE(name, prio, dir, access, src, dst)                                  \
+	"{'name':'" name "','properties':{'priority':" #prio ",'direction':'" dir "',"       \
+	"'access':'" access "','protocol':'*','sourceAddressPrefix':'" src "',"             \
+	"'sourcePortRange':'*','destinationAddressPrefix':'" dst "',"                        \
+	"'destinationPortRange':'*','sourceAddressPrefixes':[],"                            \
+	"'destinationAddressPrefixes':[]}}"
+#define AZURE_DEFAULTS(deny_in_access)                                                   \
+	DEFAULT_RULE("AllowVnetInBound", 65000, "Inbound", "Allow", "VirtualNetwork",        \
+		     "VirtualNetwork") ","                                                  \
+	DEFAULT_RULE("AllowAzureLoadBalancerInBound", 65001, "Inbound", "Allow",             \
+		     "AzureLoadBalancer", "*") ","                                          \
+	DEFAULT_RULE("DenyAllInBound", 65500, "Inbound", deny_in_access, "*", "*") ","       \
+	DEFAULT_RULE("AllowVnetOutBound", 65000, "Outbound", "Allow", "VirtualNetwork",      \
+		     "VirtualNetwork") ","                                                  \
+	DEFAULT_RULE("AllowInternetOutBound", 65001, "Outbound", "Allow", "*", "Internet") "," \
+	DEFAULT_RULE("DenyAllOutBound", 65500, "Outbound", "Deny", "*", "*")
+
+Test(policy_shapes, export_default_rules_checked)
+{
+	struct res r = load_ok("{'networkSecurityGroups':[{'name':'n','properties':{"
+			       "'defaultSecurityRules':[" AZURE_DEFAULTS("Deny") "]}}]}");
+
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 0, "Azure's six as exported: quiet\n%s", r.all);
+	res_free(&r);
+	r = load_ok("{'networkSecurityGroups':[{'name':'n','properties':{"
+		    "'defaultSecurityRules':[" AZURE_DEFAULTS("Allow") ","
+		    DEFAULT_RULE("AllowAll", 65100, "Inbound", "Allow", "*", "*") "]}}]}");
+	expect_warning(&r, "$.networkSecurityGroups[0].properties.defaultSecurityRules[2]",
+		       "default rule DenyAllInBound differs from Azure's: access Allow (Azure: "
+		       "Deny); ignored, an NSG's default rules are always Azure's");
+	expect_warning(&r, "$.networkSecurityGroups[0].properties.defaultSecurityRules[6]",
+		       "'AllowAll' is not one of Azure's six default rules: ignored");
+	cr_expect(!rule_named(r.p, 0, "DenyAllInBound")->allow, "DenyAllInBound still denies");
+	res_free(&r);
+	r = load_ok("{'networkSecurityGroups':[{'name':'n','defaultSecurityRules':["
+		    DEFAULT_RULE("DenyAllInBound", 65500, "Inbound", "Deny", "*", "*") "]}]}");
+	expect_warning(&r, "$.networkSecurityGroups[0].defaultSecurityRules",
+		       "the others (AllowVnetInBound, AllowAzureLoadBalancerInBound, "
+		       "AllowVnetOutBound, AllowInternetOutBound, DenyAllOutBound) apply");
+	res_free(&r);
+}
+
+/* ---- what a valid policy binds (issue 10, 1 and 2) ---------------------- */
+
+static struct diag_list bindings(const struct res *r)
+{
+	struct diag_list d = {};
+
+	policy_check_bindings(r->p, &d);
+	return d;
+}
+
+Test(policy_bindings, nothing_filtered_and_nsgs_bound_to_nothing)
+{
+	struct res r = load_ok("{" VNET ",'networkSecurityGroups':[{'name':'a'},{'name':'b'}],"
+			       "'subnets':[{'name':'s','addressPrefix':'10.1.9.0/24',"
+			       "'networkSecurityGroup':'b'}],"
+			       "'interfaces':[{'name':'eth0','ipAddresses':['10.1.1.4']}]}");
+	struct diag_list d = bindings(&r);
+	char *all = diags_str(&d);
+
+	cr_expect_eq(policy_filtered_ifaces(r.p), 0, "no interface is filtered");
+	cr_expect(strstr(all, "warning $.networkSecurityGroups[0]: NSG a is bound to no subnet "
+			 "and no interface: its rules apply to nothing"), "a:\n%s", all);
+	cr_expect(strstr(all, "warning $.networkSecurityGroups[1]: NSG b applies to no "
+			 "interface: subnet 's' has no interface in this policy"), "b:\n%s", all);
+	cr_expect(strstr(all, "warning : no NSG applies to any interface: this policy filters "
+			 "nothing"), "the whole policy:\n%s", all);
+	free(all);
+	diag_free(&d);
+	res_free(&r);
+	r = load_ok("{'networkSecurityGroups':[{'name':'a'}],'interfaces':[{'name':'eth0',"
+		    "'networkSecurityGroup':'a','ipAddresses':['10.1.1.4']},{'name':'eth1',"
+		    "'ipAddresses':['10.1.1.5']}]}");
+	d = bindings(&r);
+	cr_expect_eq(policy_filtered_ifaces(r.p), 1, "eth0 is filtered");
+	cr_expect_eq(d.n, 0, "nothing to say when an NSG applies");
+	diag_free(&d);
+	res_free(&r);
+}
+
 /* ---- input files as a careful tool reads them (issue 10, 9) ------------ */
 
 Test(policy_files, fifo_refused_at_once)

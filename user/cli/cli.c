@@ -9,6 +9,9 @@ int cli_policy_load(const char *file, struct policy **p, struct diag_list *d)
 
 	*p = NULL;
 	err = policy_load(file, p, d);
+	/* Valid, but is it a policy that filters anything? (check warns) */
+	if (!err)
+		policy_check_bindings(*p, d);
 	diag_print(stderr, file, d);
 	return err;
 }

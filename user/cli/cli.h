@@ -13,8 +13,9 @@
 #include "policy.h"
 
 /*
- * policy_load() and every diagnostic (warnings too) to stderr.  d is the
- * caller's, so `check` can render it; returns what policy_load() returns.
+ * policy_load(), policy_check_bindings() on a valid policy, and every
+ * diagnostic (warnings too) to stderr.  d is the caller's, so `check` can
+ * render it; returns what policy_load() returns.
  */
 int cli_policy_load(const char *file, struct policy **p, struct diag_list *d);
 /*

@@ -90,8 +90,24 @@ struct rule {
 	char *path;      /* JSON path of the rule, for diagnostics */
 };
 
+/*
+ * Who an Azure resource is (docs/DESIGN.md §1, "Identity"): names are
+ * unique per resource group (a subnet's per virtual network), so a name
+ * alone may not say.  Each part is NULL when the policy does not say it.
+ */
+struct azure_ident {
+	char *name;           /* the resource's own name */
+	char *resource_group; /* from its ARM id or "resourceGroup" */
+	char *subscription;
+	char *parent;         /* a subnet's virtual network */
+	char *id;             /* the ARM id as written */
+};
+
 struct nsg {
+	/* As shown: the NSG's name, or "NAME (RG)" when another NSG of the
+	 * policy has the same name (docs/DESIGN.md §1); never holds '/'. */
 	char *name;
+	struct azure_ident ident;
 	/* Sorted by (dir, priority); the three defaults of each direction
 	 * are included at the end of their direction. */
 	struct rule *rules;
@@ -103,9 +119,11 @@ struct nsg {
 /* ---- topology ------------------------------------------------------- */
 
 struct subnet {
-	char *name;
+	char *name; /* as shown, like an NSG's */
+	struct azure_ident ident;
 	struct prefix_list prefixes;
 	int nsg; /* index into policy.nsgs, -1 for none */
+	char *path;
 };
 
 enum xnsg_attach { XNSG_ATTACH_HOST = 0, XNSG_ATTACH_PEER = 1 };
@@ -127,8 +145,10 @@ struct tag {
 };
 
 struct asg {
-	char *name;
+	char *name; /* as shown, like an NSG's */
+	struct azure_ident ident;
 	struct prefix_list members; /* NIC addresses plus explicit ones, as /32 or /128 */
+	char *path;
 };
 
 /* Idle timeouts in seconds (docs/DESIGN.md §2, "flowTimeouts"). */

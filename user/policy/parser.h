@@ -53,6 +53,7 @@ struct ctx {
 	struct diag_list *d;
 	const char *basedir;
 	struct strvec scratch; /* paths and names, freed with the context */
+	struct obj vnet;       /* "virtualNetwork"; flat NULL when absent or unusable */
 	struct obj *nsg_objs;  /* per policy.nsgs entry; flat NULL when unusable */
 	size_t nprefixes;      /* rule prefixes so far, against POLICY_MAX_PREFIXES */
 	bool prefix_limit_hit;
@@ -80,15 +81,54 @@ void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf)
 void warn_v4_mapped(struct ctx *c, const char *path, const char *s,
 		    const struct xnsg_prefix *pf);
 
-/* refs.c: the name a reference (a name, {"id"}, {"name"}) stands for. */
-const char *ref_name(struct ctx *c, json_t *v, const char *path, const char *collection);
-int nsg_find(const struct policy *p, const char *name);
-int subnet_find(const struct policy *p, const char *name);
-int asg_find(const struct policy *p, const char *name);
-/* refs.c: an optional "networkSecurityGroup" field of o: index, or -1. */
+/* ---- identities and references (refs.c) ----------------------------- */
+
+enum ref_kind { REF_NSG, REF_SUBNET, REF_ASG };
+
+/* What a reference says; NULL parts are not said.  Strings live in the
+ * document or the context. */
+struct ref {
+	const char *name, *rg, *sub, *parent;
+};
+
+/* A reference (a name, {"id"}, {"name"}) into *r; false after an error. */
+bool ref_parse(struct ctx *c, json_t *v, const char *path, enum ref_kind kind, struct ref *r);
+/* The one definition r names: index, or -1 after an error at path. */
+int ref_resolve(struct ctx *c, const struct ref *r, enum ref_kind kind, const char *path);
+/* ref_parse() then ref_resolve(). */
+int ref_at(struct ctx *c, json_t *v, const char *path, enum ref_kind kind);
+/* An optional "networkSecurityGroup" field of o: index, or -1. */
 int nsg_ref(struct ctx *c, const struct obj *o);
-/* refs.c: an ASG reference: index, or -1 after an error. */
-int asg_ref(struct ctx *c, json_t *v, const char *path);
+/* A definition's identity: name, and what its "id" or "resourceGroup"
+ * say (vnet: a subnet's virtual network otherwise known, or NULL). */
+void def_ident(struct ctx *c, const struct obj *o, enum ref_kind kind, const char *name,
+	       const char *name_path, const char *vnet, struct azure_ident *out);
+void ident_free(struct azure_ident *i);
+/* The first of definitions 0..before-1 that is one resource with d, or -1. */
+int def_duplicate(const struct policy *p, enum ref_kind kind, const struct azure_ident *d,
+		  size_t before);
+/* Replace each definition's name by its shown name (refs.c says which). */
+void assign_shown_names(struct policy *p, enum ref_kind kind);
+
+/* topology.c: the passes over the topology, in this order. */
+void parse_vnet(struct ctx *c, json_t *root);
+void parse_asgs(struct ctx *c, json_t *root);
+void parse_nsg_names(struct ctx *c, json_t *root);
+void parse_subnets(struct ctx *c, json_t *root);
+void parse_ifaces(struct ctx *c, json_t *root);
+
+/* rules.c: Azure's six default rules (docs/DESIGN.md §2). */
+#define NDEFAULTS 6
+struct default_rule {
+	const char *name, *desc, *src, *dst;
+	int priority;
+	enum xnsg_dir dir;
+	bool allow;
+};
+extern const struct default_rule default_rules[NDEFAULTS];
+/* defaults.c: an export's "defaultSecurityRules" (at path) against them:
+ * each difference is a warning; they are never taken. */
+void check_export_defaults(struct ctx *c, json_t *defs, const char *path);
 
 /* rules.c: the rules of NSG gi (its object in c->nsg_objs), sorted, with
  * Azure's defaults; rule_free() releases one. */
@@ -101,6 +141,8 @@ void parse_tags(struct ctx *c, json_t *root);
 /* servicetags.c: a tag of the policy by name, case-insensitively. */
 struct tag *tag_find(const struct policy *p, const char *name);
 
+/* keys.c: warn about every key the parser does not read (docs/DESIGN.md §1). */
+void check_unknown_keys(struct ctx *c, json_t *root);
 /* lint.c: warn about rules that can never match. */
 void check_shadowing(struct ctx *c);
 

@@ -89,27 +89,6 @@ static void check_keys(struct ctx *c, json_t *v, const char *path)
 	}
 }
 
-static void check_top_keys(struct ctx *c, json_t *root)
-{
-	static const char *const known[] = {
-		"virtualNetwork", "serviceTags", "serviceTagsFile", "applicationSecurityGroups",
-		"networkSecurityGroups", "subnets", "interfaces", "flowTimeouts",
-		"$schema", "description", "comment",
-	};
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(root, k, v) {
-		size_t i;
-
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			if (!strcasecmp(k, known[i]))
-				break;
-		if (i == sizeof(known) / sizeof(known[0]))
-			pwarn(c, key_path(c, "$", k), "unknown key \"%s\" ignored", k);
-	}
-}
-
 /* ---- prefixes ------------------------------------------------------- */
 
 /*
@@ -213,39 +192,7 @@ void prefix_list_add_unique(struct prefix_list *l, const struct xnsg_prefix *pf)
 	prefix_list_add(l, pf);
 }
 
-/* ---- virtual network and timeouts -------------------------------------- */
-
-static void parse_vnet(struct ctx *c, json_t *root)
-{
-	struct policy *p = c->p;
-	struct xnsg_prefix platform;
-	const char *k, *path, *fpath;
-	json_t *v = jget(root, "virtualNetwork", &k), *f;
-	struct obj o;
-
-	if (v && !json_is_null(v)) {
-		path = key_path(c, "$", k);
-		if (!json_is_object(v)) {
-			perr(c, path, "must be an object, not %s", jtype(v));
-		} else {
-			const char *name;
-
-			obj_init(c, &o, v, path);
-			name = obj_str(c, &o, "name", false, &fpath);
-			if (name)
-				p->vnet_name = xstrdup(name);
-			if ((f = obj_field(c, &o, "addressPrefixes", &fpath)))
-				literal_prefixes(c, f, fpath, &p->vnet_prefixes);
-			if ((f = obj_field(c, &o, "connectedPrefixes", &fpath)))
-				literal_prefixes(c, f, fpath, &p->connected_prefixes);
-		}
-	}
-	/* VirtualNetwork = addressPrefixes + connectedPrefixes + 168.63.129.16. */
-	prefix_list_append(&p->virtual_network, &p->vnet_prefixes);
-	prefix_list_append(&p->virtual_network, &p->connected_prefixes);
-	prefix_parse(AZURE_PLATFORM_ADDR, &platform, NULL);
-	prefix_list_add_unique(&p->virtual_network, &platform);
-}
+/* ---- timeouts ------------------------------------------------------------ */
 
 /*
  * "flowTimeouts": { "tcpEstablished": 240, "tcpTransitory": 30, "udp": 30,
@@ -308,337 +255,6 @@ static void parse_timeouts(struct ctx *c, json_t *root)
 	}
 }
 
-/* ---- application security groups --------------------------------------- */
-
-static void parse_asgs(struct ctx *c, json_t *root)
-{
-	struct policy *p = c->p;
-	const char *k, *path;
-	json_t *v = jget(root, "applicationSecurityGroups", &k), *m, *a;
-	size_t i;
-
-	if (!v || json_is_null(v))
-		return;
-	path = key_path(c, "$", k);
-	if (!json_is_object(v)) {
-		perr(c, path, "must be an object of group name -> member addresses, not %s",
-		     jtype(v));
-		return;
-	}
-	p->asgs = xcalloc(json_object_size(v), sizeof(*p->asgs));
-	json_object_foreach(v, k, m) {
-		const char *mpath = key_path(c, path, k);
-		struct asg *g = &p->asgs[p->nasgs++];
-
-		g->name = xstrdup(k);
-		if (json_is_null(m))
-			continue;
-		if (!json_is_array(m)) {
-			perr(c, mpath, "must be an array of member addresses, not %s", jtype(m));
-			continue;
-		}
-		json_array_foreach(m, i, a) {
-			struct xnsg_prefix pf;
-
-			if (host_prefix(c, a, idx_path(c, mpath, i), &pf, NULL))
-				prefix_list_add_unique(&g->members, &pf);
-		}
-	}
-}
-
-/* ---- NSG names, subnets, interfaces ---------------------------------- */
-
-static void parse_nsg_names(struct ctx *c, json_t *root)
-{
-	struct policy *p = c->p;
-	const char *k, *path, *npath;
-	json_t *v = jget(root, "networkSecurityGroups", &k), *g;
-	size_t i;
-
-	if (!v || json_is_null(v))
-		return;
-	path = key_path(c, "$", k);
-	if (!json_is_array(v)) {
-		perr(c, path, "must be an array of network security groups, not %s", jtype(v));
-		return;
-	}
-	p->nnsgs = json_array_size(v);
-	p->nsgs = xcalloc(p->nnsgs, sizeof(*p->nsgs));
-	c->nsg_objs = xcalloc(p->nnsgs, sizeof(*c->nsg_objs));
-	json_array_foreach(v, i, g) {
-		struct nsg *n = &p->nsgs[i];
-		const char *gpath = idx_path(c, path, i), *name;
-
-		n->path = xstrdup(gpath);
-		if (!json_is_object(g)) {
-			perr(c, gpath, "a network security group must be an object, not %s",
-			     jtype(g));
-			continue;
-		}
-		obj_init(c, &c->nsg_objs[i], g, gpath);
-		name = obj_str(c, &c->nsg_objs[i], "name", true, &npath);
-		if (!name)
-			continue;
-		if (nsg_find(p, name) >= 0)
-			perr(c, npath, "network security group name '%s' is already used by %s",
-			     name, p->nsgs[nsg_find(p, name)].path);
-		if (strchr(name, '/'))
-			perr(c, npath, "network security group name '%s' contains '/': Azure "
-			     "resource names cannot", name);
-		n->name = xstrdup(name);
-	}
-}
-
-/* Azure places every subnet inside its VNet; one outside is not covered
- * by the VirtualNetwork tag, so AllowVnetInBound does not hold for it. */
-static void warn_outside_vnet(struct ctx *c, const struct subnet *sn, const char *spath)
-{
-	const struct prefix_list *v = &c->p->vnet_prefixes;
-	char buf[XNSG_PREFIX_STRLEN];
-
-	if (!v->n)
-		return;
-	for (size_t i = 0; i < sn->prefixes.n; i++) {
-		bool inside = false;
-
-		for (size_t j = 0; j < v->n && !inside; j++)
-			inside = prefix_covers(&v->v[j], &sn->prefixes.v[i]);
-		if (!inside)
-			pwarn(c, spath, "subnet prefix %s lies outside virtualNetwork.addressPrefixes: "
-			      "the VirtualNetwork tag does not cover it",
-			      prefix_fmt(&sn->prefixes.v[i], buf, sizeof(buf)));
-	}
-}
-
-static void parse_subnets(struct ctx *c, json_t *root)
-{
-	struct policy *p = c->p;
-	const char *k, *path, *fpath;
-	json_t *v = jget(root, "subnets", &k), *s, *f;
-	size_t i;
-
-	if (!v || json_is_null(v))
-		return;
-	path = key_path(c, "$", k);
-	if (!json_is_array(v)) {
-		perr(c, path, "must be an array of subnets, not %s", jtype(v));
-		return;
-	}
-	p->nsubnets = json_array_size(v);
-	p->subnets = xcalloc(p->nsubnets, sizeof(*p->subnets));
-	json_array_foreach(v, i, s) {
-		struct subnet *sn = &p->subnets[i];
-		const char *spath = idx_path(c, path, i), *name;
-		struct xnsg_prefix pf;
-		bool any = false;
-		struct obj o;
-
-		sn->nsg = -1;
-		if (!json_is_object(s)) {
-			perr(c, spath, "a subnet must be an object, not %s", jtype(s));
-			continue;
-		}
-		obj_init(c, &o, s, spath);
-		name = obj_str(c, &o, "name", true, &fpath);
-		if (name) {
-			if (subnet_find(p, name) >= 0)
-				perr(c, fpath, "subnet name '%s' is already used by $.%s[%d]", name,
-				     k, subnet_find(p, name));
-			sn->name = xstrdup(name);
-		}
-		if ((f = obj_field(c, &o, "addressPrefix", &fpath))) {
-			any = true;
-			if (literal_prefix(c, f, fpath, &pf))
-				prefix_list_add(&sn->prefixes, &pf);
-		}
-		if ((f = obj_field(c, &o, "addressPrefixes", &fpath))) {
-			any = any || (json_is_array(f) && json_array_size(f));
-			literal_prefixes(c, f, fpath, &sn->prefixes);
-		}
-		if (!any)
-			perr(c, obj_fields_path(&o),
-			     "missing \"addressPrefix\" or \"addressPrefixes\"");
-		warn_outside_vnet(c, sn, spath);
-		sn->nsg = nsg_ref(c, &o);
-	}
-}
-
-static bool ifname_valid(const char *s)
-{
-	if (!*s || strlen(s) > POLICY_IFNAME_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
-		return false;
-	for (; *s; s++)
-		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
-			return false;
-	return true;
-}
-
-static void iface_add_asg(struct policy *p, struct iface *ifc, int gi)
-{
-	for (size_t i = 0; i < ifc->nasgs; i++)
-		if (!strcmp(ifc->asgs[i], p->asgs[gi].name))
-			return;
-	ifc->asgs = xrealloc(ifc->asgs, (ifc->nasgs + 1) * sizeof(*ifc->asgs));
-	ifc->asgs[ifc->nasgs++] = xstrdup(p->asgs[gi].name);
-}
-
-/*
- * An interface is in one subnet: its address a (at apath) must not lie in
- * another subnet than the one it names.  *other: the subnet the
- * addresses of an interface naming none lie in so far, -1 for none.
- */
-static void check_addr_subnet(struct ctx *c, const struct iface *ifc, const struct xnsg_addr *a,
-			      const char *apath, int *other)
-{
-	const struct policy *p = c->p;
-	char buf[XNSG_PREFIX_STRLEN];
-
-	/* The named subnet holds it: that is where it is. */
-	if (ifc->subnet >= 0 && prefix_list_contains(&p->subnets[ifc->subnet].prefixes, a))
-		return;
-	for (size_t s = 0; s < p->nsubnets; s++) {
-		/* A duplicate of the named subnet's name is reported already. */
-		if ((int)s == ifc->subnet || !p->subnets[s].name ||
-		    (ifc->subnet >= 0 &&
-		     !strcasecmp(p->subnets[s].name, p->subnets[ifc->subnet].name)) ||
-		    !prefix_list_contains(&p->subnets[s].prefixes, a))
-			continue;
-		addr_fmt(a, buf, sizeof(buf));
-		if (ifc->subnet >= 0) {
-			perr(c, apath, "address %s lies in subnet '%s', but interface '%s' is in "
-			     "subnet '%s': an interface is in one subnet", buf, p->subnets[s].name,
-			     ifc->name, p->subnets[ifc->subnet].name);
-		} else if (*other >= 0 && *other != (int)s) {
-			perr(c, apath, "address %s lies in subnet '%s', another address of "
-			     "interface '%s' in subnet '%s': an interface is in one subnet", buf,
-			     p->subnets[s].name, ifc->name, p->subnets[*other].name);
-		} else if (*other < 0) {
-			*other = (int)s;
-			pwarn(c, apath, "address %s lies in subnet '%s', but interface '%s' names "
-			      "no subnet: that subnet's NSG does not apply to it", buf,
-			      p->subnets[s].name, ifc->name);
-		}
-		return;
-	}
-}
-
-/* An interface's "applicationSecurityGroups": it joins each, and its
- * addresses become members of each. */
-static void parse_iface_asgs(struct ctx *c, const struct obj *o, struct iface *ifc)
-{
-	struct policy *p = c->p;
-	const char *fpath;
-	json_t *f, *m;
-	size_t i;
-
-	if (!(f = obj_array(c, o, "applicationSecurityGroups", &fpath)))
-		return;
-	json_array_foreach(f, i, m) {
-		int gi = asg_ref(c, m, idx_path(c, fpath, i));
-
-		if (gi < 0)
-			continue;
-		iface_add_asg(p, ifc, gi);
-		for (size_t a = 0; a < ifc->naddrs; a++) {
-			struct xnsg_prefix pf = { .family = ifc->addrs[a].family };
-
-			pf.len = pf.family == XNSG_V4 ? 32 : 128;
-			memcpy(pf.bytes, ifc->addrs[a].bytes, 16);
-			prefix_list_add_unique(&p->asgs[gi].members, &pf);
-		}
-	}
-}
-
-static void parse_one_iface(struct ctx *c, json_t *s, const char *ipath, size_t idx)
-{
-	struct policy *p = c->p;
-	struct iface *ifc = &p->ifaces[idx];
-	const char *fpath, *name, *str;
-	json_t *f, *m;
-	struct obj o;
-	size_t i;
-
-	ifc->subnet = -1;
-	ifc->nsg = -1;
-	if (!json_is_object(s)) {
-		perr(c, ipath, "an interface must be an object, not %s", jtype(s));
-		ifc->name = xstrdup("");
-		return;
-	}
-	obj_init(c, &o, s, ipath);
-	name = obj_str(c, &o, "name", true, &fpath);
-	ifc->name = xstrdup(name ? name : "");
-	if (name && !ifname_valid(name))
-		perr(c, fpath, "'%s' is not a Linux interface name (1-%d characters, no '/', "
-		     "':' or spaces)", name, POLICY_IFNAME_MAX);
-	if (name) {
-		for (i = 0; i < idx; i++) {
-			if (!strcmp(p->ifaces[i].name, name)) {
-				perr(c, fpath, "interface '%s' is already defined at "
-				     "$.interfaces[%zu] (an interface is in one subnet, with one "
-				     "definition)", name, i);
-				break;
-			}
-		}
-	}
-	if ((f = obj_field(c, &o, "subnet", &fpath))) {
-		const char *sname = ref_name(c, f, fpath, "subnets");
-
-		if (sname) {
-			ifc->subnet = subnet_find(p, sname);
-			if (ifc->subnet < 0)
-				perr(c, fpath, "unknown subnet '%s'", sname);
-		}
-	}
-	ifc->nsg = nsg_ref(c, &o);
-	if ((f = obj_array(c, &o, "ipAddresses", &fpath))) {
-		int other = -1;
-
-		ifc->addrs = xcalloc(json_array_size(f), sizeof(*ifc->addrs));
-		json_array_foreach(f, i, m) {
-			const char *apath = idx_path(c, fpath, i);
-			struct xnsg_prefix pf;
-
-			if (!host_prefix(c, m, apath, &pf, &ifc->addrs[ifc->naddrs]))
-				continue;
-			check_addr_subnet(c, ifc, &ifc->addrs[ifc->naddrs], apath, &other);
-			ifc->naddrs++;
-		}
-	}
-	if (!f || !json_array_size(f))
-		pwarn(c, ipath, "interface '%s' has no ipAddresses: application security groups "
-		      "cannot match it", ifc->name);
-	parse_iface_asgs(c, &o, ifc);
-	ifc->attach = XNSG_ATTACH_HOST;
-	if ((str = obj_str(c, &o, "attach", false, &fpath))) {
-		if (!strcasecmp(str, "peer"))
-			ifc->attach = XNSG_ATTACH_PEER;
-		else if (strcasecmp(str, "host"))
-			perr(c, fpath, "'%s' is not an attach mode: use \"host\" or \"peer\"", str);
-	}
-}
-
-static void parse_ifaces(struct ctx *c, json_t *root)
-{
-	struct policy *p = c->p;
-	const char *k, *path;
-	json_t *v = jget(root, "interfaces", &k), *s;
-	size_t i;
-
-	if (!v || json_is_null(v))
-		return;
-	path = key_path(c, "$", k);
-	if (!json_is_array(v)) {
-		perr(c, path, "must be an array of interfaces, not %s", jtype(v));
-		return;
-	}
-	p->ifaces = xcalloc(json_array_size(v), sizeof(*p->ifaces));
-	json_array_foreach(v, i, s) {
-		p->nifaces = i + 1;
-		parse_one_iface(c, s, idx_path(c, path, i), i);
-	}
-}
-
 /* ---- entry points -------------------------------------------------------- */
 
 void policy_free(struct policy *p)
@@ -657,6 +273,8 @@ void policy_free(struct policy *p)
 	free(p->tags);
 	for (size_t i = 0; i < p->nasgs; i++) {
 		free(p->asgs[i].name);
+		free(p->asgs[i].path);
+		ident_free(&p->asgs[i].ident);
 		prefix_list_free(&p->asgs[i].members);
 	}
 	free(p->asgs);
@@ -666,10 +284,13 @@ void policy_free(struct policy *p)
 		free(p->nsgs[i].rules);
 		free(p->nsgs[i].name);
 		free(p->nsgs[i].path);
+		ident_free(&p->nsgs[i].ident);
 	}
 	free(p->nsgs);
 	for (size_t i = 0; i < p->nsubnets; i++) {
 		free(p->subnets[i].name);
+		free(p->subnets[i].path);
+		ident_free(&p->subnets[i].ident);
 		prefix_list_free(&p->subnets[i].prefixes);
 	}
 	free(p->subnets);
@@ -713,7 +334,7 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	c.p->file = xstrdup(name);
 
 	check_keys(&c, root, "$");
-	check_top_keys(&c, root);
+	check_unknown_keys(&c, root);
 	parse_vnet(&c, root);
 	parse_timeouts(&c, root);
 	parse_tags(&c, root);

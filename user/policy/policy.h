@@ -45,6 +45,15 @@ const char *policy_file_strerror(int err);
 void policy_file_perm_warnings(struct diag_list *d, const char *path, const char *file,
 			       const struct stat *st);
 
+/* ---- bindings (bindings.c) ----------------------------------------- */
+
+/* The interfaces an NSG applies to, at either level: 0 means the policy
+ * filters nothing (`apply` refuses it). */
+size_t policy_filtered_ifaces(const struct policy *p);
+/* Warnings about what a valid policy binds: an NSG under no interface,
+ * and a policy that filters nothing (docs/DESIGN.md §1). */
+void policy_check_bindings(const struct policy *p, struct diag_list *d);
+
 int policy_find_iface(const struct policy *p, const char *name);
 /* Rules of one direction of an NSG: a contiguous, priority-sorted run. */
 const struct rule *nsg_rules(const struct nsg *g, enum xnsg_dir dir, size_t *n);

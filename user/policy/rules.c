@@ -130,7 +130,7 @@ static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 	if (asgs) {
 		json_array_foreach(asgs, i, v) {
 			const char *ep = idx_path(c, apath, i);
-			int gi = asg_ref(c, v, ep);
+			int gi = ref_at(c, v, ep, REF_ASG);
 
 			nasg++;
 			if (gi < 0)
@@ -375,12 +375,7 @@ static void default_side(struct addr_side *s, const char *label, const struct pr
 }
 
 /* Azure's six default rules (docs/DESIGN.md §2), in order within each direction. */
-static const struct {
-	const char *name, *desc, *src, *dst;
-	int priority;
-	enum xnsg_dir dir;
-	bool allow;
-} default_rules[] = {
+const struct default_rule default_rules[NDEFAULTS] = {
 	{ "AllowVnetInBound", "Allow inbound traffic from all VMs in VNET",
 	  "VirtualNetwork", "VirtualNetwork", 65000, XNSG_IN, true },
 	{ "AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer",
@@ -392,8 +387,6 @@ static const struct {
 	  "*", "Internet", 65001, XNSG_OUT, true },
 	{ "DenyAllOutBound", "Deny all outbound traffic", "*", "*", 65500, XNSG_OUT, false },
 };
-
-#define NDEFAULTS (sizeof(default_rules) / sizeof(default_rules[0]))
 
 static void make_default(const struct policy *p, const struct nsg *g, size_t i, struct rule *r)
 {
@@ -594,7 +587,7 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 	const char *rpath, *fpath;
 	size_t n = 0, i, j;
 	bool *ok = NULL;
-	json_t *rules, *f, *v;
+	json_t *rules, *defs, *f, *v;
 
 	if (!o->flat)
 		return;
@@ -604,6 +597,9 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 		else
 			perr(c, fpath, "must be true or false, not %s", jtype(f));
 	}
+	/* Exports list Azure's defaults: checked, never taken (docs/DESIGN.md §1). */
+	if ((defs = obj_array(c, o, "defaultSecurityRules", &fpath)))
+		check_export_defaults(c, defs, fpath);
 	rules = obj_array(c, o, "securityRules", &rpath);
 	if (rules && over_limit(c, rules, rpath))
 		return;

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unknown keys, at every level of a host policy (docs/DESIGN.md §1): a key
+ * the parser does not read is most likely a typo ("destinationPortRnages",
+ * an interface's "networkSecurityGroups"), and a typo ignored in silence
+ * is a rule that filters nothing.  Each is a warning with its JSON path
+ * and, when a known key is close, "did you mean".  What Azure's exports
+ * carry for information (ids, etags, provisioning states, the reverse
+ * references a resource lists, ...) is known and passes quietly.
+ *
+ * The schema is data: one table of keys per kind of object, each key
+ * naming the kind of what it holds.  Keys compare case-insensitively and
+ * "properties" holds the same keys as the object itself (json.c).
+ */
+#include <jansson.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "json.h"
+#include "parser.h"
+
+enum key_kind {
+	K_VALUE,    /* a value the parser reads (its type is the parser's concern) */
+	K_OBJECT,   /* an object of schema child */
+	K_ARRAY,    /* an array of objects of schema child */
+	K_FREE,     /* free-form: names chosen by the user (tags), or read elsewhere */
+	K_EITHER,   /* an object of free-form names, or an array of child objects */
+};
+
+struct schema;
+
+struct schema_key {
+	const char *key;
+	enum key_kind kind;
+	const struct schema *child;
+};
+
+struct schema {
+	const struct schema_key *keys;
+	bool resource; /* an Azure resource: its informational fields are known */
+};
+
+/* What every Azure resource (and reference) may carry for information. */
+static const char *const azure_info[] = {
+	"id", "etag", "type", "location", "tags", "provisioningState", "resourceGuid",
+	"description", "resourceGroup", "sku", "kind", "zones", "extendedLocation",
+	"systemData", "managedBy", "apiVersion", "properties", NULL,
+};
+
+#define END { NULL, K_VALUE, NULL }
+
+/* A reference: { "id": ... } or { "name": ... } (az adds resourceGroup). */
+static const struct schema ref_schema = {
+	(const struct schema_key[]){ { "name", K_VALUE, NULL }, END }, true
+};
+
+static const struct schema rule_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "priority", K_VALUE, NULL },
+		{ "direction", K_VALUE, NULL }, { "access", K_VALUE, NULL },
+		{ "protocol", K_VALUE, NULL },
+		{ "sourceAddressPrefix", K_VALUE, NULL }, { "sourceAddressPrefixes", K_VALUE, NULL },
+		{ "sourceApplicationSecurityGroups", K_ARRAY, &ref_schema },
+		{ "sourcePortRange", K_VALUE, NULL }, { "sourcePortRanges", K_VALUE, NULL },
+		{ "destinationAddressPrefix", K_VALUE, NULL },
+		{ "destinationAddressPrefixes", K_VALUE, NULL },
+		{ "destinationApplicationSecurityGroups", K_ARRAY, &ref_schema },
+		{ "destinationPortRange", K_VALUE, NULL }, { "destinationPortRanges", K_VALUE, NULL },
+		END },
+	true
+};
+
+static const struct schema nsg_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "securityRules", K_ARRAY, &rule_schema },
+		{ "defaultSecurityRules", K_ARRAY, &rule_schema },
+		{ "flushConnection", K_VALUE, NULL },
+		/* Read-only: what the NSG is bound to, as Azure lists it. */
+		{ "networkInterfaces", K_FREE, NULL }, { "subnets", K_FREE, NULL },
+		{ "flowLogs", K_FREE, NULL },
+		END },
+	true
+};
+
+static const struct schema subnet_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "addressPrefix", K_VALUE, NULL },
+		{ "addressPrefixes", K_VALUE, NULL },
+		{ "networkSecurityGroup", K_OBJECT, &ref_schema },
+		/* Read-only or unrelated to filtering. */
+		{ "ipConfigurations", K_FREE, NULL }, { "ipConfigurationProfiles", K_FREE, NULL },
+		{ "serviceEndpoints", K_FREE, NULL }, { "serviceEndpointPolicies", K_FREE, NULL },
+		{ "delegations", K_FREE, NULL }, { "privateEndpointNetworkPolicies", K_FREE, NULL },
+		{ "privateLinkServiceNetworkPolicies", K_FREE, NULL },
+		{ "routeTable", K_FREE, NULL }, { "natGateway", K_FREE, NULL },
+		{ "purpose", K_FREE, NULL }, { "resourceNavigationLinks", K_FREE, NULL },
+		{ "serviceAssociationLinks", K_FREE, NULL },
+		{ "applicationGatewayIPConfigurations", K_FREE, NULL },
+		{ "privateEndpoints", K_FREE, NULL }, { "ipAllocations", K_FREE, NULL },
+		{ "defaultOutboundAccess", K_FREE, NULL }, { "sharingScope", K_FREE, NULL },
+		{ "ipamPoolPrefixAllocations", K_FREE, NULL },
+		END },
+	true
+};
+
+static const struct schema address_space_schema = {
+	(const struct schema_key[]){
+		{ "addressPrefixes", K_VALUE, NULL }, { "ipamPoolPrefixAllocations", K_FREE, NULL },
+		END },
+	false
+};
+
+static const struct schema vnet_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "addressPrefixes", K_VALUE, NULL },
+		{ "connectedPrefixes", K_VALUE, NULL },
+		{ "addressSpace", K_OBJECT, &address_space_schema },
+		{ "subnets", K_ARRAY, &subnet_schema },
+		/* Read-only or unrelated to filtering. */
+		{ "dhcpOptions", K_FREE, NULL }, { "virtualNetworkPeerings", K_FREE, NULL },
+		{ "enableDdosProtection", K_FREE, NULL }, { "enableVmProtection", K_FREE, NULL },
+		{ "ddosProtectionPlan", K_FREE, NULL }, { "bgpCommunities", K_FREE, NULL },
+		{ "encryption", K_FREE, NULL }, { "flowTimeoutInMinutes", K_FREE, NULL },
+		{ "ipAllocations", K_FREE, NULL }, { "privateEndpointVNetPolicies", K_FREE, NULL },
+		{ "flowLogs", K_FREE, NULL }, { "defaultPublicNatGateway", K_FREE, NULL },
+		END },
+	true
+};
+
+static const struct schema ipconfig_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "privateIPAddress", K_VALUE, NULL },
+		{ "subnet", K_OBJECT, &ref_schema },
+		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
+		{ "privateIPAddressVersion", K_VALUE, NULL },
+		/* Not part of filtering: NSGs see private addresses. */
+		{ "privateIPAllocationMethod", K_FREE, NULL },
+		{ "privateIPAddressPrefixLength", K_FREE, NULL }, { "primary", K_FREE, NULL },
+		{ "publicIPAddress", K_FREE, NULL }, { "loadBalancerBackendAddressPools", K_FREE, NULL },
+		{ "loadBalancerInboundNatRules", K_FREE, NULL },
+		{ "applicationGatewayBackendAddressPools", K_FREE, NULL },
+		{ "virtualNetworkTaps", K_FREE, NULL }, { "gatewayLoadBalancer", K_FREE, NULL },
+		{ "privateLinkConnectionProperties", K_FREE, NULL },
+		END },
+	true
+};
+
+static const struct schema iface_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "subnet", K_OBJECT, &ref_schema },
+		{ "networkSecurityGroup", K_OBJECT, &ref_schema },
+		{ "ipAddresses", K_VALUE, NULL },
+		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
+		{ "attach", K_VALUE, NULL },
+		{ "ipConfigurations", K_ARRAY, &ipconfig_schema },
+		/* A NIC's own fields, read-only or unrelated to filtering. */
+		{ "macAddress", K_FREE, NULL }, { "primary", K_FREE, NULL },
+		{ "enableAcceleratedNetworking", K_FREE, NULL }, { "enableIPForwarding", K_FREE, NULL },
+		{ "virtualMachine", K_FREE, NULL }, { "dnsSettings", K_FREE, NULL },
+		{ "hostedWorkloads", K_FREE, NULL }, { "tapConfigurations", K_FREE, NULL },
+		{ "nicType", K_FREE, NULL }, { "vnetEncryptionSupported", K_FREE, NULL },
+		{ "auxiliaryMode", K_FREE, NULL }, { "auxiliarySku", K_FREE, NULL },
+		{ "disableTcpStateTracking", K_FREE, NULL }, { "allowPort25Out", K_FREE, NULL },
+		{ "privateEndpoint", K_FREE, NULL }, { "privateLinkService", K_FREE, NULL },
+		{ "migrationPhase", K_FREE, NULL }, { "workloadType", K_FREE, NULL },
+		{ "dscpConfiguration", K_FREE, NULL },
+		{ "defaultOutboundConnectivityEnabled", K_FREE, NULL },
+		END },
+	true
+};
+
+/* The array form of "applicationSecurityGroups": [{name, id, members}]. */
+static const struct schema asg_schema = {
+	(const struct schema_key[]){
+		{ "name", K_VALUE, NULL }, { "members", K_VALUE, NULL }, END },
+	true
+};
+
+static const struct schema top_schema = {
+	(const struct schema_key[]){
+		{ "virtualNetwork", K_OBJECT, &vnet_schema },
+		{ "serviceTags", K_FREE, NULL }, { "serviceTagsFile", K_VALUE, NULL },
+		{ "applicationSecurityGroups", K_EITHER, &asg_schema },
+		{ "networkSecurityGroups", K_ARRAY, &nsg_schema },
+		{ "subnets", K_ARRAY, &subnet_schema },
+		{ "interfaces", K_ARRAY, &iface_schema },
+		{ "flowTimeouts", K_FREE, NULL }, /* its unknown keys are errors there */
+		{ "$schema", K_VALUE, NULL }, { "description", K_VALUE, NULL },
+		{ "comment", K_VALUE, NULL },
+		END },
+	false
+};
+
+/* ---- did you mean ------------------------------------------------------ */
+
+static bool same_char(char a, char b)
+{
+	return (a | 32) == (b | 32); /* case-insensitive for letters, enough for keys */
+}
+
+/* Optimal string alignment distance (a transposition is one edit),
+ * case-insensitive; keys of 63 characters or more are never close. */
+static int edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int row[3][64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		/* Rows i, i - 1 and i - 2 of the table, three kept in turn. */
+		int *cur = row[i % 3], *prev = row[(i + 2) % 3], *prev2 = row[(i + 1) % 3];
+
+		cur[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int best = prev[j - 1] + !same_char(a[i - 1], b[j - 1]);
+
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && same_char(a[i - 1], b[j - 2]) &&
+			    same_char(a[i - 2], b[j - 1]) && prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
+		}
+	}
+	return row[la % 3][lb];
+}
+
+/* The known key closest to k, when close enough to be a typo of it: one
+ * edit in a short key, two from 6 characters, three from 16. */
+static const char *closest(const struct schema *s, const char *k)
+{
+	size_t len = strlen(k);
+	int limit = len < 6 ? 1 : len < 16 ? 2 : 3, bestd = limit + 1;
+	const char *best = NULL;
+
+	for (const struct schema_key *e = s->keys; e->key; e++) {
+		int d = edit_distance(k, e->key);
+
+		if (d < bestd) {
+			best = e->key;
+			bestd = d;
+		}
+	}
+	for (const char *const *i = azure_info; s->resource && *i; i++) {
+		int d = edit_distance(k, *i);
+
+		if (d < bestd) {
+			best = *i;
+			bestd = d;
+		}
+	}
+	return best;
+}
+
+/* ---- the walk ---------------------------------------------------------- */
+
+static const struct schema_key *find_key(const struct schema *s, const char *k)
+{
+	for (const struct schema_key *e = s->keys; e->key; e++)
+		if (!strcasecmp(e->key, k))
+			return e;
+	return NULL;
+}
+
+static bool is_info(const char *k)
+{
+	for (const char *const *i = azure_info; *i; i++)
+		if (!strcasecmp(*i, k))
+			return true;
+	return false;
+}
+
+static void walk(struct ctx *c, json_t *v, const char *path, const struct schema *s,
+		 bool in_props);
+
+static void walk_child(struct ctx *c, json_t *m, const char *mpath, const struct schema_key *e)
+{
+	size_t i;
+	json_t *el;
+
+	switch (e->kind) {
+	case K_OBJECT:
+		walk(c, m, mpath, e->child, false);
+		break;
+	case K_EITHER:
+		if (!json_is_array(m))
+			break; /* the object form's keys are the user's names */
+		/* fall through */
+	case K_ARRAY:
+		json_array_foreach(m, i, el)
+			walk(c, el, idx_path(c, mpath, i), e->child, false);
+		break;
+	default:
+		break;
+	}
+}
+
+static void walk(struct ctx *c, json_t *v, const char *path, const struct schema *s,
+		 bool in_props)
+{
+	const char *k;
+	json_t *m;
+
+	if (!json_is_object(v))
+		return; /* a wrong type is the parser's error */
+	json_object_foreach(v, k, m) {
+		const char *mpath = key_path(c, path, k), *near;
+		const struct schema_key *e = find_key(s, k);
+
+		if (e) {
+			walk_child(c, m, mpath, e);
+		} else if (!strcasecmp(k, "properties") && s->resource && !in_props) {
+			walk(c, m, mpath, s, true);
+		} else if (!(s->resource && is_info(k))) {
+			near = closest(s, k);
+			if (near)
+				pwarn(c, mpath, "unknown key \"%s\" ignored; did you mean \"%s\"?", k,
+				      near);
+			else
+				pwarn(c, mpath, "unknown key \"%s\" ignored", k);
+		}
+	}
+}
+
+void check_unknown_keys(struct ctx *c, json_t *root)
+{
+	walk(c, root, "$", &top_schema, false);
+}
