@@ -6,6 +6,9 @@
  *
  * One model, two renderers: the rules are first built as JSON, and the
  * plain table is printed from that JSON, so both always say the same.
+ * The JSON lists every prefix; the table shows a long expansion (the
+ * Internet tag is hundreds of prefixes) by its first few and a count,
+ * unless --expand.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -170,16 +173,36 @@ static void rule_cells(json_t *r, char *cell[NCOLS])
 	cell[COL_DPORT] = join(json_object_get(r, "destinationPorts"), ",");
 }
 
+/* show --expand: every prefix of a tag, however many. */
+static bool show_expand;
+
+/* A tag expanded to more prefixes than this (the Internet tag is hundreds,
+ * a service tag thousands) is shown by its first few and a count. */
+#define SHOW_PREFIXES_COMPACT 6
+
 /* "source = 1.0.0.0/8 ..." under a rule, when the expansion says more
  * than the labels (tags, ASGs); '*' needs none.  A new string or NULL. */
 static char *expansion(json_t *side, const char *what, const char *labels)
 {
-	char *prefixes = join(json_object_get(side, "prefixes"), " ");
-	char *plain = join(json_object_get(side, "prefixes"), ",");
-	char *line = NULL;
+	json_t *all = json_object_get(side, "prefixes"), *shown = all;
+	size_t n = json_array_size(all);
+	char *prefixes, *plain = join(all, ","), *line;
 
-	if (!json_is_true(json_object_get(side, "any")) && strcmp(plain, labels))
+	if (!show_expand && n > SHOW_PREFIXES_COMPACT) {
+		shown = json_array();
+		for (size_t i = 0; i < SHOW_PREFIXES_COMPACT; i++)
+			json_array_append(shown, json_array_get(all, i));
+	}
+	prefixes = join(shown, " ");
+	if (json_is_true(json_object_get(side, "any")) || !strcmp(plain, labels))
+		line = NULL;
+	else if (shown != all)
+		line = xasprintf("        %s = %s ... (%zu prefixes; --expand lists them)", what,
+				 prefixes, n);
+	else
 		line = xasprintf("        %s = %s", what, prefixes[0] ? prefixes : "(nothing)");
+	if (shown != all)
+		json_decref(shown);
 	free(prefixes);
 	free(plain);
 	return line;
@@ -245,6 +268,7 @@ static void print_iface(json_t *ifc)
 
 struct show_args {
 	const char *file, *ifname;
+	bool expand;
 };
 
 static int do_show(const void *args)
@@ -271,6 +295,7 @@ static int do_show(const void *args)
 		cli_error("%s: cannot expand the Internet tag: %s", a->file, strerror(-err));
 		goto out;
 	}
+	show_expand = a->expand;
 	j = show_json(p, only, &internet);
 	if (xnsg_json) {
 		cli_print_json(j, JSON_INDENT(2));
@@ -290,6 +315,8 @@ static const struct cli_opt show_opts[] = {
 	CLI_POSITIONAL(struct show_args, file, "POLICY"),
 	CLI_OPTION(struct show_args, ifname, STRING, "interface", .short_name = 'i', .arg = "IF",
 		   .help = "only this interface (its name in the policy)"),
+	CLI_OPTION(struct show_args, expand, FLAG, "expand",
+		   .help = "list every prefix of a tag or ASG (else the first 6 and a count)"),
 	CLI_JSON_OPTION("print the rules as JSON"),
 	CLI_END
 };
