@@ -22,8 +22,10 @@
  *
  * genpolicy reads XNSG_BENCH_IF (interface name), XNSG_BENCH_DENY_LAST
  * (the last rule denies UDP to port 443, like the peers' drop rule) and
- * XNSG_BENCH_ONE_LEVEL (NIC NSG only) and XNSG_BENCH_VARIANT (every
- * missing rule's port moved by one: the same policy, changed).
+ * XNSG_BENCH_ONE_LEVEL (NIC NSG only), XNSG_BENCH_VARIANT (every
+ * missing rule's port moved by one: the same policy, changed) and
+ * XNSG_BENCH_IFACES=N (N interfaces XNSG_BENCH_IF0.. sharing the NSGs,
+ * in a subnet 10.9.0.0/16: a container host).
  *
  * Every figure is measured side by side in one run; run.sh repeats and
  * takes medians.
@@ -45,6 +47,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <jansson.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 
@@ -100,6 +103,40 @@ static char *policy_json(int rules, enum gen_shape shape, const char *tags_file)
 	return gen_bench_policy_json(&rng, &o);
 }
 
+/*
+ * The policy's one interface made n (XNSG_BENCH_IFACES): IFn, each with
+ * its own address in a subnet widened to 10.9.0.0/16.  Takes text; a new
+ * text, or NULL.
+ */
+static char *with_ifaces(char *text, int n)
+{
+	json_t *p = text ? json_loads(text, 0, NULL) : NULL, *ifs = json_array(), *one;
+	char *out = NULL;
+
+	free(text);
+	one = json_array_get(json_object_get(p, "interfaces"), 0);
+	if (!one || n < 1 || n > 250 * 250)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		json_t *x = json_deep_copy(one);
+		char name[IF_NAMESIZE], ip[32];
+
+		snprintf(name, sizeof(name), "%s%d", bench_if(), i);
+		snprintf(ip, sizeof(ip), "10.9.%d.%d", 1 + i / 250, 4 + i % 250);
+		json_object_set_new(x, "name", json_string(name));
+		json_object_set_new(x, "ipAddresses", json_pack("[s]", ip));
+		json_array_append_new(ifs, x);
+	}
+	json_object_set(p, "interfaces", ifs);
+	json_object_set_new(json_array_get(json_object_get(p, "subnets"), 0), "addressPrefix",
+			    json_string("10.9.0.0/16"));
+	out = json_dumps(p, JSON_COMPACT);
+out:
+	json_decref(ifs);
+	json_decref(p);
+	return out;
+}
+
 /* DIR/NAME holding text (NULL: out of memory); 0 or -errno. */
 static int write_file(const char *dir, const char *name, char *text)
 {
@@ -123,6 +160,7 @@ static int cmd_genpolicy(int argc, char **argv)
 {
 	int rules, prefixes = 0;
 	const char *dir;
+	char *text;
 
 	if (argc < 3)
 		return 2;
@@ -132,10 +170,10 @@ static int cmd_genpolicy(int argc, char **argv)
 	dir = argv[argc - 1];
 	if (prefixes && write_file(dir, "ServiceTags.json", gen_bench_tags_json(prefixes)))
 		return 1;
-	return write_file(dir, "policy.json",
-			  policy_json(rules, GEN_SHAPE_LAST, prefixes ? "ServiceTags.json" : NULL))
-		       ? 1
-		       : 0;
+	text = policy_json(rules, GEN_SHAPE_LAST, prefixes ? "ServiceTags.json" : NULL);
+	if (getenv("XNSG_BENCH_IFACES"))
+		text = with_ifaces(text, atoi(getenv("XNSG_BENCH_IFACES")));
+	return write_file(dir, "policy.json", text) ? 1 : 0;
 }
 
 /* ---- classifier cost ------------------------------------------------ */

@@ -416,6 +416,70 @@ def control_section(control, ctmem, md):
                "header, bucket and LRU list. `--max-flows N` scales it linearly.", ""]
 
 
+def ms(v):
+    return fmt(v * 1e3 if num(v) else None, ".1f")
+
+
+def goal_row(md, goal, target, before, after, ok):
+    met = "-" if ok is None else ("met" if ok else "**not met**")
+    md.append(f"| {goal} | {target} | {before} | {after} | {met} |")
+
+
+def goals_section(goals, md):
+    """The control-plane goals of bench/run.sh's goals(): this build, and the
+    baseline build (BENCH_BASELINE) when one was measured beside it."""
+    load = [r for r in goals if r.get("case") == "load"]
+    big = next((r for r in goals if r.get("case") == "big"), {})
+    ifs = next((r for r in goals if r.get("case") == "ifaces"), {})
+    base = any(num(r.get("apply_baseline_s")) for r in goals)
+    md += ["## 5. Control plane against the peers, and the control-plane goals", "",
+           "Each xnsg measured here (this build" + (", and a baseline build of an earlier commit "
+           "(`BENCH_BASELINE`) beside it, in turn within every repetition, each with its own pin "
+           "directory" if base else "") + ") and each peer loads rules from nothing: the side-by-side "
+           "rules of section 3 (one NSG of N rules, the last drops the frames; the peers' files are "
+           "section 3's). *nft -f*: the interval set, and the linear chain; *iptables-restore*: the "
+           "raw table; *xnsg apply*: first apply on a detached interface (the maps created, the programs "
+           "loaded and verified, tables written, hooks attached); *xnsg update*: apply of the changed "
+           "policy (every missing rule's port moved by one) over the live one. Wall-clock milliseconds "
+           "of the command run in the receiver's namespace (`ip netns exec` included, alike for all), "
+           "median of the runs; *x nft set*: ratio to `nft -f` of the interval set in the same run.", "",
+           "| rules | nft -f set ms | nft -f linear ms | iptables-restore ms | xnsg apply ms | x nft set "
+           "| xnsg update ms | x nft set |" + (" baseline apply ms | baseline update ms |" if base else ""),
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if base else "")]
+    for r in load:
+        row = (f"| {r.get('rules')} | {ms(r.get('nftset_s'))} | {ms(r.get('nftlin_s'))} | {ms(r.get('ipt_s'))} "
+               f"| {ms(r.get('apply_this_s'))} | {ratio(r.get('apply_this_s'), r.get('nftset_s'))} "
+               f"| {ms(r.get('update_this_s'))} | {ratio(r.get('update_this_s'), r.get('nftset_s'))} |")
+        if base:
+            row += f" {ms(r.get('apply_baseline_s'))} | {ms(r.get('update_baseline_s'))} |"
+        md.append(row)
+    md += ["", f"*2 x 4,000 + tag*: two NSGs (subnet, NIC) of 4,000 rules with a {fmt(big.get('prefixes'), ',.0f')}-prefix "
+           "service tag (section 4's largest case): first apply, then three updates (alternating versions) while "
+           "the generator sends through the interface (drops other than by a rule during them: "
+           f"{', '.join(fmt(x, ',.0f') for x in big.get('other_drops', [])) or '-'}). "
+           f"*{fmt(ifs.get('ifaces'), '.0f')} interfaces*: veth pairs under one policy of two NSGs of 100 rules: "
+           "apply to all from nothing; re-apply (every interface named); add one interface (`apply -i` of the "
+           "policy naming it, over the policy without it); `detach --all`.", "",
+           "| goal | target | " + ("baseline | " if base else "before | ") + "this build | |",
+           "| --- | ---: | ---: | ---: | --- |"]
+    for r in load:
+        n = r.get("rules")
+        for k in ("apply", "update"):
+            a, b, nft = r.get(f"{k}_this_s"), r.get(f"{k}_baseline_s"), r.get("nftset_s")
+            goal_row(md, f"{k} of {n} rules, x nft -f (set)", "<= 1.00",
+                     ratio(b, nft), ratio(a, nft), a / nft <= 1.0 if num(a) and num(nft) and nft else None)
+    for k, what in (("apply", "apply of 2 x 4,000 rules + tag"), ("update", "update of it under traffic")):
+        a, b = big.get(f"{k}_this_s"), big.get(f"{k}_baseline_s")
+        goal_row(md, what + ", ms", "<= 250", ms(b), ms(a), a <= 0.25 if num(a) else None)
+    n = fmt(ifs.get("ifaces"), ".0f")
+    for k, what, lim in (("apply", f"apply to {n} interfaces, ms", 1.0), ("addone", "add one interface, ms", 0.05),
+                         ("reapply", f"re-apply to {n} interfaces, ms", None), ("detach", f"detach {n} interfaces, ms", None)):
+        a, b = ifs.get(f"{k}_this_s"), ifs.get(f"{k}_baseline_s")
+        goal_row(md, what, f"<= {lim * 1e3:.0f}" if lim else "-", ms(b), ms(a),
+                 a <= lim if lim and num(a) else None)
+    md.append("")
+
+
 def main():
     src, outdir, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
     rows = load_rows(src)
@@ -423,6 +487,7 @@ def main():
     pps = [r for r in rows if r.get("kind") == "pps"]
     control = [r for r in rows if r.get("kind") == "control"]
     ctmem = [r for r in rows if r.get("kind") == "ctmem"]
+    goals = [r for r in rows if r.get("kind") == "goal" and not r.get("failed")]
     timing = next((r for r in rows if r.get("kind") == "timing"), {})
     failures = [r for r in rows if r.get("failed")]
     machine = {
@@ -469,6 +534,8 @@ def main():
         pps_section(pps, md, timing.get("max_wait", 0.02))
     if control or ctmem:
         control_section(control, ctmem, md)
+    if goals:
+        goals_section(goals, md)
 
     os.makedirs(os.path.join(outdir, "plots"), exist_ok=True)
     plots = []

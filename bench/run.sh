@@ -10,7 +10,11 @@
 # row saying so (and why) in RESULTS.md; it never stops the run.
 #
 # Environment: BENCH_KEEP=1 keeps the work directory (logs, policies);
-# BENCH_CPU (default 0) is the CPU the generator is pinned to.
+# BENCH_CPU (default 0) is the CPU the generator is pinned to;
+# BENCH_PARTS (default "classify packets control goals") the parts run;
+# BENCH_BASELINE=DIR another build directory (say, of the commit before a
+# change) whose xnsg the control-plane goals measure side by side with
+# this one, in the same run.
 set -u
 BUILD=$(realpath "${1:-build}")
 QUICK=0; [ "${2:-}" = "--quick" ] && QUICK=1
@@ -428,13 +432,162 @@ control_plane() {
 	fi
 }
 
+# ---- control-plane goals -------------------------------------------------
+# Each xnsg (this build, and BENCH_BASELINE's when set) in turn within every
+# repetition, each with its own pin directory:
+#   load     the side-by-side rules (one NSG of N rules, the last drops) from
+#            nothing: nft -f (interval set, linear chain), iptables-restore,
+#            xnsg apply (first, on a detached interface: maps created,
+#            programs loaded and verified) and xnsg update (apply of the
+#            changed policy over the live one)
+#   big      2 NSGs x 4,000 rules + a 100,000-prefix tag: first apply, then
+#            updates while the generator sends through the interface
+#   ifaces   IFACES veth pairs under one policy (2 NSGs x 100 rules): apply to
+#            all from nothing, re-apply (every interface), add one interface
+#            (apply -i of the policy naming it over the policy without it),
+#            detach --all
+# Times are wall clock of the command run in the receiver's namespace (ip
+# netns exec included, alike for every tool); medians of GOAL_REPS.
+if [ $QUICK -eq 1 ]; then LOAD_COUNTS=(1000); GOAL_REPS=1; IFACES=100; else LOAD_COUNTS=(1000 4000); GOAL_REPS=5; IFACES=500; fi
+part() { [[ " ${BENCH_PARTS:-classify packets control goals} " == *" $1 "* ]]; }
+GOAL_BINS=("$XNSG")
+[ -n "${BENCH_BASELINE:-}" ] && GOAL_BINS+=("$(realpath "$BENCH_BASELINE")/xnsg")
+label_of() { [ "$1" = "$XNSG" ] && echo this || echo baseline; }
+# Run xnsg binary $1 with its own pin directory and record: xb BIN ARGS...
+xb() { local b=$1; shift; XNSG_PIN_DIR="$WORK/bpf/goal-$(label_of "$b")" XNSG_STATE_DIR="$WORK/run-$(label_of "$b")" R "$b" "$@"; }
+csv() { local IFS=,; echo "$*"; }
+
+goal_policies() {
+	local n
+	for n in "${LOAD_COUNTS[@]}"; do
+		xnsg_policy "$n" || return 1
+		[ -f "$WORK/polb$n/policy.json" ] || { mkdir -p "$WORK/polb$n" &&
+			XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 XNSG_BENCH_VARIANT=1 "$TOOL" genpolicy "$n" "$WORK/polb$n"; } || return 1
+	done
+	mkdir -p "$WORK/big/a" "$WORK/big/b" "$WORK/if/all" "$WORK/if/less"
+	XNSG_BENCH_ONE_LEVEL=0 "$TOOL" genpolicy 4000 100000 "$WORK/big/a" &&
+		XNSG_BENCH_ONE_LEVEL=0 XNSG_BENCH_VARIANT=1 "$TOOL" genpolicy 4000 100000 "$WORK/big/b" &&
+		XNSG_BENCH_IF=xb XNSG_BENCH_IFACES=$IFACES "$TOOL" genpolicy 100 "$WORK/if/all" &&
+		XNSG_BENCH_IF=xb XNSG_BENCH_IFACES=$((IFACES - 1)) "$TOOL" genpolicy 100 "$WORK/if/less"
+}
+
+# One repetition of the load pairing at N rules: appends to the arrays
+# named L_<tool>_<N>.
+goal_load_rep() { # N
+	local n=$1 t b l f
+	f=$(rulefile nftset "$n" gen_nft_set "$n") && t=$(elapsed R nft -f "$f") && eval "L_nftset_$n+=($t)"; unrules_nft_set
+	f=$(rulefile nft "$n" gen_nft_linear "$n") && t=$(elapsed R nft -f "$f") && eval "L_nftlin_$n+=($t)"; unrules_nft_linear
+	f=$(rulefile ipt "$n" gen_iptables "$n") && t=$(elapsed R iptables-restore "$f") && eval "L_ipt_$n+=($t)"; unrules_iptables
+	for b in "${GOAL_BINS[@]}"; do
+		l=$(label_of "$b")
+		t=$(elapsed xb "$b" apply "$WORK/pol$n/policy.json") || { note "  load $n: $l apply: $(why "$WORK/last.log")"; xb "$b" detach --all >/dev/null 2>&1; continue; }
+		eval "L_apply_${l}_$n+=($t)"
+		t=$(elapsed xb "$b" apply "$WORK/polb$n/policy.json") && eval "L_update_${l}_$n+=($t)"
+		xb "$b" detach --all >/dev/null 2>&1
+	done
+}
+
+# One repetition of the big policy: first apply, then updates b, a, b...
+# under traffic; appends to B_apply_<label>, B_update_<label>.
+goal_big_rep() {
+	local b l t v k
+	for b in "${GOAL_BINS[@]}"; do
+		l=$(label_of "$b")
+		t=$(elapsed xb "$b" apply "$WORK/big/a/policy.json") || { note "  big: $l apply: $(why "$WORK/last.log")"; xb "$b" detach --all >/dev/null 2>&1; continue; }
+		eval "B_apply_$l+=($t)"
+		S taskset -c "$CPU" "$TOOL" pktgen s0 "$(R cat /sys/class/net/r0/address)" 5 256 > "$WORK/goal-gen.log" 2>&1 &
+		local gen=$!
+		sleep 0.3
+		v=b
+		for ((k = 0; k < 3; k++)); do
+			t=$(elapsed xb "$b" apply "$WORK/big/$v/policy.json") && eval "B_update_$l+=($t)"
+			[ $v = b ] && v=a || v=b
+		done
+		wait "$gen"
+		local dr
+		dr=$(goal_drops "$b") && [ -n "$dr" ] && B_drops+=("$dr")
+		xb "$b" detach --all >/dev/null 2>&1
+	done
+}
+
+# Drops by reasons other than a rule, from binary $1's stats.
+goal_drops() {
+	xb "$1" stats --json 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["drops"]
+print(sum(v["packets"] for k, v in d.items() if k not in ("rule_deny", "rule-deny", "rule")))' 2>/dev/null
+}
+
+goal_ifaces_rep() {
+	local b l t last=xb$((IFACES - 1))
+	for b in "${GOAL_BINS[@]}"; do
+		l=$(label_of "$b")
+		t=$(elapsed xb "$b" apply "$WORK/if/all/policy.json") || { note "  ifaces: $l apply: $(why "$WORK/last.log")"; xb "$b" detach --all >/dev/null 2>&1; continue; }
+		eval "I_apply_$l+=($t)"
+		t=$(elapsed xb "$b" apply "$WORK/if/all/policy.json") && eval "I_reapply_$l+=($t)"
+		xb "$b" detach --all >/dev/null 2>&1
+		xb "$b" apply "$WORK/if/less/policy.json" >/dev/null 2>&1
+		t=$(elapsed xb "$b" apply -i "$last" "$WORK/if/all/policy.json") && eval "I_addone_$l+=($t)"
+		t=$(elapsed xb "$b" detach --all) && eval "I_detach_$l+=($t)"
+	done
+}
+
+# "[a,b,c]" of an array by name, and its median.
+runs_of() { local -n a=$1; echo "[$(csv "${a[@]}")]"; }
+median_of() { local -n a=$1; median "${a[@]}"; }
+
+goals() {
+	local r n l i
+	if ! goal_policies > "$WORK/goal-gen.log" 2>&1; then
+		emit kind=goal case=failed failed="genpolicy: $(why "$WORK/goal-gen.log")"; return
+	fi
+	for ((i = 0; i < IFACES; i++)); do echo "link add xb$i type veth peer name xq$i netns $NS_S"; done > "$WORK/ifaces.batch"
+	R ip -batch "$WORK/ifaces.batch" > "$WORK/ifaces.log" 2>&1 || note "  ifaces: $(why "$WORK/ifaces.log")"
+	for n in "${LOAD_COUNTS[@]}"; do
+		eval "L_nftset_$n=() L_nftlin_$n=() L_ipt_$n=()"
+		for l in this baseline; do eval "L_apply_${l}_$n=() L_update_${l}_$n=()"; done
+	done
+	B_drops=()
+	for l in this baseline; do eval "B_apply_$l=() B_update_$l=() I_apply_$l=() I_reapply_$l=() I_addone_$l=() I_detach_$l=()"; done
+	for ((r = 0; r < GOAL_REPS; r++)); do
+		for n in "${LOAD_COUNTS[@]}"; do goal_load_rep "$n"; done
+		goal_big_rep
+		goal_ifaces_rep
+	done
+	for n in "${LOAD_COUNTS[@]}"; do
+		local args=(kind=goal case=load rules="#$n")
+		for l in nftset nftlin ipt; do args+=("${l}_s=#$(median_of "L_${l}_$n")" "${l}_runs=$(runs_of "L_${l}_$n")"); done
+		for l in this baseline; do
+			args+=("apply_${l}_s=#$(median_of "L_apply_${l}_$n")" "apply_${l}_runs=$(runs_of "L_apply_${l}_$n")"
+			       "update_${l}_s=#$(median_of "L_update_${l}_$n")" "update_${l}_runs=$(runs_of "L_update_${l}_$n")")
+		done
+		emit "${args[@]}"
+	done
+	local args=(kind=goal case=big rules="#4000" prefixes="#100000" other_drops="[$(csv "${B_drops[@]}")]")
+	for l in this baseline; do
+		args+=("apply_${l}_s=#$(median_of "B_apply_$l")" "apply_${l}_runs=$(runs_of "B_apply_$l")"
+		       "update_${l}_s=#$(median_of "B_update_$l")" "update_${l}_runs=$(runs_of "B_update_$l")")
+	done
+	emit "${args[@]}"
+	args=(kind=goal case=ifaces ifaces="#$IFACES")
+	for l in this baseline; do
+		for k in apply reapply addone detach; do
+			args+=("${k}_${l}_s=#$(median_of "I_${k}_$l")" "${k}_${l}_runs=$(runs_of "I_${k}_$l")")
+		done
+	done
+	emit "${args[@]}"
+	note "  goals: $(tail -n $((${#LOAD_COUNTS[@]} + 2)) "$JSONL" | tr '\n' ' ' | cut -c1-600)"
+	for ((i = 0; i < IFACES; i++)); do echo "link del xb$i"; done > "$WORK/ifaces.batch"
+	R ip -batch "$WORK/ifaces.batch" >/dev/null 2>&1
+}
+
 # ---- main ---------------------------------------------------------------
 
 note "bench: machine $(uname -r), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 setup || { echo "bench: setup failed"; exit 1; }
 note "bench: classifier cost (BPF_PROG_TEST_RUN)"
 T0=$(date +%s.%N)
-if "$TOOL" classify $([ $QUICK -eq 1 ] && echo --quick) > "$WORK/classify.out" 2> "$WORK/classify.log"; then :; else
+if ! part classify; then :; elif "$TOOL" classify $([ $QUICK -eq 1 ] && echo --quick) > "$WORK/classify.out" 2> "$WORK/classify.log"; then :; else
 	emit kind=classify case=failed failed="xnsg-bench classify: $(why "$WORK/classify.log")"
 fi
 while read -r line; do
@@ -443,14 +596,16 @@ while read -r line; do
 	else
 		emit kind=classify case=failed failed="unparsable output: ${line:0:200}"
 	fi
-done < "$WORK/classify.out"
+done < <(cat "$WORK/classify.out" 2>/dev/null)
 T1=$(date +%s.%N)
 note "bench: side by side on real packets (${SECS}s x $REPS per point)"
 RETRIES_USED=0
-side_by_side
+part packets && side_by_side
 T2=$(date +%s.%N)
 note "bench: control plane"
-control_plane
+part control && control_plane
+note "bench: control-plane goals (${GOAL_BINS[*]})"
+part goals && goals
 T3=$(date +%s.%N)
 emit kind=timing classify_s="#$(pyf "round($T1 - $T0, 1)")" pps_s="#$(pyf "round($T2 - $T1, 1)")" \
 	control_s="#$(pyf "round($T3 - $T2, 1)")" total_s="#$(pyf "round($T3 - $T_START, 1)")" \
