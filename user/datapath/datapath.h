@@ -112,6 +112,9 @@ int dp_write_config(struct dp *dp, const struct flow_timeouts *to);
 void dp_wait_readers(void);
 /* Carry slot `from`'s per-rule counters into slot `to` (then zero `from`). */
 int dp_counter_move(struct dp *dp, __u32 from, __u32 to);
+/* The same for n slots from[i] -> to[i]: one batch read of the old slots,
+ * then a move of only those that counted something. */
+int dp_counters_move(struct dp *dp, const __u32 *from, const __u32 *to, size_t n);
 
 /* ---- hooks.c -------------------------------------------------------- */
 

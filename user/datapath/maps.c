@@ -211,3 +211,50 @@ out:
 	free(b);
 	return err;
 }
+
+/* The per-CPU counters of slots [lo, lo + n) into v (n x ncpu), in one
+ * batch lookup where the kernel has it, else one lookup each. */
+static int counters_read(int fd, __u32 lo, __u32 n, struct xnsg_counter *v, int ncpu)
+{
+	__u32 *keys = xcalloc(n, sizeof(*keys)), prev = lo - 1, out, count = n;
+	int err = 0;
+
+	if (bpf_map_lookup_batch(fd, lo ? &prev : NULL, &out, keys, v, &count, NULL) &&
+	    errno != ENOENT)
+		count = 0;
+	for (__u32 i = 0; i < n && !err; i++) /* the batch's keys are lo, lo + 1, ... */
+		if (i >= count || keys[i] != lo + i)
+			err = bpf_map_lookup_elem(fd, &(__u32){ lo + i }, v + (size_t)i * ncpu)
+				      ? -errno : 0;
+	free(keys);
+	return err;
+}
+
+int dp_counters_move(struct dp *dp, const __u32 *from, const __u32 *to, size_t n)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	__u32 lo = UINT32_MAX, hi = 0;
+	struct xnsg_counter *v;
+
+	if (!n)
+		return 0;
+	if (ncpu <= 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		lo = from[i] < lo ? from[i] : lo;
+		hi = from[i] > hi ? from[i] : hi;
+	}
+	v = xcalloc((size_t)(hi - lo + 1) * (size_t)ncpu, sizeof(*v));
+	if (counters_read(dp->fd_rule_stats, lo, hi - lo + 1, v, ncpu)) {
+		free(v);
+		v = NULL; /* cannot tell which counted: move them all */
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!v || !counters_zero(v + (size_t)(from[i] - lo) * ncpu, ncpu)) {
+			int e = dp_counter_move(dp, from[i], to[i]);
+
+			err = err ? err : e;
+		}
+	free(v);
+	return err;
+}
