@@ -46,6 +46,8 @@ struct txn {
 	const struct compiled *c;
 	const struct apply_opts *o;
 	struct dp dp;
+	bool opened;            /* dp is open (its skeleton may be NULL: reused programs) */
+	bool closable;          /* dp_open() was called: until then dp holds fd 0, not "none" */
 	json_t *st;             /* the record */
 	struct xnsg_active act; /* what the kernel enforced before */
 	__u32 gen, serial;      /* the generation written, its apply serial */
@@ -355,6 +357,8 @@ static int prepare(struct txn *t)
 		return err;
 	t->was_pinned = dp_is_pinned();
 	err = dp_open(&t->dp, DP_PINNED, t->o->max_flows);
+	t->closable = true;
+	t->opened = !err;
 	if (!err)
 		err = dp_active_read(&t->dp, &t->act);
 	/* Always the idle generation, even on a first apply: hooks attached
@@ -421,7 +425,7 @@ static void after_commit(struct txn *t)
  * record loses what this apply added, and a first apply leaves no pins. */
 static void abort_txn(struct txn *t)
 {
-	if (!t->dp.skel)
+	if (!t->opened)
 		return;
 	dp_clear_gen(&t->dp, t->gen);
 	if (!t->was_pinned) {
@@ -460,7 +464,8 @@ int apply_policy_locked(const struct policy *p, const struct compiled *c,
 		err = record(&t, false);
 		apply_step("recorded");
 	}
-	dp_close(&t.dp);
+	if (t.closable)
+		dp_close(&t.dp);
 	json_decref(t.st);
 	free(t.ifs);
 	return err;

@@ -78,12 +78,33 @@ static int count_found(unsigned int ifindex, const struct dp_hooks *h, void *arg
 	return 0;
 }
 
-/* The last interface gone: pins and record too. */
-static int finish(struct detach *d)
+/* Whether the record still lists an interface that exists. */
+static bool others_recorded(json_t *st)
+{
+	json_t *j;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "interfaces"), i, j)
+		if (if_nametoindex(json_string_value(json_object_get(j, "name")) ?: ""))
+			return true;
+	return false;
+}
+
+/*
+ * The last interface gone: pins and record too.  Whether it was the last
+ * is the kernel's word (a scan of every interface's hooks, so that a lost
+ * record cannot leave pins behind); after a detach of one interface, an
+ * existing interface still recorded already says no without the scan,
+ * which costs a link dump per host interface (O(n^2) for n containers).
+ */
+static int finish(struct detach *d, bool one)
 {
 	size_t left = 0;
 
-	dp_hooks_scan(&d->dp, count_found, &left);
+	if (one && others_recorded(d->st))
+		left = 1;
+	else
+		dp_hooks_scan(&d->dp, count_found, &left);
 	if (left || d->err) {
 		if (d->err)
 			pr_err("some interfaces could not be detached; their pins and record stay");
@@ -137,7 +158,7 @@ int apply_detach_locked(const char *ifname, json_t *detached, bool missing_ok)
 		if (!err) {
 			if (!ifname) /* recorded but without hooks now: nothing to remove */
 				json_object_set_new(d.st, "interfaces", json_array());
-			err = finish(&d);
+			err = finish(&d, ifname != NULL);
 		}
 	}
 	dp_close(&d.dp);
