@@ -20,9 +20,11 @@ run lint tests/lint/run.sh
 if [ "$(id -u)" -ne 0 ]; then
 	echo "==== bpf: SKIP: needs root (BPF_PROG_TEST_RUN)"
 	echo "==== e2e: SKIP: needs root (network namespaces)"
+	echo "==== e2e-flowlog: SKIP: needs root (network namespaces)"
 else
 	run bpf "$build/tests/bpf-tests"
 	[ -x tests/e2e/run.sh ] && run e2e tests/e2e/run.sh "$build/xnsg"
+	[ -x tests/e2e/flowlog.sh ] && run e2e-flowlog tests/e2e/flowlog.sh "$build/xnsg"
 	run e2e-cni tests/e2e/cni.sh "$build/xnsg"
 	run e2e-daemon tests/e2e/daemon.sh "$build/xnsg"
 fi

@@ -24,9 +24,12 @@ struct flowlog_args {
 	bool once;
 };
 
+#define FORMAT_BOTH 3 /* both formats under DIR: v2 readers keep working while v4 comes */
+
 static const struct cli_word format_words[] = {
 	{ "vnet-v4", FLOWLOG_AZURE_VNET_V4 + 1 },
 	{ "nsg-v2", FLOWLOG_AZURE_NSG_V2 + 1 },
+	{ "both", FORMAT_BOTH },
 	{ NULL, 0 },
 };
 
@@ -35,9 +38,9 @@ static const struct cli_opt flowlog_opts[] = {
 		   .help = "JSON lines to FILE (appended; reopened on SIGHUP) or stdout"),
 	CLI_OPTION(struct flowlog_args, azure, STRING, "azure", .arg = "DIR",
 		   .help = "Azure flow-log blobs (hourly PT1H.json) under DIR"),
-	CLI_OPTION(struct flowlog_args, azure_format, ENUM, "azure-format", .arg = "vnet-v4|nsg-v2",
-		   .words = format_words,
-		   .help = "VNet flow logs v4 (default) or NSG flow logs v2"),
+	CLI_OPTION(struct flowlog_args, azure_format, ENUM, "azure-format",
+		   .arg = "vnet-v4|nsg-v2|both", .words = format_words,
+		   .help = "VNet flow logs v4 (default), NSG flow logs v2, or both"),
 	CLI_OPTION(struct flowlog_args, ipfix, STRING, "ipfix", .arg = "HOST:PORT",
 		   .help = "IPFIX over UDP to a collector ([IPV6]:PORT for IPv6)"),
 	CLI_OPTION(struct flowlog_args, interval, UINT, "interval", .arg = "S", .min = 1,
@@ -143,7 +146,9 @@ static int do_flowlog(const void *args)
 	const struct flowlog_args *a = args;
 	struct flowlog_export_opts o = {
 		.jsonl = a->jsonl, .azure_dir = a->azure, .ipfix = a->ipfix,
-		.azure_format = a->azure_format ? a->azure_format - 1 : FLOWLOG_AZURE_VNET_V4,
+		.azure_format = a->azure_format && a->azure_format != FORMAT_BOTH
+					? a->azure_format - 1 : FLOWLOG_AZURE_VNET_V4,
+		.azure_both = a->azure_format == FORMAT_BOTH,
 		.interval_s = a->interval, .deny_rate = a->deny_rate,
 		.ipfix_template_s = a->templates, .what = "flowlog",
 	};

@@ -25,7 +25,7 @@
  * (the kernel's wake-ups are adaptive: none while the consumer lags). */
 #define POLL_MAX_MS 500
 
-static const char *const out_names[FL_OUTS] = { "jsonl", "azure", "ipfix" };
+static const char *const out_names[FL_OUTS] = { "jsonl", "azure", "azure-nsg-v2", "ipfix" };
 
 void fl_emit(struct flowlog_export *x, const struct flowlog_record *r)
 {
@@ -86,6 +86,7 @@ static void stats_value(const struct flowlog_export *x, struct xnsg_fl_stats *v)
 	static const int slot[FL_OUTS][3] = {
 		{ XNSG_FLS_JSONL_EXPORTED, XNSG_FLS_JSONL_FAILED, -1 },
 		{ XNSG_FLS_AZURE_EXPORTED, XNSG_FLS_AZURE_FAILED, XNSG_FLS_AZURE_SKIPPED },
+		{ XNSG_FLS_AZURE_EXPORTED, XNSG_FLS_AZURE_FAILED, XNSG_FLS_AZURE_SKIPPED },
 		{ XNSG_FLS_IPFIX_EXPORTED, XNSG_FLS_IPFIX_FAILED, -1 },
 	};
 	const struct flowlog_export_summary *s = &x->sum;
@@ -123,7 +124,7 @@ static void stats_save(struct flowlog_export *x)
 		pr_debug("flowlog: cannot save the counters");
 }
 
-static int open_outputs(struct flowlog_export *x, const struct flowlog_export_opts *o)
+static struct flowlog_exporter *open_one(int kind, const struct flowlog_export_opts *o)
 {
 	struct flowlog_jsonl_opts j = { .path = o->jsonl };
 	struct flowlog_azure_opts a = { .dir = o->azure_dir, .format = o->azure_format,
@@ -131,17 +132,32 @@ static int open_outputs(struct flowlog_export *x, const struct flowlog_export_op
 	struct flowlog_ipfix_opts p = { .target = o->ipfix,
 					.template_interval_s = o->ipfix_template_s,
 					.clock = o->clock };
-	const char *what[FL_OUTS] = { o->jsonl, o->azure_dir, o->ipfix };
 
-	if (o->jsonl)
-		x->out[FL_OUT_JSONL] = flowlog_jsonl_open(&j);
-	if (o->azure_dir && !(o->jsonl && !x->out[FL_OUT_JSONL]))
-		x->out[FL_OUT_AZURE] = flowlog_azure_open(&a);
-	if (o->ipfix && !(o->jsonl && !x->out[FL_OUT_JSONL]) &&
-	    !(o->azure_dir && !x->out[FL_OUT_AZURE]))
-		x->out[FL_OUT_IPFIX] = flowlog_ipfix_open(&p);
+	switch (kind) {
+	case FL_OUT_JSONL:
+		return flowlog_jsonl_open(&j);
+	case FL_OUT_AZURE:
+		if (o->azure_both)
+			a.format = FLOWLOG_AZURE_VNET_V4;
+		return flowlog_azure_open(&a);
+	case FL_OUT_AZURE2:
+		a.format = FLOWLOG_AZURE_NSG_V2;
+		return flowlog_azure_open(&a);
+	default:
+		return flowlog_ipfix_open(&p);
+	}
+}
+
+static int open_outputs(struct flowlog_export *x, const struct flowlog_export_opts *o)
+{
+	const char *what[FL_OUTS] = { o->jsonl, o->azure_dir, o->azure_both ? o->azure_dir : NULL,
+				      o->ipfix };
+
 	for (int i = 0; i < FL_OUTS; i++) {
-		if (what[i] && !x->out[i]) {
+		if (!what[i])
+			continue;
+		x->out[i] = open_one(i, o);
+		if (!x->out[i]) {
 			int err = -errno;
 
 			pr_err("flowlog: cannot open the %s output %s: %s", out_names[i], what[i],

@@ -45,6 +45,7 @@ struct flowlog_export_opts {
 	const char *jsonl;       /* FILE or "-" (stdout); NULL: none */
 	const char *azure_dir;   /* NULL: none */
 	enum flowlog_azure_format azure_format;
+	bool azure_both;         /* both formats under azure_dir (migrating from v2 to v4) */
 	const char *ipfix;       /* HOST:PORT; NULL: none */
 	unsigned int ipfix_template_s; /* 0: 60 */
 	unsigned int interval_s; /* 0: FLOWLOG_INTERVAL_DEFAULT */
@@ -69,9 +70,9 @@ struct flowlog_export_summary {
 	unsigned long ring_peak, ring_size; /* bytes waiting at most, seen between consumes */
 	unsigned int noutputs;
 	struct {
-		const char *name; /* "jsonl", "azure", "ipfix" */
+		const char *name; /* "jsonl", "azure", "azure-nsg-v2", "ipfix" */
 		struct flowlog_stats s;
-	} out[3];
+	} out[4];
 };
 
 struct flowlog_export;

@@ -90,7 +90,8 @@ struct fl_pending {
 	uint64_t due_ns; /* monotonic */
 };
 
-enum { FL_OUT_JSONL, FL_OUT_AZURE, FL_OUT_IPFIX, FL_OUTS };
+/* Outputs by kind; the Azure one twice when both formats are asked for. */
+enum { FL_OUT_JSONL, FL_OUT_AZURE, FL_OUT_AZURE2, FL_OUT_IPFIX, FL_OUTS };
 
 struct flowlog_export {
 	struct dp own_dp, *dp;
