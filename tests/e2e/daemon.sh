@@ -102,7 +102,7 @@ test_starts_and_enforces() {
 	# The daemon's stderr is "the journal" (JOURNAL_STREAM names it): its
 	# lines carry syslog priorities.
 	: > "$WORK/daemon.log"; JSTREAM=$(stat -c '%d:%i' "$WORK/daemon.log")
-	start_daemon --metrics "127.0.0.1:$MPORT" || return 1
+	start_daemon --metrics "127.0.0.1:$MPORT" --jsonl "$WORK/flows.jsonl" --interval 1 || return 1
 	tcp_ok "$NS_B" 192.0.2.10 8080 || { echo "8080 refused"; return 1; }
 	! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "8081 not denied"; return 1; }
 	grep -q "READY=1" "$WORK/notify.log" || { cat "$WORK/notify.log"; echo "no READY=1"; return 1; }
@@ -184,6 +184,39 @@ test_interface_appears_and_goes() {
 	wait_log "interface a2 is gone: forgotten" 10 || return 1
 	! x status | grep -q "a2" || { x status; echo "a2 still in status"; return 1; }
 	x status | grep -q "a0.*enforcing" || { x status; return 1; }
+}
+
+# The embedded exporter: records for what the tests sent, accounting in
+# the metrics, and SIGHUP reopening a file logrotate moved away.
+test_flow_logs() {
+	local n
+	tcp_ok "$NS_B" 192.0.2.10 8080; tcp_ok "$NS_B" 192.0.2.10 8081
+	for _ in $(seq 50); do
+		grep -q '"rule":"AllowWeb".*"state":"B"\|"state":"B".*"rule":"AllowWeb"' "$WORK/flows.jsonl" 2>/dev/null &&
+			grep -q '"rule":"DenyTcp8081FromVnet"' "$WORK/flows.jsonl" && break
+		sleep 0.1
+	done
+	grep -q '"rule":"AllowWeb"' "$WORK/flows.jsonl" || { head -3 "$WORK/flows.jsonl"; echo "no AllowWeb record"; return 1; }
+	grep -q '"rule":"DenyTcp8081FromVnet"' "$WORK/flows.jsonl" || { head -3 "$WORK/flows.jsonl"; echo "no deny record"; return 1; }
+	grep -q "flow logs: exporting JSON lines to $WORK/flows.jsonl" "$WORK/daemon.log" || { cat "$WORK/daemon.log"; return 1; }
+	mv "$WORK/flows.jsonl" "$WORK/flows.jsonl.1"
+	kill -HUP "$DPID"
+	n=$(count "reload (SIGHUP): applied")
+	wait_log "reload (SIGHUP): applied" 10 "$n" || return 1
+	tcp_ok "$NS_B" 192.0.2.10 8080
+	for _ in $(seq 50); do [ -s "$WORK/flows.jsonl" ] && break; sleep 0.1; done
+	[ -s "$WORK/flows.jsonl" ] || { echo "SIGHUP did not reopen the JSON lines file"; return 1; }
+	for _ in $(seq 30); do
+		[ "$(A curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "xnsg_flowlog_records_exported_total{output=\"jsonl\"}" { print ($2 > 0) }')" = 1 ] && return 0
+		sleep 0.1
+	done
+	A curl -s "http://127.0.0.1:$MPORT/metrics" | grep flowlog; echo "no exported records in the metrics"; return 1
+}
+
+test_second_daemon_refused() {
+	local rc
+	A timeout 10 "$XNSG" run "$POLICY" 2> "$WORK/second.err"; rc=$?
+	[ $rc -eq 1 ] && grep -q "pid $DPID: xnsg run" "$WORK/second.err" || { cat "$WORK/second.err"; echo "exit $rc"; return 1; }
 }
 
 test_metrics_endpoint() {
@@ -323,13 +356,16 @@ import json, sys
 p = json.load(open(sys.argv[1]))
 p["interfaces"] = [i for i in p["interfaces"] if i["name"] == "a2"]
 json.dump(p, open(sys.argv[1], "w"))' "$POLICY"
-	start_daemon --detach-on-exit || return 1
+	start_daemon --detach-on-exit --jsonl "$WORK/flows2.jsonl" || return 1
 	grep -q "none of its interfaces exists yet" "$WORK/daemon.log" || { cat "$WORK/daemon.log"; return 1; }
 	grep -q "running: nothing applied" "$WORK/daemon.log" || { cat "$WORK/daemon.log"; return 1; }
+	grep -q "flow logs start when the policy is first applied" "$WORK/daemon.log" || { cat "$WORK/daemon.log"; return 1; }
 	ip link add a2 netns "$NS_A" type veth peer name b2 netns "$NS_B" || return 1
 	wait_log "interface a2 appeared: attached" 10 || return 1
+	wait_log "flow logs: exporting" 10 || return 1
 	A ip link del a2
 	wait_log "interface a2 is gone: forgotten" 10 || return 1
+	wait_log "flow logs stop: nothing is applied" 10 || return 1
 	stop_daemon || return 1
 }
 
@@ -345,7 +381,8 @@ test_bad_start_fails() {
 }
 
 TESTS=(starts_and_enforces sighup_reload_under_ping file_change_reload_under_ping
-       unchanged_file_no_reload bad_reload_keeps_policy interface_appears_and_goes metrics_endpoint
+       unchanged_file_no_reload bad_reload_keeps_policy interface_appears_and_goes flow_logs
+       second_daemon_refused metrics_endpoint
        prometheus_scrapes big_reload_misjudges_nothing clean_stop_keeps_enforcement
        restart_updates_in_place_and_detach_on_exit starts_before_its_interfaces bad_start_fails)
 [ $# -gt 0 ] && TESTS=("$@")

@@ -28,12 +28,16 @@ static json_t *snapshot(void)
 		"     {\"nsg\": \"web\", \"direction\": \"Inbound\", \"rule\": \"DenyAllInBound\", \"packets\": 3, \"bytes\": 180}],"
 		"   \"drops\": {\"rule-deny\": {\"packets\": 3, \"bytes\": 180}, \"no-config\": {\"packets\": 0, \"bytes\": 0}},"
 		"   \"flows\": {\"created\": 5, \"expired\": 1, \"cut_by_policy_change\": 2, \"live\": 2,"
-		"              \"live_cut\": 0, \"max\": 1024, \"evicted\": 0, \"packets_by_state\": 40}},"
+		"              \"live_cut\": 0, \"max\": 1024, \"evicted\": 0, \"packets_by_state\": 40},"
+		"   \"flowlog\": {\"logging\": true, \"records\": 9, \"events_lost\": 6,"
+		"      \"deny_records_suppressed\": 2, \"flows_evicted_before_export\": 0,"
+		"      \"outputs\": {\"jsonl\": {\"exported\": 8, \"failed\": 1},"
+		"                   \"azure\": {\"exported\": 0, \"failed\": 0, \"skipped\": 3},"
+		"                   \"ipfix\": {\"exported\": 9, \"failed\": 0, \"send_failures\": 4}}}},"
 		" \"access\": {\"web/Inbound/AllowWeb\": \"Allow\", \"web/Inbound/DenyAllInBound\": \"Deny\"},"
 		" \"daemon\": {\"reload_success\": false, \"reload_timestamp\": 1700000000.25,"
 		"              \"reloads_ok\": 4, \"reloads_failed\": 1},"
-		" \"flowlog\": [{\"output\": \"jsonl\", \"written\": 9, \"exported\": 8, \"failed\": 1, \"skipped\": 0}],"
-		" \"flowlog_events_lost\": 6}",
+		" \"end\": 0}",
 		0, &e);
 
 	cr_assert_not_null(j, "the test's snapshot parses: %s", e.text);
@@ -84,9 +88,17 @@ Test(metrics, samples_and_labels)
 	expect_line(t, "xnsg_flows_expired_total 1");
 	expect_line(t, "xnsg_flows_evicted_total 0");
 	expect_line(t, "xnsg_flows_cut_total 2");
+	expect_line(t, "xnsg_flowlog_logging 1");
+	expect_line(t, "xnsg_flowlog_records_total 9");
 	expect_line(t, "xnsg_flowlog_records_exported_total{output=\"jsonl\"} 8");
+	expect_line(t, "xnsg_flowlog_records_exported_total{output=\"ipfix\"} 9");
 	expect_line(t, "xnsg_flowlog_records_lost_total{output=\"jsonl\"} 1");
+	expect_line(t, "xnsg_flowlog_records_skipped_total{output=\"azure\"} 3");
+	expect_line(t, "xnsg_flowlog_send_failures_total{output=\"ipfix\"} 4");
 	expect_line(t, "xnsg_flowlog_events_lost_total 6");
+	expect_line(t, "xnsg_flowlog_deny_records_suppressed_total 2");
+	cr_expect_null(strstr(t, "xnsg_flowlog_records_skipped_total{output=\"jsonl\"}"),
+		       "no skipped counter for an output that has none");
 	free(t);
 }
 

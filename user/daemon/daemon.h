@@ -13,14 +13,7 @@
 #include <stdbool.h>
 
 #include "apply.h"
-
-/* The flow-log outputs, as `xnsg flowlog` takes them (docs/DESIGN.md §4). */
-struct run_flowlog_opts {
-	const char *jsonl;    /* FILE or "-" */
-	const char *azure;    /* DIR */
-	const char *ipfix;    /* HOST:PORT */
-	unsigned int interval; /* seconds between flow-table sweeps; 0 default */
-};
+#include "export.h"
 
 struct run_opts {
 	const char *policy;
@@ -29,7 +22,9 @@ struct run_opts {
 	bool detach_on_exit;   /* detach --all when stopping */
 	enum apply_ingress ingress;
 	unsigned int max_flows;
-	struct run_flowlog_opts flowlog;
+	/* The outputs and knobs of `xnsg flowlog` (docs/DESIGN.md §4); no
+	 * output: no exporter. */
+	struct flowlog_export_opts flowlog;
 };
 
 /* Runs until SIGINT or SIGTERM: the exit status (0 after a clean stop, 1

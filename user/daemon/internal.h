@@ -15,6 +15,9 @@ struct compiled;
 struct metrics_server;
 struct dflow;
 
+/* What an epoll event of the daemon's loop is about (data.u32). */
+enum { EV_SIGNAL, EV_INOTIFY, EV_RELOAD_TIMER, EV_NETLINK, EV_LINK_TIMER, EV_METRICS, EV_FLOW };
+
 /* Syslog priorities for journal lines ("<3>..."): syslog.h's names clash
  * with log.h's. */
 enum { DLOG_ERR = 3, DLOG_WARN = 4, DLOG_NOTICE = 5, DLOG_INFO = 6 };
@@ -28,6 +31,7 @@ enum { DLOG_ERR = 3, DLOG_WARN = 4, DLOG_NOTICE = 5, DLOG_INFO = 6 };
 struct daemon {
 	const struct run_opts *o;
 	int epfd, sigfd, inofd, nlfd, reload_tfd, link_tfd;
+	int lock;              /* one daemon a pin directory (".run.lock") */
 	char *dir, *base;      /* where the policy file's events are watched */
 	uint64_t hash;         /* of the policy file last loaded (0: none) */
 	struct policy *p;      /* the last policy loaded successfully */
@@ -77,18 +81,19 @@ char *daemon_status_line(void);
 char *daemon_scrape(void *arg, size_t *len);
 
 /* ---- flowlogs.c: the flow-log exporter, embedded -------------------- */
-/* Open the outputs the options name (NULL when none): -errno after one line. */
+/* Open the outputs the options name (none: no exporter), or wait for the
+ * first apply to pin a datapath: -errno after one line.  The exporter's
+ * fd joins the epoll set as EV_FLOW. */
 int dflow_open(struct daemon *d);
-/* The fd to poll (-1: none), and its work when ready or at a timeout. */
-int dflow_fd(struct daemon *d);
+/* How long the loop may wait for it (-1: no exporter), and its work when
+ * its fd is ready or the wait is over. */
 int dflow_timeout_ms(struct daemon *d);
 void dflow_run(struct daemon *d);
-/* After a reload: the maps may be new (the last interface went and came
- * back), and files may have been rotated (SIGHUP). */
+/* After a change of enforcement: the datapath may be new (the last
+ * interface went and one came back) or gone. */
 void dflow_reopen(struct daemon *d);
+/* SIGHUP: reopen the JSON lines file (logrotate). */
+void dflow_rotate(struct daemon *d);
 void dflow_close(struct daemon *d);
-/* [{"output","written","exported","failed","skipped"}] and the ring
- * buffer's lost events, into the metrics snapshot. */
-void dflow_stats(struct daemon *d, json_t *snap);
 
 #endif

@@ -2,17 +2,19 @@
 /*
  * Loading and applying the policy for the daemon (docs/DESIGN.md §13):
  * the first apply, reloads, and following interfaces as they come and go.
- * Every change goes through the apply transaction (apply_load(), which
- * also merges what the CNI plugin added, then apply_policy() or
- * apply_detach()), so a reload is exactly as atomic as `xnsg apply`, and
- * a failed one leaves the kernel enforcing what it did.
+ * Every change goes through the apply transaction as `xnsg apply` does:
+ * apply_file(), which merges the containers the CNI plugin recorded and
+ * loads again under the lock if they changed meanwhile, or
+ * apply_detach(); so a reload is exactly as atomic as an apply, and a
+ * failed one leaves the kernel enforcing what it did.
  *
  * A reload is reported in one line.  The loader and the transaction
  * print their diagnostics and errors on stderr, one line each, as the
  * one-shot commands want; here they are caught and summed up: the first
  * error goes into the line, warnings of the transaction (an interface
- * skipped, one left passing everything) are logged as warnings, and the
- * policy's own warnings are counted (`xnsg check` lists them).
+ * attached earlier that the policy no longer names) are logged as
+ * warnings, and the policy's own warnings are counted (`xnsg check`
+ * lists them).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -32,7 +34,8 @@
 /* ---- catching stderr -------------------------------------------------- */
 
 struct caught {
-	size_t nerrors, nwarnings;
+	size_t nerrors;
+	size_t nwarnings;  /* the policy's ("FILE: PATH: warning: ...") */
 	char *first_error; /* without "xnsg: " */
 	char *text;        /* everything, as printed */
 };
@@ -61,14 +64,22 @@ static void catch_stop(FILE *saved, struct caught *out, char **buf)
 	memset(out, 0, sizeof(*out));
 	out->text = *buf ? *buf : xstrdup("");
 	copy = xstrdup(out->text);
+	/* The policy's diagnostics ("FILE: PATH: ...") are the errors, and
+	 * the first one says most; an "xnsg: ..." line sums them up, or is
+	 * the error of a policy that loaded (the kernel refused, ...). */
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strstr(l, "warning: ")) {
+		if (!strncmp(l, "xnsg: warning: ", 15))
+			continue; /* the transaction's: log_warnings() */
+		if (strstr(l, ": warning: ")) {
 			out->nwarnings++;
-			continue;
+		} else if (strncmp(l, "xnsg: ", 6)) {
+			if (!out->nerrors++) {
+				free(out->first_error);
+				out->first_error = xstrdup(l);
+			}
+		} else if (!out->first_error) {
+			out->first_error = xstrdup(l + 6);
 		}
-		out->nerrors++;
-		if (!out->first_error)
-			out->first_error = xstrdup(strncmp(l, "xnsg: ", 6) ? l : l + 6);
 	}
 	free(copy);
 }
@@ -84,11 +95,12 @@ static void caught_free(struct caught *c)
  * (the reload's line names those). */
 static void log_warnings(const struct caught *c)
 {
-	char *save = NULL, *copy = xstrdup(c->text), *w;
+	char *save = NULL, *copy = xstrdup(c->text);
 
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
-		if ((w = strstr(l, "warning: ")) && !strstr(w, "no such interface on this host"))
-			dlog(DLOG_WARN, "%s", w + 9);
+		if (!strncmp(l, "xnsg: warning: ", 15) &&
+		    !strstr(l, "no such interface on this host"))
+			dlog(DLOG_WARN, "%s", l + 15);
 	free(copy);
 }
 
@@ -108,15 +120,16 @@ static int load_caught(const char *file, struct policy **p, struct compiled **c,
 	return err;
 }
 
-static int apply_caught(struct daemon *d, struct policy *p, struct compiled *c, const char *only,
-			struct apply_result *r, struct caught *out)
+/* apply_file(): *p and *c are the policy applied (NULL on failure). */
+static int apply_caught(struct daemon *d, const char *only, struct apply_result *r,
+			struct policy **p, struct compiled **c, struct caught *out)
 {
 	struct apply_opts o = { .only = only, .ingress = d->o->ingress,
 				.max_flows = d->o->max_flows };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *saved = catch_start(&buf, &len);
-	int err = apply_policy(p, c, &o, r);
+	int err = apply_file(d->o->policy, &o, r, p, c);
 
 	catch_stop(saved, out, &buf);
 	if (err && !out->first_error)
@@ -166,15 +179,6 @@ static const char *iface_name(const struct policy *p, const struct compiled *c, 
 	return p->ifaces[c->ifaces[i].iface].name;
 }
 
-static size_t present_ifaces(const struct policy *p, const struct compiled *c)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->nifaces; i++)
-		n += if_nametoindex(iface_name(p, c, i)) != 0;
-	return n;
-}
-
 /* "; not on this host yet: a, b" or "", a new string. */
 static char *absent_ifaces(const struct policy *p, const struct compiled *c)
 {
@@ -211,42 +215,68 @@ static void count_reload(struct daemon *d, bool ok)
 
 /* ---- start and reload ------------------------------------------------ */
 
+/* The line of an apply that worked, and the transaction's warnings. */
+static void log_applied(struct daemon *d, const char *what, const struct apply_result *r,
+			const struct caught *c)
+{
+	char *absent = absent_ifaces(d->p, d->c);
+
+	dlog(DLOG_INFO, "%s%sapplied %s (hash %s) to %zu interface%s: %zu tables, %u rules%s%s",
+	     what ?: "", what ? ": " : "", d->o->policy, r->hash, r->ninterfaces,
+	     r->ninterfaces == 1 ? "" : "s", r->ntables, r->nrules, absent,
+	     c->nwarnings ? "; the policy has warnings ('xnsg check' lists them)" : "");
+	log_warnings(c);
+	free(absent);
+}
+
+/*
+ * Apply the file; when none of its interfaces exists (-ENODEV), load it
+ * only, to wait for them.  The policy is held when either works.  0, or
+ * -errno with *c saying why.
+ */
+static int apply_or_hold(struct daemon *d, const char *what, uint64_t h, struct caught *c)
+{
+	struct apply_result r;
+	struct compiled *cc;
+	struct policy *p;
+	int err = apply_caught(d, NULL, &r, &p, &cc, c);
+
+	if (err == -ENODEV) {
+		caught_free(c);
+		err = load_caught(d->o->policy, &p, &cc, c);
+		if (err)
+			return err;
+		hold_policy(d, p, cc);
+		d->hash = h;
+		dlog(DLOG_NOTICE, "%s%s%s (hash %016llx): none of its interfaces exists yet; "
+		     "attaching them as they appear", what ?: "", what ? ": loaded " : "",
+		     d->o->policy, (unsigned long long)h);
+		return 0;
+	}
+	if (err)
+		return err;
+	hold_policy(d, p, cc);
+	d->hash = h;
+	log_applied(d, what, &r, c);
+	return 0;
+}
+
 int daemon_start_policy(struct daemon *d)
 {
-	struct apply_opts o = { .ingress = d->o->ingress, .max_flows = d->o->max_flows };
-	struct apply_result r;
-	struct compiled *c;
-	struct policy *p;
 	bool exists;
 	uint64_t h = policy_file_hash(d->o->policy, &exists);
-	int err;
+	struct caught c;
+	int err = apply_or_hold(d, NULL, h, &c);
 
-	err = apply_load(d->o->policy, &p, &c);
 	if (err) {
-		pr_err("%s: cannot load the policy; not started", d->o->policy);
-		return err;
-	}
-	if (!present_ifaces(p, c)) {
-		dlog(DLOG_NOTICE, "%s: none of its interfaces exists yet; attaching as they appear",
-		     d->o->policy);
+		/* At the start every diagnostic is shown, as `apply` shows them. */
+		fputs(c.text, stderr);
+		pr_err("%s: not started", d->o->policy);
 	} else {
-		err = apply_policy(p, c, &o, &r);
-		if (err) {
-			compiled_free(c);
-			policy_free(p);
-			return err;
-		}
-		char *absent = absent_ifaces(p, c);
-
-		dlog(DLOG_INFO, "applied %s (hash %s) to %zu interface%s: %zu tables, %u rules%s",
-		     d->o->policy, r.hash, r.ninterfaces, r.ninterfaces == 1 ? "" : "s", r.ntables,
-		     r.nrules, absent);
-		free(absent);
+		count_reload(d, true);
 	}
-	hold_policy(d, p, c);
-	d->hash = h;
-	count_reload(d, true);
-	return 0;
+	caught_free(&c);
+	return err;
 }
 
 /* What the kernel enforces now, for a line about a failed change. */
@@ -278,49 +308,15 @@ static void log_failure(const char *what, const struct caught *c)
 	free(e);
 }
 
-/* Load and apply; the policy is held only when both succeed. */
 static bool reload_apply(struct daemon *d, const char *what, uint64_t h)
 {
-	struct caught lc, ac = { 0 };
-	struct apply_result r;
-	struct compiled *c;
-	struct policy *p;
-	bool ok;
+	struct caught c;
+	int err = apply_or_hold(d, what, h, &c);
 
-	if (load_caught(d->o->policy, &p, &c, &lc)) {
-		log_failure(what, &lc);
-		caught_free(&lc);
-		return false;
-	}
-	if (!present_ifaces(p, c)) {
-		dlog(DLOG_NOTICE, "%s: loaded %s (hash %016llx); none of its interfaces exists yet",
-		     what, d->o->policy, (unsigned long long)h);
-		hold_policy(d, p, c);
-		d->hash = h;
-		caught_free(&lc);
-		return true;
-	}
-	ok = !apply_caught(d, p, c, NULL, &r, &ac);
-	if (!ok) {
-		log_failure(what, &ac);
-		compiled_free(c);
-		policy_free(p);
-	} else {
-		char *absent = absent_ifaces(p, c);
-
-		dlog(DLOG_INFO,
-		     "%s: applied %s (hash %s) to %zu interface%s: %zu tables, %u rules%s%s", what,
-		     d->o->policy, r.hash, r.ninterfaces, r.ninterfaces == 1 ? "" : "s", r.ntables,
-		     r.nrules, absent,
-		     lc.nwarnings ? "; the policy has warnings ('xnsg check' lists them)" : "");
-		log_warnings(&ac);
-		free(absent);
-		hold_policy(d, p, c);
-		d->hash = h;
-	}
-	caught_free(&lc);
-	caught_free(&ac);
-	return ok;
+	if (err)
+		log_failure(what, &c);
+	caught_free(&c);
+	return !err;
 }
 
 void daemon_reload(struct daemon *d, const char *why, bool force)
@@ -427,56 +423,45 @@ static json_t *appeared(const struct policy *p, const struct compiled *c)
 	return out;
 }
 
-static void attach_one(struct daemon *d, const char *name)
+/* apply_file() loads the policy again, so containers the CNI plugin
+ * added since are part of it; the tables it applied are held. */
+static void attach_one(struct daemon *d, const char *name, uint64_t h)
 {
 	struct apply_result r;
-	struct caught c;
-	int err = apply_caught(d, d->p, d->c, name, &r, &c);
+	struct compiled *c;
+	struct policy *p;
+	struct caught k;
+	int err = apply_caught(d, name, &r, &p, &c, &k);
 
 	if (err) {
 		char *what = xasprintf("interface %s appeared; attaching it", name);
 
-		log_failure(what, &c);
+		log_failure(what, &k);
 		free(what);
 	} else {
-		log_warnings(&c);
+		hold_policy(d, p, c);
+		d->hash = h;
 		dlog(DLOG_INFO, "interface %s appeared: attached (hash %s, %zu interface%s)", name,
 		     r.hash, r.ninterfaces, r.ninterfaces == 1 ? "" : "s");
+		log_warnings(&k);
 	}
-	caught_free(&c);
+	caught_free(&k);
 }
 
 void daemon_sync_links(struct daemon *d)
 {
 	json_t *names, *j;
-	struct compiled *c;
-	struct policy *p;
-	struct caught lc;
 	bool exists;
 	uint64_t h;
 	size_t i;
 
 	forget_gone();
-	if (!d->p)
-		return;
-	names = appeared(d->p, d->c);
-	i = json_array_size(names);
-	json_decref(names);
-	if (!i)
-		return;
-	/* Loaded again: what the CNI plugin added since is part of it. */
-	h = policy_file_hash(d->o->policy, &exists);
-	if (load_caught(d->o->policy, &p, &c, &lc)) {
-		log_failure("an interface appeared; loading the policy", &lc);
-		caught_free(&lc);
-		return;
+	if (d->p) {
+		h = policy_file_hash(d->o->policy, &exists);
+		names = appeared(d->p, d->c);
+		json_array_foreach(names, i, j)
+			attach_one(d, json_string_value(j), h);
+		json_decref(names);
 	}
-	caught_free(&lc);
-	hold_policy(d, p, c);
-	d->hash = h;
-	names = appeared(d->p, d->c);
-	json_array_foreach(names, i, j)
-		attach_one(d, json_string_value(j));
-	json_decref(names);
 	dflow_reopen(d);
 }

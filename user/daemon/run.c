@@ -28,10 +28,9 @@
 #include "alloc.h"
 #include "datapath.h"
 #include "internal.h"
+#include "lock.h"
 #include "log.h"
 #include "metrics.h"
-
-enum { EV_SIGNAL, EV_INOTIFY, EV_RELOAD_TIMER, EV_NETLINK, EV_LINK_TIMER, EV_METRICS, EV_FLOW };
 
 static int watch_fd(struct daemon *d, int fd, unsigned int tag)
 {
@@ -88,6 +87,7 @@ static void on_signal(struct daemon *d)
 
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
+			dflow_rotate(d);
 			daemon_reload(d, "SIGHUP", true);
 			continue;
 		}
@@ -128,8 +128,7 @@ static void dispatch(struct daemon *d, unsigned int tag)
 	case EV_METRICS:
 		break; /* served below, every turn */
 	case EV_FLOW:
-		dflow_run(d);
-		break;
+		break; /* below, every turn */
 	}
 }
 
@@ -153,8 +152,8 @@ static void loop(struct daemon *d)
 		}
 		for (int i = 0; i < n && !d->stop; i++)
 			dispatch(d, ev[i].data.u32);
-		if (n == 0 && d->flow)
-			dflow_run(d); /* its periodic work: the flow-table sweep */
+		if (d->flow)
+			dflow_run(d); /* events, and when due the flow-table sweep */
 		if (d->metrics)
 			metrics_run(d->metrics); /* also closes timed-out connections */
 	}
@@ -172,15 +171,6 @@ static int start_metrics(struct daemon *d)
 	return watch_fd(d, metrics_fd(d->metrics), EV_METRICS);
 }
 
-/* After the first apply: the exporter reads the maps it pinned. */
-static int start_flowlog(struct daemon *d)
-{
-	int err = dflow_open(d);
-
-	if (!err && dflow_fd(d) >= 0)
-		err = watch_fd(d, dflow_fd(d), EV_FLOW);
-	return err;
-}
 
 static void stop(struct daemon *d)
 {
@@ -212,6 +202,7 @@ static void teardown(struct daemon *d)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	lock_release(d->lock);
 	daemon_free_policy(d);
 	free(d->dir);
 	free(d->base);
@@ -231,11 +222,18 @@ static void announce(struct daemon *d)
 int daemon_run(const struct run_opts *o)
 {
 	struct daemon d = { .o = o, .epfd = -1, .sigfd = -1, .inofd = -1, .nlfd = -1,
-			    .reload_tfd = -1, .link_tfd = -1 };
+			    .reload_tfd = -1, .link_tfd = -1, .lock = -1 };
+	char *what = xasprintf("xnsg run %s", o->policy);
 	int err;
 
 	dlog_init();
 	err = dp_check_env(true);
+	/* Two daemons on one pin directory would undo each other's reloads. */
+	if (!err) {
+		d.lock = lock_take(".run.lock", what, 0);
+		err = d.lock < 0 ? d.lock : 0;
+	}
+	free(what);
 	if (!err)
 		err = setup(&d);
 	if (!err)
@@ -243,7 +241,7 @@ int daemon_run(const struct run_opts *o)
 	if (!err)
 		err = daemon_start_policy(&d);
 	if (!err)
-		err = start_flowlog(&d);
+		err = dflow_open(&d); /* after the apply: it reads the maps pinned */
 	if (!err) {
 		announce(&d);
 		loop(&d);

@@ -30,7 +30,6 @@ char *daemon_scrape(void *arg, size_t *len)
 				      "reload_timestamp", d->reload_ts, "reloads_ok",
 				      (json_int_t)d->reloads_ok, "reloads_failed",
 				      (json_int_t)d->reloads_failed));
-	dflow_stats(d, snap);
 	text = metrics_render(snap, len);
 	json_decref(snap);
 	return text;

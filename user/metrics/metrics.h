@@ -17,14 +17,11 @@
  * The text for one scrape from a snapshot, every key optional:
  *
  *   "version":  "0.1.0"                              xnsg_build_info
- *   "stats":    apply_stats()                        rules, drops, flows
+ *   "stats":    apply_stats()                        rules, drops, flows, flow logs
  *   "status":   apply_status()                       generation, interfaces
  *   "access":   {"NSG/Direction/RULE": "Allow"|"Deny"}  the access label
  *   "daemon":   {"reload_success": bool, "reload_timestamp": seconds,
  *                "reloads_ok": N, "reloads_failed": N}
- *   "flowlog":  [{"output": NAME, "written", "exported", "failed",
- *                 "skipped"}]                        per flow-log output
- *   "flowlog_events_lost": N                         ring buffer reserve failures
  *
  * A new string (free()); *len its length.
  */

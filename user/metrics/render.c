@@ -221,37 +221,62 @@ static void render_flows(FILE *f, json_t *stats)
 	}
 }
 
-static void render_flowlog_family(FILE *f, json_t *outs, const char *name, const char *key,
+/* One counter per output, from the outputs' key k. */
+static void render_flowlog_family(FILE *f, json_t *outs, const char *name, const char *k,
 				  const char *help)
 {
+	const char *out;
 	json_t *o;
-	size_t i;
 
 	family(f, name, "counter", help);
-	json_array_foreach(outs, i, o)
-		sample_i(f, name, jint(o, key), "output", jstr(o, "output"), NULL);
+	json_object_foreach(outs, out, o)
+		if (json_object_get(o, k))
+			sample_i(f, name, jint(o, k), "output", out, NULL);
 }
 
-static void render_flowlog(FILE *f, json_t *snap)
-{
-	json_t *outs = json_object_get(snap, "flowlog");
-	json_t *lost = json_object_get(snap, "flowlog_events_lost");
+/* Flow-log accounting as `xnsg stats` has it: kept in the datapath by
+ * every exporter run, so the counters survive the exporter's restarts. */
+static const struct {
+	const char *key, *name, *type, *help;
+} flowlog_metrics[] = {
+	{ "logging", "xnsg_flowlog_logging", "gauge",
+	  "1 while an exporter has the datapath emit flow events." },
+	{ "records", "xnsg_flowlog_records_total", "counter",
+	  "Flow-log records made (each handed to every output)." },
+	{ "events_lost", "xnsg_flowlog_events_lost_total", "counter",
+	  "Flow events the ring buffer could not take (the sweep makes the records up)." },
+	{ "deny_records_suppressed", "xnsg_flowlog_deny_records_suppressed_total", "counter",
+	  "Denied packets whose 5-tuple got no record (over the deny rate)." },
+	{ "flows_evicted_before_export", "xnsg_flowlog_flows_evicted_before_export_total",
+	  "counter", "Flows evicted from the flow table between two sweeps." },
+};
 
-	if (json_array_size(outs)) {
-		render_flowlog_family(f, outs, "xnsg_flowlog_records_total", "written",
-				      "Flow-log records handed to the output.");
-		render_flowlog_family(f, outs, "xnsg_flowlog_records_exported_total", "exported",
-				      "Flow-log records the output wrote or sent.");
-		render_flowlog_family(f, outs, "xnsg_flowlog_records_lost_total", "failed",
-				      "Flow-log records lost to an output error.");
-		render_flowlog_family(f, outs, "xnsg_flowlog_records_skipped_total", "skipped",
-				      "Flow-log records the output's format cannot carry.");
+static void render_flowlog(FILE *f, json_t *fl)
+{
+	json_t *outs = json_object_get(fl, "outputs");
+
+	if (!fl)
+		return;
+	for (size_t i = 0; i < sizeof(flowlog_metrics) / sizeof(flowlog_metrics[0]); i++) {
+		json_t *v = json_object_get(fl, flowlog_metrics[i].key);
+
+		if (!v)
+			continue;
+		family(f, flowlog_metrics[i].name, flowlog_metrics[i].type,
+		       flowlog_metrics[i].help);
+		sample_i(f, flowlog_metrics[i].name,
+			 json_is_boolean(v) ? json_is_true(v) : json_integer_value(v), NULL);
 	}
-	if (lost) {
-		family(f, "xnsg_flowlog_events_lost_total", "counter",
-		       "Datapath flow events lost because the ring buffer was full.");
-		sample_i(f, "xnsg_flowlog_events_lost_total", json_integer_value(lost), NULL);
-	}
+	if (!json_object_size(outs))
+		return;
+	render_flowlog_family(f, outs, "xnsg_flowlog_records_exported_total", "exported",
+			      "Flow-log records the output wrote or sent.");
+	render_flowlog_family(f, outs, "xnsg_flowlog_records_lost_total", "failed",
+			      "Flow-log records lost to an output error.");
+	render_flowlog_family(f, outs, "xnsg_flowlog_records_skipped_total", "skipped",
+			      "Flow-log records the output's format cannot carry.");
+	render_flowlog_family(f, outs, "xnsg_flowlog_send_failures_total", "send_failures",
+			      "Datagrams the output could not send.");
 }
 
 char *metrics_render(json_t *snap, size_t *len)
@@ -268,7 +293,7 @@ char *metrics_render(json_t *snap, size_t *len)
 	render_rules(f, stats, json_object_get(snap, "access"));
 	render_drops(f, stats);
 	render_flows(f, stats);
-	render_flowlog(f, snap);
+	render_flowlog(f, json_object_get(stats, "flowlog"));
 	if (fclose(f))
 		oom();
 	return buf;
