@@ -3,7 +3,8 @@
 #   make test       unit, BPF and end-to-end tests
 #   make demo       the whole thing on network namespaces with real traffic
 #   make bench      benchmarks (bench/RESULTS.md); make bench-quick; make bench-cni
-#   make install    /usr/local/sbin/xnsg, the man page, $(CNI_BIN_DIR)/xnsg-cni
+#   make install    /usr/local/sbin/xnsg, the man page, $(CNI_BIN_DIR)/xnsg-cni,
+#                   the systemd unit and bash completion
 #   V=1             show full commands
 BUILD    ?= build
 CC       ?= cc
@@ -11,6 +12,9 @@ CLANG    ?= clang
 BPFTOOL  ?= bpftool
 PREFIX   ?= /usr/local
 CNI_BIN_DIR ?= /opt/cni/bin
+# $(PREFIX)/lib/systemd/system is on systemd's unit path for /usr/local.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -158,6 +162,10 @@ install: $(BUILD)/xnsg
 	install -D -m 0755 $(BUILD)/xnsg $(DESTDIR)$(PREFIX)/sbin/xnsg
 	install -D -m 0644 man/xnsg.8 $(DESTDIR)$(PREFIX)/share/man/man8/xnsg.8
 	install -D -m 0755 $(BUILD)/xnsg $(DESTDIR)$(CNI_BIN_DIR)/xnsg-cni
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's#@SBINDIR@#$(PREFIX)/sbin#' dist/xnsg.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/xnsg.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/xnsg.service
+	install -D -m 0644 dist/completion/xnsg $(DESTDIR)$(BASH_COMPLETION_DIR)/xnsg
 
 clean:
 	rm -rf $(BUILD)
