@@ -24,9 +24,23 @@ cases() {
 	done
 	# Usage and help: their text is part of the contract too.
 	echo "help|--help"
-	for c in check show verify apply detach status stats flows; do
+	for c in check show verify apply detach status stats flows import; do
 		echo "help|$c --help"
 	done
+	# Azure's exports: refused by check with the command that converts
+	# them, converted by import (tests/fixtures/azure/README.md says
+	# where each comes from).
+	local az=tests/fixtures/azure
+	for f in "$top"/$az/*.json; do
+		echo "check-azure|check $az/$(basename "$f")"
+	done
+	echo "import|import $az/cli-vnet-show.json $az/cli-nic-show.json --map nic-000002=eth0"
+	echo "import|import $az/rest-nsg-get.json $az/rest-vnet-get.json $az/rest-nic-get.json --map test-nic=eth0"
+	echo "import|import $az/rest-nsg-get.json $az/rest-vnet-get.json"
+	echo "import|import $az/checkov-nsg-template.json"
+	echo "import|import $az/cli-nic-show.json --map nosuch=eth0"
+	echo "usage|import"
+	echo "usage|import $az/cli-nic-show.json --map nic-000002"
 	echo "usage|verify examples/demo.json -i a0"
 	echo "usage|show"
 	echo "usage|check a b"

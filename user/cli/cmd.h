@@ -20,6 +20,7 @@
 extern const struct cli_command check_command, show_command, verify_command;
 extern const struct cli_command apply_command, detach_command;
 extern const struct cli_command status_command, stats_command, flows_command;
+extern const struct cli_command import_command;
 extern const struct cli_command flowlog_command;
 extern const struct cli_command cni_command;
 extern const struct cli_command run_command;

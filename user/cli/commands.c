@@ -15,6 +15,7 @@
 const struct cli_command *const commands[] = {
 	&check_command,	 &show_command,	  &verify_command, &apply_command,
 	&detach_command, &status_command, &stats_command,  &flows_command,
+	&import_command,
 	&flowlog_command,
 	&cni_command,
 	&run_command,

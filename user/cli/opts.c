@@ -53,6 +53,7 @@ static bool takes_arg(const struct cli_opt *o)
 	case CLI_OPT_STRING:
 	case CLI_OPT_UINT:
 	case CLI_OPT_ENUM:
+	case CLI_OPT_LIST:
 		return true;
 	case CLI_OPT_DOC:
 		return o->arg != NULL;
@@ -120,6 +121,8 @@ void cli_print_usage(FILE *f, const struct cli_command *c)
 				continue;
 			usage_form(s.v[i], form, sizeof(form));
 			fprintf(f, s.v[i]->positional || s.v[i]->required ? " %s" : " [%s]", form);
+			if (s.v[i]->type == CLI_OPT_LIST)
+				fputs("...", f); /* may be given again */
 		}
 	}
 	fprintf(f, "\n  %s\n", c->summary);
@@ -253,6 +256,14 @@ static int store(const struct cli_command *c, const struct cli_opt *o, const cha
 		return store_uint(c, o, spelled, arg, (unsigned int *)field);
 	case CLI_OPT_ENUM:
 		return store_enum(c, o, spelled, arg, (int *)field);
+	case CLI_OPT_LIST: {
+		struct cli_list *l = (struct cli_list *)field;
+
+		if (l->n == CLI_LIST_MAX)
+			return usage_error(c, "%s: given more than %d times", spelled, CLI_LIST_MAX);
+		l->v[l->n++] = arg;
+		return 0;
+	}
 	case CLI_OPT_JSON:
 		xnsg_json = 1;
 		return 0;
@@ -271,7 +282,7 @@ static void getopt_tables(const struct optset *s, struct option *lo, char *short
 	int n = 0;
 
 	for (int i = 0; i < s->n; i++)
-		if (s->v[i]->type == CLI_OPT_REST)
+		if (s->v[i]->type == CLI_OPT_REST && !s->v[i]->interspersed)
 			shorts[k++] = '+';
 	shorts[k++] = ':'; /* a missing argument is ':', not '?' */
 	for (int i = 0; i < s->n; i++) {

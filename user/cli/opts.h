@@ -35,6 +35,7 @@ enum cli_opt_type {
 	CLI_OPT_UINT,	/* unsigned int: a decimal number in [min, max] */
 	CLI_OPT_ENUM,	/* int: the value of the word given, from words */
 	CLI_OPT_REST,	/* struct cli_rest: the first argument and all after it */
+	CLI_OPT_LIST,	/* struct cli_list: each argument of a repeated option */
 	CLI_OPT_JSON,	/* --json: sets xnsg_json, like the global option */
 	CLI_OPT_HELP,	/* -h/--help with its own text (else one is implied,
 			 * unless an option of the table is called "help") */
@@ -53,12 +54,21 @@ struct cli_rest {
 	char **argv;
 };
 
+/* What a CLI_OPT_LIST option holds: every argument given, in order.  A
+ * fixed array, so that the argument struct needs no freeing. */
+#define CLI_LIST_MAX 1024
+struct cli_list {
+	int n;
+	const char *v[CLI_LIST_MAX];
+};
+
 struct cli_opt {
 	/* Long name without "--"; for a positional, its name in usage. */
 	const char *name;
 	char short_name;	/* 0: long only */
 	enum cli_opt_type type;
 	bool positional;	/* a STRING is required; a REST may be empty */
+	bool interspersed;	/* a REST of arguments only: options may come between */
 	bool required;		/* an option that must be given ("missing -d in|out") */
 	const char *arg;	/* argument name in usage and help; an enum's default: its words */
 	const char *help;	/* one line in --help */
@@ -74,6 +84,7 @@ struct cli_opt {
 #define CLI_CTYPE_UINT unsigned int
 #define CLI_CTYPE_ENUM int
 #define CLI_CTYPE_REST struct cli_rest
+#define CLI_CTYPE_LIST struct cli_list
 
 /* offsetof(T, field), or a compile error when field is not of type ctype. */
 #define CLI_FIELD(T, field, ctype)                                                    \
@@ -81,7 +92,7 @@ struct cli_opt {
 	 0 * sizeof(char[1 - 2 * !__builtin_types_compatible_p(                       \
 				     __typeof__(((T *)0)->field), ctype)]))
 
-/* An option of kind FLAG, COUNT, STRING, UINT or ENUM stored in T.field;
+/* An option of kind FLAG, COUNT, STRING, UINT, ENUM or LIST stored in T.field;
  * the rest (.short_name, .arg, .help, .required, .min/.max, .words) as
  * designated initialisers. */
 #define CLI_OPTION(T, field, kind, lname, ...)                                        \
@@ -96,6 +107,11 @@ struct cli_opt {
 #define CLI_REST(T, field, metavar, ...)                                              \
 	{ .name = (metavar), .type = CLI_OPT_REST, .positional = true,                \
 	  .offset = CLI_FIELD(T, field, struct cli_rest), __VA_ARGS__ }
+/* Every positional argument (a struct cli_rest, possibly none), with the
+ * options free to come before, between or after them ("FILE..."). */
+#define CLI_ARGS(T, field, metavar, ...)                                              \
+	{ .name = (metavar), .type = CLI_OPT_REST, .positional = true,                \
+	  .interspersed = true, .offset = CLI_FIELD(T, field, struct cli_rest), __VA_ARGS__ }
 #define CLI_JSON_OPTION(helptext) { .name = "json", .type = CLI_OPT_JSON, .help = (helptext) }
 #define CLI_HELP_OPTION(helptext)                                                     \
 	{ .name = "help", .short_name = 'h', .type = CLI_OPT_HELP, .help = (helptext) }

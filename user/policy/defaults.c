@@ -128,3 +128,14 @@ void check_export_defaults(struct ctx *c, json_t *defs, const char *path)
 		pwarn(c, path, "lists only some of Azure's six default rules; the others (%s) "
 		      "apply all the same", missing);
 }
+
+void policy_check_default_rules(json_t *defs, const char *path, struct diag_list *d)
+{
+	struct ctx c = { .d = d };
+
+	if (json_is_array(defs))
+		check_export_defaults(&c, defs, path);
+	for (size_t i = 0; i < c.scratch.n; i++)
+		free(c.scratch.v[i]);
+	free(c.scratch.v);
+}

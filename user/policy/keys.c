@@ -134,6 +134,8 @@ static const struct schema ipconfig_schema = {
 		{ "subnet", K_OBJECT, &ref_schema },
 		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
 		{ "privateIPAddressVersion", K_VALUE, NULL },
+		{ "privateIPAddressPrefix", K_VALUE, NULL }, /* warned: not an address */
+		{ "privateIPAddressPrefixSize", K_FREE, NULL },
 		/* Not part of filtering: NSGs see private addresses. */
 		{ "privateIPAllocationMethod", K_FREE, NULL },
 		{ "privateIPAddressPrefixLength", K_FREE, NULL }, { "primary", K_FREE, NULL },
@@ -154,6 +156,8 @@ static const struct schema iface_schema = {
 		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
 		{ "attach", K_VALUE, NULL },
 		{ "ipConfigurations", K_ARRAY, &ipconfig_schema },
+		/* The Azure NIC it is (`xnsg import` says), for the reader. */
+		{ "networkInterface", K_FREE, NULL },
 		/* A NIC's own fields, read-only or unrelated to filtering. */
 		{ "macAddress", K_FREE, NULL }, { "primary", K_FREE, NULL },
 		{ "enableAcceleratedNetworking", K_FREE, NULL }, { "enableIPForwarding", K_FREE, NULL },

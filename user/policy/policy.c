@@ -52,27 +52,75 @@
 #include "addr.h"
 #include "alloc.h"
 #include "diag.h"
+#include "import.h"
 #include "json.h"
 #include "parser.h"
 #include "policy.h"
 
 /* ---- whole-document checks -------------------------------------------- */
 
-/* Keys are case-insensitive, so "Name" and "name" in one object clash. */
+/*
+ * Is root a host policy?  Azure's own shapes -- a bare NSG, NIC or VNet,
+ * a list, an array, an ARM template -- parse as JSON but name no host: the
+ * parser would find nothing it knows and say "ok" to a policy that
+ * filters nothing.  One line says what it is and how to convert it.
+ */
+static bool host_document(json_t *root, const char *file, struct diag_list *d)
+{
+	const char *what;
+	enum azure_kind k = azure_doc_kind(root, &what);
+
+	switch (k) {
+	case AZ_HOST:
+		return true;
+	case AZ_NOT_JSON_OBJECT:
+		diag_add(d, DIAG_ERROR, "$", "the policy must be a JSON object, not %s", jtype(root));
+		break;
+	case AZ_ARRAY:
+		diag_add(d, DIAG_ERROR, "$", "the policy must be a JSON object, not %s: convert "
+			 "Azure's exports with `xnsg import %s --map AZURE_NIC=IFNAME > policy.json`",
+			 what, file);
+		break;
+	case AZ_TEMPLATE:
+		diag_add(d, DIAG_ERROR, "$", "this is %s, not a host policy: deploy it, then "
+			 "convert the deployed resources (az network nsg show, az network nic show, "
+			 "az network vnet show) with `xnsg import FILE... --map AZURE_NIC=IFNAME > "
+			 "policy.json`", what);
+		break;
+	default:
+		diag_add(d, DIAG_ERROR, "$", "this is %s, not a host policy: it names no interface "
+			 "to filter; convert it with `xnsg import %s --map AZURE_NIC=IFNAME > "
+			 "policy.json`", what, file);
+	}
+	return false;
+}
+
+static void check_keys(struct ctx *c, json_t *v, const char *path);
+
+/* A member of an array (key NULL: index i) or object: containers are
+ * walked, strings checked for template expressions; a path is made only
+ * for what needs one (a large tag list has a million strings). */
+static void check_member(struct ctx *c, json_t *m, const char *parent, const char *key, size_t i)
+{
+	if (json_is_string(m) && azure_is_expression(json_string_value(m)))
+		perr(c, key ? key_path(c, parent, key) : idx_path(c, parent, i),
+		     "'%s' is an ARM template expression, which only a deployment evaluates: "
+		     "export the deployed resources instead (az network nsg show -g RG -n NAME) "
+		     "and convert them with xnsg import", json_string_value(m));
+	else if (json_is_object(m) || json_is_array(m))
+		check_keys(c, m, key ? key_path(c, parent, key) : idx_path(c, parent, i));
+}
+
+/* Keys are case-insensitive, so "Name" and "name" in one object clash;
+ * and no value may be an ARM template expression. */
 static void check_keys(struct ctx *c, json_t *v, const char *path)
 {
 	const char *k, *k2;
 	json_t *m, *m2;
 	size_t i;
 
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, m)
-			if (json_is_object(m) || json_is_array(m))
-				check_keys(c, m, idx_path(c, path, i));
-		return;
-	}
-	if (!json_is_object(v))
-		return;
+	json_array_foreach(v, i, m)
+		check_member(c, m, path, NULL, i);
 	json_object_foreach(v, k, m) {
 		json_object_foreach(v, k2, m2) {
 			if (k2 == k)
@@ -84,8 +132,7 @@ static void check_keys(struct ctx *c, json_t *v, const char *path)
 				break;
 			}
 		}
-		if (json_is_object(m) || json_is_array(m))
-			check_keys(c, m, key_path(c, path, k));
+		check_member(c, m, path, k, 0);
 	}
 }
 
@@ -324,9 +371,7 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 			 je.line, je.column, je.text);
 		return -EINVAL;
 	}
-	if (!json_is_object(root)) {
-		diag_add(diags, DIAG_ERROR, "$", "the policy must be a JSON object, not %s",
-			 jtype(root));
+	if (!host_document(root, name, diags)) {
 		json_decref(root);
 		return -EINVAL;
 	}

@@ -7,6 +7,7 @@
 #ifndef XNSG_POLICY_H
 #define XNSG_POLICY_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -44,6 +45,24 @@ const char *policy_file_strerror(int err);
  * owner or root may change, or whose owner is neither root nor us. */
 void policy_file_perm_warnings(struct diag_list *d, const char *path, const char *file,
 			       const struct stat *st);
+
+/* ---- ARM ids (armid.c) ---------------------------------------------- */
+
+/* The parts of an ARM id; each points into buf, NULL when the id has none. */
+struct arm_id {
+	char *buf;
+	const char *sub, *rg;       /* subscriptions/S, resourceGroups/G */
+	const char *type, *name;    /* the last pair: "networkSecurityGroups", "web-nsg" */
+	const char *parent_type, *parent; /* a child's: "virtualNetworks", "v" */
+};
+/* 0, or -EINVAL for an empty id or one naming a group or subscription;
+ * free with arm_id_free() (nothing to free after an error). */
+int arm_id_parse(const char *id, struct arm_id *out);
+void arm_id_free(struct arm_id *a);
+
+/* An export's "defaultSecurityRules" array (at path) against Azure's six
+ * (defaults.c): a warning for each difference, as the parser gives. */
+void policy_check_default_rules(json_t *defs, const char *path, struct diag_list *d);
 
 /* ---- bindings (bindings.c) ----------------------------------------- */
 

@@ -42,41 +42,28 @@ static const struct ref_kind_info {
 
 /* ---- ARM ids ------------------------------------------------------------ */
 
-/*
- * "/subscriptions/S/resourceGroups/G/providers/Microsoft.Network/T/N" (a
- * subnet: ".../virtualNetworks/V/subnets/N"), or the short ".../T/N", or
- * a bare "N".  The collection T must be kind's; *r gets the parts (kept
- * in the context).  False after an error at path.
- */
+/* ARM id parts (arm_id_parse) into *r: strings kept in the context. */
 static bool split_id(struct ctx *c, const char *id, enum ref_kind kind, const char *path,
 		     struct ref *r)
 {
-	char *copy = (char *)ctx_keep(c, xstrdup(id)), *seg[64], *save = NULL;
-	size_t n = 0;
+	struct arm_id a;
 
 	memset(r, 0, sizeof(*r));
-	for (char *s = strtok_r(copy, "/", &save); s && n < 64; s = strtok_r(NULL, "/", &save))
-		seg[n++] = s;
-	if (!n) {
+	if (arm_id_parse(id, &a)) {
 		perr(c, path, "a reference needs \"id\": \".../%s/NAME\" (or \"name\")",
 		     kinds[kind].collection);
 		return false;
 	}
-	r->name = seg[n - 1];
-	if (n == 1)
-		return true;
-	if (strcasecmp(seg[n - 2], kinds[kind].collection) && strcmp(seg[n - 2], "...")) {
+	ctx_keep(c, a.buf);
+	if (a.type && strcasecmp(a.type, kinds[kind].collection) && strcmp(a.type, "...")) {
 		perr(c, path, "ARM id '%s' does not name one of %s", id, kinds[kind].collection);
 		return false;
 	}
-	for (size_t i = 0; i + 1 < n - 2; i++) {
-		if (!strcasecmp(seg[i], "subscriptions"))
-			r->sub = seg[i + 1];
-		else if (!strcasecmp(seg[i], "resourceGroups"))
-			r->rg = seg[i + 1];
-	}
-	if (kind == REF_SUBNET && n >= 4 && !strcasecmp(seg[n - 4], "virtualNetworks"))
-		r->parent = seg[n - 3];
+	r->name = a.name;
+	r->rg = a.rg;
+	r->sub = a.sub;
+	if (kind == REF_SUBNET && a.parent_type && !strcasecmp(a.parent_type, "virtualNetworks"))
+		r->parent = a.parent;
 	return true;
 }
 

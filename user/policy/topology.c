@@ -466,6 +466,11 @@ static void iface_addrs(struct ctx *c, const struct obj *o, const struct ipconfi
 			given++;
 			iface_addr(c, ifc, m, fpath, &other);
 		}
+		/* A prefix delegated to the NIC is many addresses, none of them
+		 * this interface's own: said, not silently taken or dropped. */
+		if ((m = obj_field(c, &cf->v[i], "privateIPAddressPrefix", &fpath)))
+			pwarn(c, fpath, "an IP prefix of the NIC, not an address: its addresses "
+			      "are not the interface's here (ASGs do not hold them)");
 	}
 	if (!given)
 		pwarn(c, ipath, "interface '%s' has no ipAddresses: application security groups "
