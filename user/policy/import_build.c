@@ -216,10 +216,10 @@ static void asgs_of(struct build *b, json_t *refs)
 			asg_use(b, ref_id(e));
 }
 
-/* rules holds a rule named like r's. */
-static bool has_rule(json_t *rules, json_t *r)
+/* rules holds a rule named like child rule r. */
+static bool has_rule(json_t *rules, const struct az_res *r)
 {
-	const char *name = json_string_value(jget(r, "name", NULL)), *other;
+	const char *name = r->name, *other;
 	json_t *e;
 	size_t i;
 
@@ -248,8 +248,13 @@ static json_t *nsg_rules_of(struct build *b, const struct az_res *g, json_t *out
 		    (r->sub && g->sub && strcasecmp(r->sub, g->sub)))
 			continue;
 		r->used = true;
-		if (!has_rule(out, r->j))
-			json_array_append(out, r->j);
+		if (!has_rule(out, r)) {
+			/* A template's child is named "NSG/RULE": the rule is RULE. */
+			json_t *own = json_copy(r->j);
+
+			json_object_set_new(own, "name", json_string(r->name));
+			json_array_append_new(out, own);
+		}
 	}
 	return out;
 }
