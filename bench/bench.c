@@ -11,6 +11,8 @@
  *   xnsg-bench xdpdrop IF              attach a bare XDP_DROP program (the XDP floor)
  *   xnsg-bench tcdrop IF               attach a bare TC ingress drop program (the TC floor)
  *   xnsg-bench ctmem [ENTRIES]         kernel memory of a flow table of ENTRIES (JSON)
+ *   xnsg-bench flowlog [--quick]       flow logs: new-flow cost on/off, exporter records/s,
+ *                                      sweep CPU (bench/flowlog.c; JSON lines)
  *
  * RULES is rules per NSG direction.  Azure's priorities (100-4096, unique
  * per NSG direction) leave room for 3,997 user rules, and every NSG also
@@ -1048,6 +1050,8 @@ static int cmd_ctmem(int argc, char **argv)
 	return 0;
 }
 
+int cmd_flowlog(int argc, char **argv); /* bench/flowlog.c */
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "xdpdrop"))
@@ -1062,9 +1066,11 @@ int main(int argc, char **argv)
 		return cmd_tcdrop(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "ctmem"))
 		return cmd_ctmem(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "flowlog"))
+		return cmd_flowlog(argc - 1, argv + 1);
 	fprintf(stderr, "usage: xnsg-bench classify [--quick] | genpolicy RULES [PREFIXES] DIR |"
 			" pktgen IF DST_MAC SECONDS [SOURCES] | xdpdrop IF | tcdrop IF |"
-			" ctmem [ENTRIES]\n");
+			" ctmem [ENTRIES] | flowlog [--quick]\n");
 	return 2;
 }
 

@@ -32,6 +32,31 @@ uint64_t fl_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Generation g's counter-slot names, split. */
+static void read_rules(struct fl_names *n, unsigned int g, json_t *slots)
+{
+	json_t *j;
+	size_t i;
+
+	free(n->rules[g]);
+	n->nrules[g] = json_array_size(slots);
+	n->rules[g] = xcalloc(n->nrules[g] ? n->nrules[g] : 1, sizeof(*n->rules[g]));
+	json_array_foreach(slots, i, j) {
+		const char *s = json_string_value(j);
+		const char *dir = s ? strchr(s, '/') : NULL, *rule = dir ? strchr(dir + 1, '/') : NULL;
+		struct fl_rule *r = &n->rules[g][i];
+		size_t len;
+
+		if (!rule)
+			continue;
+		len = (size_t)(dir - s) < FLOWLOG_NAME_MAX ? (size_t)(dir - s) : FLOWLOG_NAME_MAX;
+		memcpy(r->nsg, s, len);
+		r->nsg[len] = '\0';
+		flowlog_set_name(r->rule, sizeof(r->rule), rule + 1);
+		r->default_rule = flowlog_is_default_rule(r->rule);
+	}
+}
+
 void fl_names_refresh(struct fl_names *n, struct dp *dp)
 {
 	struct xnsg_active act = { 0 };
@@ -40,24 +65,22 @@ void fl_names_refresh(struct fl_names *n, struct dp *dp)
 	n->mono_to_real = flowlog_realtime_ns(NULL) - fl_mono_ns();
 	if (dp_active_read(dp, &act))
 		return;
-	if (n->slots[0] && act.gen == n->gen && act.serial == n->serial)
+	if (n->read && act.gen == n->gen && act.serial == n->serial)
 		return;
 	st = state_read();
-	for (unsigned int g = 0; g < XNSG_GENS; g++) {
-		json_t *s = json_object_get(json_array_get(json_object_get(st, "gens"), g), "slots");
-
-		json_decref(n->slots[g]);
-		n->slots[g] = s ? json_incref(s) : json_array();
-	}
+	for (unsigned int g = 0; g < XNSG_GENS; g++)
+		read_rules(n, g, json_object_get(json_array_get(json_object_get(st, "gens"), g),
+						 "slots"));
 	json_decref(st);
 	n->gen = act.gen;
 	n->serial = act.serial;
+	n->read = true;
 }
 
 void fl_names_free(struct fl_names *n)
 {
 	for (unsigned int g = 0; g < XNSG_GENS; g++)
-		json_decref(n->slots[g]);
+		free(n->rules[g]);
 	free(n->ifaces);
 	memset(n, 0, sizeof(*n));
 }
@@ -90,20 +113,16 @@ static const struct fl_iface *iface_of(struct fl_names *n, unsigned int ifindex)
 	return f;
 }
 
-/* "NSG/Direction/RULE" of slot in generation gen into r's nsg and rule. */
+/* The rule of slot in generation gen into r's nsg and rule. */
 static void name_rule(struct fl_names *n, struct flowlog_record *r, unsigned int gen, uint32_t slot)
 {
-	const char *s = json_string_value(json_array_get(n->slots[gen & 1], slot));
-	const char *dir = s ? strchr(s, '/') : NULL, *rule = dir ? strchr(dir + 1, '/') : NULL;
+	const struct fl_rule *f = slot < n->nrules[gen & 1] ? &n->rules[gen & 1][slot] : NULL;
 
-	if (!rule) {
-		r->nsg[0] = r->rule[0] = '\0';
+	if (!f)
 		return;
-	}
-	flowlog_set_name(r->nsg, sizeof(r->nsg) < (size_t)(dir - s) + 1 ? sizeof(r->nsg)
-						   : (size_t)(dir - s) + 1, s);
-	flowlog_set_name(r->rule, sizeof(r->rule), rule + 1);
-	r->default_rule = flowlog_is_default_rule(r->rule);
+	memcpy(r->nsg, f->nsg, sizeof(r->nsg));
+	memcpy(r->rule, f->rule, sizeof(r->rule));
+	r->default_rule = f->default_rule;
 }
 
 static void record_iface(struct fl_names *n, struct flowlog_record *r, unsigned int ifindex)

@@ -66,7 +66,8 @@ static void on_begin(struct flowlog_export *x, const struct xnsg_event *e)
 	kn = fl_table_get(&x->known, &e->k);
 	known_from(kn, e);
 	kn->state = FL_LIVE;
-	fl_op(x, XNSG_FL_COMMIT, &e->k, &e->v)->log_set = XNSG_LOG_B_DONE;
+	/* No commit: the entry's B_SENT says its B is the consumer's to
+	 * write, which a later exporter takes as written (sweep.c adopt()). */
 }
 
 static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
@@ -79,7 +80,7 @@ static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
 	else if (kn && kn->state == FL_ENDING)
 		return; /* its E is on its way already */
 	kn = fl_table_find(&x->known, &e->k);
-	if (!kn && !(e->v.log & XNSG_LOG_B_DONE))
+	if (!kn && !(e->v.log & (XNSG_LOG_B_SENT | XNSG_LOG_B_DONE)))
 		begin(x, e, true); /* its B event was lost, or logging was off */
 	if (!kn) {
 		kn = fl_table_get(&x->known, &e->k);

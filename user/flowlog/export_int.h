@@ -57,9 +57,18 @@ struct fl_iface {
 	uint8_t mac[6];
 };
 
+/* A counter slot's rule, split once ("NSG/Direction/RULE"). */
+struct fl_rule {
+	char nsg[FLOWLOG_NAME_MAX + 1];
+	char rule[FLOWLOG_NAME_MAX + 1];
+	bool default_rule;
+};
+
 struct fl_names {
-	unsigned int gen, serial; /* of the active generation when read */
-	json_t *slots[XNSG_GENS]; /* each generation's counter-slot names */
+	unsigned int gen, serial;   /* of the active generation when read */
+	bool read;
+	struct fl_rule *rules[XNSG_GENS]; /* each generation's slots */
+	size_t nrules[XNSG_GENS];
 	struct fl_iface *ifaces;
 	size_t nifaces;
 	uint64_t mono_to_real;    /* add to a monotonic time for the wall clock */

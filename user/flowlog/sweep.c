@@ -75,7 +75,8 @@ void fl_expired(struct flowlog_export *x, const struct xnsg_fl_op *o)
 
 /* A flow of the table not known yet: false when its B event is still on
  * its way (it began after the last consume); else known from now on,
- * with a B written unless one was (by an exporter before this one). */
+ * with a B written unless its event was sent (then an exporter before
+ * this one consumed it and wrote the B) or a sweep wrote it. */
 static bool adopt(struct flowlog_export *x, const struct xnsg_ct_key *k,
 		  const struct xnsg_ct_val *v, bool *wrote_b)
 {
@@ -86,7 +87,7 @@ static bool adopt(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	if ((v->log & XNSG_LOG_B_SENT) && !(v->log & XNSG_LOG_B_DONE) &&
 	    v->created_ns + IN_FLIGHT_NS > x->consumed_at)
 		return false;
-	if (!(v->log & XNSG_LOG_B_DONE)) {
+	if (!(v->log & (XNSG_LOG_B_SENT | XNSG_LOG_B_DONE))) {
 		struct flowlog_record r;
 		static const uint64_t zero[4];
 
