@@ -186,8 +186,10 @@ size_t port_list_merged(const struct port_list *l, struct port_range **out)
 	struct port_range *m = xcalloc(l->n ? l->n : 1, sizeof(*m));
 	size_t n = 0;
 
-	memcpy(m, l->v, l->n * sizeof(*m));
-	qsort(m, l->n, sizeof(*m), range_cmp);
+	if (l->n) { /* l->v is NULL for an empty list */
+		memcpy(m, l->v, l->n * sizeof(*m));
+		qsort(m, l->n, sizeof(*m), range_cmp);
+	}
 	for (size_t i = 0; i < l->n; i++) {
 		if (n && (uint32_t)m[i].lo <= (uint32_t)m[n - 1].hi + 1) {
 			if (m[i].hi > m[n - 1].hi)

@@ -624,7 +624,8 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 		else
 			rule_free(&sr[i].r);
 	}
-	qsort(sr, j, sizeof(*sr), rule_cmp);
+	if (j) /* sr is NULL for an NSG without securityRules */
+		qsort(sr, j, sizeof(*sr), rule_cmp);
 	for (int d = 0; d < 2; d++) {
 		for (i = 0; i < j; i++)
 			if ((int)sr[i].r.dir == d)
