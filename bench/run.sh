@@ -11,7 +11,7 @@
 #
 # Environment: BENCH_KEEP=1 keeps the work directory (logs, policies);
 # BENCH_CPU (default 0) is the CPU the generator is pinned to;
-# BENCH_PARTS (default "classify packets control goals") the parts run;
+# BENCH_PARTS (default "classify packets control goals flowlog") the parts run;
 # BENCH_BASELINE=DIR another build directory (say, of the commit before a
 # change) whose xnsg the control-plane goals measure side by side with
 # this one, in the same run.
@@ -449,7 +449,7 @@ control_plane() {
 # Times are wall clock of the command run in the receiver's namespace (ip
 # netns exec included, alike for every tool); medians of GOAL_REPS.
 if [ $QUICK -eq 1 ]; then LOAD_COUNTS=(1000); GOAL_REPS=1; IFACES=100; else LOAD_COUNTS=(1000 4000); GOAL_REPS=5; IFACES=500; fi
-part() { [[ " ${BENCH_PARTS:-classify packets control goals} " == *" $1 "* ]]; }
+part() { [[ " ${BENCH_PARTS:-classify packets control goals flowlog} " == *" $1 "* ]]; }
 GOAL_BINS=("$XNSG")
 [ -n "${BENCH_BASELINE:-}" ] && GOAL_BINS+=("$(realpath "$BENCH_BASELINE")/xnsg")
 label_of() { [ "$1" = "$XNSG" ] && echo this || echo baseline; }
@@ -607,8 +607,21 @@ part control && control_plane
 note "bench: control-plane goals (${GOAL_BINS[*]})"
 part goals && goals
 T3=$(date +%s.%N)
+note "bench: flow logs (new-flow cost, exporter records/s, sweep CPU)"
+if ! part flowlog; then :; elif "$TOOL" flowlog $([ $QUICK -eq 1 ] && echo --quick) > "$WORK/flowlog.out" 2> "$WORK/flowlog.log"; then :; else
+	emit kind=flowlog case=failed failed="xnsg-bench flowlog: $(why "$WORK/flowlog.log")"
+fi
+while read -r line; do
+	if "$PY" -c 'import json,sys; json.loads(sys.argv[1])' "$line" 2>/dev/null; then
+		echo "$line" | sed 's/^{/{"kind": "flowlog", /' >> "$JSONL"
+		note "  $line"
+	else
+		emit kind=flowlog case=failed failed="unparsable output: ${line:0:200}"
+	fi
+done < <(cat "$WORK/flowlog.out" 2>/dev/null)
+T4=$(date +%s.%N)
 emit kind=timing classify_s="#$(pyf "round($T1 - $T0, 1)")" pps_s="#$(pyf "round($T2 - $T1, 1)")" \
-	control_s="#$(pyf "round($T3 - $T2, 1)")" total_s="#$(pyf "round($T3 - $T_START, 1)")" \
+	control_s="#$(pyf "round($T3 - $T2, 1)")" flowlog_s="#$(pyf "round($T4 - $T3, 1)")" total_s="#$(pyf "round($T4 - $T_START, 1)")" \
 	reps="#$REPS" secs="#$SECS" counts="[$(IFS=,; echo "${COUNTS[*]}")]" cpu="#$CPU" \
 	retries="#$RETRIES_USED" max_wait="#$MAX_WAIT"
 "$PY" "$REPO/bench/report.py" "$JSONL" "$OUT" "$QUICK" || exit 1
