@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "alloc.h"
+#include "compile.h"
 #include "diag.h"
 #include "eval.h"
 #include "import.h"
@@ -182,6 +184,45 @@ static bool vnet_has(const struct policy *p, const char *a)
 	return prefix_list_contains(&p->virtual_network, &x);
 }
 
+/* The counter-slot identities "NSG/Direction/RULE" of the compiled tables,
+ * as apply records them for stats and flow logs, one a line. */
+static char *slot_names(const struct policy *p)
+{
+	struct compiled *c = NULL;
+	struct diag_list d = {};
+	char *out = xstrdup("");
+
+	cr_assert_eq(compile_policy(p, &c, &d), 0, "compiles");
+	for (size_t t = 0; t < c->ntables; t++)
+		for (uint32_t b = 0; b < c->tables[t].nrules; b++) {
+			const struct compiled_table *ct = &c->tables[t];
+			char *n = xasprintf("%s%s/%s/%s\n", out, p->nsgs[ct->nsg].name,
+					    dir_name(ct->dir), ct->rules[b]->name);
+
+			free(out);
+			out = n;
+		}
+	compiled_free(c);
+	diag_free(&d);
+	return out;
+}
+
+/* The built binary's output for args (XNSG_BIN, else build/xnsg). */
+static char *xnsg_out(const char *args)
+{
+	const char *bin = getenv("XNSG_BIN") ? getenv("XNSG_BIN") : "build/xnsg";
+	char *cmd = xasprintf("%s %s 2>/dev/null", bin, args), *out = xcalloc(1, 1 << 20);
+	FILE *f = popen(cmd, "r");
+	size_t n;
+
+	cr_assert_not_null(f, "runs %s", cmd);
+	n = fread(out, 1, (1 << 20) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	free(cmd);
+	return out;
+}
+
 #define IN XNSG_IN
 #define OUT XNSG_OUT
 
@@ -327,6 +368,16 @@ Test(import_real, rest_nsg_on_cli_nic)
 				 "defaultSecurityRules/DenyAllInBound", "ruleName");
 		json_decref(j);
 	}
+	{
+		/* stats and flow logs name rules by these: Azure's spelling. */
+		char *slots = slot_names(p);
+
+		cr_expect(strstr(slots, "testnsg/Inbound/AllowVnetInBound\n") &&
+			  strstr(slots, "testnsg/Inbound/DenyAllInBound\n") &&
+			  strstr(slots, "testnsg/Outbound/AllowVnetOutBound\n"),
+			  "counter slots:\n%s", slots);
+		free(slots);
+	}
 	policy_free(p);
 	diag_free(&d);
 	run_free(&run);
@@ -443,6 +494,14 @@ Test(import_identity, two_nsgs_of_one_name)
 	       "Allow web-nsg (rg-b)/AllowSsh");
 	cr_expect(has_line(&run.r, "eth1 <- NIC nic-b: 10.1.1.5; subnet s (no NSG); NIC NSG "
 			   "web-nsg (rg-b)"), "the summary names which:\n%s", run.all);
+	{
+		/* stats and flow logs tell the two apart too. */
+		char *slots = slot_names(p);
+
+		cr_expect(strstr(slots, "web-nsg (rg-a)/Inbound/DenySsh\n") &&
+			  strstr(slots, "web-nsg (rg-b)/Inbound/AllowSsh\n"), "slots:\n%s", slots);
+		free(slots);
+	}
 	policy_free(p);
 	diag_free(&d);
 	run_free(&run);
@@ -639,4 +698,40 @@ Test(import_shapes, map_argument)
 	free(buf);
 	cr_expect_eq(import_parse_map("nic=eth0:guest", &m, &buf, &why), -EINVAL, "bad attach");
 	free(buf);
+}
+
+/* show and verify as the binary prints them: the API spelling. */
+Test(import_real, show_and_verify_spell_defaults_as_azure)
+{
+	char path[] = "/tmp/xnsg-test-import-XXXXXX.json", *out, *args;
+	json_t *docs[] = { fixture(FIX "cli-vnet-show.json"), fixture(FIX "cli-nic-show.json"),
+			   fixture(FIX "rest-nsg-get.json") };
+	const char *names[] = { "vnet.json", "nic.json", "nsg.json" };
+	struct run run;
+	int fd = mkstemps(path, 5);
+
+	cr_assert_geq(fd, 0);
+	json_object_set_new(json_object_get(docs[1], "properties"), "networkSecurityGroup",
+			    json_pack("{s:s}", "id", TESTNSG));
+	run = import_docs(docs, names, 3, (const char *const[]){ "nic-000002=eth0", NULL });
+	cr_assert_eq(run.err, 0, "%s", run.all);
+	cr_assert_eq(json_dumpfd(run.r.policy, fd, 0), 0);
+	close(fd);
+	args = xasprintf("show %s", path);
+	out = xnsg_out(args);
+	cr_expect(strstr(out, "AllowVnetInBound (default)") && strstr(out, "DenyAllInBound (default)"),
+		  "show:\n%s", out);
+	free(out);
+	free(args);
+	args = xasprintf("--json verify %s -i eth0 -d in -P tcp -l 10.0.0.4:22 -r 203.0.113.5:4000",
+			 path);
+	out = xnsg_out(args);
+	cr_expect(strstr(out, "\"ruleName\": \"defaultSecurityRules/DenyAllInBound\""),
+		  "verify --json:\n%s", out);
+	free(out);
+	free(args);
+	unlink(path);
+	run_free(&run);
+	for (int i = 0; i < 3; i++)
+		json_decref(docs[i]);
 }
