@@ -112,3 +112,105 @@ ping_ok() {
 	ip netns exec "$ns" ping -q -c 1 -W 1 "$host" >/dev/null 2>&1
 }
 
+
+# ---- the demo's cloud (examples/demo.sh) ------------------------------
+#
+#   ns inet (the Internet)  eth0 203.0.113.10 ---- inet0 ┐
+#   ns web  (VM, AsgWeb)    eth0 10.10.1.4    ---- web0  │ ns host: the
+#   ns app  (VM, AsgLogic)  eth0 10.10.2.4    ---- app0  │ hypervisor and
+#   ns db   (VM, AsgDb)     eth0 10.10.3.4    ---- db0   │ VNet router;
+#   ns c1, c2 (containers)  eth0 10.10.4.x  -- veth -- cni0 ┘ xnsg runs here
+#
+# The VMs' NICs are the host ends of their veths (attach "peer": what a VM
+# sends arrives on its host end), as the containers' are; the containers'
+# veths, addresses and the cni0 bridge are made by the real `bridge` and
+# `host-local` CNI plugins, chained with xnsg-cni (cloud_container).  The
+# caller sets ID and WORK (XNSG_PIN_DIR and XNSG_STATE_DIR under it).
+
+CLOUD_VMS="web app db"
+
+cloud_ns() { echo "$ID-$1"; }
+H() { ip netns exec "$ID-host" "$@"; }
+
+# cloud_link NAME HOST_IF ADDR/LEN GATEWAY: a namespace with eth0, whose
+# host end HOST_IF (in ns host) is the gateway's side.
+cloud_link() {
+	local ns="$ID-$1" hif=$2 addr=$3 gw=$4
+	ip netns add "$ns" || return 1
+	ip link add "$hif" netns "$ID-host" type veth peer name eth0 netns "$ns" || return 1
+	ip netns exec "$ns" ip link set lo up
+	ip netns exec "$ns" ip addr add "$addr" dev eth0
+	ip netns exec "$ns" ip link set eth0 up
+	H ip addr add "$gw/${addr#*/}" dev "$hif"
+	H ip link set "$hif" up
+	ip netns exec "$ns" ip route add default via "$gw"
+}
+
+cloud_setup() {
+	mkdir -p "$WORK/bpf" "$WORK/bin" "$WORK/cache"
+	mount -t bpf bpf "$WORK/bpf" || return 1
+	ip netns add "$ID-host" || return 1
+	H ip link set lo up
+	H sysctl -qw net.ipv4.ip_forward=1
+	cloud_link inet inet0 203.0.113.10/24 203.0.113.1 || return 1
+	cloud_link web web0 10.10.1.4/24 10.10.1.1 || return 1
+	cloud_link app app0 10.10.2.4/24 10.10.2.1 || return 1
+	cloud_link db db0 10.10.3.4/24 10.10.3.1 || return 1
+	ln -sf "$XNSG" "$WORK/bin/xnsg-cni"
+	cat > "$WORK/containers.conflist" <<JSON
+{ "cniVersion": "1.0.0", "name": "demo-containers",
+  "plugins": [
+    { "type": "bridge", "bridge": "cni0", "isGateway": true,
+      "ipam": { "type": "host-local", "dataDir": "$WORK/ipam",
+                "ranges": [[{ "subnet": "10.10.4.0/24", "gateway": "10.10.4.1" }]],
+                "routes": [{ "dst": "0.0.0.0/0" }] } },
+    { "type": "xnsg-cni", "policy": "$WORK/policy.json", "subnet": "containers", "ingress": "tc" }
+  ] }
+JSON
+}
+
+# cloud_cni COMMAND NAME [cni_exec.py options]: as a runtime runs the
+# network configuration list for container NAME (tests/e2e/cni_exec.py).
+cloud_cni() {
+	local cmd=$1 name=$2; shift 2
+	H env CNI_PATH="/usr/lib/cni:$WORK/bin" CNI_CACHE_DIR="$WORK/cache" \
+		python3 "$REPO/tests/e2e/cni_exec.py" "$cmd" "$WORK/containers.conflist" "$name" \
+		"/run/netns/$ID-$name" eth0 "$@"
+}
+
+# cloud_container NAME ASG: a container namespace, set up by the CNI chain
+# with the container in application security group ASG.
+cloud_container() {
+	ip netns add "$ID-$1" || return 1
+	ip netns exec "$ID-$1" ip link set lo up
+	cloud_cni ADD "$1" --args "IgnoreUnknown=1;XNSG_ASGS=$2" > "$WORK/$1.add"
+}
+
+# The container's address, from the CNI result.
+cloud_ip() {
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["ips"][0]["address"].split("/")[0])' \
+		"$WORK/$1.add"
+}
+
+# Everything cloud_setup and cloud_container made, whatever failed.
+cloud_cleanup() {
+	local n
+	set +e
+	for n in c1 c2; do
+		[ -e "$WORK/$n.add" ] && cloud_cni DEL "$n" >/dev/null 2>&1
+	done
+	H "$XNSG" detach --all >/dev/null 2>&1
+	for n in c1 c2 inet $CLOUD_VMS host; do
+		ip netns pids "$ID-$n" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ID-$n" 2>/dev/null
+	done
+	umount "$WORK/bpf" 2>/dev/null
+	rm -rf "$WORK"
+}
+
+# The host end of container NAME's veth, from the CNI result.
+cloud_veth() {
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))
+print([i["name"] for i in r["interfaces"] if not i.get("sandbox") and i["name"] != "cni0"][0])' \
+		"$WORK/$1.add"
+}

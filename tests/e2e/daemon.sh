@@ -92,7 +92,9 @@ wait_log() {
 
 lines() { wc -l < "$WORK/daemon.log"; }
 count() { grep -c -- "$1" "$WORK/daemon.log"; }
-metric() { A curl -s "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+get() { A python3 "$PROBES" get "$@"; }
+metrics() { get "http://127.0.0.1:$MPORT/metrics"; }
+metric() { metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
 # ---- tests ----------------------------------------------------------------
 
@@ -207,10 +209,10 @@ test_flow_logs() {
 	for _ in $(seq 50); do [ -s "$WORK/flows.jsonl" ] && break; sleep 0.1; done
 	[ -s "$WORK/flows.jsonl" ] || { echo "SIGHUP did not reopen the JSON lines file"; return 1; }
 	for _ in $(seq 30); do
-		[ "$(A curl -s "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "xnsg_flowlog_records_exported_total{output=\"jsonl\"}" { print ($2 > 0) }')" = 1 ] && return 0
+		[ "$(metrics | awk '$1 == "xnsg_flowlog_records_exported_total{output=\"jsonl\"}" { print ($2 > 0) }')" = 1 ] && return 0
 		sleep 0.1
 	done
-	A curl -s "http://127.0.0.1:$MPORT/metrics" | grep flowlog; echo "no exported records in the metrics"; return 1
+	metrics | grep flowlog; echo "no exported records in the metrics"; return 1
 }
 
 test_second_daemon_refused() {
@@ -221,11 +223,11 @@ test_second_daemon_refused() {
 
 test_metrics_endpoint() {
 	local h
-	h=$(A curl -s -D - -o /dev/null "http://127.0.0.1:$MPORT/metrics")
+	h=$(get --head "http://127.0.0.1:$MPORT/metrics")
 	echo "$h" | grep -qi '^content-type: text/plain; version=0.0.4' || { echo "$h"; return 1; }
-	[ "$(A curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/nope")" = 404 ] || return 1
-	A curl -s "http://127.0.0.1:$MPORT/metrics" | grep -q '^xnsg_rule_packets_total{nsg="web-nsg",direction="Inbound",rule="AllowWeb",access="Allow"} [1-9]' || {
-		A curl -s "http://127.0.0.1:$MPORT/metrics" | grep AllowWeb; return 1; }
+	[ "$(get --head "http://127.0.0.1:$MPORT/nope" | head -1)" = 404 ] || return 1
+	metrics | grep -q '^xnsg_rule_packets_total{nsg="web-nsg",direction="Inbound",rule="AllowWeb",access="Allow"} [1-9]' || {
+		metrics | grep AllowWeb; return 1; }
 	[ "$(metric xnsg_policy_applied)" = 1 ] || return 1
 }
 
@@ -244,9 +246,9 @@ EOF
 		--web.listen-address="127.0.0.1:$PPORT" --log.level=warn > "$WORK/prom.log" 2>&1 &
 	BG_PIDS="${BG_PIDS:-} $!"
 	for _ in $(seq 3); do tcp_ok "$NS_B" 192.0.2.10 8080; done
-	python3 - "$NS_A" "$PPORT" "$XNSG" <<'EOF' || { tail -5 "$WORK/prom.log"; return 1; }
+	python3 - "$NS_A" "$PPORT" "$XNSG" "$PROBES" <<'EOF' || { tail -5 "$WORK/prom.log"; return 1; }
 import json, subprocess, sys, time, urllib.parse
-ns, port, xnsg = sys.argv[1:4]
+ns, port, xnsg, probes = sys.argv[1:5]
 def sh(*a):
     return subprocess.run(["ip", "netns", "exec", ns] + list(a), capture_output=True, text=True).stdout
 q = urllib.parse.quote('xnsg_rule_packets_total{nsg="web-nsg",rule="AllowWeb"}')
@@ -255,7 +257,7 @@ while time.time() < deadline:
     want = [r["packets"] for r in json.loads(sh(xnsg, "stats", "--json"))["rules"]
             if r["nsg"] == "web-nsg" and r["rule"] == "AllowWeb"][0]
     try:
-        res = json.loads(sh("curl", "-s", "http://127.0.0.1:%s/api/v1/query?query=%s" % (port, q)))
+        res = json.loads(sh("python3", probes, "get", "http://127.0.0.1:%s/api/v1/query?query=%s" % (port, q)))
         got = [int(float(r["value"][1])) for r in res["data"]["result"]]
     except (ValueError, KeyError):
         got = None
@@ -391,7 +393,7 @@ main() {
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "e2e-daemon: SKIP: needs root"; echo "0 passed, 0 failed, ${#TESTS[@]} skipped"; return 0
 	fi
-	need ip nc ping timeout python3 tc curl
+	need ip nc ping timeout python3 tc
 	if ! setup > "$WORK/setup.log" 2>&1; then
 		cat "$WORK/setup.log"; echo "e2e-daemon: setup failed"; echo "0 passed, 1 failed"; return 1
 	fi

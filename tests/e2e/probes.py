@@ -7,6 +7,9 @@ count and time; talks only to the address the test gives.
 
   probes.py echo BIND PORT [PORT...] --timeout T
         answer every datagram on the ports with the same bytes, for T seconds
+  probes.py get URL [--head]
+        an HTTP GET (curl is not among the dependencies): the body, or with
+        --head the status and the headers; exit 0 on any HTTP answer
   probes.py stream HOST --allow PORT --deny PORT --duration S [--rate N]
         N probes a second to each port for S seconds; a probe to the
         allowed port must be answered (within --wait s), one to the denied
@@ -18,6 +21,8 @@ import selectors
 import socket
 import sys
 import time
+import urllib.error
+import urllib.request
 
 
 def family(addr):
@@ -40,6 +45,23 @@ def echo(a):
                 key.fileobj.sendto(data, peer)
             except OSError:
                 pass
+    return 0
+
+
+def get(a):
+    try:
+        r = urllib.request.urlopen(a.url, timeout=10)
+    except urllib.error.HTTPError as e:
+        r = e
+    except (urllib.error.URLError, OSError) as e:
+        print("get: %s: %s" % (a.url, e), file=sys.stderr)
+        return 1
+    if a.head:
+        print(r.status)
+        for k, v in r.headers.items():
+            print("%s: %s" % (k, v))
+    else:
+        sys.stdout.write(r.read().decode())
     return 0
 
 
@@ -97,7 +119,12 @@ def main():
     s.add_argument("--duration", type=float, required=True)
     s.add_argument("--rate", type=float, default=20)
     s.add_argument("--wait", type=float, default=1.0)
+    g = sub.add_parser("get")
+    g.add_argument("url")
+    g.add_argument("--head", action="store_true")
     a = p.parse_args()
+    if a.mode == "get":
+        return get(a)
     if a.mode == "echo":
         a.timeout = min(a.timeout, 600)
         return echo(a)

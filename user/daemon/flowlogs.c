@@ -163,9 +163,25 @@ void dflow_run(struct daemon *d)
 	d->flow->run_failed = err != 0;
 }
 
+/*
+ * After a change of enforcement the exporter sweeps at once: the sweep
+ * also reads the new generation's rule names, which the records of flows
+ * it judges must carry; the exporter would otherwise read them only at
+ * its next sweep (up to --interval later), naming the new flows' rules
+ * with the slots' previous owners.  (known difference: an apply made by
+ * another process, `xnsg apply` or the CNI plugin, is seen at that next
+ * sweep only.)
+ */
 void dflow_reopen(struct daemon *d)
 {
+	int err;
+
 	follow_pins(d);
+	if (!d->flow || !d->flow->x)
+		return;
+	err = flowlog_export_sweep(d->flow->x);
+	if (err)
+		dlog(DLOG_ERR, "flow logs: sweep after the change: %s", strerror(-err));
 }
 
 void dflow_rotate(struct daemon *d)
