@@ -3,20 +3,24 @@
  * The policy loader: a JSON policy file (docs/DESIGN.md §1) in, the model of
  * model.h out, with every mistake reported by JSON path in one run.
  *
- * Shapes accepted are those Azure exports (`az network nsg show`, ARM
- * templates): keys are case-insensitive; a rule's, NSG's, subnet's or
- * interface's fields may sit under "properties" or flat on the object
- * (under "properties" wins when both hold one); singular and plural
- * prefix/port fields are unioned; NSG, subnet and ASG references are names
- * or ARM { "id": ".../NAME" } objects.  Paths in diagnostics follow where a
- * field actually sits, spelled as the file spelled it.
+ * Shapes accepted are those Azure exports (`az network nsg show`, `az
+ * network vnet show`, `az network nic show`): keys are case-insensitive; a
+ * rule's, NSG's, subnet's or interface's fields may sit under "properties"
+ * or flat on the object (under "properties" wins when both hold one);
+ * singular and plural prefix/port fields are unioned; NSG, subnet and ASG
+ * references are names or ARM { "id": ... } objects, resolved by identity
+ * (refs.c).  Paths in diagnostics follow where a field actually sits,
+ * spelled as the file spelled it.  A document that is Azure's rather than
+ * a host policy is refused first (host_document()), with the import
+ * command that converts it.
  *
  * Work happens in passes, so that every reference can be resolved and
- * every error reported: virtual network, timeouts, tags (file, then
- * inline, then the AzureLoadBalancer default: servicetags.c), ASG
- * declarations, NSG names, subnets, interfaces (ASG membership), NSG
- * rules, then checks across rules (limits; rules that can never match:
- * lint.c).  JSON access and diagnostic paths are json.c's.
+ * every error reported: whole-document checks (duplicate keys, template
+ * expressions, unknown keys: keys.c), virtual network, timeouts, tags
+ * (file, then inline, then the AzureLoadBalancer default: servicetags.c),
+ * ASG declarations, NSG names, subnets, interfaces (ASG membership:
+ * topology.c), NSG rules (rules.c), then rules that can never match
+ * (lint.c).  JSON access and diagnostic paths are json.c's.
  *
  * Interpretation choices, where the design (docs/DESIGN.md §1) leaves room:
  * - Required rule fields (as Azure requires them): name, priority,
@@ -34,11 +38,12 @@
  *   names, or (for an interface naming no subnet) addresses lying in two
  *   different subnets.  An address of an interface without "subnet" lying
  *   in a subnet is a warning: that subnet's NSG does not apply to it.
- * - The NSG's "defaultSecurityRules" (in exports) are ignored: the six
- *   defaults are always Azure's.
- * - Unknown keys are ignored, except at the top level (warning: likely a
- *   typo) and in flowTimeouts (error).
+ * - An export's "defaultSecurityRules" are checked against Azure's six
+ *   (defaults.c), never taken: the six defaults are always Azure's.
+ * - Unknown keys are warnings at every level (keys.c), errors in
+ *   flowTimeouts.
  * - Shadowing is a single-rule check (lint.c says what it finds).
+ * - What a valid policy binds is bindings.c's, run by the CLI.
  */
 #include <errno.h>
 #include <jansson.h>
