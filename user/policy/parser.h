@@ -37,8 +37,9 @@
 #define POLICY_MAX_TIMEOUT (7u * 24 * 3600)
 /* Diagnostics from one Service Tags file before the rest are summed up. */
 #define POLICY_MAX_TAGFILE_DIAGS 20
-/* Prefix comparisons spent looking for shadowed rules; past it the
- * (advisory) check stops rather than slow `check` down. */
+/* Comparisons (rule pairs and address intervals) spent looking for
+ * shadowed rules; past it the (advisory) check names the rules it did not
+ * compare and stops, rather than slow `check` down. */
 #define POLICY_SHADOW_BUDGET 50000000ull
 /* Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
 #define POLICY_IFNAME_MAX 15
