@@ -49,13 +49,14 @@ static __always_inline struct xnsg_fl_cpu *fl_cpu(void)
 static __always_inline int fl_event(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
 				    __u32 what, __u64 now)
 {
-	struct xnsg_fl_cpu *c = fl_cpu();
+	struct xnsg_fl_cpu *c;
 	struct xnsg_event *e;
 
 	if (!k || !v)
 		return -1;
 	e = bpf_ringbuf_reserve(&xnsg_events, sizeof(*e), 0);
 	if (!e) {
+		c = fl_cpu();
 		if (c && (what & 0xff) == XNSG_EV_BEGIN)
 			c->lost_begin++;
 		else if (c)
@@ -69,9 +70,9 @@ static __always_inline int fl_event(const struct xnsg_ct_key *k, const struct xn
 	e->pad[0] = 0;
 	e->pad[1] = 0;
 	e->time_ns = now;
+	/* Events sent are not counted here (the consumer counts what it
+	 * gets): on the path of every new flow, a counter costs ~3 ns. */
 	bpf_ringbuf_submit(e, 0);
-	if (c)
-		c->sent++;
 	return 0;
 }
 

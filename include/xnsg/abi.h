@@ -479,7 +479,7 @@ _Static_assert(sizeof(struct xnsg_fl_config) == 32, "xnsg_fl_config");
 /* xnsg_fl_cpu: per-CPU array, 1 entry: event and deny accounting, and the
  * deny rate limiter's state. */
 struct xnsg_fl_cpu {
-	__u64 sent;            /* events submitted */
+	__u64 sent;            /* reserved (events sent are the consumer's count) */
 	__u64 lost_begin;      /* ring buffer reserve failures, B events */
 	__u64 lost_end;        /* and E events */
 	__u64 deny_tuples;     /* denied 5-tuples recorded in xnsg_denies */
@@ -562,6 +562,7 @@ enum xnsg_fl_stat {
 	XNSG_FLS_DENY_RECORDS,   /* D records */
 	XNSG_FLS_SWEEPS,
 	XNSG_FLS_STARTS,         /* exporter runs */
+	XNSG_FLS_EVENTS,         /* events the exporter took from the ring buffer */
 	XNSG_FL_STATS
 };
 #define XNSG_FL_STATS_SLOTS 32

@@ -203,7 +203,7 @@ static json_t *flowlog_report(struct dp *dp)
 	return json_pack("{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 			 "s:I, s:I}",
 			 "logging", dp_fl_enabled(dp), "records", S(XNSG_FLS_RECORDS), "outputs", outs,
-			 "events_sent", (json_int_t)c.sent, "events_lost",
+			 "events", S(XNSG_FLS_EVENTS), "events_lost",
 			 (json_int_t)(c.lost_begin + c.lost_end), "begin_events_lost",
 			 (json_int_t)c.lost_begin, "end_events_lost", (json_int_t)c.lost_end,
 			 "deny_tuples", (json_int_t)c.deny_tuples, "deny_records_suppressed",

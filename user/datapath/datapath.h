@@ -275,6 +275,8 @@ void dp_test_flush_flows(struct dp_test *t);
 /* Configure ifindex (e.g. loopback's, the one test runs see) as interface
  * `iface` of the loaded policy with the given attach mode. */
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach);
+/* The instance as a struct dp (for the flow-log tools, ringbuf.c). */
+struct dp *dp_test_dp(struct dp_test *t);
 /* The fd of one of the instance's maps (XNSG_MAP_*), or -ENOENT. */
 int dp_test_map_fd(struct dp_test *t, const char *name);
 /* A per-CPU counter summed over CPUs: XNSG_MAP_DROPS reason or rule slot. */

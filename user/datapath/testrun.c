@@ -30,6 +30,11 @@ struct dp_test {
 	unsigned int lo;
 };
 
+struct dp *dp_test_dp(struct dp_test *t)
+{
+	return &t->dp;
+}
+
 int dp_test_map_fd(struct dp_test *t, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(t->dp.skel->obj, name);

@@ -113,6 +113,7 @@ static void stats_value(const struct flowlog_export *x, struct xnsg_fl_stats *v)
 	v->v[XNSG_FLS_DENY_RECORDS] += s->denies;
 	v->v[XNSG_FLS_SWEEPS] += s->sweeps;
 	v->v[XNSG_FLS_STARTS] += 1;
+	v->v[XNSG_FLS_EVENTS] += s->events;
 }
 
 static void stats_save(struct flowlog_export *x)
