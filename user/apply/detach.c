@@ -129,7 +129,8 @@ static int detach_named(struct detach *d, const char *ifname, bool missing_ok)
 		pr_err("%s: not attached", ifname);
 		return -ENOENT;
 	}
-	if (!idx) { /* gone, and its hooks with it: forget it */
+	if (!idx) { /* gone, and its hooks with it: forget it and its entries */
+		dp_iface_forget(&d->dp, (unsigned int)json_integer_value(json_object_get(rec, "ifindex")));
 		drop_record(d->st, ifname);
 		json_array_append_new(d->detached, json_string(ifname));
 		return 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "alloc.h"
 #include "apply.h"
 #include "cmd.h"
 #include "datapath.h"
@@ -88,43 +89,64 @@ static const char *proto_label(int proto, char *buf, size_t len)
 	}
 }
 
+/* "A/B" of a two-element JSON array of integers. */
+static char *pair(json_t *f, const char *key)
+{
+	json_t *a = json_object_get(f, key);
+
+	return xasprintf("%lld/%lld", json_integer_value(json_array_get(a, 0)),
+			 json_integer_value(json_array_get(a, 1)));
+}
+
+static char *endpoint(json_t *f, const char *addr, const char *port)
+{
+	return xasprintf("%s:%lld", json_string_value(json_object_get(f, addr)),
+			 json_integer_value(json_object_get(f, port)));
+}
+
+static char *rules_of(json_t *f)
+{
+	char *out = xstrdup(""), *next;
+	json_t *r;
+	size_t k;
+
+	json_array_foreach(json_object_get(f, "rules"), k, r) {
+		next = xasprintf("%s%s%s", out, k ? ", " : "", json_string_value(r));
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/* One row a flow; columns as wide as their widest cell (veth names, IPv6). */
 static void print_flows(json_t *flows)
 {
+	static const char *const head[] = { "INTERFACE", "DIR",	 "PROTO",    "INITIATOR",
+					    "RESPONDER", "STATE", "AGE",     "IDLE",
+					    "PKTS >/<",  "BYTES >/<", "RULES" };
+	struct cli_table *t = cli_table_new("", 11, head);
 	json_t *f;
 	size_t i;
 
-	printf("%-10s %-8s %-6s %-40s %-40s %-11s %8s %8s %10s %10s %s\n", "INTERFACE", "DIR",
-	       "PROTO", "INITIATOR", "RESPONDER", "STATE", "AGE", "IDLE", "PKTS >/<", "BYTES >/<",
-	       "RULES");
 	json_array_foreach(flows, i, f) {
-		char ini[80], res[80], pb[8], pk[32], by[48], rules[256] = "";
-		json_t *r;
-		size_t k;
+		char pb[8], *cells[11] = {
+			xstrdup(json_string_value(json_object_get(f, "interface"))),
+			xstrdup(json_string_value(json_object_get(f, "direction"))),
+			xstrdup(proto_label((int)json_integer_value(json_object_get(f, "protocol")), pb,
+					    sizeof(pb))),
+			endpoint(f, "initiator", "initiator_port"),
+			endpoint(f, "responder", "responder_port"),
+			xstrdup(json_string_value(json_object_get(f, "state"))),
+			xasprintf("%.1fs", json_real_value(json_object_get(f, "age_s"))),
+			xasprintf("%.1fs", json_real_value(json_object_get(f, "idle_s"))),
+			pair(f, "packets"),
+			pair(f, "bytes"),
+			rules_of(f),
+		};
 
-		snprintf(ini, sizeof(ini), "%s:%lld", json_string_value(json_object_get(f, "initiator")),
-			 json_integer_value(json_object_get(f, "initiator_port")));
-		snprintf(res, sizeof(res), "%s:%lld", json_string_value(json_object_get(f, "responder")),
-			 json_integer_value(json_object_get(f, "responder_port")));
-		snprintf(pk, sizeof(pk), "%lld/%lld",
-			 json_integer_value(json_array_get(json_object_get(f, "packets"), 0)),
-			 json_integer_value(json_array_get(json_object_get(f, "packets"), 1)));
-		snprintf(by, sizeof(by), "%lld/%lld",
-			 json_integer_value(json_array_get(json_object_get(f, "bytes"), 0)),
-			 json_integer_value(json_array_get(json_object_get(f, "bytes"), 1)));
-		json_array_foreach(json_object_get(f, "rules"), k, r) {
-			size_t used = strlen(rules);
-
-			snprintf(rules + used, sizeof(rules) - used, "%s%s", k ? ", " : "",
-				 json_string_value(r));
-		}
-		printf("%-10s %-8s %-6s %-40s %-40s %-11s %7.1fs %7.1fs %10s %10s %s\n",
-		       json_string_value(json_object_get(f, "interface")),
-		       json_string_value(json_object_get(f, "direction")),
-		       proto_label((int)json_integer_value(json_object_get(f, "protocol")), pb, sizeof(pb)),
-		       ini, res, json_string_value(json_object_get(f, "state")),
-		       json_real_value(json_object_get(f, "age_s")),
-		       json_real_value(json_object_get(f, "idle_s")), pk, by, rules);
+		cli_table_row(t, cells);
 	}
+	cli_table_print(t, stdout);
 	printf("%zu flow%s\n", json_array_size(flows), json_array_size(flows) == 1 ? "" : "s");
 }
 
