@@ -41,8 +41,8 @@ struct xnsg_flow {
 static __always_inline struct xnsg_fl_config *fl_on(void);
 static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
 					 __u64 now);
-static __always_inline int xnsg_fl_tcp(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, __u32 tr,
-				       __u64 now);
+static __always_inline int xnsg_fl_tcp(const struct xnsg_flow *f, struct xnsg_ct_val *v, __u32 tr,
+				       __u32 side, __u64 now);
 static __always_inline int xnsg_fl_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
 					  __u64 now);
 
@@ -447,7 +447,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	if (f->key.proto == 6) {
 		tr = ct_tcp(v, f->tcp_flags, side & 1);
 		if (tr != XNSG_TCP_SAME)
-			xnsg_fl_tcp(&f->key, v, tr, now);
+			xnsg_fl_tcp(f, v, tr, side & 1, now);
 	} else if (side && v->state == XNSG_CT_NEW)
 		v->state = XNSG_CT_REPLIED;
 	ct_stat(XNSG_CTS_HITS);

@@ -91,16 +91,19 @@ static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const stru
 }
 
 /*
- * A TCP flow's state crossed CLOSING (ct_tcp()'s tr): closed by FIN both
- * ways or by RST, its end event (once); or reopened - the 4-tuple reused,
- * or a reset the other side did not take - a new flow from now on, with
- * the counts so far as its exported position.
+ * A TCP flow's state crossed CLOSING (ct_tcp()'s tr) at packet f from
+ * side (0 the initiator), already counted: closed by FIN both ways or by
+ * RST, its end event (once); or reopened - the 4-tuple reused, or a reset
+ * the other side did not take - a new flow from this packet on, the
+ * counts before it its exported position.
  */
-static __always_inline int xnsg_fl_tcp(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, __u32 tr, __u64 now)
+static __always_inline int xnsg_fl_tcp(const struct xnsg_flow *f, struct xnsg_ct_val *v, __u32 tr,
+				       __u32 side, __u64 now)
 {
+	const struct xnsg_ct_key *k = &f->key;
 	__u32 old;
 
-	if (!k || !v || !fl_on())
+	if (!v || !fl_on())
 		return 0;
 	if (tr == XNSG_TCP_REOPENED) {
 		v->created_ns = now;
@@ -108,6 +111,8 @@ static __always_inline int xnsg_fl_tcp(const struct xnsg_ct_key *k, struct xnsg_
 		v->exp_bytes[1] = v->bytes[1];
 		v->exp_packets[0] = (__u32)v->packets[0];
 		v->exp_packets[1] = (__u32)v->packets[1];
+		v->exp_bytes[side & 1] -= f->len;
+		v->exp_packets[side & 1] -= 1;
 		v->log = XNSG_LOG_B_SENT;
 		if (fl_event(k, v, XNSG_EV_BEGIN, now))
 			__sync_fetch_and_and(&v->log, ~XNSG_LOG_B_SENT);
