@@ -8,6 +8,9 @@
  * a UDP socket on 127.0.0.1.  Every exporter's accounting adds up:
  * written = exported + failed + skipped after a flush.
  *
+ * The exporter's pure parts: its table of known flows, deltas from the
+ * exported position, the rule a record names.
+ *
  * Expected strings come from the formats' definitions (Microsoft's
  * nsg-flow-logs-overview and vnet-flow-logs-overview samples, RFC 7011,
  * the JSON-lines key order in jsonl.h), not from running the code.
@@ -1128,4 +1131,133 @@ Test(flowlog_ipfix, bad_targets)
 	o.target = "127.0.0.1:9995";
 	o.max_message = 100;
 	cr_assert_null(flowlog_ipfix_open(&o), "max_message below 512 is refused");
+}
+
+/* ---- the exporter's pure parts (export_int.h) -------------------------- */
+
+#include "export_int.h"
+
+static struct xnsg_ct_key known_key(uint32_t i)
+{
+	struct xnsg_ct_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.family = 4;
+	k.proto = 17;
+	memcpy(k.addr_a, &i, sizeof(i));
+	k.port_a = (uint16_t)(i * 7);
+	k.port_b = 53;
+	k.ifindex = 2;
+	return k;
+}
+
+/* The table of known flows: what is put in is found, what is deleted is
+ * not, whatever the order, across growth and backward-shift deletion. */
+Test(flowlog_known, insert_find_delete_in_any_order)
+{
+	enum { N = 5000 };
+	struct fl_table t;
+	struct xnsg_ct_key k;
+
+	fl_table_init(&t);
+	for (uint32_t i = 0; i < N; i++) {
+		k = known_key(i);
+		cr_assert_null(fl_table_find(&t, &k), "flow %u not there before", i);
+		fl_table_get(&t, &k)->created_ns = i;
+	}
+	cr_assert_eq(t.n, (size_t)N, "%d flows in the table (got %zu)", N, t.n);
+	for (uint32_t i = 0; i < N; i += 3) { /* every third, in insertion order */
+		k = known_key(i);
+		fl_table_del(&t, fl_table_find(&t, &k));
+	}
+	for (uint32_t i = N; i-- > 0;) { /* then every one left of each even pair, backwards */
+		struct fl_known *e;
+
+		k = known_key(i);
+		e = fl_table_find(&t, &k);
+		if (i % 3 == 0) {
+			cr_assert_null(e, "flow %u deleted", i);
+			continue;
+		}
+		cr_assert_not_null(e, "flow %u still found after the deletions around it", i);
+		cr_assert_eq(e->created_ns, (uint64_t)i, "flow %u keeps its data", i);
+		if (i % 2 == 0)
+			fl_table_del(&t, e);
+	}
+	for (uint32_t i = 0; i < N; i++) {
+		k = known_key(i);
+		cr_assert_eq(fl_table_find(&t, &k) != NULL, i % 3 != 0 && i % 2 != 0,
+			     "flow %u: found exactly when neither deletion took it", i);
+	}
+	fl_table_free(&t);
+}
+
+/* Deltas from the exported position: packets kept as their low 32 bits
+ * in the entry, so a count crossing 2^32 still gives the right delta. */
+Test(flowlog_known, delta_across_32_bit_wrap)
+{
+	struct xnsg_ct_val v = { 0 };
+	uint64_t d[4];
+
+	v.packets[0] = (1ull << 32) + 5;
+	v.exp_packets[0] = 0xfffffffbu; /* 2^32 - 5 exported */
+	v.bytes[0] = 10000;
+	v.exp_bytes[0] = 4000;
+	v.packets[1] = 7;
+	v.exp_packets[1] = 7;
+	v.bytes[1] = 900;
+	v.exp_bytes[1] = 900;
+	fl_delta(&v, &v, d);
+	cr_expect_eq(d[0], 10ull, "10 packets since the exported position (got %llu)",
+		     (unsigned long long)d[0]);
+	cr_expect_eq(d[1], 6000ull, "6000 bytes since it");
+	cr_expect(d[2] == 0 && d[3] == 0, "nothing new the other way");
+}
+
+/* Which rule a record names: an allowed flow the last level with an NSG,
+ * a denied tuple the rule that denied it; defaults spelled as Azure does. */
+Test(flowlog_known, records_name_the_deciding_rule)
+{
+	struct fl_rule rules[3] = {
+		{ "subnet-nsg", "AllowWeb", false },
+		{ "nic-nsg", "AllowVnetInBound", true },
+		{ "nic-nsg", "DenyTelnet", false },
+	};
+	struct fl_names n = { 0 };
+	struct xnsg_ct_key k = known_key(1);
+	struct xnsg_ct_val v = { 0 };
+	struct xnsg_deny_key dk = { 0 };
+	struct xnsg_deny_val dv = { 0 };
+	static const uint64_t d[4] = { 3, 300, 2, 200 };
+	struct flowlog_record r;
+	struct fl_flow f;
+
+	n.rules[0] = rules;
+	n.nrules[0] = 3;
+	n.read = true;
+	v.slot[0] = 0;
+	v.slot[1] = 1;
+	v.init_a = 1;
+	fl_flow_of(&f, &k, &v);
+	fl_record_flow(&n, &r, &f, d, FLOWLOG_CONT, 0);
+	cr_expect_str_eq(r.nsg, "nic-nsg", "an allowed flow: the last level's NSG");
+	cr_expect_str_eq(r.rule, "AllowVnetInBound", "and its rule");
+	cr_expect(r.default_rule, "a default rule");
+	cr_expect(r.pkts_s2d == 3 && r.bytes_d2s == 200, "the deltas as given");
+	cr_expect_eq(r.sport, k.port_a, "side a initiated: its port is the source");
+	v.slot[1] = ~0U; /* no NSG at the second level */
+	fl_flow_of(&f, &k, &v);
+	fl_record_flow(&n, &r, &f, d, FLOWLOG_BEGIN, 0);
+	cr_expect_str_eq(r.nsg, "subnet-nsg", "the only level with an NSG");
+	cr_expect_eq(r.pkts_s2d, 0ull, "a B carries no counts");
+	dk.family = 4;
+	dk.proto = 6;
+	dk.dport = 23;
+	dv.slot = 2;
+	dv.packets = 9;
+	fl_record_deny(&n, &r, &dk, &dv);
+	cr_expect_str_eq(r.rule, "DenyTelnet", "a denied tuple: the denying rule");
+	cr_expect(r.state == FLOWLOG_DENY && r.decision == FLOWLOG_DENIED && r.pkts_s2d == 9,
+		  "a D with its packets");
+	free(n.ifaces); /* the interfaces it looked up (the rules are this test's) */
 }
