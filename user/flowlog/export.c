@@ -219,6 +219,7 @@ int flowlog_export_open(const struct flowlog_export_opts *o, struct flowlog_expo
 		err = dp_fl_enable(x->dp, true, x->deny_rate);
 		if (err)
 			pr_err("flowlog: cannot turn flow logging on: %s", strerror(-err));
+		x->logging = !err;
 	}
 	if (!err) {
 		x->next_sweep = fl_mono_ns() + x->interval_ns;
@@ -348,10 +349,10 @@ int flowlog_export_close(struct flowlog_export *x, struct flowlog_export_summary
 	if (!x)
 		return 0;
 	err = finish(x);
-	if (x->fl && x->sweep_no != ~0ull) {
+	if (x->fl && x->sweep_no != ~0ull)
 		stats_save(x);
+	if (x->logging)
 		dp_fl_enable(x->dp, false, 0);
-	}
 	if (s)
 		flowlog_export_summary(x, s);
 	for (int i = 0; i < FL_OUTS; i++)

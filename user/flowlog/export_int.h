@@ -121,6 +121,7 @@ struct flowlog_export {
 	struct xnsg_fl_stats base; /* the datapath's counters when this run began */
 	struct flowlog_export_summary sum;
 	int err;                  /* first datapath error of a callback */
+	bool logging;             /* this exporter turned logging on */
 };
 
 /* Hand r to every output. */
