@@ -196,7 +196,7 @@ test_nfcapd_reads_ipfix() {
 	nfdump -R "$WORK/t/nf" -q -o "fmt:%sa,%da,%sp,%dp,%pr,%ipkt,%ibyt,%opkt,%obyt" 2> "$WORK/t/nfdump.err" | tr -d ' ' > "$out"
 	[ -s "$out" ] || { cat "$WORK/t/nfdump.err"; echo "nfdump read nothing"; return 1; }
 	"$PY" "$T" check nfdump "$out" "$WORK/t/fl.jsonl" "$WORK/flows.json" || return 1
-	echo "note: nfdump -o long: $(nfdump -R "$WORK/t/nf" -q -o long 'proto tcp and port 8080' 2>/dev/null | head -1 | tr -s ' ')"
+	echo "note: nfdump -o long: $(nfdump -R "$WORK/t/nf" -q -o long 'proto tcp and port 8080 and packets > 0' 2>/dev/null | head -1 | tr -s ' ')"
 }
 
 test_tshark_decodes_ipfix() {
@@ -206,7 +206,8 @@ test_tshark_decodes_ipfix() {
 	bad=$(tshark -r "$cap" -d udp.port==4739,cflow -Y '_ws.malformed || _ws.expert.severity >= error' 2>/dev/null | wc -l)
 	[ "$n" -gt 0 ] || { echo "tshark decoded no IPFIX message"; return 1; }
 	[ "$bad" -eq 0 ] || { tshark -r "$cap" -d udp.port==4739,cflow -Y '_ws.malformed || _ws.expert.severity >= error' | head; return 1; }
-	echo "note: tshark: $n IPFIX messages, none malformed, e.g.$(tshark -r "$cap" -d udp.port==4739,cflow -Y 'cflow.dstport == 8080' 2>/dev/null | head -1 | cut -d' ' -f5-)"
+	echo "note: tshark: $n IPFIX messages, none malformed; a flow: $(tshark -r "$cap" -d udp.port==4739,cflow -V -Y 'cflow.dstport == 8080' 2>/dev/null |
+		grep -m8 -E '^ +(SrcAddr|DstAddr|SrcPort|DstPort|Protocol|Packets|Octets|Flow End Reason):' | sed 's/^ *//' | tr '\n' ';')"
 }
 
 test_stats_accounting() {
