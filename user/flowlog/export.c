@@ -269,6 +269,10 @@ int flowlog_export_run(struct flowlog_export *x)
 	int n, err;
 
 	note_fill(x);
+	/* An apply by another process may have flipped since the last batch:
+	 * name its events' rules from the record of their generation (one map
+	 * read when nothing changed). */
+	fl_names_refresh(&x->names, x->dp);
 	x->consumed_at = fl_mono_ns();
 	n = dp_fl_consume(x->fl);
 	if (n < 0)
