@@ -24,7 +24,7 @@ cases() {
 	done
 	# Usage and help: their text is part of the contract too.
 	echo "help|--help"
-	for c in check show verify apply detach status stats flows import; do
+	for c in check show verify apply detach status stats flows import flowlog cni run; do
 		echo "help|$c --help"
 	done
 	# Azure's exports: refused by check with the command that converts

@@ -323,4 +323,4 @@ static const struct cli_opt show_opts[] = {
 
 const struct cli_command show_command =
 	CLI_COMMAND("show", struct show_args, do_show, show_opts,
-		    "effective rules per interface and direction, prefixes expanded");
+		    "effective rules per interface and direction, tags and ASGs as prefixes");
