@@ -106,7 +106,9 @@ static __always_inline int xnsg_fl_tcp(const struct xnsg_flow *f, struct xnsg_ct
 	if (!v || !fl_on())
 		return 0;
 	if (tr == XNSG_TCP_REOPENED) {
-		v->created_ns = now;
+		/* created_ns tells a reused key's flows apart (user/flowlog):
+		 * the coarse clock may not have ticked since the last one. */
+		v->created_ns = now > v->created_ns ? now : v->created_ns + 1;
 		v->exp_bytes[0] = v->bytes[0];
 		v->exp_bytes[1] = v->bytes[1];
 		v->exp_packets[0] = (__u32)v->packets[0];

@@ -319,8 +319,8 @@ enum xnsg_ct_state {
 };
 
 struct xnsg_ct_val {
-	__u64 created_ns;  /* bpf_ktime_get_ns() of the first packet (flow logs:
-			      of a reused 4-tuple's new flow) */
+	__u64 created_ns;  /* bpf_ktime_get_coarse_ns() of the first packet (flow
+			      logs: of a reused 4-tuple's new flow) */
 	__u64 last_ns;     /* of the latest packet */
 	__u64 packets[2];  /* [0] initiator -> responder, [1] replies */
 	__u64 bytes[2];
@@ -460,7 +460,7 @@ struct xnsg_event {
 	__u8 type;   /* enum xnsg_event_type */
 	__u8 why;    /* enum xnsg_end_why (END) */
 	__u8 pad[2];
-	__u64 time_ns; /* bpf_ktime_get_ns() of the packet */
+	__u64 time_ns; /* bpf_ktime_get_coarse_ns() of the packet */
 };
 _Static_assert(sizeof(struct xnsg_event) == 152, "xnsg_event");
 
