@@ -132,7 +132,7 @@ $(BUILD)/xnsg-bench: $(patsubst bench/%.c,$(BUILD)/bench/%.o,$(wildcard bench/*.
 test: $(BUILD)/xnsg $(BUILD)/tests/unit-tests $(BUILD)/tests/bpf-tests
 	$(Q)tools/run-tests.sh $(BUILD)
 
-test-unit: $(BUILD)/tests/unit-tests
+test-unit: $(BUILD)/xnsg $(BUILD)/tests/unit-tests
 	$(Q)$(BUILD)/tests/unit-tests
 
 test-bpf: $(BUILD)/xnsg $(BUILD)/tests/bpf-tests

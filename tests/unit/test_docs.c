@@ -3,9 +3,12 @@
  * `xnsg --help`, the man page and README agree on commands and options
  * (bpftool's sync test, in spirit); --help itself is written from the
  * option tables the parser reads, so all three agree with the parser.
- * Runs the built binary: XNSG_BIN, or build/xnsg from the repository root.
+ * Runs the built binary: XNSG_BIN, or the xnsg built beside the test
+ * binary (tests/lib/xnsg_bin.h).
  */
 #include <criterion/criterion.h>
+
+#include "xnsg_bin.h"
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +45,7 @@ static char *slurp_file(const char *path)
 
 static const char *bin(void)
 {
-	const char *b = getenv("XNSG_BIN");
-
-	return b ? b : "build/xnsg";
+	return test_xnsg_bin();
 }
 
 /* The option words (--long and -x) of a usage text. */

@@ -9,6 +9,8 @@
  * so.  Run from the repository root (the fixtures are read by path).
  */
 #include <criterion/criterion.h>
+
+#include "xnsg_bin.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -207,10 +209,10 @@ static char *slot_names(const struct policy *p)
 	return out;
 }
 
-/* The built binary's output for args (XNSG_BIN, else build/xnsg). */
+/* The built binary's output for args (tests/lib/xnsg_bin.h). */
 static char *xnsg_out(const char *args)
 {
-	const char *bin = getenv("XNSG_BIN") ? getenv("XNSG_BIN") : "build/xnsg";
+	const char *bin = test_xnsg_bin();
 	char *cmd = xasprintf("%s %s 2>/dev/null", bin, args), *out = xcalloc(1, 1 << 20);
 	FILE *f = popen(cmd, "r");
 	size_t n;

@@ -5,10 +5,12 @@
  * line in the systemd unit and the Kubernetes files uses options the
  * command has, `run` takes `flowlog`'s flow-log options as `flowlog`
  * does, and the unit passes `systemd-analyze verify` where it is
- * installed.  Runs the built binary: XNSG_BIN, or build/xnsg from the
+ * installed.  Runs the built binary (tests/lib/xnsg_bin.h): XNSG_BIN, or the one beside the test binary, from the
  * repository root.
  */
 #include <criterion/criterion.h>
+
+#include "xnsg_bin.h"
 #include <jansson.h>
 #include <regex.h>
 #include <stdio.h>
@@ -47,9 +49,7 @@ static char *slurp(const char *path)
 
 static const char *bin(void)
 {
-	const char *b = getenv("XNSG_BIN");
-
-	return b ? b : "build/xnsg";
+	return test_xnsg_bin();
 }
 
 /* `xnsg ARGS` (e.g. "run --help"), which must exit 0. */

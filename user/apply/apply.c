@@ -406,6 +406,19 @@ static int commit(struct txn *t)
 	return 0;
 }
 
+/* Interfaces attached after this apply that exist on the host: a recorded
+ * one that is gone is not "applied to". */
+static size_t count_present(const struct txn *t)
+{
+	json_t *ifs = ifaces_json(t, false), *j;
+	size_t i, n = 0;
+
+	json_array_foreach(ifs, i, j)
+		n += if_nametoindex(json_string_value(json_object_get(j, "name")) ?: "") != 0;
+	json_decref(ifs);
+	return n;
+}
+
 static void after_commit(struct txn *t)
 {
 	/* Existing flows survive an update (Azure) unless asked. */
@@ -413,12 +426,7 @@ static void after_commit(struct txn *t)
 	apply_step("flows");
 	t->r->ntables = t->c->ntables;
 	t->r->nrules = t->c->nrule_slots;
-	{
-		json_t *ifs = ifaces_json(t, false);
-
-		t->r->ninterfaces = json_array_size(ifs);
-		json_decref(ifs);
-	}
+	t->r->ninterfaces = count_present(t);
 }
 
 /* A failed apply: the idle generation is cleared (nothing reads it), the

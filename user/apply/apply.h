@@ -36,7 +36,7 @@ struct apply_opts {
 
 struct apply_result {
 	char hash[17];         /* of the policy file */
-	size_t ninterfaces;    /* attached after the apply */
+	size_t ninterfaces;    /* attached after the apply, present on the host */
 	size_t ntables;
 	unsigned int nrules;
 	size_t flows_checked;  /* re-evaluated */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -60,27 +61,82 @@ static int read_input(const char *file, bool *stdin_used, json_t **doc)
 	return 0;
 }
 
-/* The policy into file, whole or not at all (a temporary file renamed). */
-static int write_output(const char *file, json_t *policy)
+/* Every byte of buf to fd: 0 or -errno. */
+static int write_all(int fd, const char *buf, size_t len)
 {
-	char *tmp = xasprintf("%s.tmp.XXXXXX", file), *text = json_dumps(policy, JSON_INDENT(2));
-	size_t len = strlen(text);
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Into something that is not a regular file (a terminal, a pipe, a
+ * device, a symbolic link such as /dev/stdout): written through, never
+ * replaced. */
+static int write_stream(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_TRUNC | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, text, strlen(text));
+	if (close(fd) && !err)
+		err = -errno;
+	return err;
+}
+
+/* A regular file (or a new one), whole or not at all: a temporary file
+ * beside it renamed over it, with the existing file's mode and owner. */
+static int write_replace(const char *file, const char *text, const struct stat *old)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", file);
 	int fd = mkstemp(tmp), err = 0;
 
-	if (fd < 0 || fchmod(fd, 0644) || write(fd, text, len) != (ssize_t)len ||
-	    write(fd, "\n", 1) != 1 || fsync(fd))
+	if (fd < 0) {
 		err = -errno;
-	if (fd >= 0 && close(fd) && !err)
+		free(tmp);
+		return err;
+	}
+	if (fchmod(fd, old ? old->st_mode & 07777 : 0644) ||
+	    (old && fchown(fd, old->st_uid, old->st_gid)))
+		err = -errno;
+	err = err ?: write_all(fd, text, strlen(text));
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
 		err = -errno;
 	if (!err && rename(tmp, file))
 		err = -errno;
-	if (err) {
-		if (fd >= 0)
-			unlink(tmp);
-		cli_error("import: cannot write %s: %s", file, strerror(-err));
-	}
-	free(text);
+	if (err)
+		unlink(tmp);
 	free(tmp);
+	return err;
+}
+
+/* The policy into file: a regular one is replaced whole or not at all;
+ * anything else (a device, a FIFO, a link to one) is written, not replaced. */
+static int write_output(const char *file, json_t *policy)
+{
+	char *body = json_dumps(policy, JSON_INDENT(2)), *text = xasprintf("%s\n", body);
+	struct stat lst;
+	int err;
+
+	if (lstat(file, &lst) == 0)
+		err = S_ISREG(lst.st_mode) ? write_replace(file, text, &lst)
+					   : write_stream(file, text);
+	else
+		err = errno == ENOENT ? write_replace(file, text, NULL) : -errno;
+	if (err)
+		cli_error("import: cannot write %s: %s", file, strerror(-err));
+	free(body);
+	free(text);
 	return err ? 1 : 0;
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The output module (output.h): errors, JSON, tables. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -64,7 +65,12 @@ int cli_finish(const char *cmd, int ret)
 		cli_print_json(json_pack("{s:s}", "error", msg), 0);
 		free(msg);
 	}
-	fflush(stdout);
+	/* A result that did not reach stdout (a full disk under `import >
+	 * policy.json`) is a failure, never exit 0. */
+	if ((fflush(stdout) || ferror(stdout)) && !ret) {
+		pr_err("standard output: %s", strerror(errno ? errno : EIO));
+		ret = 1;
+	}
 	free(run.error);
 	memset(&run, 0, sizeof(run));
 	return ret;

@@ -26,7 +26,7 @@
 #define POLICY_MAX_RULES_PER_DIR 4096
 /* Prefixes the rules of a policy expand to (tags and ASGs included),
  * summed over all rules: a guard against absurd input, well above the
- * docs/DESIGN.md §1's 100k so that a 100k-prefix tag can serve several rules.  What
+ * docs/DESIGN.md §10's 100k so that a 100k-prefix tag can serve several rules.  What
  * the datapath holds after de-duplication is the compiler's limit
  * (XNSG_MAX_LPM4/6). */
 #define POLICY_MAX_PREFIXES 1000000

@@ -371,6 +371,10 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 		json += 3;
 	/* DECODE_ANY: a scalar is valid JSON, just not a policy; say so. */
 	root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (!root && !json[strspn(json, " \t\r\n")]) {
+		diag_add(diags, DIAG_ERROR, "$", "the file is empty (a policy is a JSON object)");
+		return -EINVAL;
+	}
 	if (!root) {
 		diag_add(diags, DIAG_ERROR, "$", "JSON syntax error at line %d column %d: %s",
 			 je.line, je.column, je.text);

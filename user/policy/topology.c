@@ -85,6 +85,7 @@ static void parse_asg_entry(struct ctx *c, json_t *e, const char *epath)
 {
 	struct asg *g = &c->p->asgs[c->p->nasgs++];
 	const char *name, *npath, *mpath;
+	json_t *members;
 	struct obj o;
 	int dup;
 
@@ -98,7 +99,10 @@ static void parse_asg_entry(struct ctx *c, json_t *e, const char *epath)
 	if ((dup = def_duplicate(c->p, REF_ASG, &g->ident, c->p->nasgs - 1)) >= 0)
 		perr(c, npath, "application security group '%s' is already declared at %s", name,
 		     c->p->asgs[dup].path);
-	asg_members(c, g, obj_field(c, &o, "members", &mpath), mpath);
+	/* Two statements: C leaves the order of a call's arguments open, and
+	 * mpath is set by obj_field(). */
+	members = obj_field(c, &o, "members", &mpath);
+	asg_members(c, g, members, mpath);
 }
 
 /*
@@ -284,8 +288,11 @@ void parse_subnets(struct ctx *c, json_t *root)
 	if (top)
 		path = key_path(c, "$", k);
 	top = subnet_array(c, top, path);
-	if (c->vnet.flat)
-		in_vnet = subnet_array(c, obj_field(c, &c->vnet, "subnets", &vpath), vpath);
+	if (c->vnet.flat) {
+		json_t *vs = obj_field(c, &c->vnet, "subnets", &vpath); /* sets vpath */
+
+		in_vnet = subnet_array(c, vs, vpath);
+	}
 	n = json_array_size(top) + json_array_size(in_vnet);
 	p->subnets = xcalloc(n ? n : 1, sizeof(*p->subnets));
 	objs = xcalloc(n ? n : 1, sizeof(*objs));
