@@ -1261,3 +1261,29 @@ Test(flowlog_known, records_name_the_deciding_rule)
 		  "a D with its packets");
 	free(n.ifaces); /* the interfaces it looked up (the rules are this test's) */
 }
+
+/* An output's failures are told as they happen: the first at once with
+ * its reason, then a count no more than once a minute, never a line when
+ * nothing more failed. */
+Test(flowlog_fail_log, first_at_once_then_rate_limited)
+{
+	const uint64_t s1 = 1000000000ull, t0 = 5 * s1;
+	struct flowlog_stats st = { 0 };
+	struct fl_fail_log f = { 0 };
+	char line[256];
+
+	cr_assert_not(fl_fail_line(&f, &st, t0, "jsonl", "/dev/full", line, sizeof(line)),
+		      "nothing failed: no line");
+	st.failed = 3;
+	st.last_err = -ENOSPC;
+	cr_assert(fl_fail_line(&f, &st, t0, "jsonl", "/dev/full", line, sizeof(line)));
+	cr_assert_str_eq(line, "jsonl /dev/full: No space left on device");
+	st.failed = 10;
+	cr_assert_not(fl_fail_line(&f, &st, t0 + 59 * s1, "jsonl", "/dev/full", line,
+				   sizeof(line)), "the next within a minute is held back");
+	cr_assert(fl_fail_line(&f, &st, t0 + FLOWLOG_FAIL_LOG_S * s1, "jsonl", "/dev/full", line,
+			       sizeof(line)));
+	cr_assert_str_eq(line, "jsonl /dev/full: 7 more records failed: No space left on device");
+	cr_assert_not(fl_fail_line(&f, &st, t0 + 600 * s1, "jsonl", "/dev/full", line,
+				   sizeof(line)), "nothing more failed: no line");
+}

@@ -3,7 +3,9 @@
  * xnsg flowlog: the flow-log exporter (user/flowlog/export.h) in the
  * foreground until SIGINT or SIGTERM, which flush and close every output;
  * SIGHUP reopens the JSON lines file (logrotate).  A one-line summary on
- * stderr at the end (with --json, the summary on stdout as JSON).
+ * stderr at the end (with --json, the summary on stdout as JSON).  An
+ * output that fails is told at once (then once a minute), and a record
+ * lost makes the exit status 1.
  */
 #include <jansson.h>
 #include <signal.h>
@@ -129,6 +131,14 @@ static void print_summary(const struct flowlog_export_summary *s)
 		(unsigned long long)s->evicted);
 }
 
+static bool outputs_failed(const struct flowlog_export_summary *s)
+{
+	for (unsigned int i = 0; i < s->noutputs; i++)
+		if (s->out[i].s.failed)
+			return true;
+	return false;
+}
+
 static int check_args(const struct flowlog_args *a)
 {
 	if (!a->jsonl && !a->azure && !a->ipfix)
@@ -154,7 +164,8 @@ static int do_flowlog(const void *args)
 	};
 	struct flowlog_export_summary s;
 	struct flowlog_export *x;
-	int err = check_args(a);
+	int err = check_args(a), cerr;
+	bool failed;
 
 	if (err)
 		return err;
@@ -167,12 +178,15 @@ static int do_flowlog(const void *args)
 		err = flowlog_export_loop(x, &stop, &hup);
 	if (err)
 		pr_err("flowlog: %s", strerror(-err));
-	if (flowlog_export_close(x, &s) && !err)
+	cerr = flowlog_export_close(x, &s);
+	failed = outputs_failed(&s);
+	if (cerr && !err && !failed) /* a failed record was told as it failed */
 		pr_warn("flowlog: some records could not be written (counted as failed)");
 	print_summary(&s);
 	if (xnsg_json)
 		cli_print_json(summary_json(&s), JSON_INDENT(2));
-	return err ? 1 : 0;
+	/* Records lost are a failure a script must see, not only a count. */
+	return err || failed ? 1 : 0;
 }
 
 const struct cli_command flowlog_command =

@@ -80,10 +80,21 @@ static void close_exporter(struct daemon *d, const char *why)
 	d->flow->ino = 0;
 }
 
+/* An output's failures, as they happen, in the journal (the exporter
+ * limits them to one line a minute an output). */
+static void log_fail(const char *msg)
+{
+	dlog(DLOG_ERR, "flow logs: %s", msg);
+}
+
 static int open_exporter(struct daemon *d, dev_t dev, ino_t ino)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_FLOW };
-	int err = flowlog_export_open(&d->o->flowlog, &d->flow->x);
+	struct flowlog_export_opts o = d->o->flowlog;
+	int err;
+
+	o.log_fail = log_fail;
+	err = flowlog_export_open(&o, &d->flow->x);
 
 	if (err) {
 		d->flow->x = NULL;

@@ -8,6 +8,7 @@
  * reads every other counter, and one map update a sweep is atomic.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -26,6 +27,43 @@
 #define POLL_MAX_MS 500
 
 static const char *const out_names[FL_OUTS] = { "jsonl", "azure", "azure-nsg-v2", "ipfix" };
+
+bool fl_fail_line(struct fl_fail_log *f, const struct flowlog_stats *s, uint64_t now,
+		  const char *name, const char *target, char *buf, size_t len)
+{
+	const char *why = strerror(s->last_err ? -s->last_err : EIO);
+
+	if (s->failed == f->failed)
+		return false;
+	if (!f->told)
+		snprintf(buf, len, "%s %s: %s", name, target, why);
+	else if (now - f->told_ns >= FLOWLOG_FAIL_LOG_S * 1000000000ull)
+		snprintf(buf, len, "%s %s: %llu more records failed: %s", name, target,
+			 (unsigned long long)(s->failed - f->failed), why);
+	else
+		return false;
+	f->failed = s->failed;
+	f->told_ns = now;
+	f->told = true;
+	return true;
+}
+
+static void log_fail_default(const char *msg)
+{
+	pr_err("flowlog: %s", msg);
+}
+
+/* Say what failed since the last look, as fl_fail_line() allows. */
+static void tell_failures(struct flowlog_export *x)
+{
+	uint64_t now = fl_mono_ns();
+	char line[512];
+
+	for (int i = 0; i < FL_OUTS; i++)
+		if (x->out[i] && fl_fail_line(&x->fail[i], flowlog_get_stats(x->out[i]), now,
+					      out_names[i], x->target[i], line, sizeof(line)))
+			x->log_fail(line);
+}
 
 void fl_emit(struct flowlog_export *x, const struct flowlog_record *r)
 {
@@ -158,6 +196,8 @@ static int open_outputs(struct flowlog_export *x, const struct flowlog_export_op
 		if (!what[i])
 			continue;
 		x->out[i] = open_one(i, o);
+		x->target[i] = xstrdup(i == FL_OUT_JSONL && !strcmp(what[i], "-") ? "stdout"
+										  : what[i]);
 		if (!x->out[i]) {
 			int err = -errno;
 
@@ -209,6 +249,7 @@ int flowlog_export_open(const struct flowlog_export_opts *o, struct flowlog_expo
 	int err;
 
 	x->lock_fd = -1;
+	x->log_fail = o->log_fail ? o->log_fail : log_fail_default;
 	err = open_datapath(x, o);
 	err = err ?: open_outputs(x, o);
 	err = err ?: dp_fl_open(x->dp, fl_on_event, x, &x->fl);
@@ -233,7 +274,7 @@ int flowlog_export_open(const struct flowlog_export_opts *o, struct flowlog_expo
 		return err;
 	}
 	stats_save(x);
-	*out = x;
+	*out = x; /* failures of the first sweep are told by the first run() */
 	return 0;
 }
 
@@ -285,6 +326,7 @@ int flowlog_export_run(struct flowlog_export *x)
 			x->next_sweep = now + x->interval_ns;
 		err = flowlog_export_sweep(x);
 	}
+	tell_failures(x);
 	return err;
 }
 
@@ -295,6 +337,7 @@ int flowlog_export_sweep(struct flowlog_export *x)
 	note_fill(x);
 	err = fl_sweep(x);
 	stats_save(x);
+	tell_failures(x);
 	return err;
 }
 
@@ -355,12 +398,15 @@ int flowlog_export_close(struct flowlog_export *x, struct flowlog_export_summary
 	err = finish(x);
 	if (x->fl && x->sweep_no != ~0ull)
 		stats_save(x);
+	tell_failures(x);
 	if (x->logging)
 		dp_fl_enable(x->dp, false, 0);
 	if (s)
 		flowlog_export_summary(x, s);
-	for (int i = 0; i < FL_OUTS; i++)
+	for (int i = 0; i < FL_OUTS; i++) {
 		flowlog_close(x->out[i]);
+		free(x->target[i]);
+	}
 	dp_fl_close(x->fl);
 	if (x->dp == &x->own_dp)
 		dp_close(&x->own_dp);

@@ -14,7 +14,9 @@
  *
  * flowlog_export_loop() is that loop with a stop flag, for a caller that
  * has nothing else to wait for.  Nothing here installs signal handlers
- * or prints, except the one error line of a failed open.
+ * or prints, except the one error line of a failed open and the lines
+ * about outputs that fail (opts.log_fail), so that a full disk or a
+ * refused collector is heard of when it happens, not at exit.
  *
  * What the exporter guarantees: every flow the datapath tracks gets one B
  * and one E record, and every count of it appears once in its records,
@@ -53,7 +55,13 @@ struct flowlog_export_opts {
 	const char *what;        /* noted in the lock for a second exporter to name */
 	struct dp *dp;           /* a datapath to use (tests, benchmarks); NULL: the pinned one */
 	struct flowlog_clock clock; /* wall clock of records; NULL fn: CLOCK_REALTIME */
+	/* Told of each output's failures, one line without a prefix ("jsonl
+	 * /dev/full: No space left on device"): the first at once, then a
+	 * count at most every FLOWLOG_FAIL_LOG_S.  NULL: pr_err("flowlog: ..."). */
+	void (*log_fail)(const char *msg);
 };
+
+#define FLOWLOG_FAIL_LOG_S 60 /* seconds between lines about one output's failures */
 
 /* What the exporter did, this run and (total_*) since the datapath was
  * loaded, as `xnsg stats` shows it. */

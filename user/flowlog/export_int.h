@@ -102,11 +102,28 @@ struct fl_pending {
 /* Outputs by kind; the Azure one twice when both formats are asked for. */
 enum { FL_OUT_JSONL, FL_OUT_AZURE, FL_OUT_AZURE2, FL_OUT_IPFIX, FL_OUTS };
 
+/* What was said about an output's failures (export.c). */
+struct fl_fail_log {
+	uint64_t failed;  /* the output's failed count when last told */
+	uint64_t told_ns; /* when (monotonic) */
+	bool told;        /* the first failure was told */
+};
+
+/* The line due about an output (name, target) whose counts are s at
+ * monotonic time now, into buf: the first failure at once with its
+ * reason, then how many more failed, at most every FLOWLOG_FAIL_LOG_S.
+ * False when nothing is due. */
+bool fl_fail_line(struct fl_fail_log *f, const struct flowlog_stats *s, uint64_t now,
+		  const char *name, const char *target, char *buf, size_t len);
+
 struct flowlog_export {
 	struct dp own_dp, *dp;
 	struct dp_fl *fl;
 	int lock_fd;
 	struct flowlog_exporter *out[FL_OUTS]; /* by kind; NULL: not asked for */
+	char *target[FL_OUTS];   /* what each writes to, for its failure lines */
+	struct fl_fail_log fail[FL_OUTS];
+	void (*log_fail)(const char *msg);
 	struct fl_table known;
 	struct fl_names names;
 	struct fl_pending *pend;
