@@ -160,7 +160,7 @@ static int do_flowlog(const void *args)
 					? a->azure_format - 1 : FLOWLOG_AZURE_VNET_V4,
 		.azure_both = a->azure_format == FORMAT_BOTH,
 		.interval_s = a->interval, .deny_rate = a->deny_rate,
-		.ipfix_template_s = a->templates, .what = "flowlog",
+		.ipfix_template_s = a->templates, .once = a->once, .what = "flowlog",
 	};
 	struct flowlog_export_summary s;
 	struct flowlog_export *x;

@@ -250,6 +250,7 @@ int flowlog_export_open(const struct flowlog_export_opts *o, struct flowlog_expo
 
 	x->lock_fd = -1;
 	x->log_fail = o->log_fail ? o->log_fail : log_fail_default;
+	x->once = o->once;
 	err = open_datapath(x, o);
 	err = err ?: open_outputs(x, o);
 	err = err ?: dp_fl_open(x->dp, fl_on_event, x, &x->fl);
@@ -375,10 +376,14 @@ static int finish(struct flowlog_export *x)
 		x->consumed_at = fl_mono_ns();
 		dp_fl_consume(x->fl);
 		err = fl_pending_run(x, 0, true);
-		e = fl_sweep(x);
-		err = err ?: e;
-		e = fl_pending_run(x, 0, true); /* ends the final consume brought */
-		err = err ?: e;
+		/* Without it (once), counts since the first sweep stay past the
+		 * entries' exported positions: the next exporter writes them. */
+		if (!x->once) {
+			e = fl_sweep(x);
+			err = err ?: e;
+			e = fl_pending_run(x, 0, true); /* ends the final consume brought */
+			err = err ?: e;
+		}
 	}
 	for (int i = 0; i < FL_OUTS; i++) {
 		if (x->out[i]) {

@@ -52,6 +52,9 @@ struct flowlog_export_opts {
 	unsigned int ipfix_template_s; /* 0: 60 */
 	unsigned int interval_s; /* 0: FLOWLOG_INTERVAL_DEFAULT */
 	unsigned int deny_rate;  /* new denied tuples logged per second per CPU; 0: XNSG_DENY_RATE */
+	bool once;               /* the sweep at open is the only one: close adds none
+				  * (`xnsg flowlog --once`); what it leaves stays in the
+				  * flow entries for the next exporter */
 	const char *what;        /* noted in the lock for a second exporter to name */
 	struct dp *dp;           /* a datapath to use (tests, benchmarks); NULL: the pinned one */
 	struct flowlog_clock clock; /* wall clock of records; NULL fn: CLOCK_REALTIME */
@@ -101,8 +104,8 @@ int flowlog_export_sweep(struct flowlog_export *x);
 /* Reopen the JSON lines file (after logrotate moved it). */
 int flowlog_export_reopen(struct flowlog_export *x);
 void flowlog_export_summary(const struct flowlog_export *x, struct flowlog_export_summary *s);
-/* Final sweep, flush and close every output, logging off, lock released;
- * s (may be NULL) gets the summary.  0 or the first error.  NULL: no-op. */
+/* Final sweep (none with opts.once), flush and close every output,
+ * logging off, lock released; s (may be NULL) gets the summary.  0 or the first error.  NULL: no-op. */
 int flowlog_export_close(struct flowlog_export *x, struct flowlog_export_summary *s);
 
 /* Run until *stop: epoll on the fd with the timeout; *hup (may be NULL)

@@ -139,6 +139,7 @@ struct flowlog_export {
 	struct flowlog_export_summary sum;
 	int err;                  /* first datapath error of a callback */
 	bool logging;             /* this exporter turned logging on */
+	bool once;                /* no final sweep (opts.once) */
 };
 
 /* Hand r to every output. */
