@@ -1133,6 +1133,20 @@ Test(flowlog_ipfix, bad_targets)
 	cr_assert_null(flowlog_ipfix_open(&o), "max_message below 512 is refused");
 }
 
+/* A name that does not resolve says so (gai_strerror), not "No route to
+ * host" as its errno alone would. */
+Test(flowlog_ipfix, unresolvable_name_says_why)
+{
+	char why[128] = "";
+	struct flowlog_ipfix_opts o = { .target = "no-such-host.invalid:4739", .why = why,
+					.why_len = sizeof(why) };
+
+	cr_assert_null(flowlog_ipfix_open(&o), "an unresolvable name is refused");
+	cr_assert_eq(errno, EHOSTUNREACH, "with EHOSTUNREACH");
+	cr_assert_neq(why[0], '\0', "and a reason");
+	cr_assert_str_neq(why, strerror(EHOSTUNREACH), "from the resolver: %s", why);
+}
+
 /* ---- the exporter's pure parts (export_int.h) -------------------------- */
 
 #include "export_int.h"

@@ -163,14 +163,15 @@ static void stats_save(struct flowlog_export *x)
 		pr_debug("flowlog: cannot save the counters");
 }
 
-static struct flowlog_exporter *open_one(int kind, const struct flowlog_export_opts *o)
+static struct flowlog_exporter *open_one(int kind, const struct flowlog_export_opts *o,
+					  char *why, size_t why_len)
 {
 	struct flowlog_jsonl_opts j = { .path = o->jsonl };
 	struct flowlog_azure_opts a = { .dir = o->azure_dir, .format = o->azure_format,
 					.clock = o->clock };
 	struct flowlog_ipfix_opts p = { .target = o->ipfix,
 					.template_interval_s = o->ipfix_template_s,
-					.clock = o->clock };
+					.clock = o->clock, .why = why, .why_len = why_len };
 
 	switch (kind) {
 	case FL_OUT_JSONL:
@@ -193,18 +194,20 @@ static int open_outputs(struct flowlog_export *x, const struct flowlog_export_op
 				      o->ipfix };
 
 	for (int i = 0; i < FL_OUTS; i++) {
+		char why[128] = "";
+
 		if (!what[i])
 			continue;
-		x->out[i] = open_one(i, o);
-		x->target[i] = xstrdup(i == FL_OUT_JSONL && !strcmp(what[i], "-") ? "stdout"
-										  : what[i]);
+		x->out[i] = open_one(i, o, why, sizeof(why));
 		if (!x->out[i]) {
 			int err = -errno;
 
 			pr_err("flowlog: cannot open the %s output %s: %s", out_names[i], what[i],
-			       strerror(errno));
+			       *why ? why : strerror(errno));
 			return err;
 		}
+		x->target[i] = xstrdup(i == FL_OUT_JSONL && !strcmp(what[i], "-") ? "stdout"
+										  : what[i]);
 	}
 	return 0;
 }

@@ -101,6 +101,10 @@ struct flowlog_ipfix_opts {
 	unsigned int template_interval_s; /* re-send templates (RFC 7011 §8.4); 0: 60 */
 	size_t max_message;               /* bytes; 0: the path MTU's room (else 512) */
 	struct flowlog_clock clock;
+	/* Where a failed open says why when errno cannot ("Name or service
+	 * not known": errno is EHOSTUNREACH then); NULL: nowhere. */
+	char *why;
+	size_t why_len;
 };
 
 /* Split "HOST:PORT" / "[V6]:PORT": 0 or -EINVAL. */

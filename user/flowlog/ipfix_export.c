@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -125,16 +126,19 @@ static const struct flowlog_exporter_ops ipfix_ops = {
 	.destroy = ipfix_destroy,
 };
 
-/* A connected UDP socket to target: fd or -errno. */
-static int connect_target(const char *target, int *family)
+/* A connected UDP socket to o's target: fd or -errno (and o->why when
+ * the name does not resolve). */
+static int connect_target(const struct flowlog_ipfix_opts *o, int *family)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res, *ai;
 	char host[256], port[32];
 	int fd = -EINVAL, rc;
 
-	if (flowlog_ipfix_parse_target(target, host, sizeof(host), port, sizeof(port)))
+	if (flowlog_ipfix_parse_target(o->target, host, sizeof(host), port, sizeof(port)))
 		return -EINVAL;
 	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc && rc != EAI_SYSTEM && o->why && o->why_len)
+		snprintf(o->why, o->why_len, "%s", gai_strerror(rc));
 	if (rc)
 		return rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	for (ai = res; ai; ai = ai->ai_next) {
@@ -186,7 +190,7 @@ struct flowlog_exporter *flowlog_ipfix_open(const struct flowlog_ipfix_opts *o)
 		errno = EINVAL;
 		return NULL;
 	}
-	fd = connect_target(o->target, &family);
+	fd = connect_target(o, &family);
 	if (fd < 0) {
 		errno = -fd;
 		return NULL;
