@@ -43,6 +43,12 @@ static bool fake_veth(const char *name)
 	return !strncmp(name, "veth", 4);
 }
 
+static bool no_veth(const char *name)
+{
+	(void)name;
+	return false;
+}
+
 /* The configuration with `extra` ("" or ", \"key\": value") inserted. */
 static int parse(const char *extra, struct cni_conf *c, struct cni_error *e)
 {
@@ -302,6 +308,24 @@ Test(cni_prev, what_is_missing_or_ambiguous)
 		     "a 0.3.x address without an interface index belongs to the container");
 	cr_expect_eq(json_array_size(ep.ips), 1, "one address");
 	cni_endpoint_free(&ep);
+}
+
+/* A host-side interface that is not a veth here is named in the error,
+ * so the user sees what was looked at and rejected. */
+Test(cni_prev, rejected_host_interfaces_are_named)
+{
+	json_t *j = json_loads("{\"interfaces\": [{\"name\": \"cni0\"}, {\"name\": \"vethX\"},"
+			       " {\"name\": \"eth0\", \"sandbox\": \"/x\"}]}", 0, NULL);
+	struct cni_error e = { 0 };
+	struct cni_endpoint ep;
+
+	cr_assert_neq(cni_endpoint(j, "eth0", no_veth, &ep, &e), 0, "no veth on this host");
+	cr_expect_eq(e.code, CNI_ERR_CONFIG, "code 7 (got %d)", e.code);
+	cr_expect(strstr(e.msg, "prevResult's host-side interfaces (cni0, vethX) are not veths "
+			 "on this host"), "the rejected names are in the error: %s", e.msg);
+	cni_error_clear(&e);
+	cni_endpoint_free(&ep);
+	json_decref(j);
 }
 
 Test(cni_prev, add_result_is_prev_result_in_the_configured_version)

@@ -372,31 +372,54 @@ static const char *sandbox_of(json_t *ifc)
 	return s && *s ? s : NULL;
 }
 
+/* The container's interface (its index in ifs, or -1) and the host-side
+ * veths; the host-side names that are not veths here go into rejected
+ * ("cni0, tap1"), for the error that names them. */
+static size_t find_ends(json_t *ifs, const char *ifname, bool (*is_veth)(const char *name),
+			struct cni_endpoint *ep, size_t *nveth, char *rejected, size_t rlen)
+{
+	size_t i, sandbox = (size_t)-1;
+	json_t *ifc;
+
+	json_array_foreach(ifs, i, ifc) {
+		const char *name = json_string_value(json_object_get(ifc, "name"));
+		size_t n = strlen(rejected);
+
+		if (!name)
+			continue;
+		if (sandbox_of(ifc)) {
+			if (!strcmp(name, ifname))
+				sandbox = i;
+		} else if (strlen(name) < IF_NAMESIZE && is_veth(name)) {
+			if (!(*nveth)++)
+				snprintf(ep->veth, sizeof(ep->veth), "%s", name);
+		} else {
+			snprintf(rejected + n, rlen - n, "%s%s", n ? ", " : "", name);
+		}
+	}
+	return sandbox;
+}
+
 int cni_endpoint(json_t *prev, const char *ifname, bool (*is_veth)(const char *name),
 		 struct cni_endpoint *ep, struct cni_error *e)
 {
-	json_t *ifs = json_object_get(prev, "interfaces"), *ifc;
-	size_t i, sandbox = (size_t)-1, nveth = 0;
+	json_t *ifs = json_object_get(prev, "interfaces");
+	size_t sandbox, nveth = 0;
+	char rejected[256] = "";
 
 	memset(ep, 0, sizeof(*ep));
 	ep->ips = json_array();
 	if (!json_is_array(ifs))
 		return cni_fail(e, CNI_ERR_CONFIG, NULL, "prevResult lists no interfaces: xnsg-cni "
 			       "is chained after a plugin that makes a veth pair (bridge, ptp)");
-	json_array_foreach(ifs, i, ifc) {
-		const char *name = json_string_value(json_object_get(ifc, "name"));
-
-		if (!name)
-			continue;
-		if (sandbox_of(ifc) && !strcmp(name, ifname))
-			sandbox = i;
-		else if (!sandbox_of(ifc) && strlen(name) < IF_NAMESIZE && is_veth(name) &&
-			 !nveth++)
-			snprintf(ep->veth, sizeof(ep->veth), "%s", name);
-	}
+	sandbox = find_ends(ifs, ifname, is_veth, ep, &nveth, rejected, sizeof(rejected));
 	if (sandbox == (size_t)-1)
 		return cni_fail(e, CNI_ERR_CONFIG, NULL, "prevResult has no interface %s inside "
 			       "the container", ifname);
+	if (!nveth && *rejected)
+		return cni_fail(e, CNI_ERR_CONFIG, NULL, "prevResult's host-side interfaces (%s) "
+			       "are not veths on this host: chain xnsg-cni after a plugin that "
+			       "makes one (bridge, ptp)", rejected);
 	if (!nveth)
 		return cni_fail(e, CNI_ERR_CONFIG, NULL, "prevResult names no host-side veth: "
 			       "chain xnsg-cni after a plugin that makes one (bridge, ptp)");
