@@ -52,12 +52,13 @@ static void xnsg_usage(FILE *f)
 	      f);
 }
 
-/* xnsg help [COMMAND] */
+/* xnsg help [COMMAND]; `xnsg help --help` is the same as `xnsg help`
+ * (a user asking help how it works gets it, not "unknown command"). */
 static int help(const struct cli_rest *r)
 {
 	const struct cli_command *c;
 
-	if (r->argc < 2) {
+	if (r->argc < 2 || !strcmp(r->argv[1], "--help") || !strcmp(r->argv[1], "-h")) {
 		xnsg_usage(stdout);
 		return 0;
 	}

@@ -22,6 +22,7 @@
 #include "output.h"
 #include "policy.h"
 #include "verify.h"
+#include "xnsg_bin.h"
 
 /*
  * web: subnet "web" with web-nsg (defaults only) and NIC app-nsg allowing
@@ -877,4 +878,40 @@ Test(cli, table_columns_and_notes)
 			 "   y         wide cell z\n",
 			 "columns as wide as their widest cell, the last unpadded:\n%s", buf);
 	free(buf);
+}
+
+/* ---- the binary's own dispatch (user/main.c) ------------------------- */
+
+/* `xnsg ARGS`'s stdout and exit status, stderr dropped. */
+static char *bin_out(const char *args, int *status)
+{
+	char *cmd = xasprintf("%s %s 2>/dev/null", test_xnsg_bin(), args), *s;
+	FILE *f = popen(cmd, "r");
+	size_t n = 0, cap = 1 << 16;
+
+	cr_assert_not_null(f, "cannot run %s", cmd);
+	s = xcalloc(1, cap);
+	while (n < cap - 1 && !feof(f))
+		n += fread(s + n, 1, cap - 1 - n, f);
+	*status = pclose(f);
+	free(cmd);
+	return s;
+}
+
+/* `xnsg help --help` is the top-level help, as `xnsg help` and `xnsg
+ * --help` are: not "unknown command '--help'". */
+Test(cli_main, help_help_is_the_help)
+{
+	int st, st2;
+	char *want = bin_out("--help", &st), *got = bin_out("help --help", &st2);
+
+	cr_assert_eq(st, 0, "xnsg --help exits 0");
+	cr_expect_eq(st2, 0, "xnsg help --help exits 0 (got %d)", st2);
+	cr_expect_str_eq(got, want, "xnsg help --help prints the top-level help:\n%s", got);
+	free(got);
+	got = bin_out("help -h", &st2);
+	cr_expect_eq(st2, 0, "xnsg help -h exits 0 (got %d)", st2);
+	cr_expect_str_eq(got, want, "xnsg help -h prints it too");
+	free(got);
+	free(want);
 }
