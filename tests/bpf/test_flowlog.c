@@ -207,6 +207,7 @@ Test(flowlog, begin_names_each_level_v6) { begin_names_each_level(&fam6); }
 static void end_by_fin_and_rst(const struct fam *f)
 {
 	struct env x;
+	__u64 created;
 
 	env_open(&x, 0);
 	tcp_in(&x, f, f->r, 40010, 80, PKT_SYN);
@@ -229,10 +230,13 @@ static void end_by_fin_and_rst(const struct fam *f)
 	cr_assert_eq(events(&x), 2, "begin, then end (got %d)", x.nev);
 	cr_expect_eq(x.ev[1].type, XNSG_EV_END, "an end event");
 	cr_expect_eq(x.ev[1].why, XNSG_END_RST, "by RST (got %u)", x.ev[1].why);
+	created = x.ev[0].v.created_ns;
 	/* The 4-tuple used again: a new flow, its begin. */
 	tcp_in(&x, f, f->r, 40011, 80, PKT_SYN);
 	cr_assert_eq(events(&x), 1, "a SYN on the closed 4-tuple: a begin (got %d)", x.nev);
 	cr_expect_eq(x.ev[0].type, XNSG_EV_BEGIN, "a begin event");
+	/* Within one tick of the coarse clock, as here: still another flow's. */
+	cr_expect_gt(x.ev[0].v.created_ns, created, "the new flow's created_ns is later");
 	cr_expect_eq(x.ev[0].v.exp_packets[0] + x.ev[0].v.exp_packets[1], 2U,
 		     "the new flow starts past the old one's two packets");
 	env_close(&x);
