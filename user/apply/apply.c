@@ -322,7 +322,8 @@ static void retire(struct txn *t)
 {
 	json_t *old = state_gen(t->st, t->act.gen, t->act.serial), *index = json_object(), *j;
 	json_t *slots = json_object_get(json_array_get(json_object_get(t->st, "gens"), t->gen), "slots");
-	size_t i;
+	size_t i, n = 0, cap = json_array_size(slots);
+	__u32 *from = xcalloc(cap ? cap : 1, sizeof(*from)), *to = xcalloc(cap ? cap : 1, sizeof(*to));
 
 	dp_wait_readers();
 	json_array_foreach(json_object_get(old, "slots"), i, j)
@@ -330,11 +331,14 @@ static void retire(struct txn *t)
 	json_array_foreach(slots, i, j) {
 		json_t *o = json_object_get(index, json_string_value(j) ?: "");
 
-		if (o)
-			dp_counter_move(&t->dp,
-					t->act.gen * XNSG_MAX_RULE_SLOTS + (__u32)json_integer_value(o),
-					t->gen * XNSG_MAX_RULE_SLOTS + (__u32)i);
+		if (o) {
+			from[n] = t->act.gen * XNSG_MAX_RULE_SLOTS + (__u32)json_integer_value(o);
+			to[n++] = t->gen * XNSG_MAX_RULE_SLOTS + (__u32)i;
+		}
 	}
+	dp_counters_move(&t->dp, from, to, n);
+	free(from);
+	free(to);
 	json_decref(index);
 	dp_clear_gen(&t->dp, t->act.gen);
 }
@@ -356,7 +360,7 @@ static int prepare(struct txn *t)
 	if (err)
 		return err;
 	t->was_pinned = dp_is_pinned();
-	err = dp_open(&t->dp, DP_PINNED, t->o->max_flows);
+	err = dp_open(&t->dp, DP_PINNED | DP_REUSE, t->o->max_flows);
 	t->closable = true;
 	t->opened = !err;
 	if (!err)

@@ -9,6 +9,9 @@
  */
 #include <errno.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <net/if.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,15 +62,83 @@ out:
 	return o;
 }
 
+/* The ids of the XDP programs on one interface, native and generic, from
+ * the attributes of one RTM_NEWLINK message. */
+static void xdp_ids_parse(struct nlmsghdr *nh, __u32 *drv, __u32 *skb)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(nh);
+	int len = (int)nh->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifi));
+
+	for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		int n = (int)RTA_PAYLOAD(a);
+
+		if (a->rta_type != IFLA_XDP)
+			continue;
+		for (struct rtattr *x = RTA_DATA(a); RTA_OK(x, n); x = RTA_NEXT(x, n))
+			if (x->rta_type == IFLA_XDP_DRV_PROG_ID && RTA_PAYLOAD(x) >= 4)
+				memcpy(drv, RTA_DATA(x), 4);
+			else if (x->rta_type == IFLA_XDP_SKB_PROG_ID && RTA_PAYLOAD(x) >= 4)
+				memcpy(skb, RTA_DATA(x), 4);
+	}
+}
+
+/*
+ * The XDP programs on one interface: an RTM_GETLINK for that interface
+ * alone (statistics skipped).  libbpf's bpf_xdp_query() dumps every link
+ * of the namespace and picks one, so querying n interfaces cost n^2 link
+ * messages (a second for 500).
+ */
+static int xdp_ids(unsigned int ifindex, __u32 *drv, __u32 *skb)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr ext;
+		__u32 mask;
+	} req = {
+		.nh = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST },
+		.ifi = { .ifi_family = AF_UNSPEC, .ifi_index = (int)ifindex },
+		.ext = { .rta_len = RTA_LENGTH(sizeof(__u32)), .rta_type = IFLA_EXT_MASK },
+		.mask = RTEXT_FILTER_SKIP_STATS,
+	};
+	char buf[32768] __attribute__((aligned(4)));
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE), err = -EIO;
+	ssize_t n;
+
+	*drv = *skb = 0;
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(nh, (size_t)n);
+	     nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type == NLMSG_ERROR) {
+			err = ((struct nlmsgerr *)NLMSG_DATA(nh))->error;
+			break;
+		}
+		if (nh->nlmsg_type == RTM_NEWLINK) {
+			xdp_ids_parse(nh, drv, skb);
+			err = 0;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return err;
+}
+
 static void xdp_query(struct dp *dp, unsigned int ifindex, struct dp_hooks *h)
 {
-	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	__u32 drv, skb;
 	const struct {
 		__u32 *id;
 		int mode;
-	} modes[] = { { &q.drv_prog_id, XDP_FLAGS_DRV_MODE }, { &q.skb_prog_id, XDP_FLAGS_SKB_MODE } };
+	} modes[] = { { &drv, XDP_FLAGS_DRV_MODE }, { &skb, XDP_FLAGS_SKB_MODE } };
 
-	if (bpf_xdp_query((int)ifindex, 0, &q))
+	if (xdp_ids(ifindex, &drv, &skb))
 		return;
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		if (!*modes[i].id)
@@ -162,7 +233,7 @@ static int tc_detach(unsigned int ifindex, enum bpf_tc_attach_point where)
 
 static int xdp_attach(struct dp *dp, struct dp_attachment *a, const struct dp_hooks *h)
 {
-	int fd = bpf_program__fd(dp->skel->progs.xnsg_xdp), err;
+	int fd = dp_prog_fd(dp, "xnsg_xdp"), err;
 
 	/* Keep the mode of an earlier attach: switching modes needs a detach. */
 	if (h->xdp_mode) {
@@ -211,13 +282,13 @@ int dp_attach(struct dp *dp, struct dp_attachment *a)
 		}
 	} else {
 		err = tc_attach(a->ifindex, BPF_TC_INGRESS,
-				bpf_program__fd(dp->skel->progs.xnsg_tc_ingress), &a->clsact_created);
+				dp_prog_fd(dp, "xnsg_tc_ingress"), &a->clsact_created);
 		if (err) {
 			pr_err("%s: cannot attach TC ingress: %s", a->ifname, strerror(-err));
 			return err;
 		}
 	}
-	err = tc_attach(a->ifindex, BPF_TC_EGRESS, bpf_program__fd(dp->skel->progs.xnsg_tc_egress),
+	err = tc_attach(a->ifindex, BPF_TC_EGRESS, dp_prog_fd(dp, "xnsg_tc_egress"),
 			&a->clsact_created);
 	if (err)
 		pr_err("%s: cannot attach TC egress: %s", a->ifname, strerror(-err));
