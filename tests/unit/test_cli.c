@@ -16,6 +16,7 @@
 #include "alloc.h"
 #include "cmd.h"
 #include "eval.h"
+#include "flowlog_cli.h"
 #include "log.h"
 #include "model.h"
 #include "opts.h"
@@ -914,4 +915,67 @@ Test(cli_main, help_help_is_the_help)
 	cr_expect_str_eq(got, want, "xnsg help -h prints it too");
 	free(got);
 	free(want);
+}
+
+/* ---- the flow-log options flowlog and run share (flowlog_cli.h) ------- */
+
+struct fl_test_args {
+	const char *file;
+	struct flowlog_cli fl;
+};
+
+static const struct cli_opt fl_test_opts[] = {
+	CLI_POSITIONAL(struct fl_test_args, file, "POLICY"),
+	CLI_FLOWLOG_OPTIONS(struct fl_test_args, fl),
+	CLI_END
+};
+static int fl_test_run(const void *args)
+{
+	(void)args;
+	return 0;
+}
+
+static const struct cli_command fl_test_command =
+	CLI_COMMAND("fltest", struct fl_test_args, fl_test_run, fl_test_opts, "flow-log options");
+
+static struct flowlog_export_opts fl_parsed(const char *const *args, int *rc)
+{
+	struct fl_test_args a = { 0 };
+	struct flowlog_export_opts o = { .what = "kept" };
+	char *argv[16];
+	int argc = 0;
+
+	for (; args[argc]; argc++)
+		argv[argc] = (char *)args[argc];
+	argv[argc] = NULL;
+	cr_assert_eq(cli_parse(&fl_test_command, argc, argv, &a), CLI_PARSED, "parses");
+	*rc = flowlog_cli_check(&fl_test_command, &a.fl, false);
+	flowlog_cli_to_opts(&a.fl, &o);
+	return o;
+}
+
+#define FL(rc, ...) fl_parsed((const char *const[]){ "fltest", "p.json", __VA_ARGS__, NULL }, rc)
+
+Test(cli, flowlog_options_map_to_the_exporter)
+{
+	const char *bad = cli_check_command(&fl_test_command);
+	struct flowlog_export_opts o;
+	int rc;
+
+	cr_assert_null(bad, "the shared entries are well formed: %s", bad);
+	o = FL(&rc, "--azure", "/d", "--azure-format", "nsg-v2", "--interval", "5");
+	cr_expect_eq(rc, 0);
+	cr_expect_str_eq(o.azure_dir, "/d");
+	cr_expect_eq(o.azure_format, FLOWLOG_AZURE_NSG_V2, "nsg-v2 is the v2 format");
+	cr_expect_not(o.azure_both);
+	cr_expect_eq(o.interval_s, 5);
+	cr_expect_str_eq(o.what, "kept", "fields it does not own are left alone");
+	o = FL(&rc, "--azure", "/d", "--azure-format", "both");
+	cr_expect(o.azure_both && o.azure_format == FLOWLOG_AZURE_VNET_V4, "both: v4 and v2");
+	o = FL(&rc, "--jsonl", "-");
+	cr_expect_eq(o.azure_format, FLOWLOG_AZURE_VNET_V4, "v4 by default");
+	o = FL(&rc, "--jsonl", "-", "--ipfix-templates", "3");
+	cr_expect_eq(rc, EXIT_USAGE, "--ipfix-templates needs --ipfix");
+	o = FL(&rc, "--deny-rate", "3");
+	cr_expect_eq(rc, EXIT_USAGE, "--deny-rate needs an output");
 }

@@ -15,43 +15,18 @@
 #include "cmd.h"
 #include "datapath.h"
 #include "export.h"
+#include "flowlog_cli.h"
 #include "log.h"
 #include "opts.h"
 #include "output.h"
 
 struct flowlog_args {
-	const char *jsonl, *azure, *ipfix;
-	int azure_format; /* 0: not given, else enum flowlog_azure_format + 1 */
-	unsigned int interval, deny_rate, templates;
+	struct flowlog_cli fl;
 	bool once;
 };
 
-#define FORMAT_BOTH 3 /* both formats under DIR: v2 readers keep working while v4 comes */
-
-static const struct cli_word format_words[] = {
-	{ "vnet-v4", FLOWLOG_AZURE_VNET_V4 + 1 },
-	{ "nsg-v2", FLOWLOG_AZURE_NSG_V2 + 1 },
-	{ "both", FORMAT_BOTH },
-	{ NULL, 0 },
-};
-
 static const struct cli_opt flowlog_opts[] = {
-	CLI_OPTION(struct flowlog_args, jsonl, STRING, "jsonl", .arg = "FILE|-",
-		   .help = "JSON lines to FILE (appended; reopened on SIGHUP) or stdout"),
-	CLI_OPTION(struct flowlog_args, azure, STRING, "azure", .arg = "DIR",
-		   .help = "Azure flow-log blobs (hourly PT1H.json) under DIR"),
-	CLI_OPTION(struct flowlog_args, azure_format, ENUM, "azure-format",
-		   .arg = "vnet-v4|nsg-v2|both", .words = format_words,
-		   .help = "VNet flow logs v4 (default), NSG flow logs v2, or both"),
-	CLI_OPTION(struct flowlog_args, ipfix, STRING, "ipfix", .arg = "HOST:PORT",
-		   .help = "IPFIX over UDP to a collector ([IPV6]:PORT for IPv6)"),
-	CLI_OPTION(struct flowlog_args, interval, UINT, "interval", .arg = "S", .min = 1,
-		   .max = 3600, .help = "seconds between sweeps of the flow table (default 60)"),
-	CLI_OPTION(struct flowlog_args, deny_rate, UINT, "deny-rate", .arg = "N", .min = 1,
-		   .max = 10000000,
-		   .help = "new denied 5-tuples logged per second per CPU (default 1000)"),
-	CLI_OPTION(struct flowlog_args, templates, UINT, "ipfix-templates", .arg = "S", .min = 1,
-		   .max = 3600, .help = "seconds between IPFIX template refreshes (default 60)"),
+	CLI_FLOWLOG_OPTIONS(struct flowlog_args, fl),
 	CLI_OPTION(struct flowlog_args, once, FLAG, "once",
 		   .help = "one sweep of what is there now, then exit"),
 	CLI_JSON_OPTION("the summary at exit as JSON on stdout"),
@@ -139,36 +114,18 @@ static bool outputs_failed(const struct flowlog_export_summary *s)
 	return false;
 }
 
-static int check_args(const struct flowlog_args *a)
-{
-	if (!a->jsonl && !a->azure && !a->ipfix)
-		return cli_cmd_usage_error(&flowlog_command,
-					   "no output: give --jsonl, --azure or --ipfix");
-	if (a->azure_format && !a->azure)
-		return cli_cmd_usage_error(&flowlog_command, "--azure-format needs --azure");
-	if (a->templates && !a->ipfix)
-		return cli_cmd_usage_error(&flowlog_command, "--ipfix-templates needs --ipfix");
-	return 0;
-}
-
 static int do_flowlog(const void *args)
 {
 	const struct flowlog_args *a = args;
-	struct flowlog_export_opts o = {
-		.jsonl = a->jsonl, .azure_dir = a->azure, .ipfix = a->ipfix,
-		.azure_format = a->azure_format && a->azure_format != FORMAT_BOTH
-					? a->azure_format - 1 : FLOWLOG_AZURE_VNET_V4,
-		.azure_both = a->azure_format == FORMAT_BOTH,
-		.interval_s = a->interval, .deny_rate = a->deny_rate,
-		.ipfix_template_s = a->templates, .once = a->once, .what = "flowlog",
-	};
+	struct flowlog_export_opts o = { .once = a->once, .what = "flowlog" };
 	struct flowlog_export_summary s;
 	struct flowlog_export *x;
-	int err = check_args(a), cerr;
+	int err = flowlog_cli_check(&flowlog_command, &a->fl, true), cerr;
 	bool failed;
 
 	if (err)
 		return err;
+	flowlog_cli_to_opts(&a->fl, &o);
 	if (dp_check_env(true))
 		return 1;
 	signals();
