@@ -239,6 +239,21 @@ static int parse(const char *file, json_t *ov, struct policy **p, struct diag_li
 	return err;
 }
 
+/* One stage's diagnostics out: named for the containers they are about,
+ * warnings dropped for the CNI plugin, printed, the failure reported. */
+static void stage_done(const char *file, const struct merged *m, struct diag_list *d, int err,
+		       bool compiling, bool cni)
+{
+	if (m->text)
+		name_containers(m, d);
+	if (cni)
+		drop_warnings(d);
+	diag_print(stderr, file, d);
+	if (err)
+		report(file, d, compiling, cni);
+	diag_free(d);
+}
+
 int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p, struct compiled **c)
 {
 	struct merged m = { 0 };
@@ -248,24 +263,10 @@ int overlay_load(const char *file, json_t *ov, bool cni, struct policy **p, stru
 	*p = NULL;
 	*c = NULL;
 	err = parse(file, ov, p, &d, &m);
-	if (m.text)
-		name_containers(&m, &d);
-	if (cni)
-		drop_warnings(&d);
-	diag_print(stderr, file, &d);
-	if (err)
-		report(file, &d, false, cni);
-	diag_free(&d);
+	stage_done(file, &m, &d, err, false, cni);
 	if (!err) {
 		err = compile_policy(*p, c, &d);
-		if (m.text)
-			name_containers(&m, &d);
-		if (cni)
-			drop_warnings(&d);
-		diag_print(stderr, file, &d);
-		if (err)
-			report(file, &d, true, cni);
-		diag_free(&d);
+		stage_done(file, &m, &d, err, true, cni);
 		if (err) {
 			policy_free(*p);
 			*p = NULL;
