@@ -121,6 +121,21 @@ test_bad_policy_changes_nothing() {
 	tcp_ok "$NS_B" 192.0.2.10 8080 && ! tcp_ok "$NS_B" 192.0.2.10 8081
 }
 
+test_policy_filtering_nothing_refused() {
+	# docs/DESIGN.md §1 "Bindings": check warns, apply refuses and changes nothing.
+	local p="$WORK/nofilter.json" err="$WORK/nofilter.err"
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for i in d["interfaces"]:
+    i.pop("networkSecurityGroup", None)
+json.dump(d, open(sys.argv[2], "w"))' "$(base_policy)" "$p" || return 1
+	x check "$p" 2>&1 | grep -q "filters nothing" || { echo "check does not warn"; return 1; }
+	x apply "$p" >/dev/null 2>"$err" && { echo "a policy filtering nothing was applied"; return 1; }
+	grep -q "filters nothing" "$err" || { cat "$err"; return 1; }
+	tcp_ok "$NS_B" 192.0.2.10 8080 && ! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "enforcement changed"; return 1; }
+}
+
 test_verify_datapath_agrees() {
 	local p; p=$(base_policy)
 	for q in "-d in -P tcp -l 192.0.2.10:8080 -r 192.0.2.20:40000" \
@@ -525,7 +540,8 @@ test_detach_leaves_nothing() {
 
 TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allowed_and_denied_ipv6
        udp_allowed_and_denied ping_by_source_tag peer_attach_container stats_count_denies
-       update_under_traffic switch_ingress_hook bad_policy_changes_nothing verify_datapath_agrees
+       update_under_traffic switch_ingress_hook bad_policy_changes_nothing
+       policy_filtering_nothing_refused verify_datapath_agrees
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed update_killed_at_every_step

@@ -543,6 +543,12 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	/* A bad policy, or a host that cannot enforce, never takes the lock. */
 	err = overlay_load(file, ov, false, &p, &c);
 	json_decref(ov);
+	if (!err && o->refuse_unfiltered && !policy_filtered_ifaces(p)) {
+		pr_err("%s: no NSG applies to any interface: the policy filters nothing; nothing "
+		       "changed (bind an NSG to an interface or its subnet; xnsg check says more)",
+		       file);
+		err = -EINVAL;
+	}
 	if (!err)
 		err = dp_check_env(true);
 	if (err) {

@@ -32,6 +32,9 @@ struct apply_opts {
 	enum apply_ingress ingress;
 	bool reset_flows;       /* re-evaluate every tracked flow, cut what is denied */
 	unsigned int max_flows; /* flow table size when it is created; 0 default */
+	/* apply_file(): refuse a policy (containers merged) under which no
+	 * interface is filtered - `xnsg apply`; the daemon waits instead. */
+	bool refuse_unfiltered;
 };
 
 struct apply_result {

@@ -35,44 +35,15 @@ static const struct cli_opt apply_opts[] = {
 	CLI_END
 };
 
-/*
- * A policy under which no interface is filtered enforces nothing: `check`
- * warns, apply refuses it (docs/DESIGN.md §1 "Bindings") -- unless the CNI
- * plugin's containers, merged at apply, may be what it filters.  The file
- * is parsed once more for this; a bad one is apply_file()'s to report.
- */
-static int refuse_unfiltered(const char *file)
-{
-	struct diag_list d = { 0 };
-	struct policy *p = NULL;
-	size_t filtered = 1, containers;
-	json_t *ov;
-
-	if (!policy_load(file, &p, &d))
-		filtered = policy_filtered_ifaces(p);
-	policy_free(p);
-	diag_free(&d);
-	if (filtered)
-		return 0;
-	ov = overlay_read();
-	containers = json_array_size(json_object_get(ov, "containers"));
-	json_decref(ov);
-	if (containers)
-		return 0;
-	cli_error("%s: no NSG applies to any interface: the policy filters nothing; nothing "
-		  "changed (bind an NSG to an interface or its subnet; xnsg check says more)", file);
-	return 1;
-}
-
 static int do_apply(const void *args)
 {
 	const struct apply_args *a = args;
 	struct apply_opts o = { .only = a->only, .ingress = a->ingress,
-				.reset_flows = a->reset_flows, .max_flows = a->max_flows };
+				.reset_flows = a->reset_flows, .max_flows = a->max_flows,
+				/* docs/DESIGN.md §1 "Bindings": check warns, apply refuses */
+				.refuse_unfiltered = true };
 	struct apply_result r;
 
-	if (refuse_unfiltered(a->file))
-		return 1;
 	/* The policy file with the CNI plugin's containers, loaded again under
 	 * the lock if one came or went meanwhile: an apply by hand keeps them. */
 	if (apply_file(a->file, &o, &r, NULL, NULL))
