@@ -65,12 +65,14 @@ static uint64_t fnv1a_file(const char *file)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	FILE *f = file ? fopen(file, "rb") : NULL;
-	int ch;
+	unsigned char buf[65536];
+	size_t n;
 
 	if (!f)
 		return 0;
-	while ((ch = fgetc(f)) != EOF)
-		h = (h ^ (uint8_t)ch) * 0x100000001b3ULL;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (size_t i = 0; i < n; i++)
+			h = (h ^ buf[i]) * 0x100000001b3ULL;
 	fclose(f);
 	return h;
 }
