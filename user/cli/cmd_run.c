@@ -47,11 +47,12 @@ const struct cli_command run_command;
 static int check_args(const struct run_args *a)
 {
 	struct metrics_addr addr;
+	char why[128];
 
 	if (flowlog_cli_check(&run_command, &a->fl, false))
 		return EXIT_USAGE;
-	if (a->metrics && metrics_parse_addr(a->metrics, &addr))
-		return EXIT_USAGE;
+	if (a->metrics && metrics_check_addr(a->metrics, &addr, why, sizeof(why)))
+		return cli_cmd_usage_error(&run_command, "--metrics %s: %s", a->metrics, why);
 	return 0;
 }
 

@@ -78,21 +78,31 @@ static int split_addr(const char *spec, struct metrics_addr *a)
 	return parse_port(colon + 1, &a->port);
 }
 
-int metrics_parse_addr(const char *spec, struct metrics_addr *a)
+int metrics_check_addr(const char *spec, struct metrics_addr *a, char *why, size_t len)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
 	memset(a, 0, sizeof(*a));
 	if (split_addr(spec, a)) {
-		pr_err("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", spec);
+		snprintf(why, len, "expected PORT, ADDR:PORT or [ADDR6]:PORT");
 		return -EINVAL;
 	}
 	if (inet_pton(AF_INET, a->host, buf) != 1 && inet_pton(AF_INET6, a->host, buf) != 1) {
-		pr_err("--metrics %s: '%s' is not a numeric IPv4 or IPv6 address", spec, a->host);
+		snprintf(why, len, "'%s' is not a numeric IPv4 or IPv6 address", a->host);
 		return -EINVAL;
 	}
 	a->loopback = is_loopback(a->host);
 	return 0;
+}
+
+int metrics_parse_addr(const char *spec, struct metrics_addr *a)
+{
+	char why[128];
+	int err = metrics_check_addr(spec, a, why, sizeof(why));
+
+	if (err)
+		pr_err("--metrics %s: %s", spec, why);
+	return err;
 }
 
 static int listen_on(const struct metrics_addr *a, char *bound, size_t blen)

@@ -40,6 +40,9 @@ struct metrics_addr {
  * numeric: 0, or -EINVAL with one line saying what is wrong.
  */
 int metrics_parse_addr(const char *spec, struct metrics_addr *a);
+/* The same without printing: what is wrong goes into why (for a usage
+ * error of the command that was given the address). */
+int metrics_check_addr(const char *spec, struct metrics_addr *a, char *why, size_t len);
 
 /* The scrape's text: a new string of *len bytes, or NULL (503). */
 typedef char *(*metrics_collect_fn)(void *arg, size_t *len);
