@@ -168,6 +168,7 @@ struct policy {
 	struct prefix_list virtual_network;    /* the VirtualNetwork tag, expanded */
 	struct tag *tags;                      /* service tags (not VirtualNetwork/Internet) */
 	size_t ntags;
+	struct tag_index *tag_index;           /* tags by name, case-insensitive (servicetags.c) */
 	struct asg *asgs;
 	size_t nasgs;
 	struct nsg *nsgs;

@@ -141,6 +141,8 @@ void rule_free(struct rule *r);
 void parse_tags(struct ctx *c, json_t *root);
 /* servicetags.c: a tag of the policy by name, case-insensitively. */
 struct tag *tag_find(const struct policy *p, const char *name);
+struct tag_index;
+void tag_index_free(struct tag_index *x);
 
 /* keys.c: warn about every key the parser does not read (docs/DESIGN.md §1). */
 void check_unknown_keys(struct ctx *c, json_t *root);

@@ -323,6 +323,7 @@ void policy_free(struct policy *p)
 		prefix_list_free(&p->tags[i].prefixes);
 	}
 	free(p->tags);
+	tag_index_free(p->tag_index);
 	for (size_t i = 0; i < p->nasgs; i++) {
 		free(p->asgs[i].name);
 		free(p->asgs[i].path);

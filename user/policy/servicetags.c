@@ -7,8 +7,10 @@
  * tag of the same name, then AzureLoadBalancer's default.  VirtualNetwork
  * and Internet are the policy's own and never taken from either.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,12 +22,69 @@
 #include "parser.h"
 #include "policy.h"
 
+/*
+ * Tags by name: Azure's file has ~3,000, each looked up when it is set and
+ * whenever a rule names it, so a linear search made loading quadratic.
+ * An open-addressing table of indexes into p->tags, keyed by the name
+ * folded to lower case (Azure's names are case-insensitive ASCII).
+ */
+struct tag_index {
+	size_t cap;      /* a power of two, at least twice the tags */
+	uint32_t *slot;  /* index + 1 into p->tags; 0 empty */
+};
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)tolower((unsigned char)*s)) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint32_t *index_slot(const struct policy *p, const char *name)
+{
+	const struct tag_index *x = p->tag_index;
+	size_t i = name_hash(name) & (x->cap - 1);
+
+	while (x->slot[i] && strcasecmp(p->tags[x->slot[i] - 1].name, name))
+		i = (i + 1) & (x->cap - 1);
+	return &x->slot[i];
+}
+
+/* Room for one more tag (rebuilt at double the size when half full). */
+static void index_grow(struct policy *p)
+{
+	struct tag_index *x = p->tag_index;
+
+	if (x && (p->ntags + 1) * 2 <= x->cap)
+		return;
+	if (!x)
+		x = p->tag_index = xcalloc(1, sizeof(*x));
+	free(x->slot);
+	x->cap = x->cap ? x->cap * 2 : 64;
+	while (x->cap < (p->ntags + 1) * 2)
+		x->cap *= 2;
+	x->slot = xcalloc(x->cap, sizeof(*x->slot));
+	for (size_t i = 0; i < p->ntags; i++)
+		*index_slot(p, p->tags[i].name) = (uint32_t)i + 1;
+}
+
+void tag_index_free(struct tag_index *x)
+{
+	if (x)
+		free(x->slot);
+	free(x);
+}
+
 struct tag *tag_find(const struct policy *p, const char *name)
 {
-	for (size_t i = 0; i < p->ntags; i++)
-		if (!strcasecmp(p->tags[i].name, name))
-			return &p->tags[i];
-	return NULL;
+	uint32_t i;
+
+	if (!p->tag_index)
+		return NULL;
+	i = *index_slot(p, name);
+	return i ? &p->tags[i - 1] : NULL;
 }
 
 /* Define or replace tag `name` with the prefixes of l (taken over). */
@@ -36,11 +95,14 @@ static void tag_set(struct policy *p, const char *name, struct prefix_list *l)
 	if (t) {
 		prefix_list_free(&t->prefixes);
 		free(t->name);
+		t->name = xstrdup(name); /* same name, folded alike: the slot holds */
 	} else {
+		index_grow(p);
 		p->tags = xrealloc(p->tags, (p->ntags + 1) * sizeof(*p->tags));
-		t = &p->tags[p->ntags++];
+		t = &p->tags[p->ntags];
+		t->name = xstrdup(name);
+		*index_slot(p, name) = (uint32_t)++p->ntags;
 	}
-	t->name = xstrdup(name);
 	t->prefixes = *l;
 	memset(l, 0, sizeof(*l));
 }
