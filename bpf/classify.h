@@ -22,7 +22,8 @@
  * distinct 6-bit pattern in the top bits, which a 64-byte table (in
  * .rodata) maps to the bit's index.  A multiply, a shift and one load
  * where a popcount of the bits below took a dozen ALU operations: two
- * calls a level, ~3 ns a new flow (bench/RESULTS-datapath.md).
+ * calls a level at least, 5-10 ns a new flow, ~20 ns with 4,000 random
+ * rules (bench/RESULTS-datapath.md).
  */
 static const __u8 xnsg_ctz_table[64] = {
 	0,  1,  48, 2,  57, 49, 28, 3,  61, 58, 50, 42, 38, 29, 17, 4,
