@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Names of the ABI enums (names.h): one table each, as the CLI and JSON print them. */
 #include "names.h"
 
 #define NAME_OF(table, i) ((i) < sizeof(table) / sizeof(table[0]) && table[i] ? table[i] : "?")
