@@ -14,35 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *slurp_cmd(const char *cmd, int *status)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n = 0, cap = 4096;
-	char *s = malloc(cap);
-
-	cr_assert_not_null(f, "cannot run %s", cmd);
-	while (!feof(f)) {
-		if (cap - n < 1024)
-			s = realloc(s, cap *= 2);
-		n += fread(s + n, 1, cap - n - 1, f);
-	}
-	s[n] = '\0';
-	*status = pclose(f);
-	return s;
-}
-
-static char *slurp_file(const char *path)
-{
-	char *cmd, *s;
-	int st;
-
-	cr_assert(asprintf(&cmd, "cat %s", path) > 0);
-	s = slurp_cmd(cmd, &st);
-	cr_assert_eq(st, 0, "cannot read %s", path);
-	free(cmd);
-	return s;
-}
-
 static const char *bin(void)
 {
 	return test_xnsg_bin();
@@ -109,12 +80,12 @@ static void expect_readme_usage(const char *readme, const char *usage, const cha
 
 Test(docs, commands_and_options_agree)
 {
-	char *help, *readme = slurp_file("README.md"), *man = slurp_file("man/xnsg.8"), *cmd;
+	char *help, *readme = test_slurp("README.md"), *man = test_slurp("man/xnsg.8"), *cmd;
 	char *line, *save = NULL;
 	int st, ncmds = 0;
 
 	cr_assert(asprintf(&cmd, "%s help", bin()) > 0);
-	help = slurp_cmd(cmd, &st);
+	help = test_run_cmd(cmd, &st);
 	cr_assert_eq(st, 0, "'xnsg help' exits 0");
 	free(cmd);
 	for (line = strtok_r(help, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -126,7 +97,7 @@ Test(docs, commands_and_options_agree)
 			continue;
 		ncmds++;
 		cr_assert(asprintf(&cmd, "%s %s --help", bin(), name) > 0);
-		usage = slurp_cmd(cmd, &st);
+		usage = test_run_cmd(cmd, &st);
 		cr_assert_eq(st, 0, "'xnsg %s --help' exits 0", name);
 		cr_assert(strstr(usage, "Usage: xnsg"), "'xnsg %s --help' prints a usage line", name);
 		snprintf(pat, sizeof(pat), "xnsg %s", name);

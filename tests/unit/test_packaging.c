@@ -18,35 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char *run_cmd(const char *cmd, int *status)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n = 0, cap = 4096;
-	char *s = malloc(cap);
-
-	cr_assert_not_null(f, "cannot run %s", cmd);
-	while (!feof(f)) {
-		if (cap - n < 1024)
-			s = realloc(s, cap *= 2);
-		n += fread(s + n, 1, cap - n - 1, f);
-	}
-	s[n] = '\0';
-	*status = pclose(f);
-	return s;
-}
-
-static char *slurp(const char *path)
-{
-	char *cmd, *s;
-	int st;
-
-	cr_assert(asprintf(&cmd, "cat %s", path) > 0);
-	s = run_cmd(cmd, &st);
-	cr_assert_eq(st, 0, "cannot read %s", path);
-	free(cmd);
-	return s;
-}
-
 static const char *bin(void)
 {
 	return test_xnsg_bin();
@@ -59,7 +30,7 @@ static char *xnsg(const char *args)
 	int st;
 
 	cr_assert(asprintf(&cmd, "%s %s", bin(), args) > 0);
-	out = run_cmd(cmd, &st);
+	out = test_run_cmd(cmd, &st);
 	cr_assert_eq(st, 0, "'xnsg %s' exits 0", args);
 	free(cmd);
 	return out;
@@ -162,7 +133,7 @@ static char *shell_value(const char *text, const char *name)
 
 Test(packaging, completion_names_every_command_and_option)
 {
-	char *comp = slurp("dist/completion/xnsg"), *v, *help, *args;
+	char *comp = test_slurp("dist/completion/xnsg"), *v, *help, *args;
 	json_t *cmds = commands(), *set, *opts, *argmap;
 	const char *name, *opt;
 	json_t *x;
@@ -285,7 +256,7 @@ static int check_argv(json_t *argv, const char *where)
 /* Every `command: [...]` of the DaemonSet that runs xnsg. */
 Test(packaging, daemonset_command_lines)
 {
-	char *y = slurp("dist/k8s/daemonset.yaml"), *save = NULL;
+	char *y = test_slurp("dist/k8s/daemonset.yaml"), *save = NULL;
 	int n = 0;
 
 	for (char *l = strtok_r(y, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -307,7 +278,7 @@ Test(packaging, daemonset_command_lines)
 /* The image's ENTRYPOINT and CMD together. */
 Test(packaging, containerfile_command_line)
 {
-	char *c = slurp("dist/k8s/Containerfile"), *ep = strstr(c, "\nENTRYPOINT "),
+	char *c = test_slurp("dist/k8s/Containerfile"), *ep = strstr(c, "\nENTRYPOINT "),
 	     *cmd = strstr(c, "\nCMD ");
 	json_t *a, *b;
 
@@ -350,7 +321,7 @@ static json_t *all_options(void)
  * the --options the Kubernetes README names are options of xnsg. */
 Test(packaging, unit_and_readme_options)
 {
-	char *u = slurp("dist/xnsg.service"), *r = slurp("dist/k8s/README.md");
+	char *u = test_slurp("dist/xnsg.service"), *r = test_slurp("dist/k8s/README.md");
 	char *run = xnsg("run --help"), *s, *line;
 	json_t *opts = help_options(run, "Options:", NULL), *all = all_options();
 	regex_t re;
@@ -399,12 +370,12 @@ Test(packaging, unit_passes_systemd_analyze_verify)
 	cr_assert(asprintf(&cmd, "sed 's#@SBINDIR@#%s#' dist/xnsg.service > %s/xnsg.service && "
 				 "systemd-analyze verify --man=no %s/xnsg.service 2>&1; echo rc=$?",
 			   abs, dir, dir) > 0);
-	out = run_cmd(cmd, &st);
+	out = test_run_cmd(cmd, &st);
 	cr_expect(strstr(out, "rc=0\n") && !strstr(out, "xnsg.service:"),
 		  "systemd-analyze verify dist/xnsg.service:\n%s", out);
 	free(cmd);
 	cr_assert(asprintf(&cmd, "rm -rf %s", dir) > 0);
-	free(run_cmd(cmd, &st));
+	free(test_run_cmd(cmd, &st));
 	free(cmd);
 	free(out);
 	free(abs);
