@@ -30,6 +30,9 @@ void dp_build_unmark(void);
 /* Open the pinned maps and programs when the programs are this build's
  * and read these maps; -ESTALE (dp reset) when they must be loaded. */
 int dp_reuse_pinned(struct dp *dp);
+/* The ids of the maps program fd uses: *ids malloc'd (free it), *n of
+ * them.  0 or -errno. */
+int dp_prog_map_ids(int fd, __u32 **ids, __u32 *n);
 /* The id of the map behind fd, 0 if unknown. */
 __u32 dp_obj_id(int fd);
 

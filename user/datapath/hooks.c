@@ -37,7 +37,7 @@ enum owner { NOT_XNSG, OURS, OTHER_XNSG };
 static enum owner prog_owner(struct dp *dp, __u32 id)
 {
 	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info), nmaps, *maps = NULL, active = dp_obj_id(dp->fd_active);
+	__u32 len = sizeof(info), nmaps = 0, *maps = NULL, active = dp_obj_id(dp->fd_active);
 	enum owner o = NOT_XNSG;
 	int fd = bpf_prog_get_fd_by_id(id);
 
@@ -46,16 +46,10 @@ static enum owner prog_owner(struct dp *dp, __u32 id)
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || strncmp(info.name, "xnsg_", 5))
 		goto out;
 	o = OTHER_XNSG;
-	nmaps = info.nr_map_ids;
-	maps = xcalloc(nmaps ? nmaps : 1, sizeof(*maps));
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = nmaps;
-	info.map_ids = (__u64)(uintptr_t)maps;
-	len = sizeof(info);
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
-		for (__u32 i = 0; i < nmaps && i < info.nr_map_ids; i++)
-			if (maps[i] == active)
-				o = OURS;
+	dp_prog_map_ids(fd, &maps, &nmaps);
+	for (__u32 i = 0; i < nmaps; i++)
+		if (maps[i] == active)
+			o = OURS;
 out:
 	free(maps);
 	close(fd);

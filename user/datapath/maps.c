@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Map walks and per-CPU sums: written once, used by every reader. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +89,27 @@ int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 	err = dp_batch_put(fd, keys, sizeof(*keys), vals, vsize, n);
 	free(keys);
 	return err;
+}
+
+int dp_prog_map_ids(int fd, __u32 **ids, __u32 *n)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info), nmaps;
+
+	*ids = NULL;
+	*n = 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	nmaps = info.nr_map_ids;
+	*ids = xcalloc(nmaps ? nmaps : 1, sizeof(**ids));
+	memset(&info, 0, sizeof(info));
+	info.nr_map_ids = nmaps;
+	info.map_ids = (__u64)(uintptr_t)*ids;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*n = info.nr_map_ids < nmaps ? info.nr_map_ids : nmaps;
+	return info.nr_map_ids == nmaps ? 0 : -EAGAIN; /* changed meanwhile */
 }
 
 unsigned int dp_map_max_entries(int fd)

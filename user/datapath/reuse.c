@@ -116,19 +116,9 @@ static bool map_known(__u32 id, const __u32 *ids, size_t n)
  * ones: it was loaded with these maps, not with maps since replaced. */
 static bool prog_reads_pins(int fd, const __u32 *ids, size_t n)
 {
-	struct bpf_prog_info info = { 0 };
-	__u32 len = sizeof(info), nmaps, *maps;
-	bool ok;
+	__u32 nmaps, *maps;
+	bool ok = dp_prog_map_ids(fd, &maps, &nmaps) == 0;
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return false;
-	nmaps = info.nr_map_ids;
-	maps = xcalloc(nmaps ? nmaps : 1, sizeof(*maps));
-	memset(&info, 0, sizeof(info));
-	info.nr_map_ids = nmaps;
-	info.map_ids = (__u64)(uintptr_t)maps;
-	len = sizeof(info);
-	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.nr_map_ids == nmaps;
 	for (__u32 i = 0; i < nmaps && ok; i++)
 		ok = map_known(maps[i], ids, n);
 	free(maps);
