@@ -214,3 +214,29 @@ cloud_veth() {
 print([i["name"] for i in r["interfaces"] if not i.get("sandbox") and i["name"] != "cni0"][0])' \
 		"$WORK/$1.add"
 }
+
+# Run every test_NAME of the TESTS array: one "[NAME] PASS|FAIL|SKIP"
+# line each (a failing test's output indented after it, its "note: "
+# lines after a pass), then "N passed, N failed[, N skipped]"; non-zero
+# when any failed.  A test skips by printing "SKIP: why" and returning 2.
+# Hooks, when set to a function name: BEFORE_TEST (before each test),
+# ON_FAIL (after a failure's output).
+run_tests() {
+	local t log rc passed=0 failed=0 skipped=0
+	for t in "${TESTS[@]}"; do
+		log="$WORK/$t.log"
+		[ -n "${BEFORE_TEST:-}" ] && "$BEFORE_TEST"
+		"test_$t" > "$log" 2>&1; rc=$?
+		if [ $rc -eq 0 ]; then
+			echo "[$t] PASS"; passed=$((passed + 1))
+			sed -n 's/^note: /    /p' "$log"
+		elif [ $rc -eq 2 ] && grep -q '^SKIP' "$log"; then
+			echo "[$t] SKIP: $(sed -n 's/^SKIP: //p' "$log")"; skipped=$((skipped + 1))
+		else
+			echo "[$t] FAIL"; sed 's/^/    /' "$log"; failed=$((failed + 1))
+			[ -n "${ON_FAIL:-}" ] && "$ON_FAIL"
+		fi
+	done
+	echo "$passed passed, $failed failed$([ $skipped -gt 0 ] && echo ", $skipped skipped")"
+	[ $failed -eq 0 ]
+}

@@ -16,7 +16,6 @@ shift || true
 ID="xnsg-cni-$$"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
-PASSED=0 FAILED=0
 . "$REPO/tools/topology.sh" # need, tcp_ok, listen_tcp
 
 NS_H="$ID-h"
@@ -280,17 +279,7 @@ main() {
 		cat "$WORK/setup.log"
 		echo "e2e-cni: setup failed"; echo "0 passed, 1 failed"; return 1
 	fi
-	for t in "${TESTS[@]}"; do
-		local log="$WORK/$t.log"
-		if "test_$t" > "$log" 2>&1; then
-			echo "[$t] PASS"; PASSED=$((PASSED + 1))
-			sed -n 's/^note: /    /p' "$log"
-		else
-			echo "[$t] FAIL"; sed 's/^/    /' "$log"; FAILED=$((FAILED + 1))
-		fi
-	done
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
+	run_tests
 }
 
 main

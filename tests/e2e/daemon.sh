@@ -15,7 +15,6 @@ shift || true
 ID="xnsg-dmn-$$"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PROBES="$REPO/tests/e2e/probes.py"
-PASSED=0 FAILED=0 SKIPPED=0
 DPID=""
 . "$REPO/tools/topology.sh"
 topo_init
@@ -399,21 +398,9 @@ main() {
 	fi
 	listen_tcp "$NS_A" 8080; listen_tcp "$NS_A" 8081; listen_tcp "$NS_A" 8082
 	sleep 0.3
-	for t in "${TESTS[@]}"; do
-		local log="$WORK/$t.log" rc
-		"test_$t" > "$log" 2>&1; rc=$?
-		if [ $rc -eq 0 ]; then
-			echo "[$t] PASS"; PASSED=$((PASSED + 1))
-			sed -n 's/^note: /    /p' "$log"
-		elif [ $rc -eq 2 ] && grep -q '^SKIP' "$log"; then
-			echo "[$t] SKIP: $(sed -n 's/^SKIP: //p' "$log")"; SKIPPED=$((SKIPPED + 1))
-		else
-			echo "[$t] FAIL"; sed 's/^/    /' "$log"; FAILED=$((FAILED + 1))
-		fi
-	done
+	run_tests; local rc=$?
 	stop_daemon >/dev/null 2>&1
-	echo "$PASSED passed, $FAILED failed$([ "$SKIPPED" -gt 0 ] && echo ", $SKIPPED skipped")"
-	[ "$FAILED" -eq 0 ]
+	return $rc
 }
 
 cleanup_daemon() { [ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null; cleanup; }

@@ -18,7 +18,6 @@ ID="xnsg-fl-$$"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 T="$REPO/tests/e2e/flowlog.py"
-PASSED=0 FAILED=0
 BG_PIDS=""
 . "$REPO/tools/topology.sh"
 topo_init
@@ -360,19 +359,10 @@ main() {
 	A "$PY" "$T" serve-tcp :: 8080 --lifetime 170 & BG_PIDS="$BG_PIDS $!"
 	A "$PY" "$T" serve-udp :: 5353 --lifetime 170 & BG_PIDS="$BG_PIDS $!"
 	sleep 0.3
-	for t in "${TESTS[@]}"; do
-		local log="$WORK/$t.log"
-		: > "$WORK/flowlog.err"
-		if "test_$t" > "$log" 2>&1; then
-			echo "[$t] PASS"; PASSED=$((PASSED + 1))
-			sed -n 's/^note: /    /p' "$log"
-		else
-			echo "[$t] FAIL"; sed 's/^/    /' "$log"; FAILED=$((FAILED + 1))
-			[ -s "$WORK/flowlog.err" ] && sed 's/^/    exporter: /' "$WORK/flowlog.err" | tail -5
-		fi
-	done
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
+	BEFORE_TEST=clear_exporter_log ON_FAIL=show_exporter_log run_tests
 }
+
+clear_exporter_log() { : > "$WORK/flowlog.err"; }
+show_exporter_log() { [ -s "$WORK/flowlog.err" ] && sed 's/^/    exporter: /' "$WORK/flowlog.err" | tail -5; return 0; }
 
 main

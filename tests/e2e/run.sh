@@ -13,7 +13,6 @@ XNSG=$(realpath "${1:-build/xnsg}")
 shift || true
 ID="xnsg-e2e-$$"
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-PASSED=0 FAILED=0
 . "$(dirname "$0")/../../tools/topology.sh"
 topo_init
 
@@ -562,17 +561,7 @@ main() {
 	listen_tcp "$NS_A" 8080; listen_tcp "$NS_A" 8081; listen_tcp "$NS_A" 8082
 	listen_tcp "$NS_B" 9000; listen_tcp "$NS_B" 9001; listen_tcp "$NS_C" 7000; listen_tcp "$NS_C" 7001
 	sleep 0.3
-	for t in "${TESTS[@]}"; do
-		local log="$WORK/$t.log"
-		if "test_$t" > "$log" 2>&1; then
-			echo "[$t] PASS"; PASSED=$((PASSED + 1))
-			sed -n 's/^note: /    /p' "$log"
-		else
-			echo "[$t] FAIL"; sed 's/^/    /' "$log"; FAILED=$((FAILED + 1))
-		fi
-	done
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
+	run_tests
 }
 
 main
