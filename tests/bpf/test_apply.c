@@ -253,12 +253,19 @@ Test(apply, state_paths_of_two_pin_dirs_differ)
 
 /* ---- containers (the CNI plugin's transactions, docs/DESIGN.md §12) ---- */
 
-/* A policy with no interfaces of its own: its ASGs are filled by containers. */
+/*
+ * A policy with no interfaces of its own: its ASGs are filled by containers.
+ * Written once per test (a test's processes forked after the first call
+ * inherit the name): rewriting it while a concurrent ADD reads it would
+ * hand that ADD an empty file.
+ */
 static const char *container_policy(void)
 {
 	static char file[128];
 	FILE *f;
 
+	if (file[0])
+		return file;
 	snprintf(file, sizeof(file), "%s/containers.json", dir);
 	f = fopen(file, "w");
 	cr_assert(f, "write the container policy");
@@ -365,6 +372,7 @@ Test(apply, concurrent_container_adds_keep_every_member)
 
 	cr_assert_eq(system("for i in 2 3 4 5 6 7; do ip link add d$i type veth peer name p$i && "
 			    "ip link set d$i up || exit 1; done"), 0, "veths d2..d7");
+	container_policy(); /* before the fork: no ADD sees it half-written */
 	for (int i = 0; i < 6; i++) {
 		pids[i] = fork();
 		cr_assert_geq(pids[i], 0, "fork");
