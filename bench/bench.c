@@ -7,7 +7,8 @@
  *                                      DIR/policy.json (+ DIR/ServiceTags.json)
  *   xnsg-bench pktgen IF DST_MAC SECONDS [SOURCES]
  *                                      64-byte UDP frames from many sources, AF_PACKET;
- *                                      prints "FRAMES SECONDS SECONDS_LOST OTHER_CPUS_BUSY"
+ *                                      prints "FRAMES SECONDS SECONDS_LOST OTHER_CPUS_BUSY";
+ *                                      XNSG_BENCH_TRAFFIC=v6: IPv6 frames (66 bytes)
  *   xnsg-bench xdpdrop IF              attach a bare XDP_DROP program (the XDP floor)
  *   xnsg-bench tcdrop IF               attach a bare TC ingress drop program (the TC floor)
  *   xnsg-bench ctmem [ENTRIES]         kernel memory of a flow table of ENTRIES (JSON)
@@ -24,7 +25,9 @@
  *
  * genpolicy reads XNSG_BENCH_IF (interface name), XNSG_BENCH_DENY_LAST
  * (the last rule denies UDP to port 443, like the peers' drop rule) and
- * XNSG_BENCH_ONE_LEVEL (NIC NSG only), XNSG_BENCH_VARIANT (every
+ * XNSG_BENCH_ONE_LEVEL (NIC NSG only), XNSG_BENCH_NEAR (every fourth
+ * missing rule is a near miss: UDP from the traffic's own source prefix
+ * 198.51.100.0/24 and 2001:db8:100::/64, to other ports), XNSG_BENCH_VARIANT (every
  * missing rule's port moved by one: the same policy, changed) and
  * XNSG_BENCH_IFACES=N (N interfaces XNSG_BENCH_IF0.. sharing the NSGs,
  * in a subnet 10.9.0.0/16: a container host).
@@ -100,6 +103,7 @@ static char *policy_json(int rules, enum gen_shape shape, const char *tags_file)
 		.deny_last = env_on("XNSG_BENCH_DENY_LAST"),
 		.variant = env_on("XNSG_BENCH_VARIANT"),
 		.one_level = env_on("XNSG_BENCH_ONE_LEVEL"),
+		.near = env_on("XNSG_BENCH_NEAR"),
 	};
 
 	return gen_bench_policy_json(&rng, &o);
@@ -781,33 +785,45 @@ static void other_cpus(int cpu, unsigned long long *busy, unsigned long long *to
  * share of the other CPUs.
  */
 
-enum { PKTGEN_FRAMES = 256, PKTGEN_FRAME = 60, PKTGEN_BATCH = 64 };
+enum { PKTGEN_FRAMES = 256, PKTGEN_FRAME = 64, PKTGEN_BATCH = 64 };
 
 /*
  * 64-byte frames on the wire (60 + the FCS): UDP/IPv4 to 10.9.1.4:443
  * from source port 10000+i and 198.51.100.(i % sources), IP
  * identification 0 (the frames the published figures were taken with).
+ * With v6, the smallest UDP/IPv6 frames (62 + the FCS): to
+ * [fd00:9:1::4]:443 from 2001:db8:100::(i % sources).  Returns the frame
+ * length, or -EINVAL.
  */
 static int pktgen_frames(uint8_t (*frames)[PKTGEN_FRAME], unsigned int sources,
-			 const uint8_t mac[6])
+			 const uint8_t mac[6], bool v6)
 {
 	struct xnsg_addr src = { .family = XNSG_V4, .bytes = { 198, 51, 100 } };
 	struct xnsg_addr dst = { .family = XNSG_V4, .bytes = { 10, 9, 1, 4 } };
+	size_t want = v6 ? 62 : 60;
 
+	if (v6) {
+		src = (struct xnsg_addr){ .family = XNSG_V6,
+					  .bytes = { 0x20, 0x01, 0x0d, 0xb8, 0x01, 0x00 } };
+		dst = (struct xnsg_addr){ .family = XNSG_V6, .bytes = { 0xfd, 0x00, 0x00, 0x09,
+									  0x00, 0x01, [15] = 4 } };
+	}
 	for (unsigned int i = 0; i < PKTGEN_FRAMES; i++) {
 		struct frame f;
 
-		src.bytes[3] = (uint8_t)(i % sources);
+		src.bytes[v6 ? 15 : 3] = (uint8_t)(i % sources);
 		frame_init(&f, frames[i], PKTGEN_FRAME);
 		frame_ip(&f, &src, &dst, 17);
 		frame_udp(&f, (uint16_t)(10000 + i), 443);
-		frame_payload(&f, 18, 0);
-		frame_ip4_frag(&f, 0, 0, 0); /* identification 0, not a fragment */
+		if (!v6) {
+			frame_payload(&f, 18, 0);
+			frame_ip4_frag(&f, 0, 0, 0); /* identification 0, not a fragment */
+		}
 		frame_dst_mac(&f, mac);
-		if (f.err || f.len != PKTGEN_FRAME)
+		if (f.err || f.len != want)
 			return -EINVAL;
 	}
-	return 0;
+	return (int)want;
 }
 
 /* An AF_PACKET socket on ifname that bypasses the qdisc, or -1 (said why). */
@@ -865,7 +881,7 @@ static void disturb_end(const char *kpath, struct disturb *d)
  * ksoftirqd of that CPU ran (our own receive work, deferred), and how
  * busy the other CPUs were.
  */
-static void pktgen_send(int fd, uint8_t (*frames)[PKTGEN_FRAME], int seconds)
+static void pktgen_send(int fd, uint8_t (*frames)[PKTGEN_FRAME], size_t len, int seconds)
 {
 	struct mmsghdr msgs[PKTGEN_BATCH];
 	struct iovec iov[PKTGEN_BATCH];
@@ -884,7 +900,7 @@ static void pktgen_send(int fd, uint8_t (*frames)[PKTGEN_FRAME], int seconds)
 
 		for (int i = 0; i < PKTGEN_BATCH; i++) {
 			iov[i].iov_base = frames[(b * PKTGEN_BATCH + (unsigned int)i) % PKTGEN_FRAMES];
-			iov[i].iov_len = PKTGEN_FRAME;
+			iov[i].iov_len = len;
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
 		}
@@ -910,8 +926,9 @@ static int cmd_pktgen(int argc, char **argv)
 {
 	static uint8_t frames[PKTGEN_FRAMES][PKTGEN_FRAME];
 	unsigned int m[6], sources;
+	const char *traffic = getenv("XNSG_BENCH_TRAFFIC");
 	uint8_t mac[6];
-	int fd, seconds;
+	int fd, seconds, len;
 
 	if (argc < 4 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4],
 			       &m[5]) != 6)
@@ -929,12 +946,13 @@ static int cmd_pktgen(int argc, char **argv)
 	fd = pktgen_socket(argv[1]);
 	if (fd < 0)
 		return 1;
-	if (pktgen_frames(frames, sources, mac)) {
+	len = pktgen_frames(frames, sources, mac, traffic && !strcmp(traffic, "v6"));
+	if (len < 0) {
 		fprintf(stderr, "xnsg-bench pktgen: cannot build the frames\n");
 		close(fd);
 		return 1;
 	}
-	pktgen_send(fd, frames, seconds);
+	pktgen_send(fd, frames, (size_t)len, seconds);
 	close(fd);
 	return 0;
 }

@@ -26,6 +26,7 @@ FILTER_NAMES = {
     "tc_drop": "empty TC ingress drop program",
     "xnsg": "xnsg, XDP ingress",
     "xnsg_tc": "xnsg, TC ingress (--ingress tc)",
+    "xnsg_fl": "xnsg, XDP ingress, flow logs on",
 }
 FILTER_ORDER = list(FILTER_NAMES)
 PEERS = ["iptables", "nft_linear", "nft_set", "xdp_filter"]
@@ -356,6 +357,61 @@ def pps_section(pps, md, max_wait):
                "the program runs before any skb is allocated.", ""]
 
 
+TRAFFIC_NAMES = {
+    "v4": "IPv4 frames, last-rule policy",
+    "near": "IPv4 frames, near-miss policy (every fourth miss: UDP from the frames' own /24, other ports)",
+    "v6": "IPv6 frames (62 bytes + FCS, 2001:db8:100::/120 to [fd00:9:1::4]:443), last-rule policy",
+}
+
+
+def goal1_section(pps, md):
+    """Issue 13's goal 1: xnsg against the empty program of its hook for
+    every traffic, and against nft's interval set and xdp-filter (IPv4)."""
+    by = {(r.get("traffic") or "v4", r.get("filter"), r.get("rules")): r for r in pps}
+
+    def mpps(t, f, n):
+        r = by.get((t, f, n))
+        return r.get("mpps") if r and not r.get("failed") and num(r.get("mpps")) else None
+
+    def cell(t, a, b, n, goal):
+        x, y = mpps(t, a, n), mpps(t, b, n)
+        if not num(x) or not num(y) or not y:
+            return "-"
+        return f"{x / y:.2f}" + ("" if x / y >= goal else " (**not met**)")
+
+    traffics = [t for t in TRAFFIC_NAMES if any(k[0] == t for k in by)]
+    md += ["### Goal 1: xnsg on the real path, each traffic", "",
+           "Ratios of packet rates measured in the same repetition block. Goal: xnsg at least 0.9x the "
+           "empty program of its hook (XDP_DROP for XDP, the TC drop program for TC ingress) at every N, "
+           "for both policies and IPv6; at least 1.0x nftables' interval set and xdp-filter (IPv4). "
+           "*flow logs on*: an exporter (`xnsg flowlog --jsonl`, the default 60 s sweep) runs, so every "
+           "denied packet also meets the deny-logging path.", ""]
+    for t in traffics:
+        counts = sorted({k[2] for k in by if k[0] == t and num(k[2])})
+        md += [f"*{TRAFFIC_NAMES[t]}*", "",
+               "| rules | xnsg XDP / empty XDP | xnsg XDP, flow logs on / empty XDP | xnsg TC / empty TC |"
+               + (" xnsg XDP / nft set | xnsg XDP / xdp-filter |" if t == "v4" else ""),
+               "| ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if t == "v4" else "")]
+        for n in counts:
+            row = (f"| {n} | {cell(t, 'xnsg', 'xdp_drop', n, 0.9)} | {cell(t, 'xnsg_fl', 'xdp_drop', n, 0.9)} "
+                   f"| {cell(t, 'xnsg_tc', 'tc_drop', n, 0.9)} |")
+            if t == "v4":
+                row += f" {cell(t, 'xnsg', 'nft_set', n, 1.0)} | {cell(t, 'xnsg', 'xdp_filter', n, 1.0)} |"
+            md.append(row)
+        md.append("")
+    others = sorted({(k[0], k[1], k[2]) for k in by if k[0] != "v4"})
+    if others:
+        md += ["Raw rates of the other traffic (Mpps, median; runs in results.json):", "",
+               "| traffic | rules | filter | Mpps | runs |", "| --- | ---: | --- | ---: | --- |"]
+        for t, f, n in others:
+            r = by[(t, f, n)]
+            runs = ", ".join(f"{x:.3f}" for x in r.get("runs", []))
+            md.append(f"| {t} | {n} | {FILTER_NAMES.get(f, f)} | "
+                      f"{'failed: ' + escape_cell(r['failed']) if r.get('failed') and not num(r.get('mpps')) else fmt(r.get('mpps'), '.3f')} "
+                      f"| {runs} |")
+        md.append("")
+
+
 def escape_cell(s):
     return str(s).replace("|", "\\|").replace("\n", " ")
 
@@ -578,7 +634,9 @@ def main():
     if classify:
         classifier_section(classify, md)
     if pps:
-        pps_section(pps, md, timing.get("max_wait", 0.02))
+        v4 = [r for r in pps if (r.get("traffic") or "v4") == "v4"]
+        pps_section(v4, md, timing.get("max_wait", 0.02))
+        goal1_section(pps, md)
     if control or ctmem:
         control_section(control, ctmem, md)
     if goals:
@@ -609,7 +667,7 @@ def main():
     series, nsseries = {}, {}
     counts = sorted({r["rules"] for r in pps if num(r.get("rules"))})
     for f in FILTER_ORDER:
-        pts = [(r["rules"], r["mpps"]) for r in pps if r.get("filter") == f and num(r.get("mpps"))]
+        pts = [(r["rules"], r["mpps"]) for r in pps if r.get("filter") == f and (r.get("traffic") or "v4") == "v4" and num(r.get("mpps"))]
         if pts:
             series[FILTER_NAMES[f]] = pts
             nsseries[FILTER_NAMES[f]] = [(x, 1e3 / y) for x, y in pts if y]

@@ -36,7 +36,12 @@ if [ $QUICK -eq 1 ]; then
 else
 	COUNTS=(1 100 1000 4000); REPS=5; SECS=2; CP_REPS=3
 fi
-FILTERS=(none iptables nft_linear nft_set xdp_filter xdp_drop tc_drop xnsg xnsg_tc)
+FILTERS=(none iptables nft_linear nft_set xdp_filter xdp_drop tc_drop xnsg xnsg_tc xnsg_fl)
+# The other traffic (issue 13's goal 1): xnsg against the empty programs
+# only, on the near-miss policy (IPv4 frames) and on IPv6 frames.
+FLOOR_FILTERS=(none xdp_drop tc_drop xnsg xnsg_tc xnsg_fl)
+TRAFFICS=(v4 near v6)
+TRAFFIC=v4
 
 cleanup() {
 	set +e
@@ -212,13 +217,18 @@ unrules_tc_drop() { R tc qdisc del dev r0 clsact 2>/dev/null; }
 # clsact counts TC_ACT_SHOT as qdisc drops.
 count_tc_drop() { R tc -s qdisc show dev r0 | grep -A2 clsact | grep -o 'dropped [0-9]*' | awk 'END { print $2 }'; }
 
-xnsg_policy() { # N: one NSG (the NIC's) of N rules, the last denies UDP to 443
-	[ -f "$WORK/pol$1/policy.json" ] && return 0
-	mkdir -p "$WORK/pol$1"
-	XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 "$TOOL" genpolicy "$1" "$WORK/pol$1" &&
-		"$XNSG" check "$WORK/pol$1/policy.json" >/dev/null
+# N: one NSG (the NIC's) of N rules, the last denies UDP to 443; with
+# the near traffic every fourth miss is UDP from the frames' own sources.
+xnsg_policy() {
+	local d="$WORK/pol-$([ "$TRAFFIC" = near ] && echo near || echo last)$1"
+	if [ ! -f "$d/policy.json" ]; then
+		mkdir -p "$d"
+		XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 XNSG_BENCH_NEAR=$([ "$TRAFFIC" = near ] && echo 1 || echo 0) \
+			"$TOOL" genpolicy "$1" "$d" && "$XNSG" check "$d/policy.json" >/dev/null || return 1
+	fi
+	ln -sfn "$d" "$WORK/pol"
 }
-rules_xnsg() { xnsg_policy "$1" && R "$XNSG" apply "$WORK/pol$1/policy.json"; }
+rules_xnsg() { xnsg_policy "$1" && R "$XNSG" apply "$WORK/pol/policy.json"; }
 unrules_xnsg() { R "$XNSG" detach --all >/dev/null; }
 # The last user rule's counter (r<U-1> of nic-nsg; U = min(N, 3997)).
 count_xnsg() {
@@ -228,9 +238,24 @@ import json, sys
 st = json.load(sys.stdin)
 print(sum(r["packets"] for r in st["rules"] if r["nsg"] == "nic-nsg" and r["rule"] == sys.argv[1]))' "r$last"
 }
-rules_xnsg_tc() { xnsg_policy "$1" && R "$XNSG" apply --ingress tc "$WORK/pol$1/policy.json"; }
+rules_xnsg_tc() { xnsg_policy "$1" && R "$XNSG" apply --ingress tc "$WORK/pol/policy.json"; }
 unrules_xnsg_tc() { unrules_xnsg; }
 count_xnsg_tc() { count_xnsg "$1"; }
+# xnsg on XDP with flow logs on, as users run it: an exporter (JSON lines,
+# the default 60 s sweep) takes the denied tuples the datapath records.
+rules_xnsg_fl() {
+	rules_xnsg "$1" || return 1
+	# Not through R(): $! must be the exporter itself (ip execs it).
+	ip netns exec "$NS_R" "$XNSG" flowlog --jsonl "$WORK/flows.jsonl" > "$WORK/flowlog-exporter.log" 2>&1 &
+	echo $! > "$WORK/flowlog.pid"
+	sleep 0.5 # the exporter has switched logging on
+	kill -0 "$(cat "$WORK/flowlog.pid")" 2>/dev/null
+}
+unrules_xnsg_fl() {
+	[ -s "$WORK/flowlog.pid" ] && { kill "$(cat "$WORK/flowlog.pid")"; wait "$(cat "$WORK/flowlog.pid")"; } 2>/dev/null
+	rm -f "$WORK/flowlog.pid"; unrules_xnsg
+}
+count_xnsg_fl() { count_xnsg "$1"; }
 
 rules_none() { :; }
 unrules_none() { :; }
@@ -257,7 +282,7 @@ measure() { # FILTER N
 	mac=$(R cat /sys/class/net/r0/address)
 	c0=$("count_$1" "$2" 2>/dev/null); c0=${c0:-0}
 	rx0=$(R cat /sys/class/net/r0/statistics/rx_packets); u0=$(udp_reached)
-	out=$(S taskset -c "$CPU" "$TOOL" pktgen s0 "$mac" "$SECS" 256) || return 1
+	out=$(S env XNSG_BENCH_TRAFFIC="$TRAFFIC" taskset -c "$CPU" "$TOOL" pktgen s0 "$mac" "$SECS" 256) || return 1
 	rx1=$(R cat /sys/class/net/r0/statistics/rx_packets); u1=$(udp_reached)
 	c1=$("count_$1" "$2" 2>/dev/null); c1=${c1:-0}
 	awk -v rx0="$rx0" -v rx1="$rx1" -v c0="$c0" -v c1="$c1" -v u0="$u0" -v u1="$u1" -v out="$out" 'BEGIN {
@@ -275,8 +300,10 @@ measure() { # FILTER N
 # does not predict a slow run here, so it is no reason to measure again.)
 MAX_WAIT=0.02 RETRIES=3 RETRY_BUDGET=$([ $QUICK -eq 1 ] && echo 10 || echo 60)
 
-side_by_side() {
+side_by_side() { # TRAFFIC FILTER...
 	local n f r k order
+	TRAFFIC=$1; shift
+	local FILTERS=("$@")
 	for n in "${COUNTS[@]}"; do
 		declare -A RX=() TX=() DROP=() UDP=() CPUR=() BUSY=() WAIT=() FAILED=()
 		for ((r = 0; r < REPS; r++)); do
@@ -318,13 +345,13 @@ side_by_side() {
 		done
 		for f in "${FILTERS[@]}"; do
 			if [ -n "${FAILED[$f]:-}" ] && [ -z "${RX[$f]:-}" ]; then
-				emit kind=pps filter="$f" rules="#$n" failed="${FAILED[$f]}"
+				emit kind=pps traffic="$TRAFFIC" filter="$f" rules="#$n" failed="${FAILED[$f]}"
 				continue
 			fi
 			local m t cm
 			m=$(median ${RX[$f]//,/ }); t=$(median ${TX[$f]//,/ }); cm=$(median ${CPUR[$f]//,/ })
-			note "  $f, $n rules: $m Mpps [${RX[$f]%,}]; dropped by filter [${DROP[$f]%,}], reached UDP [${UDP[$f]%,}], CPU wait [${WAIT[$f]%,}]"
-			emit kind=pps filter="$f" rules="#$n" mpps="#$m" sent_mpps="#$t" cpu_mpps="#$cm" \
+			note "  $TRAFFIC $f, $n rules: $m Mpps [${RX[$f]%,}]; dropped by filter [${DROP[$f]%,}], reached UDP [${UDP[$f]%,}], CPU wait [${WAIT[$f]%,}]"
+			emit kind=pps traffic="$TRAFFIC" filter="$f" rules="#$n" mpps="#$m" sent_mpps="#$t" cpu_mpps="#$cm" \
 				runs="[${RX[$f]%,}]" sent_runs="[${TX[$f]%,}]" cpu_runs="[${CPUR[$f]%,}]" \
 				dropped_frac="[${DROP[$f]%,}]" udp_frac="[${UDP[$f]%,}]" wait_frac="[${WAIT[$f]%,}]" busy_frac="[${BUSY[$f]%,}]" \
 				secs="#$SECS" failed="${FAILED[$f]:-}"
@@ -600,7 +627,12 @@ done < <(cat "$WORK/classify.out" 2>/dev/null)
 T1=$(date +%s.%N)
 note "bench: side by side on real packets (${SECS}s x $REPS per point)"
 RETRIES_USED=0
-part packets && side_by_side
+if part packets; then
+	side_by_side v4 "${FILTERS[@]}"
+	side_by_side near "${FLOOR_FILTERS[@]}"
+	side_by_side v6 "${FLOOR_FILTERS[@]}"
+	TRAFFIC=v4
+fi
 T2=$(date +%s.%N)
 note "bench: control plane"
 part control && control_plane

@@ -617,6 +617,7 @@ int gen_user_rules(int rules)
 struct bench_rule {
 	char src[64], dport[32]; /* JSON values: the source is quoted */
 	const char *proto, *access;
+	bool prefixes;           /* src is a list: sourceAddressPrefixes */
 };
 
 /* GEN_SHAPE_LAST: misses with sources in 198.18.0.0/15, never the
@@ -630,6 +631,16 @@ static void bench_rule_last(const struct gen_bench_opts *o, int i, bool last,
 		 1000 + (unsigned int)i % 60000 + (o->variant ? 1 : 0));
 	r->proto = "Tcp";
 	r->access = "Deny";
+	r->prefixes = false;
+	if (o->near && i % 4 == 0 && !last) {
+		/* A near miss: only the port range tells it from the last rule. */
+		snprintf(r->src, sizeof(r->src), "[\"198.51.100.0/24\", \"2001:db8:100::/64\"]");
+		snprintf(r->dport, sizeof(r->dport), "%u-%u", 1000 + (unsigned int)i % 60000,
+			 1010 + (unsigned int)i % 60000);
+		r->proto = "Udp";
+		r->prefixes = true;
+		return;
+	}
 	if (last) {
 		snprintf(r->src, sizeof(r->src), "\"*\"");
 		snprintf(r->dport, sizeof(r->dport), "443");
@@ -673,7 +684,7 @@ static void write_bench_nsg(FILE *f, struct gen_rng *g, const struct gen_bench_o
 	fprintf(f, "{\"name\": \"%s\", \"securityRules\": [\n", nsg);
 	for (int i = 0; i < rules; i++) {
 		bool last = i == rules - 1;
-		struct bench_rule r;
+		struct bench_rule r = { .prefixes = false };
 
 		if (o->shape == GEN_SHAPE_LAST)
 			bench_rule_last(o, i, last, &r);
@@ -685,9 +696,10 @@ static void write_bench_nsg(FILE *f, struct gen_rng *g, const struct gen_bench_o
 			snprintf(r.src, sizeof(r.src), "\"Big\"");
 		fprintf(f,
 			"  {\"name\": \"r%d\", \"priority\": %d, \"direction\": \"Inbound\", \"access\": \"%s\", "
-			"\"protocol\": \"%s\", \"sourceAddressPrefix\": %s, \"sourcePortRange\": \"*\", "
+			"\"protocol\": \"%s\", \"sourceAddressPrefix%s\": %s, \"sourcePortRange\": \"*\", "
 			"\"destinationAddressPrefix\": \"*\", \"destinationPortRange\": \"%s\"}%s\n",
-			i, 100 + i, r.access, r.proto, r.src, r.dport, last ? "" : ",");
+			i, 100 + i, r.access, r.proto, r.prefixes ? "es" : "", r.src, r.dport,
+			last ? "" : ",");
 	}
 	fprintf(f, "]}");
 }

@@ -101,6 +101,9 @@ struct gen_bench_opts {
 	bool variant;          /* every missing rule's port moved up by one:
 				* the same policy, changed (what an update writes) */
 	bool one_level;        /* the NIC NSG only, no subnet NSG */
+	bool near;             /* GEN_SHAPE_LAST: every fourth miss is UDP from
+				* the probe's sources (198.51.100.0/24,
+				* 2001:db8:100::/64) to other ports */
 };
 
 /* User rules written for `rules` rules per NSG direction: 1..3997. */
