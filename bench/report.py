@@ -27,6 +27,7 @@ FILTER_NAMES = {
     "xnsg": "xnsg, XDP ingress",
     "xnsg_tc": "xnsg, TC ingress (--ingress tc)",
     "xnsg_fl": "xnsg, XDP ingress, flow logs on",
+    "xnsg_base": "xnsg of the baseline build (BENCH_BASELINE), XDP",
 }
 FILTER_ORDER = list(FILTER_NAMES)
 PEERS = ["iptables", "nft_linear", "nft_set", "xdp_filter"]
@@ -380,6 +381,7 @@ def goal1_section(pps, md):
         return f"{x / y:.2f}" + ("" if x / y >= goal else " (**not met**)")
 
     traffics = [t for t in TRAFFIC_NAMES if any(k[0] == t for k in by)]
+    base = any(k[1] == "xnsg_base" for k in by)
     md += ["### Goal 1: xnsg on the real path, each traffic", "",
            "Ratios of packet rates measured in the same repetition block. Goal: xnsg at least 0.9x the "
            "empty program of its hook (XDP_DROP for XDP, the TC drop program for TC ingress) at every N, "
@@ -390,13 +392,16 @@ def goal1_section(pps, md):
         counts = sorted({k[2] for k in by if k[0] == t and num(k[2])})
         md += [f"*{TRAFFIC_NAMES[t]}*", "",
                "| rules | xnsg XDP / empty XDP | xnsg XDP, flow logs on / empty XDP | xnsg TC / empty TC |"
-               + (" xnsg XDP / nft set | xnsg XDP / xdp-filter |" if t == "v4" else ""),
-               "| ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if t == "v4" else "")]
+               + (" xnsg XDP / nft set | xnsg XDP / xdp-filter |" if t == "v4" else "")
+               + (" baseline xnsg XDP / empty XDP |" if base else ""),
+               "| ---: | ---: | ---: | ---: |" + (" ---: | ---: |" if t == "v4" else "") + (" ---: |" if base else "")]
         for n in counts:
             row = (f"| {n} | {cell(t, 'xnsg', 'xdp_drop', n, 0.9)} | {cell(t, 'xnsg_fl', 'xdp_drop', n, 0.9)} "
                    f"| {cell(t, 'xnsg_tc', 'tc_drop', n, 0.9)} |")
             if t == "v4":
                 row += f" {cell(t, 'xnsg', 'nft_set', n, 1.0)} | {cell(t, 'xnsg', 'xdp_filter', n, 1.0)} |"
+            if base:
+                row += f" {cell(t, 'xnsg_base', 'xdp_drop', n, 0.9)} |"
             md.append(row)
         md.append("")
     others = sorted({(k[0], k[1], k[2]) for k in by if k[0] != "v4"})

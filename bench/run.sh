@@ -40,8 +40,12 @@ FILTERS=(none iptables nft_linear nft_set xdp_filter xdp_drop tc_drop xnsg xnsg_
 # The other traffic (issue 13's goal 1): xnsg against the empty programs
 # only, on the near-miss policy (IPv4 frames) and on IPv6 frames.
 FLOOR_FILTERS=(none xdp_drop tc_drop xnsg xnsg_tc xnsg_fl)
-TRAFFICS=(v4 near v6)
 TRAFFIC=v4
+# With BENCH_BASELINE, its xnsg (XDP) is one more filter of every block.
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	BASE_XNSG="$(realpath "$BENCH_BASELINE")/xnsg"
+	FILTERS+=(xnsg_base); FLOOR_FILTERS+=(xnsg_base)
+fi
 
 cleanup() {
 	set +e
@@ -256,6 +260,10 @@ unrules_xnsg_fl() {
 	rm -f "$WORK/flowlog.pid"; unrules_xnsg
 }
 count_xnsg_fl() { count_xnsg "$1"; }
+# The baseline build's xnsg on XDP, same policy, same pin directory.
+rules_xnsg_base() { xnsg_policy "$1" && R "$BASE_XNSG" apply "$WORK/pol/policy.json"; }
+unrules_xnsg_base() { R "$BASE_XNSG" detach --all >/dev/null; }
+count_xnsg_base() { count_xnsg "$1"; }
 
 rules_none() { :; }
 unrules_none() { :; }
