@@ -1949,6 +1949,50 @@ Test(policy_warnings, shadows_do_not_vanish_as_the_policy_grows)
 	free(json);
 }
 
+/* Only the earlier rules holding a rule's first port and address are
+ * compared (lint.c): a shadowing rule is found whether its interval is a
+ * leaf of the index or spans hundreds, or it lists too many prefixes to be
+ * indexed by them, and the first of several is named. */
+Test(policy_warnings, shadowing_found_among_near_misses)
+{
+	size_t cap = 1 << 18, len = 0;
+	char *json = xcalloc(1, cap);
+	struct res r;
+
+	len += (size_t)snprintf(json + len, cap - len, "{'serviceTags':{'Many':[");
+	for (int i = 0; i < 100; i++) /* 100 intervals: not indexed by address */
+		len += (size_t)snprintf(json + len, cap - len, "%s'30.0.%d.0/24'", i ? "," : "",
+					2 * i);
+	len += (size_t)snprintf(json + len, cap - len,
+				"]},'networkSecurityGroups':[{'name':'n','securityRules':[");
+	for (int i = 0; i < 400; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+					"{'name':'r%d','priority':%d,'direction':'Inbound','access':"
+					"'Deny','protocol':'Tcp','sourceAddressPrefix':'10.%d.%d.0/24',"
+					"'sourcePortRange':'*','destinationAddressPrefix':'*',"
+					"'destinationPortRange':'%d-%d'},", i, 100 + i, i / 200, i % 200,
+					1000 + 10 * i,
+					1009 + 10 * i);
+	snprintf(json + len, cap - len, "%s]}]}",
+		 R("Wide", 600, "Inbound", "Deny", "Udp", "Many", "*", "*", "*") ","
+		 R("Range", 601, "Inbound", "Deny", "Tcp", "10.0.7.0/24", "*", "*", "1000-5000") ","
+		 R("InLeaf", 700, "Inbound", "Allow", "Tcp", "10.0.7.0/25", "*", "*", "1072-1075") ","
+		 R("InWide", 701, "Inbound", "Allow", "Udp", "30.0.4.0/25", "*", "*", "53") ","
+		 R("InSpan", 702, "Inbound", "Allow", "Tcp", "10.0.7.128/25", "*", "*", "1500") ","
+		 R("Free", 703, "Inbound", "Allow", "Tcp", "10.0.8.0/25", "*", "*", "1500"));
+	r = load_ok(json);
+	expect_warning(&r, RP "[402]", "rule InLeaf can never match: shadowed by r7 (priority 107)");
+	expect_warning(&r, RP "[403]", "rule InWide can never match: shadowed by Wide (priority 600)");
+	expect_warning(&r, RP "[404]", "rule InSpan can never match: shadowed by Range "
+		       "(priority 601)");
+	cr_expect_null(strstr(r.all, "rule Free can"), "Free is shadowed by nothing:\n%.2000s",
+		       r.all);
+	cr_expect_null(strstr(r.all, "rule r1 "), "the near misses are not shadowed:\n%.2000s",
+		       r.all);
+	res_free(&r);
+	free(json);
+}
+
 /* Past the work budget the rules not compared are named, never dropped. */
 Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
 {
@@ -1957,7 +2001,9 @@ Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
 	struct res r;
 
 	/* A 200,000-address tag on the source of the last rule, compared in
-	 * full with 700 earlier rules that differ only in the destination. */
+	 * full with 700 earlier rules that differ only in the destination:
+	 * each holds 5.5.5.5 of the last rule's, so each is a candidate, but
+	 * not 6.6.6.6. */
 	len += (size_t)snprintf(json + len, cap - len, "{'serviceTags':{'Big':[");
 	for (size_t i = 0; i < n; i++)
 		len += (size_t)snprintf(json + len, cap - len, "%s'11.%zu.%zu.%zu'", i ? "," : "",
@@ -1968,10 +2014,13 @@ Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
 		len += (size_t)snprintf(json + len, cap - len,
 					"{'name':'d%d','priority':%d,'direction':'Inbound','access':"
 					"'Deny','protocol':'*','sourceAddressPrefix':'*',"
-					"'sourcePortRange':'*','destinationAddressPrefix':'1.2.%d.%d',"
-					"'destinationPortRange':'*'},", i, 100 + i, i / 256, i % 256);
-	snprintf(json + len, cap - len, "%s]}]}",
-		 R("Last", 4000, "Inbound", "Allow", "*", "Big", "*", "5.5.5.5", "*"));
+					"'sourcePortRange':'*','destinationAddressPrefixes':['1.2.%d.%d',"
+					"'5.5.5.5'],'destinationPortRange':'*'},", i, 100 + i, i / 256,
+					i % 256);
+	snprintf(json + len, cap - len, "{'name':'Last','priority':4000,'direction':'Inbound',"
+		 "'access':'Allow','protocol':'*','sourceAddressPrefix':'Big','sourcePortRange':"
+		 "'*','destinationAddressPrefixes':['5.5.5.5','6.6.6.6'],"
+		 "'destinationPortRange':'*'}]}]}");
 	r = load_ok(json);
 	expect_warning(&r, RP "[700]", "not checked for shadowing, past the shadow check's work "
 		       "budget");

@@ -12,10 +12,18 @@
  *
  * Each side is made a sorted list of merged address intervals once, so a
  * comparison costs a binary search per interval, not a product of prefix
- * lists.  The work is still capped (POLICY_SHADOW_BUDGET) so `check` stays
- * quick; past the cap the rules not compared are named in one warning per
- * NSG direction, never dropped silently.
+ * lists.  Nor is every earlier rule compared: a rule that shadows r holds
+ * r's first source port, destination port, source and destination address
+ * each, so an index per field (a segment tree of the rules' intervals)
+ * names the rules holding one such point, and only those of the field
+ * naming fewest are compared, in rule order -- the same first shadowing
+ * rule a comparison with every earlier one finds, at a cost that follows
+ * the near misses, not the square of the rules.  The work is still capped
+ * (POLICY_SHADOW_BUDGET) so `check` stays quick; past the cap the rules
+ * not compared are named in one warning per NSG direction, never dropped
+ * silently.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +59,8 @@ struct lint_rule {
 	struct port_range *sport, *dport; /* merged; NULL when '*' */
 	size_t nsport, ndport;
 	struct ivset src, dst;
+	struct interval *ports[2]; /* source, destination ports as intervals ('*': 0-65535) */
+	size_t nports[2];
 };
 
 /* The IP protocols a rule can match: a port-restricted rule only TCP/UDP. */
@@ -121,15 +131,13 @@ static void ivset_merge(struct ivset *s)
 
 static void side_set(struct ctx *c, const struct addr_side *side, struct ivset *s)
 {
+	static const struct xnsg_prefix all4 = { .family = XNSG_V4 }, all6 = { .family = XNSG_V6 };
 	size_t cap[2] = { 0, 0 };
-	struct xnsg_prefix all;
 
 	memset(s, 0, sizeof(*s));
 	if (side->any) {
-		prefix_parse("0.0.0.0/0", &all, NULL);
-		ivset_add(s, cap, &all);
-		prefix_parse("::/0", &all, NULL);
-		ivset_add(s, cap, &all);
+		ivset_add(s, cap, &all4);
+		ivset_add(s, cap, &all6);
 		return;
 	}
 	for (size_t i = 0; i < side->prefixes.n; i++)
@@ -205,16 +213,217 @@ static void lint_rule_init(struct ctx *c, struct lint_rule *l, const struct rule
 		l->ndport = port_list_merged(&r->dport, &l->dport);
 	side_set(c, &r->src, &l->src);
 	side_set(c, &r->dst, &l->dst);
+	for (int d = 0; d < 2; d++) {
+		const struct port_range *v = d ? l->dport : l->sport;
+		size_t nv = d ? l->ndport : l->nsport;
+
+		l->nports[d] = v ? nv : 1;
+		l->ports[d] = xcalloc(l->nports[d], sizeof(*l->ports[d]));
+		for (size_t i = 0; i < nv && v; i++)
+			l->ports[d][i] = (struct interval){ v[i].lo, v[i].hi };
+		if (!v)
+			l->ports[d][0] = (struct interval){ 0, 65535 };
+	}
 }
 
 static void lint_rule_free(struct lint_rule *l)
 {
 	free(l->sport);
 	free(l->dport);
+	free(l->ports[0]);
+	free(l->ports[1]);
 	for (int f = 0; f < 2; f++) {
 		free(l->src.v[f]);
 		free(l->dst.v[f]);
 	}
+}
+
+/* ---- candidates: the rules holding a point ------------------------------ */
+
+/* The fields whose first point a shadowing rule must hold: ports, then
+ * addresses per family (the order of field()). */
+enum { F_SPORT, F_DPORT, F_SRC4, F_SRC6, F_DST4, F_DST6, NFIELDS };
+
+/* A rule with more intervals than this in a field is listed as holding
+ * every point of it (stab.wide): what the index holds stays linear in the
+ * rules, whatever a tag's size. */
+#define STAB_MAX_INTERVALS 64
+
+struct idxlist {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+/* The rules of one NSG direction by the points of one field their intervals
+ * hold: a segment tree over the intervals' distinct bounds. */
+struct stab {
+	u128 *coord;          /* sorted distinct starts and ends + 1 */
+	size_t ncoord, size;  /* size: leaves, a power of two >= ncoord */
+	struct idxlist *node; /* 2 * size; rule indexes, ascending */
+	struct idxlist wide;  /* rules over STAB_MAX_INTERVALS: candidates for any point */
+};
+
+static const struct interval *field(const struct lint_rule *l, int f, size_t *n)
+{
+	const struct ivset *s = f <= F_SRC6 ? &l->src : &l->dst;
+
+	if (f <= F_DPORT) {
+		*n = l->nports[f];
+		return l->ports[f];
+	}
+	*n = s->n[(f - F_SRC4) % 2];
+	return s->v[(f - F_SRC4) % 2];
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int u128_cmp(const void *a, const void *b)
+{
+	u128 x = *(const u128 *)a, y = *(const u128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void idxlist_add(struct idxlist *l, size_t i)
+{
+	VEC_GROW(l);
+	l->v[l->n++] = (uint32_t)i;
+}
+
+/* The leaf whose range holds x: the last bound <= x; ncoord when none. */
+static size_t stab_leaf(const struct stab *t, u128 x)
+{
+	size_t lo = 0, hi = t->ncoord;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->coord[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : t->ncoord;
+}
+
+/* The distinct bounds of the intervals of field f (of rules not wide). */
+static void stab_coords(struct stab *t, const struct lint_rule *l, size_t n, int f)
+{
+	size_t cap = 0, m = 0, k;
+	const struct interval *v;
+
+	for (size_t i = 0; i < n; i++) {
+		v = field(&l[i], f, &k);
+		if (k > STAB_MAX_INTERVALS)
+			continue;
+		if (t->ncoord + 2 * k > cap) {
+			cap = 2 * (t->ncoord + 2 * k);
+			t->coord = xrealloc(t->coord, cap * sizeof(*t->coord));
+		}
+		for (size_t j = 0; j < k; j++) {
+			t->coord[t->ncoord++] = v[j].lo;
+			if (v[j].hi != ~(u128)0)
+				t->coord[t->ncoord++] = v[j].hi + 1;
+		}
+	}
+	if (t->ncoord)
+		qsort(t->coord, t->ncoord, sizeof(*t->coord), u128_cmp);
+	for (size_t i = 0; i < t->ncoord; i++)
+		if (!m || t->coord[i] != t->coord[m - 1])
+			t->coord[m++] = t->coord[i];
+	t->ncoord = m;
+}
+
+static void stab_build(struct stab *t, const struct lint_rule *l, size_t n, int f)
+{
+	memset(t, 0, sizeof(*t));
+	stab_coords(t, l, n, f);
+	for (t->size = 1; t->size < t->ncoord; t->size *= 2)
+		;
+	t->node = xcalloc(2 * t->size, sizeof(*t->node));
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		const struct interval *v = field(&l[i], f, &k);
+
+		if (k > STAB_MAX_INTERVALS) {
+			idxlist_add(&t->wide, i);
+			continue;
+		}
+		for (size_t j = 0; j < k; j++) {
+			size_t a = stab_leaf(t, v[j].lo) + t->size;
+			size_t b = (v[j].hi == ~(u128)0 ? t->ncoord : stab_leaf(t, v[j].hi + 1)) +
+				   t->size;
+
+			for (; a < b; a /= 2, b /= 2) { /* the canonical cover of [a, b) */
+				if (a & 1)
+					idxlist_add(&t->node[a++], i);
+				if (b & 1)
+					idxlist_add(&t->node[--b], i);
+			}
+		}
+	}
+}
+
+static void stab_free(struct stab *t)
+{
+	for (size_t i = 0; i < 2 * t->size; i++)
+		free(t->node[i].v);
+	free(t->node);
+	free(t->coord);
+	free(t->wide.v);
+}
+
+/* How many rules hold x (those of wide included); *leaf: x's, or ncoord. */
+static size_t stab_count(const struct stab *t, u128 x, size_t *leaf)
+{
+	size_t n = t->wide.n;
+
+	*leaf = stab_leaf(t, x);
+	if (*leaf < t->ncoord)
+		for (size_t k = *leaf + t->size; k; k /= 2)
+			n += t->node[k].n;
+	return n;
+}
+
+static void take_before(const struct idxlist *l, size_t i, uint32_t *out, size_t *m)
+{
+	for (size_t k = 0; k < l->n && l->v[k] < i; k++)
+		out[(*m)++] = l->v[k];
+}
+
+/*
+ * The rules before rule i that may shadow it, ascending, into out (room
+ * for n): of each field the rules holding i's first point, of the field
+ * naming fewest.  Returns how many.
+ */
+static size_t candidates(const struct stab *ix, const struct lint_rule *l, size_t i,
+			 uint32_t *out)
+{
+	int fields[4] = { F_SPORT, F_DPORT, l[i].src.n[0] ? F_SRC4 : F_SRC6,
+			  l[i].dst.n[0] ? F_DST4 : F_DST6 };
+	size_t best = SIZE_MAX, leaf = 0, m = 0, k;
+	const struct stab *t = NULL;
+
+	for (int f = 0; f < 4; f++) {
+		size_t lf, cnt = stab_count(&ix[fields[f]], field(&l[i], fields[f], &k)[0].lo, &lf);
+
+		if (cnt < best) {
+			best = cnt;
+			t = &ix[fields[f]];
+			leaf = lf;
+		}
+	}
+	take_before(&t->wide, i, out, &m);
+	if (leaf < t->ncoord)
+		for (k = leaf + t->size; k; k /= 2)
+			take_before(&t->node[k], i, out, &m);
+	qsort(out, m, sizeof(*out), u32_cmp);
+	return m;
 }
 
 /* ---- the checks ------------------------------------------------------- */
@@ -272,31 +481,49 @@ static bool shadows(struct ctx *c, const struct lint_rule *e, const struct lint_
 	return set_covers(c, &e->src, &r->src) && set_covers(c, &e->dst, &r->dst);
 }
 
+/* Rule i against the earlier rules that may shadow it (cand[0..m)), in
+ * order; false when the work budget ran out first. */
+static bool shadow_check(struct ctx *c, const struct lint_rule *l, size_t i,
+			 const uint32_t *cand, size_t m)
+{
+	const struct rule *r = l[i].r;
+
+	for (size_t k = 0; k < m; k++) {
+		const struct rule *e = l[cand[k]].r;
+
+		if (c->shadow_work > POLICY_SHADOW_BUDGET)
+			return false;
+		if (!shadows(c, &l[cand[k]], &l[i]))
+			continue;
+		pwarn(c, r->path, "rule %s can never match: shadowed by %s (priority %d)",
+		      r->name, e->name, e->priority);
+		break;
+	}
+	return true;
+}
+
 /* One NSG direction's rules (defaults last, never reported). */
 static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir)
 {
 	size_t n, stop = 0;
 	const struct rule *rules = nsg_rules(g, dir, &n);
 	struct lint_rule *l = xcalloc(n ? n : 1, sizeof(*l));
+	uint32_t *cand = xcalloc(n ? n : 1, sizeof(*cand));
 	bool out_of_budget = false;
+	struct stab ix[NFIELDS];
 
 	for (size_t i = 0; i < n; i++)
 		lint_rule_init(c, &l[i], &rules[i]);
+	for (int f = 0; f < NFIELDS; f++)
+		stab_build(&ix[f], l, n, f);
 	for (size_t i = 0; i < n; i++) {
-		if (rules[i].is_default || never_matches(c, &l[i]))
+		if (rules[i].is_default || never_matches(c, &l[i]) || out_of_budget || !i)
 			continue;
-		for (size_t j = 0; j < i && !out_of_budget; j++) {
-			/* Out of budget: this rule and the rest go unchecked. */
-			if (c->shadow_work > POLICY_SHADOW_BUDGET) {
-				out_of_budget = true;
-				stop = i;
-				break;
-			}
-			if (!shadows(c, &l[j], &l[i]))
-				continue;
-			pwarn(c, rules[i].path, "rule %s can never match: shadowed by %s "
-			      "(priority %d)", rules[i].name, rules[j].name, rules[j].priority);
-			break;
+		/* Out of budget: this rule and the rest go unchecked. */
+		if (c->shadow_work > POLICY_SHADOW_BUDGET ||
+		    !shadow_check(c, l, i, cand, candidates(ix, l, i, cand))) {
+			out_of_budget = true;
+			stop = i;
 		}
 	}
 	if (out_of_budget && stop < n && !rules[stop].is_default)
@@ -304,8 +531,11 @@ static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir
 		      "work budget (POLICY_SHADOW_BUDGET, %llu comparisons): %s rules of %s from "
 		      "%s (priority %d) on", POLICY_SHADOW_BUDGET, dir_name(dir), g->name,
 		      rules[stop].name, rules[stop].priority);
+	for (int f = 0; f < NFIELDS; f++)
+		stab_free(&ix[f]);
 	for (size_t i = 0; i < n; i++)
 		lint_rule_free(&l[i]);
+	free(cand);
 	free(l);
 }
 
