@@ -5,7 +5,8 @@
  * xnsg.bpf.c after the map definitions and parse.h.
  *
  * Per table: five lookups turn the packet's fields into class ids (an
- * IPv4 address usually by one read of the direct table, see xnsg_dir4), five
+ * IPv4 address usually by one read of the direct table, see xnsg_dir4, an
+ * IPv6 one by a few reads of a path-compressed trie, xnsg_dir6), five
  * more fetch the classes' bitmaps, then the summary words name the only
  * 64-rule words worth ANDing.  No loop over rules: the usual packet ANDs
  * one summary word and one rule word per field.
@@ -81,6 +82,33 @@ static __always_inline __u32 xnsg_dir4_class(__u32 gen, __u32 t, __u32 field, co
 	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
 }
 
+/*
+ * The IPv6 multibit trie from entry e (see xnsg_dir6 in abi.h): the class
+ * of addr, or XNSG_DIR4_TRIE when the LPM trie must decide.  At most
+ * XNSG_DIR6_DEPTH node reads, each a two-word masked compare (is the
+ * address in the node's region?) and one entry read.
+ */
+static __always_inline __u32 xnsg_dir6_class(__u32 gen, __u32 e, const __u8 *addr)
+{
+	struct xnsg_dir6_node *n;
+	__u64 a[2];
+	__u32 key;
+
+	__builtin_memcpy(a, addr, 16);
+	for (int i = 0; i < XNSG_DIR6_DEPTH; i++) {
+		if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
+			return e;
+		key = gen * XNSG_DIR6_POOL + (e & (XNSG_DIR4_PTR - 1));
+		n = bpf_map_lookup_elem(&xnsg_dir6, &key);
+		if (!n)
+			return XNSG_DIR4_TRIE;
+		if (((a[0] & n->mask[0]) ^ n->key[0]) | ((a[1] & n->mask[1]) ^ n->key[1]))
+			return n->miss;
+		e = n->e[addr[n->pos & 15]];
+	}
+	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
+}
+
 /* The class of an address field: longest prefix, else the table's default. */
 static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 gen, __u32 t,
 					     __u32 field, const struct xnsg_pkt *pkt)
@@ -99,7 +127,10 @@ static __always_inline __u32 xnsg_addr_class(const struct xnsg_table *tb, __u32 
 		return v ? v->cls : tb->any4_class[field & 1];
 	} else {
 		struct xnsg_lpm6_key k = { .prefixlen = 160, .tfg = XNSG_TFG(gen, t, field) };
+		__u32 e = xnsg_dir6_class(gen, tb->dir6_root[field & 1], addr);
 
+		if (e < XNSG_DIR4_PTR)
+			return e;
 		__builtin_memcpy(k.addr, addr, 16);
 		v = bpf_map_lookup_elem(&xnsg_lpm6, &k);
 		return v ? v->cls : tb->any6_class[field & 1];

@@ -67,6 +67,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_DIR6_POOL);
+	__type(key, __u32);
+	__type(value, struct xnsg_dir6_node);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_dir6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS);
 	__type(key, __u32);
 	__type(value, struct xnsg_port_chunk);

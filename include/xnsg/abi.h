@@ -11,7 +11,9 @@
  *   source and destination address -> LPM trie (table, field, prefix) -> class;
  *                                     for IPv4 a 16-8-8 multibit trie built
  *                                     from the same entries answers first
- *                                     (xnsg_dir4, below)
+ *                                     (xnsg_dir4, below), for IPv6 a
+ *                                     path-compressed 8-bit-stride trie
+ *                                     (xnsg_dir6)
  *   source and destination port    -> port map: 65536 class ids, 32 a value
  *   IP protocol                    -> proto array (table, proto) -> class
  * The verdict of a table is the lowest bit set in the AND of the five
@@ -175,7 +177,8 @@ struct xnsg_table {
 	__u16 portmap[2];   /* per field */
 	__u16 nsg;          /* NSG index in the policy */
 	__u8 dir;
-	__u8 pad[5];
+	__u8 pad;
+	__u16 dir6_root[2]; /* per field: the IPv6 trie's first entry (xnsg_dir6) */
 };
 _Static_assert(sizeof(struct xnsg_table) == 32, "xnsg_table");
 
@@ -241,6 +244,41 @@ struct xnsg_dir4_next {
 };
 _Static_assert(XNSG_MAX_CLASSES <= XNSG_DIR4_PTR, "class ids must stay below XNSG_DIR4_PTR");
 _Static_assert(XNSG_DIR4_POOL < XNSG_DIR4_TRIE - XNSG_DIR4_PTR, "chunk ids must stay below XNSG_DIR4_TRIE");
+
+/*
+ * IPv6 addresses are looked up in a path-compressed multibit trie of
+ * 8-bit strides: at most XNSG_DIR6_DEPTH node reads, however many
+ * prefixes; the LPM trie is the fallback (fail safe: it holds every IPv6
+ * entry, so it is always exact).
+ *
+ * xnsg_dir6: array, XNSG_GENS * XNSG_DIR6_POOL nodes, shared by a
+ * generation's tables; xnsg_table.dir6_root[field] is the first entry.
+ * Entries are encoded as xnsg_dir4's: a class (< XNSG_DIR4_PTR), a node
+ * (XNSG_DIR4_PTR | n), or XNSG_DIR4_TRIE (ask the LPM trie: the pool ran
+ * out, or the prefixes nest deeper than XNSG_DIR6_DEPTH nodes).  A node
+ * stands for the region of addresses whose first 8 * pos bits are key's
+ * (mask has those bits set): an address outside it takes `miss` (the
+ * class of the longest prefix covering the region of the entry that led
+ * here); inside, entry e[address byte pos].  The compiler puts a node at
+ * the longest byte boundary the prefixes below an entry all share (path
+ * compression: 2001:db8:1:2::/64 under an empty root is one node at byte
+ * 7, not six), so a read is one per byte where the prefixes differ; a
+ * block with no prefix longer than its byte is a class (leaf-pushed).
+ */
+#ifndef XNSG_DIR6_POOL
+#define XNSG_DIR6_POOL 16384
+#endif
+#define XNSG_DIR6_DEPTH 8
+struct xnsg_dir6_node {
+	__u64 key[2];  /* the region's address bits, the rest 0 (address byte order) */
+	__u64 mask[2]; /* 1 on the region's 8 * pos bits */
+	__u16 miss;    /* the class of an address outside the region */
+	__u8 pos;      /* the address byte e[] is indexed by, 0-15 */
+	__u8 pad[5];
+	__u16 e[256];
+};
+_Static_assert(sizeof(struct xnsg_dir6_node) == 552, "xnsg_dir6_node");
+_Static_assert(XNSG_DIR6_POOL < XNSG_DIR4_TRIE - XNSG_DIR4_PTR, "node ids must stay below XNSG_DIR4_TRIE");
 
 /* xnsg_protos: array, XNSG_GENS * XNSG_MAX_TABLES * XNSG_PROTOS of __u32 class. */
 
@@ -581,6 +619,7 @@ struct xnsg_fl_stats {
 #define XNSG_MAP_PORTS "xnsg_ports"
 #define XNSG_MAP_DIR4 "xnsg_dir4"
 #define XNSG_MAP_DIR4_NEXT "xnsg_dir4_next"
+#define XNSG_MAP_DIR6 "xnsg_dir6"
 #define XNSG_MAP_PROTOS "xnsg_protos"
 #define XNSG_MAP_CLASSES "xnsg_classes"
 #define XNSG_MAP_RULE_STATS "xnsg_rule_stats"

@@ -2,8 +2,8 @@
 /*
  * Addresses: one LPM entry per distinct prefix of a (table, field,
  * family), whose class holds the rules of every prefix covering it plus
- * the rules with '*'; then, for IPv4, the multibit trie (16-8-8) the
- * classifier tries before the LPM trie (xnsg_dir4 in abi.h).
+ * the rules with '*'; then the multibit tries the classifier tries before
+ * the LPM trie: for IPv4 16-8-8 (xnsg_dir4 in abi.h), for IPv6 trie6.c's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -339,6 +339,7 @@ int build_addresses(struct tctx *tc, const struct prefix_list *inet)
 		return err;
 	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++)
 		tc->t->dir4[f] = build_dir4(tc->cs->c, tc->t, f);
+	build_dir6(tc->cs->c, tc->t);
 	tc->cs->nlpm[0] += (uint32_t)v4.n;
 	tc->cs->nlpm[1] += (uint32_t)v6.n;
 	/* A policy must fit the trie alone; whether it also fits beside the

@@ -57,5 +57,8 @@ int build_portmap(struct tctx *tc, int field);
 /* addresses.c: the LPM entries and IPv4 tries of both fields; inet: the
  * Internet tag's prefixes (empty when no rule names it). */
 int build_addresses(struct tctx *tc, const struct prefix_list *inet);
+/* trie6.c: the IPv6 multibit tries of both fields (xnsg_dir6), from the
+ * table's LPM entries; their roots in t->desc.dir6_root. */
+void build_dir6(struct compiled *c, struct compiled_table *t);
 
 #endif /* XNSG_COMPILE_BUILD_H */

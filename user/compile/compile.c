@@ -25,7 +25,7 @@
  *
  * compile.c builds each table and each interface's configuration from
  * classes.c (class ids, protocol classes), ports.c (port maps) and
- * addresses.c (LPM entries, the IPv4 multibit trie); lookup.c is the
+ * addresses.c (LPM entries, the IPv4 and IPv6 multibit tries); lookup.c is the
  * classifier's lookup over the result.
  */
 #include <errno.h>
@@ -273,6 +273,7 @@ void compiled_free(struct compiled *c)
 	free(c->classes);
 	free(c->portmaps);
 	free(c->dir4_next);
+	free(c->dir6);
 	free(c->ifaces);
 	free(c);
 }

@@ -44,6 +44,8 @@ struct compiled {
 	size_t nportmaps;
 	uint16_t (*dir4_next)[256];  /* IPv4 trie levels 2 and 3 (xnsg_dir4_next) */
 	size_t ndir4_next;           /* at most XNSG_DIR4_POOL */
+	struct xnsg_dir6_node *dir6; /* IPv6 trie nodes (xnsg_dir6); roots in desc */
+	size_t ndir6;                /* at most XNSG_DIR6_POOL */
 	struct compiled_iface *ifaces;
 	size_t nifaces;
 	uint32_t nrule_slots;        /* counter slots used (sum of nrules) */

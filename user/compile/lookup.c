@@ -21,6 +21,28 @@ static int cmp_entry(uint8_t field, const uint8_t *bytes, uint8_t len, const str
 	return len < e->prefix.len ? -1 : len > e->prefix.len;
 }
 
+/* The IPv6 multibit trie from entry e (xnsg_dir6 in abi.h), as
+ * bpf/classify.h walks it: a class, or XNSG_DIR4_TRIE. */
+static uint16_t dir6_class(const struct compiled *c, uint16_t e, const uint8_t *addr)
+{
+	uint64_t a[2];
+
+	memcpy(a, addr, sizeof(a));
+	for (int i = 0; i < XNSG_DIR6_DEPTH; i++) {
+		const struct xnsg_dir6_node *n;
+
+		if (e < XNSG_DIR4_PTR || e == XNSG_DIR4_TRIE)
+			return e;
+		if ((size_t)(e - XNSG_DIR4_PTR) >= c->ndir6)
+			return XNSG_DIR4_TRIE;
+		n = &c->dir6[e - XNSG_DIR4_PTR];
+		if (((a[0] & n->mask[0]) ^ n->key[0]) | ((a[1] & n->mask[1]) ^ n->key[1]))
+			return n->miss;
+		e = n->e[addr[n->pos & 15]];
+	}
+	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
+}
+
 /* Longest-prefix match over a table's entries of one family: they are
  * sorted by (field, address, length), so each length is a binary search. */
 static uint16_t addr_class(const struct compiled *c, const struct compiled_table *t, int field,
@@ -30,6 +52,12 @@ static uint16_t addr_class(const struct compiled *c, const struct compiled_table
 	size_t n = a->family == XNSG_V4 ? t->nlpm4 : t->nlpm6;
 	int bits = a->family == XNSG_V4 ? 32 : 128;
 
+	if (a->family == XNSG_V6) {
+		uint16_t d = dir6_class(c, t->desc.dir6_root[field], a->bytes);
+
+		if (d < XNSG_DIR4_PTR)
+			return d;
+	}
 	if (a->family == XNSG_V4 && t->dir4[field]) {
 		uint16_t d = t->dir4[field][a->bytes[0] << 8 | a->bytes[1]];
 

@@ -53,7 +53,7 @@ int dp_check_env(bool need_pins);
 /* One instance: the skeleton (NULL when opened from pins) and map fds. */
 struct dp {
 	struct xnsg *skel;
-	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next,
+	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_dir6,
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;

@@ -167,6 +167,42 @@ static void lpm4_gather(struct lpm_batch *b, const struct compiled *c, __u32 gen
 	free(asks[1]);
 }
 
+/*
+ * Whether the classifier may ask the LPM trie about an IPv6 address of a
+ * field whose multibit trie starts at entry e: only where the trie hands
+ * over (XNSG_DIR4_TRIE: the node pool ran out, or the prefixes nest
+ * deeper than XNSG_DIR6_DEPTH).  When it never does, the field's IPv6
+ * entries are never read and are not written; else all of them are.
+ */
+static bool dir6_asks_lpm(const struct compiled *c, uint16_t e)
+{
+	const struct xnsg_dir6_node *n;
+
+	if (e < XNSG_DIR4_PTR)
+		return false;
+	if (e == XNSG_DIR4_TRIE || (size_t)(e - XNSG_DIR4_PTR) >= c->ndir6)
+		return true;
+	n = &c->dir6[e - XNSG_DIR4_PTR];
+	if (n->miss >= XNSG_DIR4_PTR)
+		return true;
+	for (int i = 0; i < 256; i++)
+		if (dir6_asks_lpm(c, n->e[i]))
+			return true;
+	return false;
+}
+
+static void lpm6_gather(struct lpm_batch *b, const struct compiled *c, __u32 gen, __u32 t)
+{
+	const struct compiled_table *ct = &c->tables[t];
+	bool asks[2];
+
+	for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++)
+		asks[f] = dir6_asks_lpm(c, ct->desc.dir6_root[f]);
+	for (size_t i = 0; i < ct->nlpm6; i++)
+		if (asks[ct->lpm6[i].field & 1])
+			lpm_add(b, gen, t, &ct->lpm6[i]);
+}
+
 static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_table *ct)
 {
 	__u32 protos[XNSG_PROTOS];
@@ -221,8 +257,7 @@ static int put_lpm(struct dp *dp, __u32 gen, const struct compiled *c)
 
 	for (size_t t = 0; t < c->ntables; t++) {
 		lpm4_gather(&b4, c, gen, (__u32)t);
-		for (size_t i = 0; i < c->tables[t].nlpm6; i++)
-			lpm_add(&b6, gen, (__u32)t, &c->tables[t].lpm6[i]);
+		lpm6_gather(&b6, c, gen, (__u32)t);
 	}
 	err = lpm_flush(dp->fd_lpm4, &b4);
 	err6 = lpm_flush(dp->fd_lpm6, &b6);
@@ -247,6 +282,9 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	if (!err)
 		err = dp_array_put(dp->fd_dir4_next, gen * XNSG_DIR4_POOL, c->dir4_next,
 				   (__u32)c->ndir4_next, sizeof(struct xnsg_dir4_next));
+	if (!err)
+		err = dp_array_put(dp->fd_dir6, gen * XNSG_DIR6_POOL, c->dir6, (__u32)c->ndir6,
+				   sizeof(struct xnsg_dir6_node));
 	for (size_t t = 0; t < c->ntables && !err; t++)
 		err = put_table(dp, gen, (__u32)t, &c->tables[t]);
 	if (!err)
