@@ -297,6 +297,111 @@ Test(diff, hundred_thousand_prefixes, .timeout = 300)
 	finish(&run, "hundred_thousand_prefixes", t0);
 }
 
+/* What the IPv6 packets of diff/ipv6_trie did in the multibit trie
+ * (compiled_dir6, the userspace twin of the walk). */
+struct trie6_paths {
+	unsigned long v6, leaf[XNSG_DIR6_DEPTH + 1], skipped, missed, lpm, root_class;
+	size_t max_nodes;
+};
+
+static void trie6_note(const struct compiled *c, const struct eval_query *q,
+		       struct trie6_paths *tp)
+{
+	const struct xnsg_addr *a[2] = { &q->remote, &q->local };
+
+	if (q->local.family != XNSG_V6)
+		return;
+	for (int f = 0; f < 2; f++) { /* inbound: the remote is the source */
+		int field = (q->dir == XNSG_IN) == (f == 0) ? XNSG_FIELD_SRC : XNSG_FIELD_DST;
+		const struct compiled_table *t = &c->tables[q->dir == XNSG_IN ? 0 : 1];
+		struct dir6_walk w;
+		uint16_t e = compiled_dir6(c, t->desc.dir6_root[field], a[f]->bytes, &w);
+
+		tp->v6++;
+		tp->lpm += e == XNSG_DIR4_TRIE;
+		tp->missed += w.missed;
+		tp->skipped += w.skipped;
+		tp->root_class += !w.reads;
+		if (e != XNSG_DIR4_TRIE && !w.missed)
+			tp->leaf[w.reads]++;
+	}
+}
+
+/* One policy of gen_trie6_policy_json(), npkt packets, near misses too. */
+static void run_trie6(struct dp_test *t, struct run *run, unsigned int k, unsigned int nbig,
+		      unsigned int npkt, struct trie6_paths *tp)
+{
+	char *json = gen_trie6_policy_json(gen_policy_seed(run->base, k), nbig), where[64];
+	struct diag_list d = {};
+	struct policy *p = NULL;
+	struct compiled *c = NULL;
+	struct gen_pkts *g;
+	struct gen_rng r;
+	int err;
+
+	snprintf(where, sizeof(where), "trie6 policy=%u", k);
+	err = policy_parse_string(json, "generated", NULL, &p, &d);
+	if (err)
+		diag_print(stderr, "generated", &d);
+	cr_assert_eq(err, 0, "seed=%llu %s: the generated policy is valid",
+		     (unsigned long long)run->base, where);
+	diag_free(&d);
+	cr_assert_eq(compile_policy(p, &c, &d), 0, "seed=%llu %s: it compiles",
+		     (unsigned long long)run->base, where);
+	cr_assert_eq(dp_test_load(t, p, c), 0, "seed=%llu %s: it loads",
+		     (unsigned long long)run->base, where);
+	if (max_table_rules(c) > run->max_rules)
+		run->max_rules = (unsigned int)max_table_rules(c);
+	if (c->ndir6 > tp->max_nodes)
+		tp->max_nodes = c->ndir6;
+	run->policies++;
+	g = gen_pkts_new(p);
+	gen_pkts_near_misses(g);
+	gen_rng_seed(&r, gen_packet_seed(run->base, k));
+	for (unsigned int j = 0; j < npkt; j++) {
+		struct eval_query q;
+
+		gen_packet(g, &r, &q);
+		trie6_note(c, &q, tp);
+		judge(t, p, &q, run, where, j);
+	}
+	gen_pkts_free(g);
+	compiled_free(c);
+	policy_free(p);
+	free(json);
+}
+
+/*
+ * The IPv6 multibit trie (xnsg_dir6) on policies shaped to walk all of
+ * it (gen_trie6_policy_json): answers at every depth, path-compressed
+ * nodes, near misses sent off by a node's region check, /0 and /128,
+ * prefixes nested deeper than XNSG_DIR6_DEPTH (the LPM trie answers), and
+ * one policy whose tag overflows the node pool (so does it, there).
+ */
+Test(diff, ipv6_trie, .timeout = 300)
+{
+	struct run run = { .base = gen_base_seed(1, NULL) };
+	struct trie6_paths tp = { 0 };
+	struct dp_test *t = open_dp();
+	double t0 = now();
+
+	for (unsigned int k = 0; k < 60; k++)
+		run_trie6(t, &run, 30000 + k, 0, 1500, &tp);
+	run_trie6(t, &run, 30100, 3 * XNSG_DIR6_POOL / 2, 4000, &tp);
+	dp_test_close(t);
+	cr_log_info("diff/ipv6_trie: %lu IPv6 lookups: %lu a class at the root entry, answers after "
+		    "1/2/3/4+ reads %lu/%lu/%lu/%lu, %lu path-compressed, %lu sent off by a region "
+		    "check, %lu to the LPM trie; up to %zu nodes", tp.v6, tp.root_class, tp.leaf[1],
+		    tp.leaf[2], tp.leaf[3], tp.v6 - tp.root_class - tp.leaf[1] - tp.leaf[2] -
+		    tp.leaf[3] - tp.missed - tp.lpm, tp.skipped, tp.missed, tp.lpm, tp.max_nodes);
+	cr_assert_eq(tp.max_nodes, XNSG_DIR6_POOL, "the big tag fills the node pool");
+	cr_assert(tp.leaf[1] && tp.leaf[2] && tp.leaf[3] && tp.leaf[XNSG_DIR6_DEPTH],
+		  "answers after 1, 2, 3 and %d reads", XNSG_DIR6_DEPTH);
+	cr_assert(tp.skipped > 100 && tp.missed > 100 && tp.lpm > 100,
+		  "path compression, region misses and the LPM fallback are all exercised");
+	finish(&run, "ipv6_trie", t0);
+}
+
 /* Every example policy, every interface, both directions. */
 Test(diff, examples, .timeout = 300)
 {

@@ -760,6 +760,7 @@ struct gen_pkts {
 	struct prefix_list edges[2]; /* IPv4, IPv6 prefixes whose edges to probe */
 	uint16_t *ports;
 	size_t nports, pcap;
+	bool near_misses; /* gen_pkts_near_misses() */
 };
 
 static void add_edges(struct gen_pkts *g, const struct prefix_list *l)
@@ -823,6 +824,11 @@ struct gen_pkts *gen_pkts_new(const struct policy *p)
 	return g;
 }
 
+void gen_pkts_near_misses(struct gen_pkts *g)
+{
+	g->near_misses = true;
+}
+
 void gen_pkts_free(struct gen_pkts *g)
 {
 	if (!g)
@@ -856,7 +862,7 @@ static void edge_addr_in(struct gen_pkts *g, struct gen_rng *r, uint8_t family, 
 	const struct prefix_list *l = &g->edges[family == XNSG_V6];
 	int n = family == XNSG_V4 ? 4 : 16, bits = n * 8;
 	const struct xnsg_prefix *p;
-	unsigned int k = inside ? in[gen_below(r, 7)] : gen_below(r, 12);
+	unsigned int k = inside ? in[gen_below(r, 7)] : gen_below(r, g->near_misses ? 15 : 12);
 
 	memset(a, 0, sizeof(*a));
 	a->family = family;
@@ -867,6 +873,12 @@ static void edge_addr_in(struct gen_pkts *g, struct gen_rng *r, uint8_t family, 
 	p = &l->v[gen_below(r, (uint32_t)l->n)];
 	/* Random host bits under the prefix, then pin them for the edges. */
 	keep_bits(a->bytes, p->bytes, p->len);
+	if (k >= 12 && p->len) { /* a near miss: one of its bits flipped */
+		unsigned int i = gen_below(r, p->len);
+
+		a->bytes[i / 8] ^= (uint8_t)(0x80u >> (i % 8));
+		return;
+	}
 	if (k >= 9)
 		return; /* inside, at random */
 	for (int i = p->len; i < bits; i++) {
@@ -1096,4 +1108,114 @@ char *gen_result_str(const struct policy *p, const struct eval_result *r, char *
 							     : "(no rule)");
 	}
 	return buf;
+}
+
+/* ---- IPv6 trie policies ---------------------------------------------- */
+
+/* A random global-looking IPv6 address, 2000::/3. */
+static void rand6(struct gen_rng *r, uint8_t *b)
+{
+	for (int i = 0; i < 16; i++)
+		b[i] = (uint8_t)gen_below(r, 256);
+	b[0] = (uint8_t)(0x20 + gen_below(r, 32));
+}
+
+/* Prefix len of a with the bits after `keep` random. */
+static void push6(struct prefix_list *l, struct gen_rng *r, const uint8_t *a, unsigned int keep,
+		  unsigned int len)
+{
+	struct xnsg_prefix p = { .family = XNSG_V6, .len = (uint8_t)len };
+
+	rand6(r, p.bytes);
+	keep_bits(p.bytes, a, keep < len ? keep : len);
+	prefix_mask(&p);
+	prefix_list_add(l, &p);
+}
+
+/* The prefixes of gen_trie6_policy_json(): see gen_policy.h. */
+static void trie6_prefixes(struct gen_rng *r, struct prefix_list *l)
+{
+	uint8_t a[16], b[16], c[16];
+	unsigned int lb = 64 + gen_below(r, 49);
+
+	rand6(r, a);
+	rand6(r, b);
+	rand6(r, c);
+	for (unsigned int len = 8; len <= 128; len += 8) { /* nested at every byte */
+		push6(l, r, a, 128, len);
+		if (gen_chance(r, 1, 3) && len < 128)
+			push6(l, r, a, 128, len + 1 + gen_below(r, 7));
+	}
+	push6(l, r, b, 128, lb); /* a shared long prefix and prefixes under it */
+	for (int i = 0, n = 4 + (int)gen_below(r, 24); i < n; i++)
+		push6(l, r, b, lb, lb + 1 + gen_below(r, 128 - lb));
+	for (int i = 0, n = 2 + (int)gen_below(r, 6); i < n; i++) { /* siblings */
+		push6(l, r, c, 40, 48);
+		push6(l, r, l->v[l->n - 1].bytes, 48, 56 + 8 * gen_below(r, 3));
+	}
+	for (int i = 0; i < 6; i++) /* hosts, some beside the shared prefix */
+		push6(l, r, b, i < 3 ? lb : 0, 128);
+	for (int i = 0; i < 4; i++) /* short ones */
+		push6(l, r, a, gen_below(r, 2) ? 0 : 16, 1 + gen_below(r, 24));
+}
+
+/* One side of a rule: "*", ::/0, or one to three of the prefixes. */
+static void trie6_side(FILE *f, struct gen_rng *r, const char *side, const struct prefix_list *l,
+		       bool any)
+{
+	char s[XNSG_PREFIX_STRLEN];
+	unsigned int n = 1 + gen_below(r, 3);
+
+	if (any || gen_chance(r, 1, 40)) {
+		fprintf(f, "\"%sAddressPrefix\": \"%s\"", side, any ? "*" : "::/0");
+		return;
+	}
+	fprintf(f, "\"%sAddressPrefixes\": [", side);
+	for (unsigned int i = 0; i < n; i++)
+		fprintf(f, "%s\"%s\"", i ? ", " : "",
+			prefix_fmt(&l->v[gen_below(r, (uint32_t)l->n)], s, sizeof(s)));
+	fprintf(f, "]");
+}
+
+char *gen_trie6_policy_json(uint64_t seed, unsigned int nbig)
+{
+	struct prefix_list l = { 0 };
+	struct gen_rng r;
+	char *out = NULL, s[XNSG_PREFIX_STRLEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	gen_rng_seed(&r, seed);
+	trie6_prefixes(&r, &l);
+	fprintf(f, "{\"virtualNetwork\": {\"name\": \"v\", \"addressPrefixes\": [\"10.1.0.0/16\", "
+		"\"fd00:1::/48\"]}, %s", nbig ? "\"serviceTags\": {\"Big\": [" : "");
+	for (unsigned int i = 0; i < nbig; i++) {
+		struct xnsg_prefix p = { .family = XNSG_V6, .len = (uint8_t)(32 + gen_below(&r, 97)) };
+
+		rand6(&r, p.bytes);
+		prefix_mask(&p);
+		fprintf(f, "%s\"%s\"", i ? ", " : "", prefix_fmt(&p, s, sizeof(s)));
+	}
+	fprintf(f, "%s\"networkSecurityGroups\": [{\"name\": \"nsg\", \"securityRules\": [",
+		nbig ? "]}, " : "");
+	for (unsigned int i = 0, n = (unsigned int)l.n * 3 / 2; i < n; i++) {
+		bool src = gen_chance(&r, 1, 2);
+
+		fprintf(f, "%s{\"name\": \"r%u\", \"priority\": %u, \"direction\": \"%s\", "
+			"\"access\": \"%s\", \"protocol\": \"*\", \"sourcePortRange\": \"*\", "
+			"\"destinationPortRange\": \"*\", ", i ? ", " : "", i, 100 + i / 2,
+			i % 2 ? "Outbound" : "Inbound", gen_chance(&r, 1, 2) ? "Allow" : "Deny");
+		if (nbig && i == 0)
+			fprintf(f, "\"sourceAddressPrefix\": \"Big\"");
+		else
+			trie6_side(f, &r, "source", &l, !src && gen_chance(&r, 1, 2));
+		fprintf(f, ", ");
+		trie6_side(f, &r, "destination", &l, src && gen_chance(&r, 1, 2));
+		fprintf(f, "}");
+	}
+	fprintf(f, "]}], \"interfaces\": [{\"name\": \"eth0\", \"networkSecurityGroup\": \"nsg\", "
+		"\"ipAddresses\": [\"10.1.1.4\", \"fd00:1::4\"]}]}");
+	fclose(f);
+	prefix_list_free(&l);
+	return out;
 }

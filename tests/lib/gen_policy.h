@@ -63,6 +63,17 @@ struct gen_opts {
 char *gen_policy_json(uint64_t seed, const struct gen_opts *o);
 
 /*
+ * A policy of one NSG whose rules name IPv6 prefixes shaped to walk every
+ * path of the IPv6 multibit trie (xnsg_dir6): prefixes nested at every
+ * byte boundary (deeper than the trie goes: the LPM trie answers), a
+ * shared long prefix with prefixes under it (path compression), sibling
+ * /48s, /128 hosts, short prefixes and ::/0; with nbig > 0 a tag "Big" of
+ * nbig random IPv6 prefixes in the first rule (enough overflow the node
+ * pool).  Malloc'd JSON text, determined by seed and nbig.
+ */
+char *gen_trie6_policy_json(uint64_t seed, unsigned int nbig);
+
+/*
  * Packet generation for one parsed policy: the edges worth probing are
  * collected once (gen_pkts_new), then each gen_packet() draws a query
  * for a random interface and direction.
@@ -70,6 +81,10 @@ char *gen_policy_json(uint64_t seed, const struct gen_opts *o);
 struct gen_pkts;
 struct gen_pkts *gen_pkts_new(const struct policy *p);
 void gen_pkts_free(struct gen_pkts *g);
+/* From now on, some addresses are near misses: an address of a prefix
+ * with one of its first len bits flipped (outside it, but sharing all
+ * else), which probe the trie's skipped bytes. */
+void gen_pkts_near_misses(struct gen_pkts *g);
 void gen_packet(struct gen_pkts *g, struct gen_rng *r, struct eval_query *q);
 /* The same for interface `iface` (index into policy.ifaces; -1: random). */
 void gen_packet_for(struct gen_pkts *g, struct gen_rng *r, int iface, struct eval_query *q);

@@ -68,4 +68,18 @@ int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
 		      const struct xnsg_addr *src, uint16_t sport,
 		      const struct xnsg_addr *dst, uint16_t dport);
 
+/*
+ * The IPv6 multibit trie's answer for address addr (16 bytes) from entry
+ * e, as bpf/classify.h walks it: a class, or XNSG_DIR4_TRIE (the LPM trie
+ * decides).  w (may be NULL) tells the path, for tests.
+ */
+struct dir6_walk {
+	int reads;    /* nodes read */
+	int pos;      /* the last node's byte */
+	bool skipped; /* some node was past the byte after its parent's (path compression) */
+	bool missed;  /* a node's region check sent it to the node's miss class */
+};
+uint16_t compiled_dir6(const struct compiled *c, uint16_t e, const uint8_t *addr,
+		       struct dir6_walk *w);
+
 #endif

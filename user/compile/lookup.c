@@ -21,12 +21,14 @@ static int cmp_entry(uint8_t field, const uint8_t *bytes, uint8_t len, const str
 	return len < e->prefix.len ? -1 : len > e->prefix.len;
 }
 
-/* The IPv6 multibit trie from entry e (xnsg_dir6 in abi.h), as
- * bpf/classify.h walks it: a class, or XNSG_DIR4_TRIE. */
-static uint16_t dir6_class(const struct compiled *c, uint16_t e, const uint8_t *addr)
+uint16_t compiled_dir6(const struct compiled *c, uint16_t e, const uint8_t *addr,
+		       struct dir6_walk *w)
 {
+	struct dir6_walk dummy;
 	uint64_t a[2];
 
+	w = w ? w : &dummy;
+	memset(w, 0, sizeof(*w));
 	memcpy(a, addr, sizeof(a));
 	for (int i = 0; i < XNSG_DIR6_DEPTH; i++) {
 		const struct xnsg_dir6_node *n;
@@ -36,8 +38,13 @@ static uint16_t dir6_class(const struct compiled *c, uint16_t e, const uint8_t *
 		if ((size_t)(e - XNSG_DIR4_PTR) >= c->ndir6)
 			return XNSG_DIR4_TRIE;
 		n = &c->dir6[e - XNSG_DIR4_PTR];
-		if (((a[0] & n->mask[0]) ^ n->key[0]) | ((a[1] & n->mask[1]) ^ n->key[1]))
+		w->reads++;
+		if (((a[0] & n->mask[0]) ^ n->key[0]) | ((a[1] & n->mask[1]) ^ n->key[1])) {
+			w->missed = true;
 			return n->miss;
+		}
+		w->skipped = w->skipped || n->pos > w->pos + (i ? 1 : 0);
+		w->pos = n->pos;
 		e = n->e[addr[n->pos & 15]];
 	}
 	return e < XNSG_DIR4_PTR ? e : XNSG_DIR4_TRIE;
@@ -53,7 +60,7 @@ static uint16_t addr_class(const struct compiled *c, const struct compiled_table
 	int bits = a->family == XNSG_V4 ? 32 : 128;
 
 	if (a->family == XNSG_V6) {
-		uint16_t d = dir6_class(c, t->desc.dir6_root[field], a->bytes);
+		uint16_t d = compiled_dir6(c, t->desc.dir6_root[field], a->bytes, NULL);
 
 		if (d < XNSG_DIR4_PTR)
 			return d;
