@@ -2,7 +2,9 @@
 /*
  * xnsg-bench: the measuring half of `make bench` (bench/run.sh drives it).
  *
- *   xnsg-bench classify [--quick]      classifier ns/packet by rule count, JSON lines
+ *   xnsg-bench classify [--quick] [family]
+ *                                      classifier ns/packet by rule count, and by
+ *                                      address family and prefix count, JSON lines
  *   xnsg-bench genpolicy RULES [PREFIXES] DIR
  *                                      DIR/policy.json (+ DIR/ServiceTags.json)
  *   xnsg-bench pktgen IF DST_MAC SECONDS [SOURCES]
@@ -691,26 +693,149 @@ static int classify_stateful(struct classify *k, int n)
 	return err;
 }
 
+/*
+ * Addresses by family: one rule allowing TCP from a tag of n random
+ * prefixes (IPv4 /16-/32, IPv6 /32-/128, as the tests' 100k-prefix tag),
+ * probed by TCP packets from inside them (host bits random): the address
+ * lookup's cost as prefixes grow, IPv6 against IPv4.  An RNG of its own,
+ * so the other parts' policies and packets stay those of bench/RESULTS.md.
+ */
+static const int fam_counts[] = { 1, 1000, 4000 };
+enum { NFAM = sizeof(fam_counts) / sizeof(fam_counts[0]) };
+
+struct by_family {
+	struct policy *p[NFAM][2];
+	struct compiled *c[NFAM][2];
+	uint8_t frames[NFAM][2][16][128];
+	size_t lens[NFAM][2][16];
+	double t[NFAM][2][MAX_REPS], empty[MAX_REPS];
+};
+
+/* Prefix k of the tag: random bytes, family fam (0: IPv4, 1: IPv6). */
+static void fam_prefix(struct gen_rng *r, int fam, struct xnsg_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = fam ? XNSG_V6 : XNSG_V4;
+	for (int b = 0; b < 16; b++)
+		p->bytes[b] = (uint8_t)gen_below(r, 256);
+	p->bytes[0] = fam ? (uint8_t)(0x20 + gen_below(r, 32)) : (uint8_t)(1 + gen_below(r, 223));
+	p->len = (uint8_t)(fam ? 32 + gen_below(r, 97) : 16 + gen_below(r, 17));
+	prefix_mask(p);
+}
+
+/* The policy of n prefixes of family fam, and its 16 probe frames. */
+static int fam_prepare(struct by_family *b, struct gen_rng *r, int i, int fam)
+{
+	struct xnsg_prefix *pf = calloc((size_t)fam_counts[i], sizeof(*pf));
+	char *txt = NULL, s[XNSG_PREFIX_STRLEN];
+	size_t len = 0;
+	FILE *f = open_memstream(&txt, &len);
+	struct diag_list d = { 0 };
+	struct xnsg_addr dst;
+	int err;
+
+	fprintf(f, "{\"virtualNetwork\":{\"name\":\"v\",\"addressPrefixes\":[\"10.9.0.0/16\","
+		"\"fd00:9::/48\"]},\"serviceTags\":{\"Big\":[");
+	for (int k = 0; k < fam_counts[i]; k++) {
+		fam_prefix(r, fam, &pf[k]);
+		fprintf(f, "%s\"%s\"", k ? "," : "", prefix_fmt(&pf[k], s, sizeof(s)));
+	}
+	fprintf(f, "]},\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[{\"name\":"
+		"\"big\",\"priority\":100,\"direction\":\"Inbound\",\"access\":\"Allow\","
+		"\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"Big\",\"sourcePortRange\":\"*\","
+		"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"*\"}]}],"
+		"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
+		"\"ipAddresses\":[\"10.9.1.4\",\"fd00:9::4\"]}]}");
+	fclose(f);
+	err = policy_parse_string(txt, "bench.json", ".", &b->p[i][fam], &d);
+	if (!err)
+		err = compile_policy(b->p[i][fam], &b->c[i][fam], &d);
+	if (err)
+		diag_print(stderr, "bench.json", &d);
+	diag_free(&d);
+	addr_parse(fam ? "fd00:9::4" : "10.9.1.4", &dst);
+	for (int k = 0; k < 16 && !err; k++) {
+		const struct xnsg_prefix *p = &pf[gen_below(r, (uint32_t)fam_counts[i])];
+		struct xnsg_addr src = { .family = p->family };
+		int bits = fam ? 128 : 32;
+
+		for (int j = 0; j < bits; j++) /* random host bits */
+			if (j >= p->len ? gen_below(r, 2) : p->bytes[j / 8] & (0x80u >> (j % 8)))
+				src.bytes[j / 8] |= (uint8_t)(0x80u >> (j % 8));
+		b->lens[i][fam][k] = packet_for_flow(b->frames[i][fam][k], 128, 6, &src,
+						     (uint16_t)(1024 + gen_below(r, 60000)), &dst, 443);
+	}
+	free(pf);
+	free(txt);
+	return err;
+}
+
+static int classify_family(struct classify *k)
+{
+	static struct by_family b;
+	struct gen_rng r = { 0x6a09e667f3bcc908ULL };
+	int err = 0;
+
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < NFAM && !err; i++)
+		for (int fam = 0; fam < 2 && !err; fam++)
+			err = fam_prepare(&b, &r, i, fam);
+	for (int rep = 0; rep < k->reps && !err; rep++) {
+		b.empty[rep] = time_empty(k->efd, BPF_PROG_TYPE_XDP, b.frames[0][1][0],
+					  b.lens[0][1][0], k->repeat, 1);
+		for (int i = 0; i < NFAM && !err; i++)
+			for (int fam = 0; fam < 2 && !err; fam++) {
+				err = load_compiled(k->stateless, b.p[i][fam], b.c[i][fam]);
+				b.t[i][fam][rep] = err ? -1 : time_frames(k->stateless, DP_PROG_XDP,
+						 b.frames[i][fam], b.lens[i][fam], 16, k->repeat / 16 + 1, 1);
+				err = err || b.t[i][fam][rep] < 0;
+			}
+	}
+	if (!err) {
+		printf("{\"case\": \"empty-xdp-ipv6\", \"ns\": %.2f}\n", median_of(b.empty, k->reps));
+		for (int i = 0; i < NFAM; i++)
+			for (int fam = 0; fam < 2; fam++)
+				printf("{\"case\": \"new-flow-prefixes\", \"family\": \"ipv%d\", "
+				       "\"prefixes\": %d, \"ns\": %.2f}\n", fam ? 6 : 4, fam_counts[i],
+				       median_of(b.t[i][fam], k->reps));
+	}
+	for (int i = 0; i < NFAM; i++)
+		for (int fam = 0; fam < 2; fam++) {
+			compiled_free(b.c[i][fam]);
+			policy_free(b.p[i][fam]);
+		}
+	return err ? fail("the by-family part") : 0;
+}
+
 static int cmd_classify(int argc, char **argv)
 {
 	struct classify k = { .efd = -1, .tfd = -1 };
-	int err = classify_open(&k, argc > 1 && !strcmp(argv[1], "--quick"));
+	bool quick = false, family_only = false;
+	int err;
 
+	for (int i = 1; i < argc; i++) {
+		quick = quick || !strcmp(argv[i], "--quick");
+		family_only = family_only || !strcmp(argv[i], "family");
+	}
+	err = classify_open(&k, quick);
 	if (!err) {
 		printf("{\"case\": \"params\", \"repeat\": %u, \"reps\": %d, \"single_flows\": %d, "
 		       "\"single_passes\": %d, \"max_user_rules\": %d}\n",
 		       k.repeat, k.reps, k.nsingle, k.passes, GEN_MAX_USER_RULES);
 		if (k.reps > MAX_REPS)
 			k.reps = MAX_REPS;
-		err = classify_stateless(&k);
+		if (!family_only)
+			err = classify_stateless(&k);
 	}
-	if (!err) {
+	if (!err && !family_only) {
 		/* every frame a distinct TCP SYN 5-tuple the last rule allows */
 		distinct_flows(k.many, k.mlens, k.nsingle);
 		err = classify_stateful(&k, 1);
 	}
-	if (!err)
+	if (!err && !family_only)
 		err = classify_stateful(&k, 4000);
+	if (!err)
+		err = classify_family(&k);
 	classify_close(&k);
 	return err;
 }
@@ -1086,7 +1211,7 @@ int main(int argc, char **argv)
 		return cmd_ctmem(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "flowlog"))
 		return cmd_flowlog(argc - 1, argv + 1);
-	fprintf(stderr, "usage: xnsg-bench classify [--quick] | genpolicy RULES [PREFIXES] DIR |"
+	fprintf(stderr, "usage: xnsg-bench classify [--quick] [family] | genpolicy RULES [PREFIXES] DIR |"
 			" pktgen IF DST_MAC SECONDS [SOURCES] | xdpdrop IF | tcdrop IF |"
 			" ctmem [ENTRIES] | flowlog [--quick]\n");
 	return 2;
