@@ -1383,6 +1383,88 @@ Test(policy_files, service_tags_file_with_basedir)
 	free(tf);
 }
 
+/* The tags a tags file (single-quoted JSON) gives, or the load's result. */
+static struct res load_tags_file(const char *sqtags)
+{
+	char *tf = write_tmp("ServiceTags_Public.json", sqtags);
+	struct res r = parse_in("{'serviceTagsFile':'ServiceTags_Public.json',"
+				"'networkSecurityGroups':[{'name':'n','securityRules':[]}]}",
+				tmpdir);
+
+	free(tf);
+	return r;
+}
+
+static bool same_tags(const struct policy *a, const struct policy *b)
+{
+	if (a->ntags != b->ntags)
+		return false;
+	for (size_t i = 0; i < a->ntags; i++) {
+		const struct prefix_list *x = &a->tags[i].prefixes, *y = &b->tags[i].prefixes;
+
+		if (strcmp(a->tags[i].name, b->tags[i].name) || x->n != y->n ||
+		    (x->n && memcmp(x->v, y->v, x->n * sizeof(*x->v))))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Azure's file is read without a JSON tree (tagscan.c) when it is written
+ * as Azure writes it; an escape in a string it does not need ("Pub\u006cic")
+ * sends the same file to jansson.  Both must give the same tags, and what
+ * jansson refuses must be refused all the same.
+ */
+Test(policy_files, service_tags_file_read_alike_either_way)
+{
+	static const char *const files[] = {
+		"{'changeNumber':375,'cloud':'%s','values':[]}",
+		"{'changeNumber':-1,'cloud':'%s','values':[{'name':'A','id':'A','properties':"
+		"{'changeNumber':0,'region':'','regionId':12,'platform':'Azure','systemService':"
+		"'','addressPrefixes':['20.0.0.0/24','2603:1000::/40'],'networkFeatures':"
+		"['API','NSG',null,true,false,{'x':[[],{}]}]}},{'name':'a','properties':"
+		"{'addressPrefixes':['1.2.3.4/32']}},{'name':'VirtualNetwork','properties':"
+		"{'addressPrefixes':['9.9.9.0/24']}},{'Name':'B','Properties':{'AddressPrefixes':"
+		"[]}}]}",
+		" \r\n\t{ 'values' : [ { 'properties' : { 'addressPrefixes' : [ '10.0.0.0/8' ] } "
+		", 'name' : 'C' } ] , 'cloud' : '%s' } \n",
+		"{'cloud':'%s','values':[{'name':'H','properties':{'addressPrefixes':"
+		"['10.0.0.1/8']}}]}", /* a warning: masked */
+	};
+	static const char *const refused[] = {
+		"{'cloud':'%s','values':[{'name':'A','properties':{'addressPrefixes':[]}},]}",
+		"{'cloud':'%s','values':[]} x",
+		"{'cloud':'%s','values':[],'n':01}",
+		"{'cloud':'%s','values':[],'n':1.}",
+		"{'cloud':'%s','values':[],'n':\"\x01\"}",
+		"{'cloud':'%s','values':[],'n':\"\xff\"}",
+		"{'cloud':'%s','values':[],'n':tru}",
+		"{'cloud':'%s','values':[]",
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *quick = xasprintf(files[i], "Public"), *slow = xasprintf(files[i], "Pub\\u006cic");
+		struct res q = load_tags_file(quick), s = load_tags_file(slow);
+
+		cr_expect(!q.err && !s.err, "file %zu loads both ways:\n%s\n%s", i, q.all, s.all);
+		cr_expect_str_eq(q.all, s.all, "file %zu: the same messages both ways", i);
+		if (!q.err && !s.err)
+			cr_expect(same_tags(q.p, s.p), "file %zu: the same tags both ways", i);
+		res_free(&q);
+		res_free(&s);
+		free(quick);
+		free(slow);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char *quick = xasprintf(refused[i], "Public");
+		struct res q = load_tags_file(quick);
+
+		expect_err(&q, "$.serviceTagsFile", "JSON syntax error");
+		res_free(&q);
+		free(quick);
+	}
+}
+
 Test(policy_files, service_tags_file_errors)
 {
 	char *missing = xasprintf("%s/ServiceTags_Public.json", tmpdir), *tf;

@@ -31,17 +31,59 @@ static bool is_ident(const char *s)
 	return true;
 }
 
+/*
+ * n bytes kept until the context is freed.  A parse makes a path for
+ * nearly every value it reads (most never named in a message), so they
+ * are cut from blocks, not allocated one by one.
+ */
+#define PATH_BLOCK 65536
+
+static char *ctx_alloc(struct ctx *c, size_t n)
+{
+	char *s;
+
+	if (n > PATH_BLOCK / 4)
+		return (char *)ctx_keep(c, xrealloc(NULL, n));
+	if ((size_t)(c->arena_end - c->arena) < n) {
+		c->arena = (char *)ctx_keep(c, xrealloc(NULL, PATH_BLOCK));
+		c->arena_end = c->arena + PATH_BLOCK;
+	}
+	s = c->arena;
+	c->arena += n;
+	return s;
+}
+
+/* a, sep, b and z joined, kept with the context. */
+static const char *path_cat(struct ctx *c, const char *a, const char *sep, const char *b,
+			    const char *z)
+{
+	size_t la = strlen(a), ls = strlen(sep), lb = strlen(b), lz = strlen(z);
+	char *s = ctx_alloc(c, la + ls + lb + lz + 1);
+
+	memcpy(s, a, la);
+	memcpy(s + la, sep, ls);
+	memcpy(s + la + ls, b, lb);
+	memcpy(s + la + ls + lb, z, lz + 1);
+	return s;
+}
+
 /* parent.key, or parent['key'] when key is not an identifier. */
 const char *key_path(struct ctx *c, const char *parent, const char *key)
 {
 	if (is_ident(key))
-		return pathf(c, "%s.%s", parent, key);
-	return pathf(c, "%s['%s']", parent, key);
+		return path_cat(c, parent, ".", key, "");
+	return path_cat(c, parent, "['", key, "']");
 }
 
 const char *idx_path(struct ctx *c, const char *parent, size_t i)
 {
-	return pathf(c, "%s[%zu]", parent, i);
+	char num[24], *q = num + sizeof(num);
+
+	*--q = '\0';
+	do
+		*--q = (char)('0' + i % 10);
+	while (i /= 10);
+	return path_cat(c, parent, "[", q, "]");
 }
 
 const char *jtype(const json_t *v)
@@ -61,16 +103,18 @@ const char *jtype(const json_t *v)
 /* Member `name` of an object, found case-insensitively; *key: its spelling. */
 json_t *jget(json_t *o, const char *name, const char **key)
 {
-	const char *k;
-	json_t *v;
+	size_t len = strlen(name);
 
 	if (!json_is_object(o))
 		return NULL;
-	json_object_foreach(o, k, v) {
-		if (!strcasecmp(k, name)) {
+	/* Most keys differ in length: strcasecmp() only for those that do not. */
+	for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+		const char *k = json_object_iter_key(it);
+
+		if (json_object_iter_key_len(it) == len && !strcasecmp(k, name)) {
 			if (key)
 				*key = k;
-			return v;
+			return json_object_iter_value(it);
 		}
 	}
 	return NULL;

@@ -266,8 +266,9 @@ static const char *closest(const struct schema *s, const char *k)
 
 static const struct schema_key *find_key(const struct schema *s, const char *k)
 {
+	/* The first letters first: most keys of a table differ in them. */
 	for (const struct schema_key *e = s->keys; e->key; e++)
-		if (!strcasecmp(e->key, k))
+		if (same_char(e->key[0], k[0]) && !strcasecmp(e->key, k))
 			return e;
 	return NULL;
 }
@@ -275,7 +276,7 @@ static const struct schema_key *find_key(const struct schema *s, const char *k)
 static bool is_info(const char *k)
 {
 	for (const char *const *i = azure_info; *i; i++)
-		if (!strcasecmp(*i, k))
+		if (same_char((*i)[0], k[0]) && !strcasecmp(*i, k))
 			return true;
 	return false;
 }

@@ -54,6 +54,7 @@ struct ctx {
 	struct diag_list *d;
 	const char *basedir;
 	struct strvec scratch; /* paths and names, freed with the context */
+	char *arena, *arena_end; /* room left in scratch's last path block (json.c) */
 	struct obj vnet;       /* "virtualNetwork"; flat NULL when absent or unusable */
 	struct obj *nsg_objs;  /* per policy.nsgs entry; flat NULL when unusable */
 	size_t nprefixes;      /* rule prefixes so far, against POLICY_MAX_PREFIXES */
@@ -143,6 +144,11 @@ void parse_tags(struct ctx *c, json_t *root);
 struct tag *tag_find(const struct policy *p, const char *name);
 struct tag_index;
 void tag_index_free(struct tag_index *x);
+/* tagscan.c: a Service Tags file text as Azure writes it, each tag given to
+ * set() in file order (its prefixes taken over) once all of it is read;
+ * false, and nothing set, for anything else (the general reader's then). */
+bool tags_file_scan(struct policy *p, const char *text, size_t len,
+		    void (*set)(struct policy *, const char *, struct prefix_list *));
 
 /* keys.c: warn about every key the parser does not read (docs/DESIGN.md §1). */
 void check_unknown_keys(struct ctx *c, json_t *root);

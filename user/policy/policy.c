@@ -120,24 +120,26 @@ static void check_member(struct ctx *c, json_t *m, const char *parent, const cha
  * and no value may be an ARM template expression. */
 static void check_keys(struct ctx *c, json_t *v, const char *path)
 {
-	const char *k, *k2;
-	json_t *m, *m2;
+	json_t *m;
 	size_t i;
 
 	json_array_foreach(v, i, m)
 		check_member(c, m, path, NULL, i);
-	json_object_foreach(v, k, m) {
-		json_object_foreach(v, k2, m2) {
-			if (k2 == k)
-				break;
-			if (!strcasecmp(k, k2)) {
+	for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t len = json_object_iter_key_len(it);
+
+		for (void *it2 = json_object_iter(v); it2 != it; it2 = json_object_iter_next(v, it2)) {
+			const char *k2 = json_object_iter_key(it2);
+
+			if (json_object_iter_key_len(it2) == len && !strcasecmp(k, k2)) {
 				perr(c, key_path(c, path, k),
 				     "duplicate key: \"%s\" and \"%s\" differ only in case "
 				     "(keys are case-insensitive)", k2, k);
 				break;
 			}
 		}
-		check_member(c, m, path, k, 0);
+		check_member(c, json_object_iter_value(it), path, k, 0);
 	}
 }
 

@@ -86,10 +86,14 @@ static void side_entry(struct ctx *c, struct addr_side *s, const char *str, cons
 static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 		       struct addr_side *s)
 {
-	const char *spath, *ppath, *apath;
-	char *k1 = xasprintf("%sAddressPrefix", which);
-	char *k2 = xasprintf("%sAddressPrefixes", which);
-	char *k3 = xasprintf("%sApplicationSecurityGroups", which);
+	static const char *const keys[2][3] = {
+		{ "sourceAddressPrefix", "sourceAddressPrefixes",
+		  "sourceApplicationSecurityGroups" },
+		{ "destinationAddressPrefix", "destinationAddressPrefixes",
+		  "destinationApplicationSecurityGroups" },
+	};
+	const char *spath, *ppath, *apath, *k1 = keys[*which == 'd'][0];
+	const char *k2 = keys[*which == 'd'][1], *k3 = keys[*which == 'd'][2];
 	json_t *single = obj_field(c, o, k1, &spath);
 	json_t *plural = obj_field(c, o, k2, &ppath);
 	json_t *asgs = obj_field(c, o, k3, &apath);
@@ -152,9 +156,6 @@ static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 	if (nasg && nprefix)
 		perr(c, apath, "application security groups cannot be combined with address "
 		     "prefixes on the same side (%s)", single ? spath : ppath);
-	free(k1);
-	free(k2);
-	free(k3);
 }
 
 static bool parse_port_num(const char *s, size_t len, long *out)
@@ -204,9 +205,11 @@ static void port_entry(struct ctx *c, struct port_list *l, const char *s, const 
 static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 			struct port_list *l)
 {
-	const char *spath, *ppath;
-	char *k1 = xasprintf("%sPortRange", which);
-	char *k2 = xasprintf("%sPortRanges", which);
+	static const char *const keys[2][2] = {
+		{ "sourcePortRange", "sourcePortRanges" },
+		{ "destinationPortRange", "destinationPortRanges" },
+	};
+	const char *spath, *ppath, *k1 = keys[*which == 'd'][0], *k2 = keys[*which == 'd'][1];
 	json_t *single = obj_field(c, o, k1, &spath);
 	json_t *plural = obj_field(c, o, k2, &ppath);
 	bool present = single || plural, mistyped = false;
@@ -245,8 +248,6 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 	if (port_list_merged(l, &m) == 1 && m[0].lo == 0 && m[0].hi == 65535)
 		l->any = true;
 	free(m);
-	free(k1);
-	free(k2);
 }
 
 /* A rule's "priority", 100-4096; -1 after an error.  *path: where it

@@ -114,6 +114,14 @@ static bool tag_reserved(const char *name)
 	       !strcmp(name, "*") || !strcasecmp(name, "Any");
 }
 
+/* A tag of the Service Tags file (prefixes of l taken over): VirtualNetwork
+ * and Internet are the policy's own, not the file's. */
+static void set_file_tag(struct policy *p, const char *name, struct prefix_list *l)
+{
+	if (!tag_reserved(name))
+		tag_set(p, name, l);
+}
+
 /* A diagnostic about the Service Tags file, counted against its cap. */
 struct tagfile {
 	struct ctx *c;
@@ -157,26 +165,27 @@ static void tagfile_entry(struct tagfile *t, json_t *e, const char *epath)
 		tagfile_diag(t, DIAG_ERROR, epath, "no \"properties.addressPrefixes\" array");
 		return;
 	}
+	/* A path is made only for a prefix with something to say: Azure's
+	 * file has 100,000 of them. */
 	json_array_foreach(a, i, v) {
-		const char *where = pathf(c, "%s.properties.addressPrefixes[%zu]", epath, i);
 		struct xnsg_prefix pf;
 		bool hb;
 
 		if (!json_is_string(v) || prefix_parse(json_string_value(v), &pf, &hb)) {
-			tagfile_diag(t, DIAG_ERROR, where,
+			tagfile_diag(t, DIAG_ERROR,
+				     pathf(c, "%s.properties.addressPrefixes[%zu]", epath, i),
 				     pathf(c, "%s is not an IPv4 or IPv6 CIDR prefix",
 					   json_is_string(v) ? json_string_value(v) : jtype(v)));
 			continue;
 		}
 		if (hb)
-			tagfile_diag(t, DIAG_WARNING, where,
+			tagfile_diag(t, DIAG_WARNING,
+				     pathf(c, "%s.properties.addressPrefixes[%zu]", epath, i),
 				     pathf(c, "host bits set in '%s': masked",
 					   json_string_value(v)));
 		prefix_list_add(&l, &pf);
 	}
-	/* VirtualNetwork and Internet are the policy's own, not the file's. */
-	if (!tag_reserved(name))
-		tag_set(c->p, name, &l);
+	set_file_tag(c->p, name, &l);
 	prefix_list_free(&l);
 }
 
@@ -212,6 +221,11 @@ static void load_tags_file(struct ctx *c, json_t *root)
 		return;
 	}
 	policy_file_perm_warnings(c->d, t.path, full, &st);
+	/* Azure's file as Azure writes it is read without a JSON tree. */
+	if (tags_file_scan(c->p, text, len, set_file_tag)) {
+		free(text);
+		return;
+	}
 	doc = json_loadb(text, len, 0, &je);
 	free(text);
 	if (!doc) {
@@ -228,7 +242,7 @@ static void load_tags_file(struct ctx *c, json_t *root)
 		return;
 	}
 	json_array_foreach(values, i, e)
-		tagfile_entry(&t, e, pathf(c, "$.values[%zu]", i));
+		tagfile_entry(&t, e, idx_path(c, "$.values", i));
 	if (t.ndiags > POLICY_MAX_TAGFILE_DIAGS)
 		diag_add(c->d, t.nerrors ? DIAG_ERROR : DIAG_WARNING, t.path,
 			 "service tags file '%s': %zu more problems not shown (%zu errors, "
