@@ -98,13 +98,14 @@ static __always_inline __u64 ct_idle_limit(const struct xnsg_ct_key *k, const st
  */
 #define XNSG_MIN_TIMEOUT_NS 1000000000ULL
 
-/* The entry has idled past its timeout. */
+/* The entry has idled past its timeout: its ticks since the last packet
+ * (wrap-aware; ~16.8 ms each, docs/DESIGN.md §9) against the timeout. */
 static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
 				      __u64 now)
 {
-	__u64 last = v->last_ns;
+	__u64 idle = (__u64)(__u32)((__u32)(now >> XNSG_CT_LAST_SHIFT) - v->last) << XNSG_CT_LAST_SHIFT;
 
-	return now > last && now - last > XNSG_MIN_TIMEOUT_NS && now - last > ct_idle_limit(k, v);
+	return idle > XNSG_MIN_TIMEOUT_NS && idle > ct_idle_limit(k, v);
 }
 
 /* Remove an expired entry (its flow-log end event first).  One cut by a
@@ -438,7 +439,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 		ct_expire(&f->key, v, now);
 		return 0;
 	}
-	v->last_ns = now;
+	v->last = (__u32)(now >> XNSG_CT_LAST_SHIFT);
 	if (v->flags & XNSG_CTF_DENIED)
 		return -1;
 	side = f->from_a == v->init_a ? 0 : 1;
@@ -471,16 +472,15 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 			v.flags = XNSG_CTF_FIN_INIT;
 		}
 	}
-	v.created_ns = now;
-	v.last_ns = now;
+	v.created = (__u32)(now >> XNSG_CT_CREATED_SHIFT);
+	v.last = (__u32)(now >> XNSG_CT_LAST_SHIFT);
 	v.packets[0] = 1;
 	v.bytes[0] = f->len;
-	v.slot[0] = f->slot[0];
-	v.slot[1] = f->slot[1];
-	v.iface = f->iface;
-	v.dir = f->dir;
-	v.init_a = f->from_a;
-	v.gen = f->gen;
+	v.slot[0] = f->slot[0] < XNSG_CT_NO_SLOT ? (__u16)f->slot[0] : XNSG_CT_NO_SLOT;
+	v.slot[1] = f->slot[1] < XNSG_CT_NO_SLOT ? (__u16)f->slot[1] : XNSG_CT_NO_SLOT;
+	v.dir = f->dir & 1;
+	v.init_a = f->from_a & 1;
+	v.gen = f->gen & 1;
 	if (fl_on())
 		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
 	if (bpf_map_update_elem(&xnsg_ct, &f->key, &v, BPF_ANY))

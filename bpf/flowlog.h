@@ -18,7 +18,7 @@
  * was not sent, so the exporter's sweep makes the record instead.
  *
  * xnsg_fl_commit is the exporter's only way to change a live entry: it
- * writes the exported position (exp_*) and log bits in place, or removes
+ * or-s log bits in place, or removes
  * an entry idle past its timeout after checking again that it is, so
  * that no packet counted meanwhile is undone.
  *
@@ -86,7 +86,7 @@ static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const stru
 		return 0;
 	e = bpf_map_lookup_elem(&xnsg_ct, k);
 	if (e)
-		__sync_fetch_and_and(&e->log, ~XNSG_LOG_B_SENT);
+		__sync_fetch_and_and(&e->word, ~XNSG_CT_LOG_WORD(XNSG_LOG_B_SENT));
 	return 0;
 }
 
@@ -94,38 +94,36 @@ static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const stru
  * A TCP flow's state crossed CLOSING (ct_tcp()'s tr) at packet f from
  * side (0 the initiator), already counted: closed by FIN both ways or by
  * RST, its end event (once); or reopened - the 4-tuple reused, or a reset
- * the other side did not take - a new flow from this packet on, the
- * counts before it its exported position.
+ * the other side did not take - a new flow from this packet on: its
+ * counts start again (the old flow's went with its end event).
  */
 static __always_inline int xnsg_fl_tcp(const struct xnsg_flow *f, struct xnsg_ct_val *v, __u32 tr,
 				       __u32 side, __u64 now)
 {
 	const struct xnsg_ct_key *k = &f->key;
-	__u32 old;
+	__u32 old, t = (__u32)(now >> XNSG_CT_CREATED_SHIFT);
 
 	if (!v || !fl_on())
 		return 0;
 	if (tr == XNSG_TCP_REOPENED) {
-		/* created_ns tells a reused key's flows apart (user/flowlog):
-		 * the coarse clock may not have ticked since the last one. */
-		v->created_ns = now > v->created_ns ? now : v->created_ns + 1;
-		v->exp_bytes[0] = v->bytes[0];
-		v->exp_bytes[1] = v->bytes[1];
-		v->exp_packets[0] = (__u32)v->packets[0];
-		v->exp_packets[1] = (__u32)v->packets[1];
-		v->exp_bytes[side & 1] -= f->len;
-		v->exp_packets[side & 1] -= 1;
+		/* created tells a reused key's flows apart (user/flowlog): the
+		 * clock may not have ticked since the last one. */
+		v->created = (__s32)(t - v->created) > 0 ? t : v->created + 1;
+		v->packets[side & 1] = 1;
+		v->packets[(side & 1) ^ 1] = 0;
+		v->bytes[side & 1] = f->len;
+		v->bytes[(side & 1) ^ 1] = 0;
 		v->log = XNSG_LOG_B_SENT;
 		if (fl_event(k, v, XNSG_EV_BEGIN, now))
-			__sync_fetch_and_and(&v->log, ~XNSG_LOG_B_SENT);
+			__sync_fetch_and_and(&v->word, ~XNSG_CT_LOG_WORD(XNSG_LOG_B_SENT));
 		return 0;
 	}
-	old = __sync_fetch_and_or(&v->log, XNSG_LOG_E_SENT);
-	if (old & XNSG_LOG_E_SENT)
+	old = __sync_fetch_and_or(&v->word, XNSG_CT_LOG_WORD(XNSG_LOG_E_SENT));
+	if (old & XNSG_CT_LOG_WORD(XNSG_LOG_E_SENT))
 		return 0;
 	if (fl_event(k, v, XNSG_EV_END | (tr == XNSG_TCP_RESET ? XNSG_END_RST : XNSG_END_FIN) << 8,
 			  now))
-		__sync_fetch_and_and(&v->log, ~XNSG_LOG_E_SENT);
+		__sync_fetch_and_and(&v->word, ~XNSG_CT_LOG_WORD(XNSG_LOG_E_SENT));
 	return 0;
 }
 
@@ -236,15 +234,11 @@ static long fl_op(__u32 i, void *unused)
 	o = &b->op[i];
 	o->result = 0;
 	v = bpf_map_lookup_elem(&xnsg_ct, &o->k);
-	if (!v || v->created_ns != o->created_ns)
+	if (!v || v->created != o->created)
 		return 0; /* gone, or the key is another flow's now */
 	if (o->op == XNSG_FL_COMMIT) {
-		v->exp_bytes[0] = o->exp_bytes[0];
-		v->exp_bytes[1] = o->exp_bytes[1];
-		v->exp_packets[0] = o->exp_packets[0];
-		v->exp_packets[1] = o->exp_packets[1];
 		if (o->log_set)
-			__sync_fetch_and_or(&v->log, o->log_set);
+			__sync_fetch_and_or(&v->word, XNSG_CT_LOG_WORD(o->log_set & 0xff));
 		o->result = 1;
 	} else if (o->op == XNSG_FL_EXPIRE) {
 		if (!ct_expired(&o->k, v, bpf_ktime_get_ns()))

@@ -81,9 +81,10 @@
 #define XNSG_MAX_IFACES 1024
 #endif
 
-/* Per-rule counter slots per generation (all tables' rules end to end). */
+/* Per-rule counter slots per generation (all tables' rules end to end).
+ * A flow entry keeps a slot in 16 bits, 0xffff meaning none. */
 #ifndef XNSG_MAX_RULE_SLOTS
-#define XNSG_MAX_RULE_SLOTS 65536
+#define XNSG_MAX_RULE_SLOTS 65535
 #endif
 
 /* Tracked flows (LRU: the least recently seen flow is evicted when full).
@@ -356,34 +357,52 @@ enum xnsg_ct_state {
 	XNSG_CT_STATES
 };
 
+/*
+ * Times in a flow entry are 32-bit ticks of the coarse clock, compared
+ * wrap-aware (docs/DESIGN.md §9): created in 2^20 ns (~1.05 ms, below the
+ * clock's own 1-4 ms tick; the 32 bits wrap after 52 days, and a reader
+ * takes the latest time with those bits, so a flow's start is exact for
+ * 52 days), last in 2^24 ns (~16.8 ms against timeouts of whole seconds;
+ * wraps after 834 days).
+ */
+#define XNSG_CT_CREATED_SHIFT 20
+#define XNSG_CT_LAST_SHIFT 24
+#define XNSG_CT_NO_SLOT 0xffff
+_Static_assert(XNSG_MAX_RULE_SLOTS <= XNSG_CT_NO_SLOT, "a flow entry keeps slots in 16 bits");
+
 struct xnsg_ct_val {
-	__u64 created_ns;  /* bpf_ktime_get_coarse_ns() of the first packet (flow
+	__u64 bytes[2];    /* [0] initiator -> responder, [1] replies */
+	__u32 packets[2];  /* modulo 2^32: flow logs count deltas between sweeps */
+	__u32 created;     /* ns >> XNSG_CT_CREATED_SHIFT of the first packet (flow
 			      logs: of a reused 4-tuple's new flow) */
-	__u64 last_ns;     /* of the latest packet */
-	__u64 packets[2];  /* [0] initiator -> responder, [1] replies */
-	__u64 bytes[2];
-	/* Flow logs (docs/DESIGN.md §4): what the exporter has already logged,
-	 * so its deltas survive its restart.  Written by the exporter (through
-	 * xnsg_fl_commit) and by the datapath only when a 4-tuple is reused.
-	 * Packets as their low 32 bits: a delta between two sweeps is below
-	 * 2^32 packets. */
-	__u64 exp_bytes[2];
-	__u32 exp_packets[2];
-	__u32 slot[2];     /* counter slots of the rules that allowed it, per level; ~0 none */
-	__u32 iface;       /* interface index in the policy */
-	__u32 log;         /* XNSG_LOG_*: flow-log progress (atomic or/and) */
-	__u8 state;        /* enum xnsg_ct_state */
-	__u8 dir;          /* enum xnsg_abi_dir of the first packet */
-	__u8 init_a;       /* the initiator is side a of the key */
-	__u8 gen;          /* generation whose rules allowed it */
-	__u8 flags;        /* XNSG_CTF_* */
-	__u8 pad[3];
+	__u32 last;        /* ns >> XNSG_CT_LAST_SHIFT of the latest packet */
+	__u16 slot[2];     /* counter slots of the rules that allowed it, per level;
+			      XNSG_CT_NO_SLOT none */
+	union {
+		struct {
+			__u8 state;      /* enum xnsg_ct_state */
+			__u8 flags;      /* XNSG_CTF_* */
+			__u8 dir : 1;    /* enum xnsg_abi_dir of the first packet */
+			__u8 init_a : 1; /* the initiator is side a of the key */
+			__u8 gen : 1;    /* generation whose rules allowed it */
+			__u8 log;        /* XNSG_LOG_*: flow-log progress */
+		};
+		/* The four bytes as one word, for the atomic or/and of log
+		 * bits (BPF atomics are 32 or 64 bits): XNSG_CT_LOG_WORD. */
+		__u32 word;
+	};
 };
-_Static_assert(sizeof(struct xnsg_ct_val) == 96, "xnsg_ct_val");
+_Static_assert(sizeof(struct xnsg_ct_val) == 40, "xnsg_ct_val");
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define XNSG_CT_LOG_WORD(bits) ((__u32)(bits) << 24)
+#else
+#define XNSG_CT_LOG_WORD(bits) ((__u32)(bits))
+#endif
 
 /* xnsg_ct_val.log: which flow-log records of the flow exist.  *_SENT: the
  * datapath put the event in the ring buffer; *_DONE: the exporter wrote
- * the record.  A flow whose B was never sent (logging off, or the ring
+ * the record (how much of the counts it logged is its own: the position,
+ * struct xnsg_fl_pos).  A flow whose B was never sent (logging off, or the ring
  * full) gets its B from the exporter's sweep; likewise its E. */
 #define XNSG_LOG_B_SENT 0x01
 #define XNSG_LOG_E_SENT 0x02
@@ -458,8 +477,8 @@ _Static_assert(XNSG_CT_STATS <= XNSG_CT_STATS_SLOTS, "xnsg_ct_stats slots");
 
 /* ---- flow logs (docs/DESIGN.md §4) ------------------------------------ */
 
-/* Ring buffer of flow events (bytes, a power of two of pages): ~55,000
- * events of 152 bytes, a few tens of ms at the exporter's rate; what
+/* Ring buffer of flow events (bytes, a power of two of pages): ~87,000
+ * events of 96 bytes, a few tens of ms at the exporter's rate; what
  * does not fit is counted lost per CPU and recovered by the sweep.
  * $XNSG_RINGBUF_BYTES sizes it when it is created. */
 #ifndef XNSG_EVENTS_BYTES
@@ -500,7 +519,7 @@ struct xnsg_event {
 	__u8 pad[2];
 	__u64 time_ns; /* bpf_ktime_get_coarse_ns() of the packet */
 };
-_Static_assert(sizeof(struct xnsg_event) == 152, "xnsg_event");
+_Static_assert(sizeof(struct xnsg_event) == 96, "xnsg_event");
 
 /* xnsg_fl_config: array, 1 entry, written by the exporter.  Read only
  * where a flow begins or ends and where a packet is denied, never on an
@@ -558,21 +577,35 @@ _Static_assert(sizeof(struct xnsg_deny_val) == 48, "xnsg_deny_val");
  * a whole-value update from user space would undo packets counted
  * meanwhile. */
 enum xnsg_fl_opcode {
-	XNSG_FL_COMMIT = 1, /* set exp_*, or log bits into log */
+	XNSG_FL_COMMIT = 1, /* or log bits into log */
 	XNSG_FL_EXPIRE = 2, /* remove the entry if idle past its timeout */
 };
 
 struct xnsg_fl_op {
 	struct xnsg_ct_key k;
 	__u32 op;             /* enum xnsg_fl_opcode */
-	__u64 created_ns;     /* the entry's: a reused key is another flow */
-	__u64 exp_bytes[2];
-	__u32 exp_packets[2];
+	__u32 created;        /* the entry's: a reused key is another flow */
 	__u32 log_set;
 	__u32 result;         /* out: 1 done, 0 gone / other flow / not idle */
+	__u32 pad;
 	struct xnsg_ct_val v; /* out (EXPIRE): the entry as removed */
 };
-_Static_assert(sizeof(struct xnsg_fl_op) == 184, "xnsg_fl_op");
+_Static_assert(sizeof(struct xnsg_fl_op) == 104, "xnsg_fl_op");
+
+/*
+ * xnsg_fl_pos: hash (no preallocation), written and read only by the
+ * exporter (user/flowlog), never by a program: what it has logged of a
+ * flow's counts, so that its deltas survive its restart.  An entry exists
+ * only for a flow that has had a C record and not yet its E; the key is
+ * the flow's, and created tells a reused key's flows apart.
+ */
+struct xnsg_fl_pos {
+	__u32 created;
+	__u32 packets[2];
+	__u32 pad;
+	__u64 bytes[2];
+};
+_Static_assert(sizeof(struct xnsg_fl_pos) == 32, "xnsg_fl_pos");
 
 struct xnsg_fl_batch {
 	__u32 n;
@@ -634,6 +667,7 @@ struct xnsg_fl_stats {
 #define XNSG_MAP_DENIES "xnsg_denies"
 #define XNSG_MAP_FL_BATCH "xnsg_fl_batch"
 #define XNSG_MAP_FL_STATS "xnsg_fl_stats"
+#define XNSG_MAP_FL_POS "xnsg_fl_pos" /* created by the exporter */
 /* The program that edits flow entries for the exporter (pinned by name). */
 #define XNSG_PROG_FL_COMMIT "xnsg_fl_commit"
 

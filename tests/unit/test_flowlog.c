@@ -1211,17 +1211,18 @@ Test(flowlog_known, insert_find_delete_in_any_order)
 Test(flowlog_known, delta_across_32_bit_wrap)
 {
 	struct xnsg_ct_val v = { 0 };
+	struct xnsg_fl_pos p = { 0 };
 	uint64_t d[4];
 
-	v.packets[0] = (1ull << 32) + 5;
-	v.exp_packets[0] = 0xfffffffbu; /* 2^32 - 5 exported */
+	v.packets[0] = (uint32_t)((1ull << 32) + 5);
+	p.packets[0] = 0xfffffffbu; /* 2^32 - 5 exported */
 	v.bytes[0] = 10000;
-	v.exp_bytes[0] = 4000;
+	p.bytes[0] = 4000;
 	v.packets[1] = 7;
-	v.exp_packets[1] = 7;
+	p.packets[1] = 7;
 	v.bytes[1] = 900;
-	v.exp_bytes[1] = 900;
-	fl_delta(&v, &v, d);
+	p.bytes[1] = 900;
+	fl_delta(&v, &p, d);
 	cr_expect_eq(d[0], 10ull, "10 packets since the exported position (got %llu)",
 		     (unsigned long long)d[0]);
 	cr_expect_eq(d[1], 6000ull, "6000 bytes since it");
@@ -1252,15 +1253,15 @@ Test(flowlog_known, records_name_the_deciding_rule)
 	v.slot[0] = 0;
 	v.slot[1] = 1;
 	v.init_a = 1;
-	fl_flow_of(&f, &k, &v);
+	fl_flow_of(&f, &k, &v, 0);
 	fl_record_flow(&n, &r, &f, d, FLOWLOG_CONT, 0);
 	cr_expect_str_eq(r.nsg, "nic-nsg", "an allowed flow: the last level's NSG");
 	cr_expect_str_eq(r.rule, "AllowVnetInBound", "and its rule");
 	cr_expect(r.default_rule, "a default rule");
 	cr_expect(r.pkts_s2d == 3 && r.bytes_d2s == 200, "the deltas as given");
 	cr_expect_eq(r.sport, k.port_a, "side a initiated: its port is the source");
-	v.slot[1] = ~0U; /* no NSG at the second level */
-	fl_flow_of(&f, &k, &v);
+	v.slot[1] = XNSG_CT_NO_SLOT; /* no NSG at the second level */
+	fl_flow_of(&f, &k, &v, 0);
 	fl_record_flow(&n, &r, &f, d, FLOWLOG_BEGIN, 0);
 	cr_expect_str_eq(r.nsg, "subnet-nsg", "the only level with an NSG");
 	cr_expect_eq(r.pkts_s2d, 0ull, "a B carries no counts");

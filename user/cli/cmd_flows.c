@@ -37,7 +37,7 @@ static json_t *rule_of(const struct show *s, const struct xnsg_ct_val *v)
 	json_t *a = json_array();
 
 	for (int l = 0; l < 2; l++) {
-		if (v->slot[l] == ~0U)
+		if (v->slot[l] == XNSG_CT_NO_SLOT)
 			continue;
 		if (v->gen == s->gen && v->slot[l] < json_array_size(s->slots))
 			json_array_append(a, json_array_get(s->slots, v->slot[l]));
@@ -63,8 +63,8 @@ static enum dp_ct_action show_one(const struct xnsg_ct_key *k, struct xnsg_ct_va
 			  "interface", ifname, "direction", v->dir == XNSG_DIR_IN ? "Inbound" : "Outbound",
 			  "protocol", k->proto, "initiator", addr_fmt(&ia, ib, sizeof(ib)), "initiator_port",
 			  ip, "responder", addr_fmt(&ra, rb, sizeof(rb)), "responder_port", rp, "state",
-			  flow_state(v), "age_s", (double)(s->now - v->created_ns) / 1e9, "idle_s",
-			  s->now > v->last_ns ? (double)(s->now - v->last_ns) / 1e9 : 0.0, "packets",
+			  flow_state(v), "age_s", (double)(s->now - dp_ct_created_ns(v, s->now)) / 1e9,
+			  "idle_s", (double)dp_ct_idle_ns(v, s->now) / 1e9, "packets",
 			  (json_int_t)v->packets[0], (json_int_t)v->packets[1], "bytes",
 			  (json_int_t)v->bytes[0], (json_int_t)v->bytes[1], "rules", rule_of(s, v)));
 	return DP_CT_KEEP;

@@ -57,6 +57,8 @@ struct dp {
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
+	/* the exporter's positions (xnsg_fl_pos), -1 until dp_fl_open() */
+	int fd_fl_pos;
 	/* the programs, when reused from their pins (no skeleton): dp_prog_fd() */
 	int fd_progs[DP_MAX_PROGS];
 };
@@ -187,6 +189,12 @@ typedef enum dp_ct_action (*dp_ct_fn)(const struct xnsg_ct_key *k, struct xnsg_c
 /* Call fn on every flow; *changed (may be NULL) counts the entries deleted
  * or updated as fn asked. */
 int dp_ct_walk(struct dp *dp, dp_ct_fn fn, void *arg, size_t *changed);
+/* An entry's times as monotonic ns: the latest time not after now
+ * (CLOCK_MONOTONIC ns) with its ticks (docs/DESIGN.md §9). */
+__u64 dp_ct_created_ns(const struct xnsg_ct_val *v, __u64 now);
+__u64 dp_ct_last_ns(const struct xnsg_ct_val *v, __u64 now);
+/* The ns an entry has been idle at now (wrap-aware, as the datapath counts it). */
+__u64 dp_ct_idle_ns(const struct xnsg_ct_val *v, __u64 now);
 /* The initiator and responder ends of an entry (address, port). */
 void dp_ct_ends(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, struct xnsg_addr *ia,
 		uint16_t *ip, struct xnsg_addr *ra, uint16_t *rp);
@@ -223,6 +231,16 @@ typedef int (*dp_fl_ct_fn)(const struct xnsg_ct_key *k, const struct xnsg_ct_val
 			   void *arg);
 int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg);
 int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v);
+/* The exporter's positions (struct xnsg_fl_pos, keyed by flow; opened or
+ * created by dp_fl_open): every one, in batches. */
+typedef int (*dp_fl_pos_fn)(const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p, size_t n,
+			    void *arg);
+int dp_fl_pos_read(struct dp *dp, dp_fl_pos_fn fn, void *arg);
+/* Write n positions (del[i]: remove k[i]'s instead); one that does not
+ * fit is left out (the flow's deltas are then exact unless the exporter
+ * restarts before its end). */
+int dp_fl_pos_write(struct dp *dp, const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p,
+		    const bool *del, size_t n);
 /* Take (read and remove) every aggregated deny entry, in batches. */
 typedef int (*dp_fl_deny_fn)(const struct xnsg_deny_key *k, const struct xnsg_deny_val *v,
 			     size_t n, void *arg);

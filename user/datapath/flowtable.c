@@ -47,6 +47,28 @@ int dp_ct_stats(struct dp *dp, __u64 v[XNSG_CT_STATS])
 	return err;
 }
 
+static __u64 ticks_ns(__u32 t, unsigned int shift, __u64 now)
+{
+	__u64 nt = now >> shift;
+
+	return (nt - (__u32)((__u32)nt - t)) << shift;
+}
+
+__u64 dp_ct_created_ns(const struct xnsg_ct_val *v, __u64 now)
+{
+	return ticks_ns(v->created, XNSG_CT_CREATED_SHIFT, now);
+}
+
+__u64 dp_ct_last_ns(const struct xnsg_ct_val *v, __u64 now)
+{
+	return ticks_ns(v->last, XNSG_CT_LAST_SHIFT, now);
+}
+
+__u64 dp_ct_idle_ns(const struct xnsg_ct_val *v, __u64 now)
+{
+	return (__u64)(__u32)((__u32)(now >> XNSG_CT_LAST_SHIFT) - v->last) << XNSG_CT_LAST_SHIFT;
+}
+
 void dp_ct_ends(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, struct xnsg_addr *ia,
 		uint16_t *ip, struct xnsg_addr *ra, uint16_t *rp)
 {

@@ -73,6 +73,7 @@ static void dp_reset(struct dp *dp)
 		*map_fd(dp, i) = -1;
 	for (size_t i = 0; i < DP_MAX_PROGS; i++)
 		dp->fd_progs[i] = -1;
+	dp->fd_fl_pos = -1;
 }
 
 static void pin_path(char *buf, size_t len, const char *name)
@@ -226,6 +227,8 @@ int dp_open_pins(struct dp *dp)
 
 void dp_close(struct dp *dp)
 {
+	if (dp->fd_fl_pos >= 0)
+		close(dp->fd_fl_pos);
 	if (dp->skel) {
 		xnsg__destroy(dp->skel); /* owns the map fds */
 	} else {
@@ -286,6 +289,7 @@ int dp_unpin_all(void)
 	dp_build_unmark();
 	for (size_t i = 0; i < DP_NMAPS; i++)
 		unpin(dp_maps[i].name);
+	unpin(XNSG_MAP_FL_POS);
 	for (size_t i = 0; i < sizeof(dp_progs) / sizeof(dp_progs[0]); i++)
 		unpin(dp_progs[i]);
 	if (rmdir(dp_pin_dir()) && errno != ENOENT) {

@@ -108,6 +108,72 @@ static int map_batch(struct dp_fl *fl)
 	return 0;
 }
 
+/* Whether dp's flow table is the pinned one (the live datapath's). */
+static bool pinned_instance(struct dp *dp)
+{
+	char path[PATH_MAX];
+	bool same;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_CT);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	same = dp_obj_id(fd) == dp_obj_id(dp->fd_ct);
+	close(fd);
+	return same;
+}
+
+static bool pos_map_fits(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_MAP_TYPE_HASH &&
+	       info.key_size == sizeof(struct xnsg_ct_key) &&
+	       info.value_size == sizeof(struct xnsg_fl_pos);
+}
+
+/*
+ * The exporter's positions: a hash without preallocation (an entry costs
+ * only while a flow has one), as large as the flow table.  The live
+ * datapath's is pinned beside its maps, so that it outlives the exporter;
+ * a private instance's lives with dp.
+ */
+static int pos_open(struct dp *dp)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	bool pinned = pinned_instance(dp);
+	char path[PATH_MAX];
+	int fd;
+
+	if (dp->fd_fl_pos >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_FL_POS);
+	if (pinned) {
+		fd = bpf_obj_get(path);
+		if (fd >= 0 && pos_map_fits(fd)) {
+			dp->fd_fl_pos = fd;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		unlink(path); /* another build's */
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, XNSG_MAP_FL_POS, sizeof(struct xnsg_ct_key),
+			    sizeof(struct xnsg_fl_pos), dp_map_max_entries(dp->fd_ct), &mo);
+	if (fd < 0)
+		return -errno;
+	if (pinned && bpf_obj_pin(fd, path)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	dp->fd_fl_pos = fd;
+	return 0;
+}
+
 int dp_fl_open(struct dp *dp, dp_fl_event_fn fn, void *arg, struct dp_fl **out)
 {
 	struct dp_fl *fl = xcalloc(1, sizeof(*fl));
@@ -125,6 +191,8 @@ int dp_fl_open(struct dp *dp, dp_fl_event_fn fn, void *arg, struct dp_fl **out)
 	err = map_positions(fl);
 	if (!err)
 		err = map_batch(fl);
+	if (!err)
+		err = pos_open(dp);
 	if (!err) {
 		fl->rb = ring_buffer__new(dp->fd_events, on_record, fl, NULL);
 		if (!fl->rb)
@@ -267,6 +335,31 @@ int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg)
 int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v)
 {
 	return bpf_map_lookup_elem(dp->fd_ct, k, v) ? -errno : 0;
+}
+
+int dp_fl_pos_read(struct dp *dp, dp_fl_pos_fn fn, void *arg)
+{
+	if (dp->fd_fl_pos < 0)
+		return -ENOENT;
+	return walk_batch(dp->fd_fl_pos, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_fl_pos),
+			  false, (int (*)(const void *, const void *, size_t, void *))fn, arg);
+}
+
+int dp_fl_pos_write(struct dp *dp, const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p,
+		    const bool *del, size_t n)
+{
+	int fd = dp->fd_fl_pos, err = 0;
+
+	if (fd < 0)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++) {
+		if (del[i])
+			bpf_map_delete_elem(fd, &k[i]); /* ENOENT: never written */
+		else if (bpf_map_update_elem(fd, &k[i], &p[i], BPF_ANY) && errno != E2BIG &&
+			 !err)
+			err = -errno;
+	}
+	return err;
 }
 
 int dp_fl_denies_take(struct dp *dp, dp_fl_deny_fn fn, void *arg)

@@ -143,12 +143,13 @@ static void addr_of(struct xnsg_addr *a, uint8_t family, const uint8_t *bytes)
 	memcpy(a->bytes, bytes, 16);
 }
 
-void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+		uint64_t now)
 {
 	f->k = k;
-	f->slot[0] = v->slot[0];
-	f->slot[1] = v->slot[1];
-	f->created_ns = v->created_ns;
+	f->slot[0] = v->slot[0] == XNSG_CT_NO_SLOT ? ~0U : v->slot[0];
+	f->slot[1] = v->slot[1] == XNSG_CT_NO_SLOT ? ~0U : v->slot[1];
+	f->created_ns = dp_ct_created_ns(v, now);
 	f->dir = v->dir;
 	f->init_a = v->init_a;
 	f->gen = v->gen;
@@ -165,13 +166,14 @@ void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn)
 	f->gen = kn->gen;
 }
 
-void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_ct_val *exp, uint64_t d[4])
+void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_fl_pos *p, uint64_t d[4])
 {
 	for (int i = 0; i < 2; i++) {
-		uint32_t p = (uint32_t)v->packets[i] - exp->exp_packets[i];
+		uint32_t pk = p ? p->packets[i] : 0;
+		uint64_t b = p ? p->bytes[i] : 0;
 
-		d[2 * i] = p;
-		d[2 * i + 1] = v->bytes[i] > exp->exp_bytes[i] ? v->bytes[i] - exp->exp_bytes[i] : 0;
+		d[2 * i] = (uint32_t)(v->packets[i] - pk); /* both modulo 2^32 */
+		d[2 * i + 1] = v->bytes[i] > b ? v->bytes[i] - b : 0;
 	}
 }
 

@@ -12,15 +12,19 @@
 #include "alloc.h"
 #include "export_int.h"
 
-static void known_from(struct fl_known *kn, const struct xnsg_event *e)
+static void known_from(struct flowlog_export *x, struct fl_known *kn, const struct xnsg_event *e)
 {
-	kn->slot[0] = e->v.slot[0];
-	kn->slot[1] = e->v.slot[1];
-	kn->created_ns = e->v.created_ns;
-	kn->dir = e->v.dir;
-	kn->init_a = e->v.init_a;
-	kn->gen = e->v.gen;
+	struct fl_flow f;
+
+	fl_flow_of(&f, &e->k, &e->v, e->time_ns);
+	kn->slot[0] = f.slot[0];
+	kn->slot[1] = f.slot[1];
+	kn->created_ns = f.created_ns;
+	kn->dir = f.dir;
+	kn->init_a = f.init_a;
+	kn->gen = f.gen;
 	kn->seen = 0;
+	fl_pos_restore(x, kn, e->v.created);
 }
 
 /* The E of a known flow that vanished (or whose key another flow took):
@@ -37,7 +41,7 @@ void fl_evicted(struct flowlog_export *x, struct fl_known *kn, uint64_t now)
 	fl_emit(x, &r);
 	x->sum.ends++;
 	x->sum.evicted++;
-	fl_table_del(&x->known, kn);
+	fl_forget(x, kn);
 }
 
 static void begin(struct flowlog_export *x, const struct xnsg_event *e, bool swept)
@@ -46,8 +50,8 @@ static void begin(struct flowlog_export *x, const struct xnsg_event *e, bool swe
 	struct flowlog_record r;
 	struct fl_flow f;
 
-	fl_flow_of(&f, &e->k, &e->v);
-	fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_BEGIN, e->v.created_ns);
+	fl_flow_of(&f, &e->k, &e->v, e->time_ns);
+	fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_BEGIN, f.created_ns);
 	fl_emit(x, &r);
 	x->sum.begins++;
 	if (swept)
@@ -58,13 +62,15 @@ static void on_begin(struct flowlog_export *x, const struct xnsg_event *e)
 {
 	struct fl_known *kn = fl_table_find(&x->known, &e->k);
 
-	if (kn && kn->created_ns == e->v.created_ns)
+	if (kn && kn->pos.created == e->v.created)
 		return; /* the sweep met it first and wrote its B */
 	if (kn && kn->state == FL_LIVE)
 		fl_evicted(x, kn, e->time_ns); /* the key's earlier flow went unseen */
+	else if (kn && kn->stored) /* an ending flow's: its pending E has a copy */
+		fl_pos_del(x, &e->k);
 	begin(x, e, false);
 	kn = fl_table_get(&x->known, &e->k);
-	known_from(kn, e);
+	known_from(x, kn, e);
 	kn->state = FL_LIVE;
 	/* No commit: the entry's B_SENT says its B is the consumer's to
 	 * write, which a later exporter takes as written (sweep.c adopt()). */
@@ -75,7 +81,7 @@ static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
 	struct fl_known *kn = fl_table_find(&x->known, &e->k);
 	struct fl_pending *p;
 
-	if (kn && kn->created_ns != e->v.created_ns && kn->state == FL_LIVE)
+	if (kn && kn->pos.created != e->v.created && kn->state == FL_LIVE)
 		fl_evicted(x, kn, e->time_ns);
 	else if (kn && kn->state == FL_ENDING)
 		return; /* its E is on its way already */
@@ -84,7 +90,7 @@ static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
 		begin(x, e, true); /* its B event was lost, or logging was off */
 	if (!kn) {
 		kn = fl_table_get(&x->known, &e->k);
-		known_from(kn, e);
+		known_from(x, kn, e);
 	}
 	kn->state = FL_ENDING;
 	if (x->npend == x->pend_cap) {
@@ -93,6 +99,8 @@ static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
 	}
 	p = &x->pend[x->npend++];
 	p->e = *e;
+	p->pos = kn->pos;
+	p->stored = kn->stored;
 	p->due_ns = fl_mono_ns() + x->grace_ns;
 }
 
@@ -121,9 +129,10 @@ static unsigned int end_reason(unsigned int why)
 }
 
 /* Write one waiting end: the entry's counts when it is still the same
- * flow's, else the event's. */
-static void end_one(struct flowlog_export *x, const struct xnsg_event *e)
+ * flow's, else the event's; past the position the flow had. */
+static void end_one(struct flowlog_export *x, const struct fl_pending *p)
 {
+	const struct xnsg_event *e = &p->e;
 	struct xnsg_ct_val now;
 	const struct xnsg_ct_val *v = &e->v;
 	struct flowlog_record r;
@@ -131,23 +140,19 @@ static void end_one(struct flowlog_export *x, const struct xnsg_event *e)
 	struct fl_flow f;
 	uint64_t d[4];
 
-	if (!dp_fl_ct_lookup(x->dp, &e->k, &now) && now.created_ns == e->v.created_ns)
+	if (!dp_fl_ct_lookup(x->dp, &e->k, &now) && now.created == e->v.created)
 		v = &now;
-	fl_delta(v, v, d);
-	fl_flow_of(&f, &e->k, &e->v);
+	fl_delta(v, &p->pos, d);
+	fl_flow_of(&f, &e->k, &e->v, e->time_ns);
 	fl_record_flow(&x->names, &r, &f, d, FLOWLOG_END, e->time_ns);
 	r.end_reason = (uint8_t)end_reason(e->why);
 	fl_emit(x, &r);
 	x->sum.ends++;
-	if (v == &now) {
-		struct xnsg_fl_op *o = fl_op(x, XNSG_FL_COMMIT, &e->k, &now);
-
-		fl_op_exp_all(o, &now);
-		o->log_set = XNSG_LOG_B_DONE | XNSG_LOG_E_DONE;
-	}
+	if (v == &now)
+		fl_op(x, XNSG_FL_COMMIT, &e->k, &now)->log_set = XNSG_LOG_B_DONE | XNSG_LOG_E_DONE;
 	kn = fl_table_find(&x->known, &e->k);
-	if (kn && kn->created_ns == e->v.created_ns)
-		fl_table_del(&x->known, kn);
+	if (kn && kn->pos.created == e->v.created)
+		fl_forget(x, kn);
 }
 
 int fl_pending_run(struct flowlog_export *x, uint64_t now, bool force)
@@ -155,7 +160,7 @@ int fl_pending_run(struct flowlog_export *x, uint64_t now, bool force)
 	size_t i = x->pend_head;
 
 	while (i < x->npend && (force || x->pend[i].due_ns <= now))
-		end_one(x, &x->pend[i++].e);
+		end_one(x, &x->pend[i++]);
 	x->pend_head = i;
 	if (x->pend_head == x->npend) {
 		x->pend_head = x->npend = 0;

@@ -86,20 +86,8 @@ struct xnsg_fl_op *fl_op(struct flowlog_export *x, unsigned int op, const struct
 	memset(o, 0, sizeof(*o));
 	o->k = *k;
 	o->op = op;
-	o->created_ns = v->created_ns;
-	o->exp_bytes[0] = v->exp_bytes[0];
-	o->exp_bytes[1] = v->exp_bytes[1];
-	o->exp_packets[0] = v->exp_packets[0];
-	o->exp_packets[1] = v->exp_packets[1];
+	o->created = v->created;
 	return o;
-}
-
-void fl_op_exp_all(struct xnsg_fl_op *o, const struct xnsg_ct_val *v)
-{
-	o->exp_bytes[0] = v->bytes[0];
-	o->exp_bytes[1] = v->bytes[1];
-	o->exp_packets[0] = (uint32_t)v->packets[0];
-	o->exp_packets[1] = (uint32_t)v->packets[1];
 }
 
 int fl_ops_run(struct flowlog_export *x)
@@ -107,12 +95,13 @@ int fl_ops_run(struct flowlog_export *x)
 	int err;
 
 	if (!x->nops)
-		return 0;
+		return fl_pos_flush(x);
 	err = dp_fl_ops(x->fl, x->ops, x->nops);
 	for (size_t i = 0; !err && i < x->nops; i++)
 		if (x->ops[i].op == XNSG_FL_EXPIRE)
 			fl_expired(x, &x->ops[i]);
 	x->nops = 0;
+	fl_pos_flush(x);
 	if (err && !x->err)
 		x->err = err;
 	return err;
@@ -240,6 +229,9 @@ static void setup(struct flowlog_export *x, const struct flowlog_export_opts *o)
 	x->grace_ns = END_GRACE_NS < x->interval_ns ? END_GRACE_NS : x->interval_ns;
 	x->deny_rate = o->deny_rate ? o->deny_rate : XNSG_DENY_RATE;
 	fl_table_init(&x->known);
+	if (fl_pos_load(x))
+		pr_warn("flowlog: cannot read the positions a former exporter left: "
+			"counts since its last records may be logged again");
 	dp_fl_stats_read(x->dp, &x->base);
 	fl_names_refresh(&x->names, x->dp);
 	dp_fl_timeouts(x->dp, x->timeouts);
@@ -420,9 +412,13 @@ int flowlog_export_close(struct flowlog_export *x, struct flowlog_export_summary
 		dp_close(&x->own_dp);
 	lock_release(x->lock_fd);
 	fl_table_free(&x->known);
+	fl_table_free(&x->restored);
 	fl_names_free(&x->names);
 	free(x->pend);
 	free(x->ops);
+	free(x->pos_k);
+	free(x->pos_v);
+	free(x->pos_del);
 	free(x);
 	return err;
 }

@@ -16,14 +16,18 @@
 
 /* ---- known.c: the flows this exporter has logged a B for -------------- */
 
-/* Enough of a flow to write its E when it vanished from the table. */
-struct fl_known {
+/* Enough of a flow to write its E when it vanished from the table, and
+ * its position: what of its counts is logged (pos.created: the entry's
+ * created, which tells a reused key's flows apart). */
+struct fl_known { /* its flow is (k, pos.created) */
 	struct xnsg_ct_key k;
 	uint32_t slot[2];
-	uint64_t created_ns;
+	uint64_t created_ns; /* monotonic */
 	uint64_t seen;   /* the sweep that last found it */
+	struct xnsg_fl_pos pos;
 	uint8_t dir, init_a, gen;
 	uint8_t state;   /* 0 free, FL_LIVE, FL_ENDING (its E waits: events.c) */
+	bool stored;     /* pos is in xnsg_fl_pos */
 };
 enum { FL_FREE = 0, FL_LIVE = 1, FL_ENDING = 2 };
 
@@ -83,11 +87,12 @@ void fl_record_flow(struct fl_names *n, struct flowlog_record *r, const struct f
 		    const uint64_t d[4], unsigned int st, uint64_t t);
 void fl_record_deny(struct fl_names *n, struct flowlog_record *r, const struct xnsg_deny_key *k,
 		    const struct xnsg_deny_val *v);
-/* A flow of an event or an entry. */
-void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v);
+/* A flow of an event or an entry, its times read at monotonic now. */
+void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
+		uint64_t now);
 void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn);
-/* Counts of v past its exported position, into d[4]. */
-void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_ct_val *exp, uint64_t d[4]);
+/* Counts of v past the position p (NULL: nothing logged), into d[4]. */
+void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_fl_pos *p, uint64_t d[4]);
 uint64_t fl_mono_ns(void);
 
 /* ---- the exporter ---------------------------------------------------- */
@@ -96,6 +101,8 @@ uint64_t fl_mono_ns(void);
  * (the ACK after the second FIN), read then from the entry. */
 struct fl_pending {
 	struct xnsg_event e;
+	struct xnsg_fl_pos pos; /* the flow's when its E came */
+	bool stored;
 	uint64_t due_ns; /* monotonic */
 };
 
@@ -125,6 +132,12 @@ struct flowlog_export {
 	struct fl_fail_log fail[FL_OUTS];
 	void (*log_fail)(const char *msg);
 	struct fl_table known;
+	struct fl_table restored; /* positions a former exporter left, until the first sweep */
+	/* position writes of the chunk being swept (fl_ops_run) */
+	struct xnsg_ct_key *pos_k;
+	struct xnsg_fl_pos *pos_v;
+	bool *pos_del;
+	size_t npos, pos_cap;
 	struct fl_names names;
 	struct fl_pending *pend;
 	size_t npend, pend_cap, pend_head;
@@ -149,8 +162,23 @@ struct xnsg_fl_op *fl_op(struct flowlog_export *x, unsigned int op, const struct
 			 const struct xnsg_ct_val *v);
 int fl_ops_run(struct flowlog_export *x);
 
-/* Set o's exported position to v's counts. */
-void fl_op_exp_all(struct xnsg_fl_op *o, const struct xnsg_ct_val *v);
+/* kn's position moved to v's counts (a record carried them). */
+void fl_pos_move(struct flowlog_export *x, struct fl_known *kn, const struct xnsg_ct_val *v);
+/* A flow newly known: the position a former exporter left for it, if any. */
+void fl_pos_restore(struct flowlog_export *x, struct fl_known *kn, uint32_t created);
+/* Write the positions queued (after the records that moved them). */
+int fl_pos_flush(struct flowlog_export *x);
+/* Load the positions a former exporter left (at start), and drop those no
+ * flow claimed (after the first sweep). */
+int fl_pos_load(struct flowlog_export *x);
+void fl_pos_drop_unclaimed(struct flowlog_export *x);
+/* Queue the removal of k's stored position. */
+void fl_pos_del(struct flowlog_export *x, const struct xnsg_ct_key *k);
+/* kn is done with (its E written, or gone): forgotten, its position too. */
+void fl_forget(struct flowlog_export *x, struct fl_known *kn);
+/* The position of flow (k, created) as known, NULL if none. */
+const struct xnsg_fl_pos *fl_pos_of(const struct flowlog_export *x, const struct xnsg_ct_key *k,
+				    uint32_t created);
 
 /* events.c */
 int fl_on_event(const struct xnsg_event *e, void *arg);

@@ -38,10 +38,12 @@ static uint64_t idle_limit(const struct flowlog_export *x, const struct xnsg_ct_
 static bool idle(const struct flowlog_export *x, const struct xnsg_ct_key *k,
 		 const struct xnsg_ct_val *v, uint64_t now)
 {
-	return now > v->last_ns && now - v->last_ns > 1000000000ull &&
-	       now - v->last_ns > idle_limit(x, k, v);
+	uint64_t t = dp_ct_idle_ns(v, now);
+
+	return t > 1000000000ull && t > idle_limit(x, k, v);
 }
 
+/* A record of entry (k, v) with its counts past its position. */
 static void record(struct flowlog_export *x, const struct xnsg_ct_key *k,
 		   const struct xnsg_ct_val *v, unsigned int st, unsigned int why, uint64_t t)
 {
@@ -49,8 +51,8 @@ static void record(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	struct fl_flow f;
 	uint64_t d[4];
 
-	fl_delta(v, v, d);
-	fl_flow_of(&f, k, v);
+	fl_delta(v, fl_pos_of(x, k, v->created), d);
+	fl_flow_of(&f, k, v, t);
 	fl_record_flow(&x->names, &r, &f, d, st, t);
 	r.end_reason = (uint8_t)why;
 	fl_emit(x, &r);
@@ -69,8 +71,8 @@ void fl_expired(struct flowlog_export *x, const struct xnsg_fl_op *o)
 	record(x, &o->k, &o->v, FLOWLOG_END, FLOWLOG_END_TIMEOUT, x->sweep_mono);
 	x->sum.end_swept++;
 	kn = fl_table_find(&x->known, &o->k);
-	if (kn && kn->created_ns == o->created_ns)
-		fl_table_del(&x->known, kn);
+	if (kn && kn->pos.created == o->created)
+		fl_forget(x, kn);
 }
 
 /* A flow of the table not known yet: false when its B event is still on
@@ -84,28 +86,32 @@ static bool adopt(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	struct fl_flow f;
 
 	*wrote_b = false;
+	fl_flow_of(&f, k, v, x->sweep_mono);
+	/* (created is a tick of ~1.05 ms: one more keeps the test on the safe side) */
 	if ((v->log & XNSG_LOG_B_SENT) && !(v->log & XNSG_LOG_B_DONE) &&
-	    v->created_ns + IN_FLIGHT_NS > x->consumed_at)
+	    f.created_ns + (1ull << XNSG_CT_CREATED_SHIFT) + IN_FLIGHT_NS > x->consumed_at)
 		return false;
 	if (!(v->log & (XNSG_LOG_B_SENT | XNSG_LOG_B_DONE))) {
 		struct flowlog_record r;
 		static const uint64_t zero[4];
 
-		fl_flow_of(&f, k, v);
-		fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_BEGIN, v->created_ns);
+		fl_record_flow(&x->names, &r, &f, zero, FLOWLOG_BEGIN, f.created_ns);
 		fl_emit(x, &r);
 		x->sum.begins++;
 		x->sum.begin_swept++;
 		*wrote_b = true;
 	}
 	kn = fl_table_get(&x->known, k);
-	kn->slot[0] = v->slot[0];
-	kn->slot[1] = v->slot[1];
-	kn->created_ns = v->created_ns;
-	kn->dir = v->dir;
-	kn->init_a = v->init_a;
-	kn->gen = v->gen;
+	if (kn->stored) /* an ending flow's, whose pending E has a copy */
+		fl_pos_del(x, k);
+	kn->slot[0] = f.slot[0];
+	kn->slot[1] = f.slot[1];
+	kn->created_ns = f.created_ns;
+	kn->dir = f.dir;
+	kn->init_a = f.init_a;
+	kn->gen = f.gen;
 	kn->state = FL_LIVE;
+	fl_pos_restore(x, kn, v->created);
 	return true;
 }
 
@@ -121,7 +127,9 @@ static bool end_if_over(struct flowlog_export *x, const struct xnsg_ct_key *k,
 
 	if (!cut && !closed)
 		return false;
-	if ((v->log & XNSG_LOG_E_SENT) && v->last_ns + IN_FLIGHT_NS > x->consumed_at)
+	if ((v->log & XNSG_LOG_E_SENT) &&
+	    dp_ct_last_ns(v, x->sweep_mono) + (1ull << XNSG_CT_LAST_SHIFT) + IN_FLIGHT_NS >
+		    x->consumed_at)
 		return true;
 	why = cut ? FLOWLOG_END_POLICY_CUT
 	      : (v->flags & (XNSG_CTF_FIN_INIT | XNSG_CTF_FIN_RESP)) ==
@@ -129,11 +137,10 @@ static bool end_if_over(struct flowlog_export *x, const struct xnsg_ct_key *k,
 							       : FLOWLOG_END_RST;
 	record(x, k, v, FLOWLOG_END, why, x->sweep_mono);
 	x->sum.end_swept++;
-	fl_op_exp_all(fl_op(x, XNSG_FL_COMMIT, k, v), v);
-	x->ops[x->nops - 1].log_set = XNSG_LOG_B_DONE | XNSG_LOG_E_DONE;
+	fl_op(x, XNSG_FL_COMMIT, k, v)->log_set = XNSG_LOG_B_DONE | XNSG_LOG_E_DONE;
 	kn = fl_table_find(&x->known, k);
 	if (kn)
-		fl_table_del(&x->known, kn);
+		fl_forget(x, kn);
 	return true;
 }
 
@@ -144,10 +151,10 @@ static void sweep_one(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	uint64_t d[4], now = x->sweep_mono;
 	bool wrote_b = false;
 
-	if (kn && kn->created_ns != v->created_ns && kn->state == FL_LIVE) {
+	if (kn && kn->pos.created != v->created && kn->state == FL_LIVE) {
 		fl_evicted(x, kn, now); /* gone, and its key taken by a new flow */
 		kn = NULL;
-	} else if (kn && kn->created_ns != v->created_ns) {
+	} else if (kn && kn->pos.created != v->created) {
 		kn = NULL; /* the key's last flow waits for its E; this is another */
 	}
 	if (kn && kn->state == FL_ENDING)
@@ -159,20 +166,21 @@ static void sweep_one(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	}
 	if (!kn && !adopt(x, k, v, &wrote_b))
 		return;
-	fl_table_find(&x->known, k)->seen = x->sweep_no;
+	kn = fl_table_find(&x->known, k);
+	kn->seen = x->sweep_no;
 	if (end_if_over(x, k, v))
 		return;
 	if (idle(x, k, v, now)) {
 		fl_op(x, XNSG_FL_EXPIRE, k, v);
 		return;
 	}
-	fl_delta(v, v, d);
-	if (d[0] | d[1] | d[2] | d[3])
+	fl_delta(v, &kn->pos, d);
+	if (d[0] | d[1] | d[2] | d[3]) {
 		record(x, k, v, FLOWLOG_CONT, FLOWLOG_END_NONE, now);
-	else if (!wrote_b)
-		return;
-	fl_op_exp_all(fl_op(x, XNSG_FL_COMMIT, k, v), v);
-	x->ops[x->nops - 1].log_set = wrote_b ? XNSG_LOG_B_DONE : 0;
+		fl_pos_move(x, kn, v);
+	}
+	if (wrote_b)
+		fl_op(x, XNSG_FL_COMMIT, k, v)->log_set = XNSG_LOG_B_DONE;
 }
 
 static int sweep_chunk(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, size_t n,
@@ -238,6 +246,9 @@ int fl_sweep(struct flowlog_export *x)
 	err = err ?: dp_fl_ct_snapshot(x->dp, sweep_chunk, x);
 	err = err ?: fl_ops_run(x);
 	sweep_gone(x);
+	if (x->sweep_no == 1)
+		fl_pos_drop_unclaimed(x); /* gone while no exporter ran */
+	err = err ?: fl_ops_run(x);
 	err = err ?: dp_fl_denies_take(x->dp, deny_chunk, x);
 	x->sum.sweeps++;
 	for (int i = 0; i < FL_OUTS; i++)
