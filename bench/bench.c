@@ -1165,19 +1165,60 @@ static long long fdinfo_memlock(int fd)
 	return v;
 }
 
+/* One table of the flow state as the kernel accounts it (fdinfo memlock). */
+struct ctmem_table {
+	const char *name;
+	enum bpf_map_type type;
+	__u32 flags;
+	size_t key, value;
+};
+
+/* The exporter's positions are not preallocated: what N stored flows add
+ * over the empty map (its buckets) is their cost. */
+static void ctmem_pos(const struct ctmem_table *t, unsigned int entries, unsigned int stored)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = t->flags);
+	int fd = bpf_map_create(t->type, t->name, (__u32)t->key, (__u32)t->value, entries, &mo);
+	long long empty, full;
+	char key[64] = { 0 }, val[64] = { 0 };
+
+	if (fd < 0) {
+		printf("{\"name\": \"%s\", \"failed\": \"%s\"}", t->name, strerror(errno));
+		return;
+	}
+	empty = fdinfo_memlock(fd);
+	for (unsigned int i = 0; i < stored; i++) {
+		memcpy(key, &i, sizeof(i));
+		bpf_map_update_elem(fd, key, val, BPF_ANY);
+	}
+	full = fdinfo_memlock(fd);
+	printf("{\"name\": \"%s\", \"key_bytes\": %zu, \"value_bytes\": %zu, \"entries\": %u, "
+	       "\"empty_memlock_bytes\": %lld, \"stored\": %u, \"memlock_bytes\": %lld, "
+	       "\"bytes_per_stored_flow\": %.1f}",
+	       t->name, t->key, t->value, entries, empty, stored, full,
+	       (double)(full - empty) / stored);
+	close(fd);
+}
+
 /*
- * Memory of a flow table like the datapath's (LRU hash, the ABI's key and
- * value, ENTRIES entries, preallocated as LRU maps always are): the
- * kernel's own accounting (fdinfo memlock, what bpftool shows as
- * bytes_memlock) and the growth of vmalloc and per-CPU memory while it
- * exists (a cross-check; other activity on the machine adds noise).
+ * Memory of the flow state like the datapath's, ENTRIES flows: the flow
+ * table (LRU hash, the ABI's key and value, preallocated as LRU maps
+ * always are) by the kernel's own accounting (fdinfo memlock, what
+ * bpftool shows as bytes_memlock) and the growth of vmalloc and per-CPU
+ * memory while it exists (a cross-check; other activity on the machine
+ * adds noise); then the flow-log exporter's positions (xnsg_fl_pos), per
+ * flow that has one.
  */
 static int cmd_ctmem(int argc, char **argv)
 {
 	unsigned int entries = argc > 1 ? (unsigned int)atol(argv[1]) : XNSG_CT_MAX;
+	static const struct ctmem_table pos = { XNSG_MAP_FL_POS, BPF_MAP_TYPE_HASH,
+						BPF_F_NO_PREALLOC, sizeof(struct xnsg_ct_key),
+						sizeof(struct xnsg_fl_pos) };
 	long v0 = meminfo_kb("VmallocUsed"), p0 = meminfo_kb("Percpu"), v1, p1;
 	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_ct", sizeof(struct xnsg_ct_key),
 				sizeof(struct xnsg_ct_val), entries, NULL);
+	long long ml;
 
 	if (fd < 0) {
 		fprintf(stderr, "xnsg-bench ctmem: %s\n", strerror(errno));
@@ -1185,11 +1226,18 @@ static int cmd_ctmem(int argc, char **argv)
 	}
 	v1 = meminfo_kb("VmallocUsed");
 	p1 = meminfo_kb("Percpu");
+	ml = fdinfo_memlock(fd);
 	printf("{\"entries\": %u, \"key_bytes\": %zu, \"value_bytes\": %zu, \"memlock_bytes\": %lld, "
-	       "\"vmalloc_delta_bytes\": %ld, \"percpu_delta_bytes\": %ld}\n",
-	       entries, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), fdinfo_memlock(fd),
-	       (v1 - v0) * 1024, (p1 - p0) * 1024);
+	       "\"vmalloc_delta_bytes\": %ld, \"percpu_delta_bytes\": %ld, \"tables\": [",
+	       entries, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), ml, (v1 - v0) * 1024,
+	       (p1 - p0) * 1024);
+	printf("{\"name\": \"%s\", \"key_bytes\": %zu, \"value_bytes\": %zu, \"entries\": %u, "
+	       "\"memlock_bytes\": %lld, \"bytes_per_flow\": %.1f}, ",
+	       XNSG_MAP_CT, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), entries, ml,
+	       (double)ml / entries);
 	close(fd);
+	ctmem_pos(&pos, entries, entries < 65536 ? entries : 65536);
+	printf("]}\n");
 	return 0;
 }
 
