@@ -621,7 +621,7 @@ def main():
           f"packets {fmt(timing.get('pps_s'), '.0f')} s, control plane {fmt(timing.get('control_s'), '.0f')} s).", "",
           "Reproduce (root, Debian 12; `make deps` installs nftables, iptables, xdp-tools, bpftool):", "",
           "```",
-          "make bench          # full run, under 20 minutes: bench/run.sh build",
+          "make bench          # full run, about 30 minutes: bench/run.sh build",
           "make bench-quick    # under 3 minutes: bench/run.sh build --quick",
           "# or into another build directory:",
           "make BUILD=build-bench build-bench/xnsg build-bench/xnsg-bench && bench/run.sh build-bench [--quick]",
