@@ -99,9 +99,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XNSG_GENS * XNSG_MAX_RULE_SLOTS);
+	__uint(max_entries, XNSG_RULE_STATS_VALUES);
 	__type(key, __u32);
-	__type(value, struct xnsg_counter);
+	__type(value, struct xnsg_rule_counters);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_rule_stats SEC(".maps");
 

@@ -43,6 +43,20 @@ static __always_inline void count(void *map, __u32 key, __u32 len)
 	}
 }
 
+/* Slot s of the per-rule counters (include/xnsg/abi.h: xnsg_rule_stats). */
+static __always_inline void count_rule(__u32 s, __u32 len)
+{
+	__u32 key = s / XNSG_RULE_COUNTERS;
+	struct xnsg_rule_counters *v = bpf_map_lookup_elem(&xnsg_rule_stats, &key);
+
+	if (v) {
+		struct xnsg_counter *c = &v->c[s % XNSG_RULE_COUNTERS];
+
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
 /* Drop without a rule's decision (a malformed packet, an orphan fragment,
  * a flow cut by a policy change): counted, recorded. */
 static __always_inline int drop(__u32 reason, __u32 len)
@@ -175,7 +189,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 		if (rc)
 			return drop(rc, pkt->len);
 		if (d.slot < XNSG_MAX_RULE_SLOTS)
-			count(&xnsg_rule_stats, gen * XNSG_MAX_RULE_SLOTS + d.slot, pkt->len);
+			count_rule(gen * XNSG_MAX_RULE_SLOTS + d.slot, pkt->len);
 		slots[l] = d.slot;
 		if (xnsg_record) {
 			xnsg_last.rule[l] = d.rule;

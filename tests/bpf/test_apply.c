@@ -7,12 +7,15 @@
  * kernel's maps (active generation, interface entries), the record, the
  * hooks as the kernel reports them, and that detach leaves nothing.
  */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -187,6 +190,74 @@ Test(apply, update_flips_and_clears_the_old_generation)
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(apply(i % 2 ? "80" : "81", NULL), 0, "repeated apply %d in one process", i);
 	cr_expect_eq(active().serial, 8, "eight applies made (serial %u)", active().serial);
+}
+
+/* Slot `rule` of the active generation, and `packets` counted into it
+ * on every CPU (as the datapath would: cpu + packets on CPU cpu). */
+static __u32 count_into(const char *rule, __u64 packets)
+{
+	struct xnsg_active a = active();
+	json_t *slots = apply_enforced_slots(a.gen, a.serial), *j;
+	int ncpu = libbpf_num_possible_cpus();
+	struct xnsg_rule_counters *v;
+	__u32 s = UINT32_MAX, key;
+	size_t i;
+	struct dp dp;
+
+	json_array_foreach(slots, i, j)
+		if (strstr(json_string_value(j), rule))
+			s = (__u32)i;
+	json_decref(slots);
+	cr_assert_neq(s, UINT32_MAX, "%s has a slot", rule);
+	s += a.gen * XNSG_MAX_RULE_SLOTS;
+	key = s / XNSG_RULE_COUNTERS;
+	cr_assert_eq(dp_open_pins(&dp), 0, "the pinned maps open");
+	v = calloc((size_t)ncpu, sizeof(*v));
+	cr_assert_eq(bpf_map_lookup_elem(dp.fd_rule_stats, &key, v), 0, "read the counters");
+	for (int c = 0; c < ncpu; c++) {
+		v[c].c[s % XNSG_RULE_COUNTERS].packets += (__u64)c + packets;
+		v[c].c[s % XNSG_RULE_COUNTERS].bytes += 100 * ((__u64)c + packets);
+	}
+	cr_assert_eq(bpf_map_update_elem(dp.fd_rule_stats, &key, v, BPF_ANY), 0, "count");
+	free(v);
+	dp_close(&dp);
+	return (__u32)(ncpu * (ncpu - 1) / 2) + (__u32)ncpu * (__u32)packets;
+}
+
+static json_int_t stat_of(const char *rule, const char *what)
+{
+	json_t *st = apply_stats(), *j;
+	json_int_t n = -1;
+	size_t i;
+
+	cr_assert(st, "stats report");
+	json_array_foreach(json_object_get(st, "rules"), i, j)
+		if (!strcmp(json_string_value(json_object_get(j, "rule")), rule) &&
+		    !strcmp(json_string_value(json_object_get(j, "direction")), "Inbound"))
+			n = json_integer_value(json_object_get(j, what));
+	json_decref(st);
+	return n;
+}
+
+Test(apply, rule_counters_carry_across_updates_exactly)
+{
+	json_int_t web, deny;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), 0, "a first apply counts from zero");
+	web = count_into("AllowWeb", 5);
+	deny = count_into("DenyAllInBound", 1000);
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "stats reads what was counted");
+	cr_assert_eq(apply("81", NULL), 0, "update (generation 0)");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "AllowWeb's count carries over");
+	cr_expect_eq(stat_of("AllowWeb", "bytes"), 100 * web, "and its bytes");
+	cr_expect_eq(stat_of("DenyAllInBound", "packets"), deny, "DenyAllInBound's too");
+	web += count_into("AllowWeb", 7);
+	cr_assert_eq(apply("80", NULL), 0, "update (generation 1 again, counts of two applies back in it)");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "carried once, not added to the stale count");
+	cr_expect_eq(stat_of("DenyAllInBound", "packets"), deny, "DenyAllInBound carried once");
+	cr_assert_eq(apply("80", NULL), 0, "an update that counted nothing since");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "still the same count");
 }
 
 Test(apply, one_interface_only)

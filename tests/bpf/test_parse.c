@@ -77,22 +77,58 @@ static void drops(const struct bpf_env *e, unsigned long long *pk)
 			     "xnsg_drops[%u] reads", r);
 }
 
+/* The per-rule counters of every slot (generation 0: the test instance's). */
+#define MAX_SLOTS 64
+static void rule_counts(const struct bpf_env *e, unsigned long long *pk, unsigned long long *by)
+{
+	cr_assert_leq(e->c->nrule_slots, MAX_SLOTS, "the test policy has few slots");
+	for (unsigned int s = 0; s < e->c->nrule_slots; s++)
+		cr_assert_eq(dp_test_counter(e->t, XNSG_MAP_RULE_STATS, s, &pk[s], &by[s]), 0,
+			     "rule slot %u reads", s);
+}
+
+/* Exactly the deciding rule's counter moved, by this frame: a packet and
+ * its length; no rule's for a frame the rules did not judge. */
+static void check_rule_counts(const struct bpf_env *e, const struct xnsg_verdict *v,
+			      const char *what, size_t len, const unsigned long long *pk0,
+			      const unsigned long long *by0)
+{
+	unsigned long long pk[MAX_SLOTS], by[MAX_SLOTS];
+	unsigned int want = UINT32_MAX;
+
+	rule_counts(e, pk, by);
+	if (v->pass_kind == XNSG_PASS_RULES && !v->reason)
+		for (int l = 1; l >= 0; l--) /* the last level that decided: allowed by both, or the denier */
+			if (v->table[l] != XNSG_NO_TABLE && (want == UINT32_MAX || !v->level_allow[l]))
+				want = v->slot[l];
+	for (unsigned int s = 0; s < e->c->nrule_slots; s++) {
+		cr_expect_eq(pk[s] - pk0[s], s == want ? 1ULL : 0ULL,
+			     "%s: rule slot %u counts %d packet (counted %llu)", what, s, s == want,
+			     pk[s] - pk0[s]);
+		cr_expect_eq(by[s] - by0[s], s == want ? (unsigned long long)len : 0ULL,
+			     "%s: rule slot %u counts %zu bytes (counted %llu)", what, s,
+			     s == want ? len : 0, by[s] - by0[s]);
+	}
+}
+
 /* Run one row through one program and check everything it promises. */
 static void check(const struct bpf_env *e, const struct row *r, enum dp_prog prog)
 {
 	static const char *const hook[] = { "XDP", "TC ingress", "TC egress" };
 	int pass_rc = prog == DP_PROG_XDP ? XDP_PASS : TC_ACT_OK;
 	int drop_rc = prog == DP_PROG_XDP ? XDP_DROP : TC_ACT_SHOT;
-	unsigned long long before[XNSG_REASONS], after[XNSG_REASONS];
+	unsigned long long before[XNSG_REASONS], after[XNSG_REASONS], rpk[MAX_SLOTS], rby[MAX_SLOTS];
 	struct xnsg_verdict v;
 	struct pkt p;
 	int ret, allow, want_drop;
 	size_t len = r->build(&p);
 
 	drops(e, before);
+	rule_counts(e, rpk, rby);
 	cr_assert_eq(dp_test_run(e->t, prog, p.buf, len, &ret, &v), 0,
 		     "%s: %s: BPF_PROG_TEST_RUN runs", hook[prog], r->desc);
 	drops(e, after);
+	check_rule_counts(e, &v, r->desc, len - p.l3, rpk, rby); /* bytes from the IP header on */
 
 	allow = r->out == UNFILTERED || (r->out == RULES && r->allow);
 	cr_expect_eq(ret, allow ? pass_rc : drop_rc, "%s: %s: returns %s (got %d)", hook[prog],

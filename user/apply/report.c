@@ -236,11 +236,11 @@ static json_t *rule_report(const char *slot, const struct xnsg_counter *sum)
 
 json_t *apply_stats(void)
 {
-	struct xnsg_counter sum;
+	struct xnsg_counter sum, *sums;
 	struct xnsg_active act;
 	json_t *slots, *rules = json_array(), *drops = json_object(), *j;
 	struct dp dp;
-	size_t i;
+	size_t i, n;
 
 	if (dp_open_pins(&dp)) {
 		json_decref(rules);
@@ -249,11 +249,14 @@ json_t *apply_stats(void)
 	}
 	dp_active_read(&dp, &act);
 	slots = apply_enforced_slots(act.gen, act.serial);
-	json_array_foreach(slots, i, j) {
-		if (dp_counter_read(dp.fd_rule_stats, act.gen * XNSG_MAX_RULE_SLOTS + (__u32)i, &sum))
-			memset(&sum, 0, sizeof(sum));
-		json_array_append_new(rules, rule_report(json_string_value(j) ?: "?", &sum));
-	}
+	n = json_array_size(slots) < XNSG_MAX_RULE_SLOTS ? json_array_size(slots) : XNSG_MAX_RULE_SLOTS;
+	sums = xcalloc(n ? n : 1, sizeof(*sums));
+	if (dp_rule_counters_read(&dp, act.gen * XNSG_MAX_RULE_SLOTS, (__u32)n, sums))
+		memset(sums, 0, n * sizeof(*sums));
+	json_array_foreach(slots, i, j)
+		json_array_append_new(rules, rule_report(json_string_value(j) ?: "?",
+							 i < n ? &sums[i] : &(struct xnsg_counter){ 0 }));
+	free(sums);
 	json_decref(slots);
 	for (__u32 r = 0; r < XNSG_REASONS; r++) {
 		dp_counter_read(dp.fd_drops, r, &sum);

@@ -10,7 +10,8 @@
  *   load.c       open/load/close an instance, pins
  *   gen.c        generations: write, flip, clear, interface entries
  *   hooks.c      XDP and TC hooks: attach, detach, the kernel's view
- *   maps.c       key walks, per-CPU sums, counters
+ *   maps.c       key walks, batch writes, per-CPU sums
+ *   counters.c   the per-rule counters: read, zero, carry across updates
  *   flowtable.c  the conntrack map: walk, counters
  *   testrun.c    the private test instance (verify --datapath, tests)
  *   frame.c      crafted frames (frame.h)
@@ -112,11 +113,17 @@ int dp_write_config(struct dp *dp, const struct flow_timeouts *to);
 /* Return once every BPF program that was running has finished (an RCU
  * grace period), so that a generation just switched away from is unread. */
 void dp_wait_readers(void);
-/* Carry slot `from`'s per-rule counters into slot `to` (then zero `from`). */
-int dp_counter_move(struct dp *dp, __u32 from, __u32 to);
-/* The same for n slots from[i] -> to[i]: one batch read of the old slots,
- * then a move of only those that counted something. */
+
+/* ---- counters.c: the per-rule counters ------------------------------ */
+
+/* Add the counts of slots from[i] (a generation nothing counts into any
+ * more) to slots to[i]: one batch read of the old slots, then a read and
+ * write back of only the elements that receive something. */
 int dp_counters_move(struct dp *dp, const __u32 *from, const __u32 *to, size_t n);
+/* Slots [first, first + n) summed over CPUs into sum[n]. */
+int dp_rule_counters_read(struct dp *dp, __u32 first, __u32 n, struct xnsg_counter *sum);
+/* Zero slots [first, first + n) of a generation nothing counts into. */
+int dp_rule_counters_zero(struct dp *dp, __u32 first, __u32 n);
 
 /* ---- hooks.c -------------------------------------------------------- */
 

@@ -222,20 +222,6 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 	return err;
 }
 
-/* Zero the per-rule counters of slots [first, first + n). */
-static int zero_counters(int fd, __u32 first, __u32 n)
-{
-	int ncpu = libbpf_num_possible_cpus(), err;
-	void *zeros;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	zeros = xcalloc((size_t)n * (size_t)ncpu, sizeof(struct xnsg_counter));
-	err = dp_array_put(fd, first, zeros, n, (size_t)ncpu * sizeof(struct xnsg_counter));
-	free(zeros);
-	return err;
-}
-
 static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
 		      const unsigned int *ifindex)
 {
@@ -271,7 +257,7 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	err = dp_clear_gen(dp, gen);
 	/* Slots of this generation may hold counts of an apply two back. */
 	if (!err)
-		err = zero_counters(dp->fd_rule_stats, gen * XNSG_MAX_RULE_SLOTS, c->nrule_slots);
+		err = dp_rule_counters_zero(dp, gen * XNSG_MAX_RULE_SLOTS, (__u32)c->nrule_slots);
 	if (!err)
 		err = dp_array_put(dp->fd_classes, gen * XNSG_MAX_CLASSES, c->classes,
 				   (__u32)c->nclasses, sizeof(struct xnsg_bitmap));

@@ -155,8 +155,8 @@ int dp_test_counter(struct dp_test *t, const char *map, unsigned int key,
 		    unsigned long long *packets, unsigned long long *bytes)
 {
 	struct xnsg_counter sum;
-	int fd = !strcmp(map, XNSG_MAP_DROPS) ? t->dp.fd_drops : t->dp.fd_rule_stats;
-	int err = dp_counter_read(fd, key, &sum);
+	int err = !strcmp(map, XNSG_MAP_DROPS) ? dp_counter_read(t->dp.fd_drops, key, &sum)
+					       : dp_rule_counters_read(&t->dp, key, 1, &sum);
 
 	*packets = sum.packets;
 	*bytes = sum.bytes;
