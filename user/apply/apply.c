@@ -542,6 +542,8 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 		*pout = NULL;
 		*cout = NULL;
 	}
+	/* A first apply loads the datapath while the policy is read. */
+	dp_preload(o->max_flows);
 	/* A bad policy, or a host that cannot enforce, never takes the lock. */
 	err = overlay_load(file, ov, false, &p, &c);
 	json_decref(ov);
@@ -554,6 +556,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = dp_check_env(true);
 	if (err) {
+		dp_preload_drop();
 		compiled_free(c);
 		policy_free(p);
 		return err;
@@ -565,6 +568,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = apply_policy_locked(p, c, o, r);
 	apply_unlock(lock);
+	dp_preload_drop(); /* not adopted: the lock was not had, or pins appeared */
 	if (pout && !err) {
 		*pout = p;
 		*cout = c;

@@ -74,6 +74,12 @@ enum dp_open_flags {
 /* Load the BPF object.  max_flows sizes a flow table being created (0:
  * the default); a pinned table keeps the size it was made with. */
 int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows);
+/* Start loading the datapath (maps, programs) on a thread of its own when
+ * nothing is pinned: a first apply's dp_open(DP_PINNED | DP_REUSE) with
+ * the same max_flows then adopts it.  dp_preload_drop(): what was not
+ * adopted is freed. */
+void dp_preload(unsigned int max_flows);
+void dp_preload_drop(void);
 /* The fd of program `name` (xnsg_xdp, ...), loaded or reused; -ENOENT. */
 int dp_prog_fd(const struct dp *dp, const char *name);
 /* Open the pinned maps only, to read or edit them: -ENOENT if nothing is

@@ -3,12 +3,16 @@
 #ifndef XNSG_DP_INTERNAL_H
 #define XNSG_DP_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "datapath.h"
 
 /* Route libbpf's messages through xnsg's verbosity. */
 void dp_libbpf_quiet(void);
+/* This thread's libbpf messages are debug output (a load whose failure
+ * the caller handles by loading again). */
+extern __thread bool dp_libbpf_debug_only;
 /* Write n consecutive array elements from key first: one batch syscall
  * where the kernel has it. */
 int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize);

@@ -28,8 +28,12 @@ const char *dp_pin_dir(void)
 	return d && *d ? d : XNSG_PIN_DIR;
 }
 
+__thread bool dp_libbpf_debug_only;
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	if (dp_libbpf_debug_only)
+		level = LIBBPF_DEBUG;
 	/* Netlink's extended ack for an error the caller handles (the clsact
 	 * qdisc exists already, no filter to remove): xnsg says what matters
 	 * itself, so these are debug output. */

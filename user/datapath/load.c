@@ -3,6 +3,7 @@
  * private, or the pinned maps alone opened for reading. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ static void pin_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, "%s/%s", dp_pin_dir(), name);
 }
 
+static void unpin(const char *name);
+
 /* max_entries of a pinned map, 0 when there is none. */
 static unsigned int pinned_size(const char *name)
 {
@@ -153,10 +156,133 @@ static void load_error(unsigned int flags, int err)
 		       err == -EPERM ? " (needs root, and a memlock limit large enough)" : "");
 }
 
-int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
+/* The skeleton opened and sized for flags, not loaded; NULL (errno set). */
+static struct xnsg *skel_open(unsigned int flags, unsigned int max_flows)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir());
+	struct xnsg *skel = xnsg__open_opts(&oo);
 	struct bpf_map *map;
+
+	if (!skel)
+		return NULL;
+	if (!(flags & DP_PINNED))
+		bpf_object__for_each_map(map, skel->obj)
+			bpf_map__set_pin_path(map, NULL);
+	if (max_flows)
+		bpf_map__set_max_entries(skel->maps.xnsg_ct, max_flows);
+	if (ring_size(flags))
+		bpf_map__set_max_entries(skel->maps.xnsg_events, ring_size(flags));
+	skel->rodata->xnsg_record = !!(flags & DP_RECORD);
+	skel->rodata->xnsg_stateless = !!(flags & DP_STATELESS);
+	return skel;
+}
+
+static void dp_fill_fds(struct dp *dp)
+{
+	for (size_t i = 0; i < DP_NMAPS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(dp->skel->obj, dp_maps[i].name);
+
+		*map_fd(dp, i) = m ? bpf_map__fd(m) : -1;
+	}
+}
+
+/*
+ * A first apply (nothing pinned) spends most of its time creating maps
+ * and verifying programs, which do not depend on the policy: dp_preload()
+ * does that on a thread of its own while the policy is parsed and
+ * compiled, with private maps, and dp_open() adopts the result under the
+ * apply lock, pinning its maps, if nothing was pinned meanwhile.
+ */
+static struct {
+	pthread_t th;
+	bool running;
+	unsigned int max_flows;
+	struct xnsg *skel; /* loaded, or NULL */
+} pre;
+
+static void *preload_run(void *arg)
+{
+	(void)arg;
+	dp_libbpf_debug_only = true; /* a failure here is retried by dp_open() */
+	pre.skel = skel_open(0, pre.max_flows);
+	if (pre.skel && xnsg__load(pre.skel)) {
+		xnsg__destroy(pre.skel);
+		pre.skel = NULL;
+	}
+	return NULL;
+}
+
+void dp_preload(unsigned int max_flows)
+{
+	if (pre.running || geteuid() != 0 || dp_is_pinned())
+		return;
+	dp_libbpf_quiet();
+	pre.max_flows = max_flows;
+	pre.skel = NULL;
+	pre.running = !pthread_create(&pre.th, NULL, preload_run, NULL);
+}
+
+static struct xnsg *preload_take(void)
+{
+	struct xnsg *skel;
+
+	if (!pre.running)
+		return NULL;
+	pthread_join(pre.th, NULL);
+	pre.running = false;
+	skel = pre.skel;
+	pre.skel = NULL;
+	return skel;
+}
+
+void dp_preload_drop(void)
+{
+	struct xnsg *skel = preload_take();
+
+	if (skel)
+		xnsg__destroy(skel);
+}
+
+/* The preloaded object as dp, its maps pinned, when none of the
+ * datapath's maps is pinned (else they are the ones to use). */
+static int preload_adopt(struct dp *dp, unsigned int max_flows)
+{
+	struct xnsg *skel = preload_take();
+	char path[PATH_MAX];
+	size_t i;
+
+	if (!skel)
+		return -ENOENT;
+	for (i = 0; i < DP_NMAPS; i++) {
+		pin_path(path, sizeof(path), dp_maps[i].name);
+		if (!access(path, F_OK))
+			break;
+	}
+	if (i < DP_NMAPS || max_flows != pre.max_flows) {
+		xnsg__destroy(skel);
+		return -EEXIST;
+	}
+	for (i = 0; i < DP_NMAPS; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, dp_maps[i].name);
+
+		pin_path(path, sizeof(path), dp_maps[i].name);
+		if (m && bpf_map__pin(m, path))
+			break;
+	}
+	if (i < DP_NMAPS) {
+		pr_debug("%s: cannot pin the preloaded map: %s", path, strerror(errno));
+		while (i--)
+			unpin(dp_maps[i].name);
+		xnsg__destroy(skel);
+		return -EEXIST;
+	}
+	dp->skel = skel;
+	dp_fill_fds(dp);
+	return 0;
+}
+
+int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
+{
 	int err;
 
 	dp_reset(dp);
@@ -169,36 +295,25 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 	err = flow_table_size(flags, &max_flows);
 	if (err)
 		return err;
+	if (flags == (DP_PINNED | DP_REUSE) && !preload_adopt(dp, max_flows))
+		return 0;
 	/* An update: the programs pinned are this build's, keep them (reuse.c). */
 	if ((flags & DP_REUSE) && (flags & DP_PINNED) && !(flags & (DP_RECORD | DP_STATELESS)) &&
 	    !dp_reuse_pinned(dp))
 		return 0;
-	dp->skel = xnsg__open_opts(&oo);
+	dp->skel = skel_open(flags, max_flows);
 	if (!dp->skel) {
 		err = -errno;
 		pr_err("cannot open the BPF object: %s", strerror(errno));
 		return err;
 	}
-	if (!(flags & DP_PINNED))
-		bpf_object__for_each_map(map, dp->skel->obj)
-			bpf_map__set_pin_path(map, NULL);
-	if (max_flows)
-		bpf_map__set_max_entries(dp->skel->maps.xnsg_ct, max_flows);
-	if (ring_size(flags))
-		bpf_map__set_max_entries(dp->skel->maps.xnsg_events, ring_size(flags));
-	dp->skel->rodata->xnsg_record = !!(flags & DP_RECORD);
-	dp->skel->rodata->xnsg_stateless = !!(flags & DP_STATELESS);
 	err = xnsg__load(dp->skel);
 	if (err) {
 		load_error(flags, err);
 		dp_close(dp);
 		return err;
 	}
-	for (size_t i = 0; i < DP_NMAPS; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(dp->skel->obj, dp_maps[i].name);
-
-		*map_fd(dp, i) = m ? bpf_map__fd(m) : -1;
-	}
+	dp_fill_fds(dp);
 	return 0;
 }
 
