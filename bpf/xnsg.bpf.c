@@ -189,7 +189,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 		if (rc)
 			return drop(rc, pkt->len);
 		if (d.slot < XNSG_MAX_RULE_SLOTS)
-			count_rule(gen * XNSG_MAX_RULE_SLOTS + d.slot, pkt->len);
+			count_rule(XNSG_RULE_STAT(gen, d.slot), pkt->len);
 		slots[l] = d.slot;
 		if (xnsg_record) {
 			xnsg_last.rule[l] = d.rule;

@@ -298,7 +298,7 @@ _Static_assert(sizeof(struct xnsg_counter) == 16, "xnsg_counter");
 
 /*
  * xnsg_rule_stats: per-CPU array, XNSG_RULE_STATS_VALUES of struct
- * xnsg_rule_counters; slot s (gen * XNSG_MAX_RULE_SLOTS + rule slot) is
+ * xnsg_rule_counters; slot s (XNSG_RULE_STAT(gen, rule slot)) is
  * c[s % XNSG_RULE_COUNTERS] of element s / XNSG_RULE_COUNTERS.  Few large
  * values: the kernel allocates a per-CPU array element by element, and
  * 131,072 values of 16 bytes cost a first apply ~75 ms, 512 of 4 KiB ~1 ms.
@@ -309,8 +309,12 @@ struct xnsg_rule_counters {
 	struct xnsg_counter c[XNSG_RULE_COUNTERS];
 };
 _Static_assert(sizeof(struct xnsg_rule_counters) == 16 * XNSG_RULE_COUNTERS, "xnsg_rule_counters");
-_Static_assert(XNSG_MAX_RULE_SLOTS % XNSG_RULE_COUNTERS == 0, "a generation's slots start an element");
-#define XNSG_RULE_STATS_VALUES (XNSG_GENS * XNSG_MAX_RULE_SLOTS / XNSG_RULE_COUNTERS)
+/* Generation gen's rule slot r: each generation starts an element, so
+ * that one is written only while nothing counts into it. */
+#define XNSG_RULE_STATS_GEN \
+	((XNSG_MAX_RULE_SLOTS + XNSG_RULE_COUNTERS - 1) / XNSG_RULE_COUNTERS * XNSG_RULE_COUNTERS)
+#define XNSG_RULE_STAT(gen, r) ((gen) * XNSG_RULE_STATS_GEN + (r))
+#define XNSG_RULE_STATS_VALUES (XNSG_GENS * XNSG_RULE_STATS_GEN / XNSG_RULE_COUNTERS)
 
 /* xnsg_drops: per-CPU array, XNSG_REASONS of struct xnsg_counter. */
 

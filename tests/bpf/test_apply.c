@@ -209,7 +209,7 @@ static __u32 count_into(const char *rule, __u64 packets)
 			s = (__u32)i;
 	json_decref(slots);
 	cr_assert_neq(s, UINT32_MAX, "%s has a slot", rule);
-	s += a.gen * XNSG_MAX_RULE_SLOTS;
+	s = XNSG_RULE_STAT(a.gen, s);
 	key = s / XNSG_RULE_COUNTERS;
 	cr_assert_eq(dp_open_pins(&dp), 0, "the pinned maps open");
 	v = calloc((size_t)ncpu, sizeof(*v));

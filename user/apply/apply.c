@@ -334,8 +334,8 @@ static void retire(struct txn *t)
 		json_t *o = json_object_get(index, json_string_value(j) ?: "");
 
 		if (o) {
-			from[n] = t->act.gen * XNSG_MAX_RULE_SLOTS + (__u32)json_integer_value(o);
-			to[n++] = t->gen * XNSG_MAX_RULE_SLOTS + (__u32)i;
+			from[n] = XNSG_RULE_STAT(t->act.gen, (__u32)json_integer_value(o));
+			to[n++] = XNSG_RULE_STAT(t->gen, (__u32)i);
 		}
 	}
 	dp_counters_move(&t->dp, from, to, n);

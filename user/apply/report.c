@@ -251,7 +251,7 @@ json_t *apply_stats(void)
 	slots = apply_enforced_slots(act.gen, act.serial);
 	n = json_array_size(slots) < XNSG_MAX_RULE_SLOTS ? json_array_size(slots) : XNSG_MAX_RULE_SLOTS;
 	sums = xcalloc(n ? n : 1, sizeof(*sums));
-	if (dp_rule_counters_read(&dp, act.gen * XNSG_MAX_RULE_SLOTS, (__u32)n, sums))
+	if (dp_rule_counters_read(&dp, XNSG_RULE_STAT(act.gen, 0), (__u32)n, sums))
 		memset(sums, 0, n * sizeof(*sums));
 	json_array_foreach(slots, i, j)
 		json_array_append_new(rules, rule_report(json_string_value(j) ?: "?",

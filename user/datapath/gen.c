@@ -257,7 +257,7 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	err = dp_clear_gen(dp, gen);
 	/* Slots of this generation may hold counts of an apply two back. */
 	if (!err)
-		err = dp_rule_counters_zero(dp, gen * XNSG_MAX_RULE_SLOTS, (__u32)c->nrule_slots);
+		err = dp_rule_counters_zero(dp, XNSG_RULE_STAT(gen, 0), (__u32)c->nrule_slots);
 	if (!err)
 		err = dp_array_put(dp->fd_classes, gen * XNSG_MAX_CLASSES, c->classes,
 				   (__u32)c->nclasses, sizeof(struct xnsg_bitmap));
