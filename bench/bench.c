@@ -2,9 +2,10 @@
 /*
  * xnsg-bench: the measuring half of `make bench` (bench/run.sh drives it).
  *
- *   xnsg-bench classify [--quick] [family]
+ *   xnsg-bench classify [--quick] [stateless|stateful|family...]
  *                                      classifier ns/packet by rule count, and by
  *                                      address family and prefix count, JSON lines
+ *                                      (the parts named; all by default)
  *   xnsg-bench genpolicy RULES [PREFIXES] DIR
  *                                      DIR/policy.json (+ DIR/ServiceTags.json)
  *   xnsg-bench pktgen IF DST_MAC SECONDS [SOURCES]
@@ -807,16 +808,28 @@ static int classify_family(struct classify *k)
 	return err ? fail("the by-family part") : 0;
 }
 
+/* `classify [--quick] [PART...]`: whether PART (stateless, stateful,
+ * family) runs; every part when none is named. */
+static bool part_on(int argc, char **argv, const char *part)
+{
+	bool named = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], part))
+			return true;
+		named = named || strcmp(argv[i], "--quick");
+	}
+	return !named;
+}
+
 static int cmd_classify(int argc, char **argv)
 {
 	struct classify k = { .efd = -1, .tfd = -1 };
-	bool quick = false, family_only = false;
+	bool quick = false;
 	int err;
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i++)
 		quick = quick || !strcmp(argv[i], "--quick");
-		family_only = family_only || !strcmp(argv[i], "family");
-	}
 	err = classify_open(&k, quick);
 	if (!err) {
 		printf("{\"case\": \"params\", \"repeat\": %u, \"reps\": %d, \"single_flows\": %d, "
@@ -824,17 +837,17 @@ static int cmd_classify(int argc, char **argv)
 		       k.repeat, k.reps, k.nsingle, k.passes, GEN_MAX_USER_RULES);
 		if (k.reps > MAX_REPS)
 			k.reps = MAX_REPS;
-		if (!family_only)
+		if (part_on(argc, argv, "stateless"))
 			err = classify_stateless(&k);
 	}
-	if (!err && !family_only) {
+	if (!err && part_on(argc, argv, "stateful")) {
 		/* every frame a distinct TCP SYN 5-tuple the last rule allows */
 		distinct_flows(k.many, k.mlens, k.nsingle);
 		err = classify_stateful(&k, 1);
+		if (!err)
+			err = classify_stateful(&k, 4000);
 	}
-	if (!err && !family_only)
-		err = classify_stateful(&k, 4000);
-	if (!err)
+	if (!err && part_on(argc, argv, "family"))
 		err = classify_family(&k);
 	classify_close(&k);
 	return err;
@@ -1259,7 +1272,7 @@ int main(int argc, char **argv)
 		return cmd_ctmem(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "flowlog"))
 		return cmd_flowlog(argc - 1, argv + 1);
-	fprintf(stderr, "usage: xnsg-bench classify [--quick] [family] | genpolicy RULES [PREFIXES] DIR |"
+	fprintf(stderr, "usage: xnsg-bench classify [--quick] [stateless|stateful|family...] | genpolicy RULES [PREFIXES] DIR |"
 			" pktgen IF DST_MAC SECONDS [SOURCES] | xdpdrop IF | tcdrop IF |"
 			" ctmem [ENTRIES] | flowlog [--quick]\n");
 	return 2;
