@@ -190,11 +190,25 @@ def classifier_section(classify, md):
                "An IPv4 address is looked up in a multibit trie of strides 16, 8 and 8 held in "
                "array maps: one to three reads whatever the number of prefixes (the kernel's LPM "
                "trie, which walks a node of ~10 ns per branching bit, is only the fallback when the "
-               "chunk pool is full; IPv6 addresses still use it). What still grows with the rules "
+               "chunk pool is full; an IPv6 address goes through a path-compressed trie of 8-bit "
+               "strides, at most eight node reads, see the table below). What still grows with the rules "
                "is the loop over the 64-rule words that every field's summary names: with random "
                "overlapping rules, many words are candidates for every field but hold no rule "
                "matching all five, and each candidate costs five bitmap loads. The *last rule* "
                "policies have one candidate word; the *random* ones have several."]
+    fam = [r for r in rep if r.get("case") == "new-flow-prefixes" and num(r.get("ns"))]
+    if fam:
+        fv = lambda f, n: next((r["ns"] for r in fam if r.get("family") == f and r.get("prefixes") == n), None)
+        ns = sorted({r["prefixes"] for r in fam})
+        md += ["", "By address family: one NSG whose one rule allows TCP from a tag of N random "
+               "prefixes (IPv4 /16-/32, IPv6 /32-/128), 16 TCP packets from inside them (host bits "
+               "random), `xnsg-bench classify family`.", "",
+               "| prefixes | IPv4 ns | x 1 prefix | IPv6 ns | x 1 prefix | IPv6 x IPv4 |",
+               "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for n in ns:
+            a, b = fv("ipv4", n), fv("ipv6", n)
+            md.append(f"| {n} | {fmt(a)} | {ratio(a, fv('ipv4', ns[0]))} | {fmt(b)} "
+                      f"| {ratio(b, fv('ipv6', ns[0]))} | {ratio(b, a)} |")
     md.append("")
 
     # Flow tracking.
