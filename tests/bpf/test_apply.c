@@ -260,6 +260,37 @@ Test(apply, rule_counters_carry_across_updates_exactly)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "still the same count");
 }
 
+/* A record as an earlier version wrote it: the active generation's slot
+ * names inside it ("slots"), no file beside it. */
+static void record_of_an_earlier_version(void)
+{
+	struct xnsg_active a = active();
+	json_t *st = state_read(), *g = json_array_get(json_object_get(st, "gens"), a.gen);
+	char sfx[24], *file;
+
+	cr_assert(g, "the record has the active generation");
+	json_object_set_new(g, "slots", state_gen_slots(g, a.gen));
+	cr_assert_gt(json_array_size(json_object_get(g, "slots")), 0, "it has slot names");
+	cr_assert_eq(state_write(st), 0, "the record is written back");
+	json_decref(st);
+	snprintf(sfx, sizeof(sfx), ".gen%u.slots", a.gen);
+	file = state_path(sfx);
+	cr_assert_eq(unlink(file), 0, "%s is removed", file);
+	free(file);
+}
+
+Test(apply, slot_names_of_an_earlier_record_still_carry_counts)
+{
+	json_int_t web;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	web = count_into("AllowWeb", 3);
+	record_of_an_earlier_version();
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "stats reads the names in the record");
+	cr_assert_eq(apply("81", NULL), 0, "update over the earlier record");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "AllowWeb's count carries over");
+}
+
 Test(apply, one_interface_only)
 {
 	struct apply_opts o = { .only = "d0" };
@@ -291,6 +322,14 @@ Test(apply, detach_one_then_all_leaves_nothing)
 	cr_expect_neq(stat(pins, &sb), 0, "the pin directory is gone");
 	snprintf(rec, sizeof(rec), "%s", state_path(".json"));
 	cr_expect_neq(stat(rec, &sb), 0, "the record is gone");
+	for (int g = 0; g < XNSG_GENS; g++) {
+		char sfx[24], *file;
+
+		snprintf(sfx, sizeof(sfx), ".gen%d.slots", g);
+		file = state_path(sfx);
+		cr_expect_neq(stat(file, &sb), 0, "%s is gone", file);
+		free(file);
+	}
 	json_decref(names);
 }
 

@@ -53,6 +53,7 @@ struct txn {
 	__u32 gen, serial;      /* the generation written, its apply serial */
 	bool was_pinned;
 	struct txn_if *ifs;     /* parallel to c->ifaces */
+	struct slots_text slots; /* the counter-slot names of c */
 	struct apply_result *r;
 };
 
@@ -106,20 +107,19 @@ void attachment_from_json(json_t *j, struct dp_attachment *a)
 }
 
 /* "NSG/Direction/RULE": the identity of a counter slot across updates. */
-static json_t *slots_json(const struct policy *p, const struct compiled *c)
+static void slot_names(const struct policy *p, const struct compiled *c, struct slots_text *st)
 {
-	json_t *a = json_array();
+	char name[1024];
 
+	memset(st, 0, sizeof(*st));
 	for (size_t t = 0; t < c->ntables; t++)
 		for (uint32_t b = 0; b < c->tables[t].nrules; b++) {
 			const struct compiled_table *ct = &c->tables[t];
-			char *n = xasprintf("%s/%s/%s", p->nsgs[ct->nsg].name, dir_name(ct->dir),
-					    ct->rules[b]->name);
 
-			json_array_append_new(a, json_string(n));
-			free(n);
+			snprintf(name, sizeof(name), "%s/%s/%s", p->nsgs[ct->nsg].name,
+				 dir_name(ct->dir), ct->rules[b]->name);
+			slots_escape(st, name);
 		}
-	return a;
 }
 
 static json_t *gen_json(const struct txn *t)
@@ -129,12 +129,12 @@ static json_t *gen_json(const struct txn *t)
 	json_t *g;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	g = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "serial",
+	g = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "serial",
 		      (json_int_t)t->serial, "policy", abs ? abs : t->p->file ? t->p->file : "-",
 		      "hash", t->r->hash, "applied", when, "tables", (json_int_t)t->c->ntables,
 		      "rules", (json_int_t)t->c->nrule_slots, "classes", (json_int_t)t->c->nclasses,
 		      "portmaps", (json_int_t)t->c->nportmaps, "ipv4_chunks",
-		      (json_int_t)t->c->ndir4_next, "slots", slots_json(t->p, t->c));
+		      (json_int_t)t->c->ndir4_next);
 	free(abs);
 	return g;
 }
@@ -175,8 +175,14 @@ static int record(struct txn *t, bool pending)
 		gens = json_pack("[n, n]");
 		json_object_set_new(t->st, "gens", gens);
 	}
-	if (pending)
+	if (pending) {
+		/* The names first: the record then names the file. */
+		int err = state_slots_write(t->gen, t->serial, &t->slots);
+
+		if (err)
+			return err;
 		json_array_set_new(gens, t->gen, gen_json(t));
+	}
 	json_object_set_new(t->st, "version", json_integer(2));
 	json_object_set_new(t->st, "interfaces", ifaces_json(t, pending));
 	return state_write(t->st);
@@ -318,30 +324,83 @@ static int attach_all(struct txn *t)
 	return 0;
 }
 
+/* The lines of a struct slots_text by content: open addressing on FNV-1a. */
+struct slot_index {
+	const struct slots_text *t;
+	size_t *at;   /* offset of the line of each bucket, SIZE_MAX empty */
+	__u32 *slot;  /* its slot */
+	size_t mask;
+};
+
+static size_t line_len(const struct slots_text *t, size_t at)
+{
+	const char *nl = memchr(t->text + at, '\n', t->len - at);
+
+	return nl ? (size_t)(nl - t->text) - at : t->len - at;
+}
+
+static size_t *bucket(const struct slot_index *x, const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	for (size_t b = h & x->mask;; b = (b + 1) & x->mask)
+		if (x->at[b] == SIZE_MAX ||
+		    (line_len(x->t, x->at[b]) == len && !memcmp(x->t->text + x->at[b], s, len)))
+			return &x->at[b];
+}
+
+static void index_build(struct slot_index *x, const struct slots_text *t)
+{
+	size_t cap = 16;
+	__u32 slot = 0;
+
+	while (cap < 2 * t->n)
+		cap *= 2;
+	x->t = t;
+	x->mask = cap - 1;
+	x->at = xcalloc(cap, sizeof(*x->at));
+	x->slot = xcalloc(cap, sizeof(*x->slot));
+	memset(x->at, 0xff, cap * sizeof(*x->at));
+	for (size_t at = 0; at < t->len; slot++) {
+		size_t len = line_len(t, at), *b = bucket(x, t->text + at, len);
+
+		*b = at; /* a repeated name: the later slot, as before */
+		x->slot[b - x->at] = slot;
+		at += len + 1;
+	}
+}
+
 /* No packet still judged by the old generation when it is cleared; the
  * counters of rules that survive the update carry over. */
 static void retire(struct txn *t)
 {
-	json_t *old = state_gen(t->st, t->act.gen, t->act.serial), *index = json_object(), *j;
-	json_t *slots = json_object_get(json_array_get(json_object_get(t->st, "gens"), t->gen), "slots");
-	size_t i, n = 0, cap = json_array_size(slots);
+	json_t *old = state_gen(t->st, t->act.gen, t->act.serial);
+	size_t n = 0, cap = t->slots.n;
 	__u32 *from = xcalloc(cap ? cap : 1, sizeof(*from)), *to = xcalloc(cap ? cap : 1, sizeof(*to));
+	struct slots_text was;
+	struct slot_index x;
+	__u32 slot = 0;
 
 	dp_wait_readers();
-	json_array_foreach(json_object_get(old, "slots"), i, j)
-		json_object_set_new(index, json_string_value(j) ?: "", json_integer((json_int_t)i));
-	json_array_foreach(slots, i, j) {
-		json_t *o = json_object_get(index, json_string_value(j) ?: "");
+	state_gen_slots_text(old, t->act.gen, &was);
+	index_build(&x, &was);
+	for (size_t at = 0; at < t->slots.len && n < cap; slot++) {
+		size_t len = line_len(&t->slots, at), *b = bucket(&x, t->slots.text + at, len);
 
-		if (o) {
-			from[n] = XNSG_RULE_STAT(t->act.gen, (__u32)json_integer_value(o));
-			to[n++] = XNSG_RULE_STAT(t->gen, (__u32)i);
+		if (*b != SIZE_MAX) {
+			from[n] = XNSG_RULE_STAT(t->act.gen, x.slot[b - x.at]);
+			to[n++] = XNSG_RULE_STAT(t->gen, slot);
 		}
+		at += len + 1;
 	}
 	dp_counters_move(&t->dp, from, to, n);
 	free(from);
 	free(to);
-	json_decref(index);
+	free(x.at);
+	free(x.slot);
+	free(was.text);
 	dp_clear_gen(&t->dp, t->act.gen);
 }
 
@@ -465,6 +524,7 @@ int apply_policy_locked(const struct policy *p, const struct compiled *c,
 	memset(r, 0, sizeof(*r));
 	snprintf(r->hash, sizeof(r->hash), "%016llx", (unsigned long long)fnv1a_file(p->file));
 	apply_step("locked");
+	slot_names(p, c, &t.slots);
 	t.st = state_read() ?: json_object();
 	err = prepare(&t);
 	if (!err)
@@ -482,6 +542,7 @@ int apply_policy_locked(const struct policy *p, const struct compiled *c,
 		dp_close(&t.dp);
 	json_decref(t.st);
 	free(t.ifs);
+	free(t.slots.text);
 	return err;
 }
 

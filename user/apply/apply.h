@@ -122,6 +122,23 @@ void state_remove(void);
 json_t *state_iface(json_t *st, const char *name);
 /* The record of generation gen if it was made by apply number serial. */
 json_t *state_gen(json_t *st, unsigned int gen, unsigned int serial);
+/* Counter-slot names ("NSG/Direction/RULE", slot order) as escaped text,
+ * a name a line: what a generation's record names, in a file of its own. */
+struct slots_text {
+	char *text;
+	size_t len, cap, n;
+};
+/* Append a name. */
+void slots_escape(struct slots_text *t, const char *name);
+/* The next name from offset *at (moved past it), unescaped into buf: its length. */
+size_t slots_next(const struct slots_text *t, size_t *at, char *buf, size_t size);
+/* Write generation gen's names, of apply serial; before the record names them. */
+int state_slots_write(unsigned int gen, unsigned int serial, const struct slots_text *t);
+/* The names of record entry g (of generation gen): 0, -ENOENT (none), or
+ * -ESTALE (the file is of another apply); t->text malloc'd either way. */
+int state_gen_slots_text(json_t *g, unsigned int gen, struct slots_text *t);
+/* The same as a JSON array of strings (empty when unknown). */
+json_t *state_gen_slots(json_t *g, unsigned int gen);
 
 struct dp_attachment;
 /* A record's interface entry as an attachment. */

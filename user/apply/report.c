@@ -134,8 +134,7 @@ json_t *apply_enforced_slots(unsigned int gen, unsigned int serial)
 {
 	json_t *st = state_read(), *slots;
 
-	slots = json_object_get(state_gen(st, gen, serial), "slots");
-	slots = slots ? json_incref(slots) : json_array();
+	slots = state_gen_slots(state_gen(st, gen, serial), gen);
 	json_decref(st);
 	return slots;
 }

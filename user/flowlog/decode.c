@@ -68,9 +68,12 @@ void fl_names_refresh(struct fl_names *n, struct dp *dp)
 	if (n->read && act.gen == n->gen && act.serial == n->serial)
 		return;
 	st = state_read();
-	for (unsigned int g = 0; g < XNSG_GENS; g++)
-		read_rules(n, g, json_object_get(json_array_get(json_object_get(st, "gens"), g),
-						 "slots"));
+	for (unsigned int g = 0; g < XNSG_GENS; g++) {
+		json_t *slots = state_gen_slots(json_array_get(json_object_get(st, "gens"), g), g);
+
+		read_rules(n, g, slots);
+		json_decref(slots);
+	}
 	json_decref(st);
 	n->gen = act.gen;
 	n->serial = act.serial;
