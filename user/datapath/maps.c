@@ -12,13 +12,51 @@
 #include "datapath.h"
 #include "dp_internal.h"
 
+/* Every key by batch lookups, a few syscalls for the whole map; -errno
+ * where the kernel or the map type has none (keys as far as they went). */
+static int keys_batch(int fd, size_t ksize, char **k, size_t *n)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info), count;
+	size_t cap = 0, vsize;
+	char in[64], out[64];
+	void *vals;
+	int err = 0, ncpu = libbpf_num_possible_cpus();
+
+	if (ksize > sizeof(in) || ncpu <= 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -EINVAL;
+	vsize = (info.value_size + 7) / 8 * 8;
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	    info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
+		vsize *= (size_t)ncpu;
+	vals = xcalloc(4096, vsize);
+	while (!err) {
+		if (*n + 4096 > cap) {
+			cap = 2 * cap + 4096;
+			*k = xrealloc(*k, cap * ksize);
+		}
+		count = 4096;
+		err = bpf_map_lookup_batch(fd, *n ? in : NULL, out, *k + *n * ksize, vals, &count, NULL)
+			      ? -errno : 0;
+		*n += count;
+		memcpy(in, out, sizeof(in));
+	}
+	free(vals);
+	return err == -ENOENT ? 0 : err;
+}
+
 int dp_map_keys(int fd, size_t ksize, void **keys, size_t *n)
 {
 	char *k = NULL;
 	size_t cap = 0;
 
 	*n = 0;
-	for (;;) {
+	if (!keys_batch(fd, ksize, &k, n)) {
+		*keys = k;
+		return 0;
+	}
+	*n = 0; /* one key at a time from the start */
+	for (cap = 0;;) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
 			k = xrealloc(k, cap * ksize);
@@ -47,10 +85,19 @@ int dp_map_delete_if(int fd, size_t ksize, bool (*mine)(const void *key, __u32 a
 	size_t n;
 	int err = dp_map_keys(fd, ksize, (void **)&keys, &n);
 
-	for (size_t i = 0; i < n; i++)
-		if ((!mine || mine(keys + i * ksize, arg)) && bpf_map_delete_elem(fd, keys + i * ksize) &&
-		    errno != ENOENT)
-			err = -errno;
+	size_t m = 0;
+	__u32 count;
+
+	for (size_t i = 0; i < n; i++) /* the keys to delete, packed */
+		if (!mine || mine(keys + i * ksize, arg))
+			memmove(keys + m++ * ksize, keys + i * ksize, ksize);
+	count = (__u32)m;
+	/* A batch stops at a key gone meanwhile (ENOENT, count: those before
+	 * it); without batches, nothing was deleted. */
+	if (m && bpf_map_delete_batch(fd, keys, &count, NULL))
+		for (size_t i = errno == ENOENT ? count : 0; i < m; i++)
+			if (bpf_map_delete_elem(fd, keys + i * ksize) && errno != ENOENT)
+				err = -errno;
 	free(keys);
 	return err;
 }
