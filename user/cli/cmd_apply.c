@@ -43,10 +43,14 @@ static int do_apply(const void *args)
 				/* docs/DESIGN.md §1 "Bindings": check warns, apply refuses */
 				.refuse_unfiltered = true };
 	struct apply_result r;
+	struct compiled *c;
+	struct policy *p;
 
 	/* The policy file with the CNI plugin's containers, loaded again under
-	 * the lock if one came or went meanwhile: an apply by hand keeps them. */
-	if (apply_file(a->file, &o, &r, NULL, NULL))
+	 * the lock if one came or went meanwhile: an apply by hand keeps them.
+	 * The model is not freed: the process exits next, and freeing 2 x
+	 * 4,000 rules and a 100,000-prefix tag piece by piece costs ~7 ms. */
+	if (apply_file(a->file, &o, &r, &p, &c))
 		return 1;
 	if (r.flows_checked)
 		printf("re-evaluated %zu tracked flow%s: %zu now denied and cut\n", r.flows_checked,
