@@ -142,17 +142,18 @@ static json_t *show_json(const struct policy *p, int only, const struct prefix_l
 /* The strings of a JSON array joined by sep, in a new string. */
 static char *join(json_t *a, const char *sep)
 {
-	size_t len = 1, i;
+	size_t len = 1, lsep = strlen(sep), i;
 	json_t *v;
-	char *s;
+	char *s, *end;
 
 	json_array_foreach(a, i, v)
-		len += strlen(json_string_value(v)) + strlen(sep);
-	s = xcalloc(1, len);
+		len += json_string_length(v) + lsep;
+	end = s = xcalloc(1, len);
+	/* Appended at the end, not strcat()ed: a tag's expansion has 100,000. */
 	json_array_foreach(a, i, v) {
 		if (i)
-			strcat(s, sep);
-		strcat(s, json_string_value(v));
+			end = mempcpy(end, sep, lsep);
+		end = mempcpy(end, json_string_value(v), json_string_length(v));
 	}
 	return s;
 }

@@ -120,16 +120,55 @@ json_t *jget(json_t *o, const char *name, const char **key)
 	return NULL;
 }
 
+static void members_read(json_t *o, struct members *m)
+{
+	m->n = 0;
+	m->more = false;
+	if (!json_is_object(o))
+		return;
+	for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
+		if (m->n == OBJ_MEMBERS) {
+			m->more = true;
+			return;
+		}
+		m->m[m->n].key = json_object_iter_key(it);
+		m->m[m->n].len = json_object_iter_key_len(it);
+		m->m[m->n++].v = json_object_iter_value(it);
+	}
+}
+
+/* jget() of o, whose members m holds. */
+static json_t *members_get(json_t *o, const struct members *m, const char *name,
+			   const char **key)
+{
+	size_t len = strlen(name);
+
+	if (m->more)
+		return jget(o, name, key);
+	for (unsigned i = 0; i < m->n; i++) {
+		if (m->m[i].len == len && !strcasecmp(m->m[i].key, name)) {
+			if (key)
+				*key = m->m[i].key;
+			return m->m[i].v;
+		}
+	}
+	return NULL;
+}
+
 void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
 {
 	const char *k;
-	json_t *pr = jget(v, "properties", &k);
+	json_t *pr;
 
+	members_read(v, &o->flat_m);
+	members_read(NULL, &o->props_m);
+	pr = members_get(v, &o->flat_m, "properties", &k);
 	o->flat = v;
 	o->path = path;
 	o->props = NULL;
 	o->props_path = NULL;
 	if (pr && json_is_object(pr)) {
+		members_read(pr, &o->props_m);
 		o->props = pr;
 		o->props_path = key_path(c, path, k);
 	} else if (pr && !json_is_null(pr)) {
@@ -150,11 +189,11 @@ json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const ch
 	json_t *v;
 
 	*path = NULL;
-	if (o->props && (v = jget(o->props, name, &k)) && !json_is_null(v)) {
+	if (o->props && (v = members_get(o->props, &o->props_m, name, &k)) && !json_is_null(v)) {
 		*path = key_path(c, o->props_path, k);
 		return v;
 	}
-	if ((v = jget(o->flat, name, &k)) && !json_is_null(v)) {
+	if ((v = members_get(o->flat, &o->flat_m, name, &k)) && !json_is_null(v)) {
 		*path = key_path(c, o->path, k);
 		return v;
 	}

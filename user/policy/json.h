@@ -22,10 +22,25 @@ struct strvec {
 	size_t n, cap;
 };
 
+/* The members of an object, read once, for the lookups of its fields
+ * (a rule's take a dozen); more than OBJ_MEMBERS are looked up in place. */
+#define OBJ_MEMBERS 24
+
+struct members {
+	struct {
+		const char *key;
+		size_t len;
+		json_t *v;
+	} m[OBJ_MEMBERS];
+	unsigned n;
+	bool more; /* past OBJ_MEMBERS */
+};
+
 /* An object whose fields may sit flat or under "properties". */
 struct obj {
 	json_t *flat, *props;
 	const char *path, *props_path;
+	struct members flat_m, props_m;
 };
 
 /* Keep s until the context is freed; returns it. */

@@ -261,6 +261,8 @@ struct stab {
 	size_t ncoord, size;  /* size: leaves, a power of two >= ncoord */
 	struct idxlist *node; /* 2 * size; rule indexes, ascending */
 	struct idxlist wide;  /* rules over STAB_MAX_INTERVALS: candidates for any point */
+	size_t nrules;
+	bool whole;           /* every rule holds all of the field ('*'): not indexed */
 };
 
 static const struct interval *field(const struct lint_rule *l, int f, size_t *n)
@@ -339,9 +341,28 @@ static void stab_coords(struct stab *t, const struct lint_rule *l, size_t n, int
 	t->ncoord = m;
 }
 
+/* Every rule holds all of field f, as one interval. */
+static bool field_whole(const struct lint_rule *l, size_t n, int f)
+{
+	u128 top = f <= F_DPORT ? 65535 : f == F_SRC4 || f == F_DST4 ? 0xffffffffu : ~(u128)0;
+	const struct interval *v;
+	size_t k;
+
+	for (size_t i = 0; i < n; i++) {
+		v = field(&l[i], f, &k);
+		if (k != 1 || v[0].lo || v[0].hi != top)
+			return false;
+	}
+	return true;
+}
+
 static void stab_build(struct stab *t, const struct lint_rule *l, size_t n, int f)
 {
 	memset(t, 0, sizeof(*t));
+	t->nrules = n;
+	t->whole = field_whole(l, n, f);
+	if (t->whole)
+		return;
 	stab_coords(t, l, n, f);
 	for (t->size = 1; t->size < t->ncoord; t->size *= 2)
 		;
@@ -383,6 +404,10 @@ static size_t stab_count(const struct stab *t, u128 x, size_t *leaf)
 {
 	size_t n = t->wide.n;
 
+	if (t->whole) {
+		*leaf = 0;
+		return t->nrules;
+	}
 	*leaf = stab_leaf(t, x);
 	if (*leaf < t->ncoord)
 		for (size_t k = *leaf + t->size; k; k /= 2)
@@ -417,6 +442,11 @@ static size_t candidates(const struct stab *ix, const struct lint_rule *l, size_
 			t = &ix[fields[f]];
 			leaf = lf;
 		}
+	}
+	if (t->whole) {
+		for (k = 0; k < i; k++)
+			out[m++] = (uint32_t)k;
+		return m;
 	}
 	take_before(&t->wide, i, out, &m);
 	if (leaf < t->ncoord)
