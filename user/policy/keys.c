@@ -284,22 +284,29 @@ static bool is_info(const char *k)
 static void walk(struct ctx *c, json_t *v, const char *path, const struct schema *s,
 		 bool in_props);
 
-static void walk_child(struct ctx *c, json_t *m, const char *mpath, const struct schema_key *e)
+/* Member m (key k) of the object at path, known as e: its children walked.
+ * Its path is made only for a child to walk (most members are values). */
+static void walk_child(struct ctx *c, json_t *m, const char *path, const char *k,
+		       const struct schema_key *e)
 {
+	const char *mpath;
 	size_t i;
 	json_t *el;
 
 	switch (e->kind) {
 	case K_OBJECT:
-		walk(c, m, mpath, e->child, false);
+		if (json_is_object(m))
+			walk(c, m, key_path(c, path, k), e->child, false);
 		break;
 	case K_EITHER:
-		if (!json_is_array(m))
-			break; /* the object form's keys are the user's names */
-		/* fall through */
 	case K_ARRAY:
+		/* K_EITHER's object form: its keys are the user's names */
+		if (!json_is_array(m) || !json_array_size(m))
+			break;
+		mpath = key_path(c, path, k);
 		json_array_foreach(m, i, el)
-			walk(c, el, idx_path(c, mpath, i), e->child, false);
+			if (json_is_object(el))
+				walk(c, el, idx_path(c, mpath, i), e->child, false);
 		break;
 	default:
 		break;
@@ -315,20 +322,21 @@ static void walk(struct ctx *c, json_t *v, const char *path, const struct schema
 	if (!json_is_object(v))
 		return; /* a wrong type is the parser's error */
 	json_object_foreach(v, k, m) {
-		const char *mpath = key_path(c, path, k), *near;
+		const char *near;
 		const struct schema_key *e = find_key(s, k);
 
 		if (e) {
-			walk_child(c, m, mpath, e);
+			walk_child(c, m, path, k, e);
 		} else if (!strcasecmp(k, "properties") && s->resource && !in_props) {
-			walk(c, m, mpath, s, true);
+			if (json_is_object(m))
+				walk(c, m, key_path(c, path, k), s, true);
 		} else if (!(s->resource && is_info(k))) {
 			near = closest(s, k);
 			if (near)
-				pwarn(c, mpath, "unknown key \"%s\" ignored; did you mean \"%s\"?", k,
-				      near);
+				pwarn(c, key_path(c, path, k), "unknown key \"%s\" ignored; did you "
+				      "mean \"%s\"?", k, near);
 			else
-				pwarn(c, mpath, "unknown key \"%s\" ignored", k);
+				pwarn(c, key_path(c, path, k), "unknown key \"%s\" ignored", k);
 		}
 	}
 }
