@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "diag.h"
 #include "model.h"
+#include "parser.h"
 #include "policy.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -1410,7 +1411,7 @@ static bool same_tags(const struct policy *a, const struct policy *b)
 }
 
 /*
- * Azure's file is read without a JSON tree (tagscan.c) when it is written
+ * Azure's file is read without a JSON tree (quickjson.c) when it is written
  * as Azure writes it; an escape in a string it does not need ("Pub\u006cic")
  * sends the same file to jansson.  Both must give the same tags, and what
  * jansson refuses must be refused all the same.
@@ -2112,6 +2113,56 @@ Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
 }
 
 /* ---- the shipped examples --------------------------------------------- */
+
+/* jansson's text of v, members in order (free() it). */
+static char *dump(const json_t *v)
+{
+	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/*
+ * A policy written plainly is read by quickjson.c into the tree jansson
+ * would build, member order included; anything it does not read (jansson
+ * does, and says what is wrong) it leaves alone.
+ */
+Test(policy_examples, quick_reader_builds_jansson_tree)
+{
+	static const char *const left[] = {
+		"{\"a\":1,\"a\":2}", "{\"a\":\"\\u0041\"}", "{\"a\":1.5}", "{\"a\":1e3}",
+		"{\"a\":01}", "{\"a\":1234567890123456}", "{\"a\":\"\xc3\xa9\"}", "{\"a\":1} x",
+		"[1]", "7", "{\"a\":[1,]}", "{\"a\":tru}", "{\"a\":\"\t\"}", "{\"a\":1",
+		"{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	};
+	glob_t g;
+
+	cr_assert_eq(glob("examples/*.json", 0, NULL, &g), 0, "examples/*.json found");
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		char *text, *q, *j;
+		size_t len;
+		json_t *quick, *slow;
+
+		cr_assert_eq(policy_read_file(g.gl_pathv[i], &text, &len, NULL), 0, "read %s",
+			     g.gl_pathv[i]);
+		quick = quick_json_load(text, len);
+		slow = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+		cr_expect_not_null(quick, "%s is read by the quick reader", g.gl_pathv[i]);
+		q = dump(quick);
+		j = dump(slow);
+		cr_expect(q && j && !strcmp(q, j), "%s: the same tree, in the same order",
+			  g.gl_pathv[i]);
+		free(q);
+		free(j);
+		json_decref(quick);
+		json_decref(slow);
+		free(text);
+	}
+	globfree(&g);
+	for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+		cr_expect_null(quick_json_load(left[i], strlen(left[i])), "left to jansson: %s",
+			       left[i]);
+	cr_expect_not_null(quick_json_load("{\"a\":[-0,0,-12,true,false,null,{},[]]}", 38),
+			   "integers, literals, empty containers");
+}
 
 Test(policy_examples, all_load_without_errors)
 {

@@ -144,11 +144,16 @@ void parse_tags(struct ctx *c, json_t *root);
 struct tag *tag_find(const struct policy *p, const char *name);
 struct tag_index;
 void tag_index_free(struct tag_index *x);
-/* tagscan.c: a Service Tags file text as Azure writes it, each tag given to
+/* quickjson.c: a Service Tags file text as Azure writes it, each tag given to
  * set() in file order (its prefixes taken over) once all of it is read;
  * false, and nothing set, for anything else (the general reader's then). */
 bool tags_file_scan(struct policy *p, const char *text, size_t len,
 		    void (*set)(struct policy *, const char *, struct prefix_list *));
+
+/* quickjson.c: the policy text (len bytes) as jansson would read it with
+ * JSON_REJECT_DUPLICATES, for text written plainly; NULL for anything else,
+ * which jansson then reads and reports on. */
+json_t *quick_json_load(const char *text, size_t len);
 
 /* keys.c: warn about every key the parser does not read (docs/DESIGN.md §1). */
 void check_unknown_keys(struct ctx *c, json_t *root);

@@ -373,7 +373,9 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	if (!strncmp(json, "\xef\xbb\xbf", 3))
 		json += 3;
 	/* DECODE_ANY: a scalar is valid JSON, just not a policy; say so. */
-	root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	root = quick_json_load(json, strlen(json));
+	if (!root)
+		root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root && !json[strspn(json, " \t\r\n")]) {
 		diag_add(diags, DIAG_ERROR, "$", "the file is empty (a policy is a JSON object)");
 		return -EINVAL;
