@@ -1213,44 +1213,62 @@ static void ctmem_pos(const struct ctmem_table *t, unsigned int entries, unsigne
 	close(fd);
 }
 
+/* A preallocated table of entries: its memlock; the vmalloc and per-CPU
+ * growth while it exists into *vm, *pc. */
+static long long ctmem_lru(const struct ctmem_table *t, unsigned int entries, long *vm, long *pc)
+{
+	long v0 = meminfo_kb("VmallocUsed"), p0 = meminfo_kb("Percpu");
+	int fd = bpf_map_create(t->type, t->name, (__u32)t->key, (__u32)t->value, entries, NULL);
+	long long ml;
+
+	if (fd < 0)
+		return -errno;
+	*vm = (meminfo_kb("VmallocUsed") - v0) * 1024;
+	*pc = (meminfo_kb("Percpu") - p0) * 1024;
+	ml = fdinfo_memlock(fd);
+	close(fd);
+	printf("{\"name\": \"%s\", \"key_bytes\": %zu, \"value_bytes\": %zu, \"entries\": %u, "
+	       "\"memlock_bytes\": %lld, \"bytes_per_flow\": %.1f}, ",
+	       t->name, t->key, t->value, entries, ml, (double)ml / entries);
+	return ml;
+}
+
 /*
- * Memory of the flow state like the datapath's, ENTRIES flows: the flow
- * table (LRU hash, the ABI's key and value, preallocated as LRU maps
- * always are) by the kernel's own accounting (fdinfo memlock, what
- * bpftool shows as bytes_memlock) and the growth of vmalloc and per-CPU
- * memory while it exists (a cross-check; other activity on the machine
- * adds noise); then the flow-log exporter's positions (xnsg_fl_pos), per
- * flow that has one.
+ * Memory of the flow state like the datapath's for ENTRIES (--max-flows):
+ * each table of the flow table (LRU hashes, the ABI's keys and value,
+ * preallocated as LRU maps always are; IPv4 ENTRIES, IPv6 a quarter) by
+ * the kernel's own accounting (fdinfo memlock, what bpftool shows as
+ * bytes_memlock) and the growth of vmalloc and per-CPU memory while the
+ * IPv4 one exists (a cross-check; other activity on the machine adds
+ * noise); then the flow-log exporter's positions (xnsg_fl_pos), per flow
+ * that has one.  The top-level fields are the IPv4 table's.
  */
 static int cmd_ctmem(int argc, char **argv)
 {
 	unsigned int entries = argc > 1 ? (unsigned int)atol(argv[1]) : XNSG_CT_MAX;
+	static const struct ctmem_table ct4 = { XNSG_MAP_CT4, BPF_MAP_TYPE_LRU_HASH, 0,
+						sizeof(struct xnsg_ct4_key),
+						sizeof(struct xnsg_ct_val) };
+	static const struct ctmem_table ct6 = { XNSG_MAP_CT6, BPF_MAP_TYPE_LRU_HASH, 0,
+						sizeof(struct xnsg_ct_key),
+						sizeof(struct xnsg_ct_val) };
 	static const struct ctmem_table pos = { XNSG_MAP_FL_POS, BPF_MAP_TYPE_HASH,
 						BPF_F_NO_PREALLOC, sizeof(struct xnsg_ct_key),
 						sizeof(struct xnsg_fl_pos) };
-	long v0 = meminfo_kb("VmallocUsed"), p0 = meminfo_kb("Percpu"), v1, p1;
-	int fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "bench_ct", sizeof(struct xnsg_ct_key),
-				sizeof(struct xnsg_ct_val), entries, NULL);
-	long long ml;
+	long vm = 0, pc = 0, vm6, pc6;
+	long long ml, ml6;
 
-	if (fd < 0) {
-		fprintf(stderr, "xnsg-bench ctmem: %s\n", strerror(errno));
+	printf("{\"tables\": [");
+	ml = ctmem_lru(&ct4, entries, &vm, &pc);
+	ml6 = ctmem_lru(&ct6, XNSG_CT6_MAX(entries), &vm6, &pc6);
+	if (ml < 0 || ml6 < 0) {
+		fprintf(stderr, "xnsg-bench ctmem: %s\n", strerror((int)-(ml < 0 ? ml : ml6)));
 		return 1;
 	}
-	v1 = meminfo_kb("VmallocUsed");
-	p1 = meminfo_kb("Percpu");
-	ml = fdinfo_memlock(fd);
-	printf("{\"entries\": %u, \"key_bytes\": %zu, \"value_bytes\": %zu, \"memlock_bytes\": %lld, "
-	       "\"vmalloc_delta_bytes\": %ld, \"percpu_delta_bytes\": %ld, \"tables\": [",
-	       entries, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), ml, (v1 - v0) * 1024,
-	       (p1 - p0) * 1024);
-	printf("{\"name\": \"%s\", \"key_bytes\": %zu, \"value_bytes\": %zu, \"entries\": %u, "
-	       "\"memlock_bytes\": %lld, \"bytes_per_flow\": %.1f}, ",
-	       XNSG_MAP_CT, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), entries, ml,
-	       (double)ml / entries);
-	close(fd);
-	ctmem_pos(&pos, entries, entries < 65536 ? entries : 65536);
-	printf("]}\n");
+	ctmem_pos(&pos, entries, entries < 65536 ? entries : 65536); /* as ringbuf.c's pos_size() */
+	printf("], \"entries\": %u, \"key_bytes\": %zu, \"value_bytes\": %zu, \"memlock_bytes\": %lld, "
+	       "\"vmalloc_delta_bytes\": %ld, \"percpu_delta_bytes\": %ld}\n",
+	       entries, ct4.key, ct4.value, ml, vm, pc);
 	return 0;
 }
 

@@ -184,7 +184,8 @@ static void newflow_pass(struct bdp *b, int pass, int n, double *scratch, double
 	double *t[2] = { scratch, scratch + n / 2 };
 	int m[2] = { 0, 0 };
 
-	dp_map_flush(b->dp.fd_ct, sizeof(struct xnsg_ct_key));
+	dp_map_flush(b->dp.fd_ct4, sizeof(struct xnsg_ct4_key));
+	dp_map_flush(b->dp.fd_ct6, sizeof(struct xnsg_ct_key));
 	for (int c = 0; c < n / CHUNK; c++) {
 		int mode = (c + pass) % 2;
 
@@ -334,7 +335,8 @@ static int drain_output(struct bdp *b, const struct flowlog_export_opts *o, cons
 	uint64_t rec;
 	int err;
 
-	dp_map_flush(b->dp.fd_ct, sizeof(struct xnsg_ct_key));
+	dp_map_flush(b->dp.fd_ct4, sizeof(struct xnsg_ct4_key));
+	dp_map_flush(b->dp.fd_ct6, sizeof(struct xnsg_ct_key));
 	err = flowlog_export_open(o, &x);
 	err = err ?: dp_fl_open(&b->dp, drop_event, &dummy, &probe);
 	if (err)

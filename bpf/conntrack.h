@@ -108,6 +108,51 @@ static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct 
 	return idle > XNSG_MIN_TIMEOUT_NS && idle > ct_idle_limit(k, v);
 }
 
+/* The flow table of k's family (abi.h): an IPv4 flow is keyed by its
+ * addresses' four bytes. */
+static __always_inline void ct4_key(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
+{
+	__builtin_memcpy(k4->addr_a, k->addr_a, 4);
+	__builtin_memcpy(k4->addr_b, k->addr_b, 4);
+	k4->ifindex = k->ifindex;
+	k4->port_a = k->port_a;
+	k4->port_b = k->port_b;
+	k4->proto = k->proto;
+	k4->icmp_query = k->icmp_query;
+	k4->pad[0] = 0;
+	k4->pad[1] = 0;
+}
+
+static __always_inline struct xnsg_ct_val *ct_lookup(const struct xnsg_ct_key *k)
+{
+	struct xnsg_ct4_key k4;
+
+	if (k->family != 4)
+		return bpf_map_lookup_elem(&xnsg_ct6, k);
+	ct4_key(&k4, k);
+	return bpf_map_lookup_elem(&xnsg_ct4, &k4);
+}
+
+static __always_inline long ct_update(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+{
+	struct xnsg_ct4_key k4;
+
+	if (k->family != 4)
+		return bpf_map_update_elem(&xnsg_ct6, k, v, BPF_ANY);
+	ct4_key(&k4, k);
+	return bpf_map_update_elem(&xnsg_ct4, &k4, v, BPF_ANY);
+}
+
+static __always_inline long ct_delete(const struct xnsg_ct_key *k)
+{
+	struct xnsg_ct4_key k4;
+
+	if (k->family != 4)
+		return bpf_map_delete_elem(&xnsg_ct6, k);
+	ct4_key(&k4, k);
+	return bpf_map_delete_elem(&xnsg_ct4, &k4);
+}
+
 /* Remove an expired entry (its flow-log end event first).  One cut by a
  * policy change was counted then (XNSG_CTS_RESET), so it does not count
  * as expired. */
@@ -117,7 +162,7 @@ static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct 
 	__u8 cut = v->flags & XNSG_CTF_DENIED;
 
 	xnsg_fl_expire(k, v, now);
-	bpf_map_delete_elem(&xnsg_ct, k);
+	ct_delete(k);
 	if (!cut)
 		ct_stat(XNSG_CTS_EXPIRED);
 }
@@ -340,7 +385,7 @@ __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
 
 	if (!r)
 		return 0;
-	v = bpf_map_lookup_elem(&xnsg_ct, &r->key);
+	v = ct_lookup(&r->key);
 	if (!v)
 		return 0;
 	if (ct_expired(&r->key, v, now)) {
@@ -432,7 +477,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	 * split the verifier's walk of the rules for each kind of flow. */
 	if (!f || !f->track)
 		return 0;
-	v = bpf_map_lookup_elem(&xnsg_ct, &f->key);
+	v = ct_lookup(&f->key);
 	if (!v)
 		return 0;
 	if (ct_expired(&f->key, v, now)) {
@@ -483,7 +528,7 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 	v.gen = f->gen & 1;
 	if (fl_on())
 		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
-	if (bpf_map_update_elem(&xnsg_ct, &f->key, &v, BPF_ANY))
+	if (ct_update(&f->key, &v))
 		return 0;
 	ct_stat(XNSG_CTS_CREATED);
 	if (v.log)

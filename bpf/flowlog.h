@@ -84,7 +84,7 @@ static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const stru
 
 	if (!k || !v || !fl_event(k, v, XNSG_EV_BEGIN, now))
 		return 0;
-	e = bpf_map_lookup_elem(&xnsg_ct, k);
+	e = ct_lookup(k);
 	if (e)
 		__sync_fetch_and_and(&e->word, ~XNSG_CT_LOG_WORD(XNSG_LOG_B_SENT));
 	return 0;
@@ -233,7 +233,7 @@ static long fl_op(__u32 i, void *unused)
 		return 1;
 	o = &b->op[i];
 	o->result = 0;
-	v = bpf_map_lookup_elem(&xnsg_ct, &o->k);
+	v = ct_lookup(&o->k);
 	if (!v || v->created != o->created)
 		return 0; /* gone, or the key is another flow's now */
 	if (o->op == XNSG_FL_COMMIT) {
@@ -244,7 +244,7 @@ static long fl_op(__u32 i, void *unused)
 		if (!ct_expired(&o->k, v, bpf_ktime_get_ns()))
 			return 0; /* a packet came meanwhile */
 		__builtin_memcpy(&o->v, v, sizeof(o->v));
-		if (bpf_map_delete_elem(&xnsg_ct, &o->k) == 0) {
+		if (ct_delete(&o->k) == 0) {
 			if (!(o->v.flags & XNSG_CTF_DENIED))
 				ct_stat(XNSG_CTS_EXPIRED);
 			o->result = 1;

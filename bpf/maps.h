@@ -116,10 +116,18 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XNSG_CT_MAX);
+	__type(key, struct xnsg_ct4_key);
+	__type(value, struct xnsg_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XNSG_CT6_MAX(XNSG_CT_MAX));
 	__type(key, struct xnsg_ct_key);
 	__type(value, struct xnsg_ct_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} xnsg_ct SEC(".maps");
+} xnsg_ct6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

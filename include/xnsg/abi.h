@@ -87,11 +87,14 @@
 #define XNSG_MAX_RULE_SLOTS 65535
 #endif
 
-/* Tracked flows (LRU: the least recently seen flow is evicted when full).
- * `apply --max-flows N` sets it at load time. */
+/* Tracked IPv4 flows (LRU: the least recently seen flow is evicted when
+ * full); IPv6 flows a quarter as many (XNSG_CT6_MAX()), $XNSG_MAX_FLOWS6
+ * when set.  `apply --max-flows N` sets it at load time. */
 #ifndef XNSG_CT_MAX
 #define XNSG_CT_MAX 1048576
 #endif
+#define XNSG_CT6_MIN 1024
+#define XNSG_CT6_MAX(n) ((n) / 4 > XNSG_CT6_MIN ? (n) / 4 : XNSG_CT6_MIN)
 
 /* Remembered first-fragment verdicts (per datagram, a few seconds each). */
 #ifndef XNSG_FRAG_MAX
@@ -348,7 +351,14 @@ _Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
 /* ---- connection tracking ------------------------------------------- */
 
 /*
- * xnsg_ct: LRU hash.  The key is canonical: side a is the smaller of the
+ * The flow table: two LRU hashes of one value, xnsg_ct4 for IPv4 flows
+ * (key struct xnsg_ct4_key, 20 bytes) and xnsg_ct6 for IPv6 (key struct
+ * xnsg_ct_key, 44), so that an IPv4 flow neither stores nor hashes 24
+ * bytes of zeros (docs/DESIGN.md §9).  struct xnsg_ct_key is also how a
+ * flow is named everywhere else (events, the exporter's operations, user
+ * space: user/datapath/flowtable.c converts).
+ *
+ * The key is canonical: side a is the smaller of the
  * two (address, port) ends, so both directions of a flow find one entry.
  * An ICMP query (echo, timestamp, ...) is the exception: side a is the
  * querier, the identifier is both ports and icmp_query the request's type
@@ -365,6 +375,18 @@ struct xnsg_ct_key {
 	__u8 pad;
 };
 _Static_assert(sizeof(struct xnsg_ct_key) == 44, "xnsg_ct_key");
+
+/* The same of an IPv4 flow (family 4): the addresses' four bytes. */
+struct xnsg_ct4_key {
+	__u8 addr_a[4];
+	__u8 addr_b[4];
+	__u32 ifindex;
+	__u16 port_a, port_b;
+	__u8 proto;
+	__u8 icmp_query;
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct xnsg_ct4_key) == 20, "xnsg_ct4_key");
 
 enum xnsg_ct_state {
 	XNSG_CT_NEW = 0,     /* UDP/ICMP/other: one way seen */
@@ -676,7 +698,8 @@ struct xnsg_fl_stats {
 #define XNSG_MAP_CLASSES "xnsg_classes"
 #define XNSG_MAP_RULE_STATS "xnsg_rule_stats"
 #define XNSG_MAP_DROPS "xnsg_drops"
-#define XNSG_MAP_CT "xnsg_ct"
+#define XNSG_MAP_CT4 "xnsg_ct4"
+#define XNSG_MAP_CT6 "xnsg_ct6"
 #define XNSG_MAP_CONFIG "xnsg_config"
 #define XNSG_MAP_FRAGS "xnsg_frags"
 #define XNSG_MAP_CT_STATS "xnsg_ct_stats"

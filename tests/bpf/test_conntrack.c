@@ -74,21 +74,45 @@ static const struct fam fam6 = { 6, "2001:db8::10", "2001:db8:1::7", "2001:db8:f
 
 enum way { IN, OUT };
 
-static int ct_fd(const struct bpf_env *e)
+/* The instance's flow table (both maps) as a struct dp whose other fds
+ * are -1, for dp_ct_walk(). */
+static struct dp ct_dp(const struct bpf_env *e)
 {
-	return dp_test_map_fd(e->t, XNSG_MAP_CT);
+	struct dp dp;
+
+	memset(&dp, 0xff, sizeof(dp));
+	dp.skel = NULL;
+	dp.fd_ct4 = dp_test_map_fd(e->t, XNSG_MAP_CT4);
+	dp.fd_ct6 = dp_test_map_fd(e->t, XNSG_MAP_CT6);
+	cr_assert(dp.fd_ct4 >= 0 && dp.fd_ct6 >= 0, "the instance's flow tables");
+	return dp;
+}
+
+static enum dp_ct_action count_one(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
+{
+	(void)k;
+	(void)v;
+	(*(size_t *)arg)++;
+	return DP_CT_KEEP;
 }
 
 static size_t ct_entries(const struct bpf_env *e)
 {
-	struct xnsg_ct_key k, *prev = NULL;
+	struct dp dp = ct_dp(e);
 	size_t n = 0;
 
-	while (!bpf_map_get_next_key(ct_fd(e), prev, &k)) {
-		n++;
-		prev = &k;
-	}
+	dp_ct_walk(&dp, count_one, &n, NULL);
 	return n;
+}
+
+static enum dp_ct_action cut_one(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
+{
+	uint16_t port = *(const uint16_t *)arg;
+
+	if (k->port_a != port && k->port_b != port)
+		return DP_CT_KEEP;
+	v->flags |= XNSG_CTF_DENIED;
+	return DP_CT_UPDATE;
 }
 
 /* A flow-table counter (enum xnsg_ct_stat) summed over CPUs. */
@@ -110,19 +134,10 @@ static unsigned long long ct_stat(const struct bpf_env *e, unsigned int which)
  * the new policy denies (user/cmd_flows.c): mark them, in place. */
 static void cut_flows(const struct bpf_env *e, uint16_t port)
 {
-	struct xnsg_ct_key k, *prev = NULL;
-	struct xnsg_ct_val v;
-	int n = 0;
+	struct dp dp = ct_dp(e);
+	size_t n = 0;
 
-	while (!bpf_map_get_next_key(ct_fd(e), prev, &k)) {
-		prev = &k;
-		if ((k.port_a != port && k.port_b != port) ||
-		    bpf_map_lookup_elem(ct_fd(e), &k, &v))
-			continue;
-		v.flags |= XNSG_CTF_DENIED;
-		cr_assert_eq(bpf_map_update_elem(ct_fd(e), &k, &v, BPF_EXIST), 0, "flow marked cut");
-		n++;
-	}
+	cr_assert_eq(dp_ct_walk(&dp, cut_one, &port, &n), 0, "the flow table walks");
 	cr_assert_gt(n, 0, "a flow on port %u to cut", port);
 }
 
@@ -847,11 +862,9 @@ Test(conntrack, reset_flows_cuts_denied_flows)
 	struct pkt p;
 
 	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
-	memset(&dp, 0xff, sizeof(dp)); /* every fd -1 but the two it uses */
-	dp.skel = NULL;
-	dp.fd_ct = ct_fd(&e);
+	dp = ct_dp(&e); /* every fd -1 but the flow tables and counters */
 	dp.fd_ct_stats = dp_test_map_fd(e.t, XNSG_MAP_CT_STATS);
-	cr_assert(dp.fd_ct >= 0 && dp.fd_ct_stats >= 0, "the instance's flow table and counters");
+	cr_assert(dp.fd_ct_stats >= 0, "the instance's flow counters");
 	deny = parse(policy_deny_443);
 	allow = parse(policy_allow);
 

@@ -341,11 +341,17 @@ Test(flowlog, deny_rate_limited_and_counted)
 
 /* ---- a full ring buffer --------------------------------------------- */
 
+static enum dp_ct_action count_unsent(const struct xnsg_ct_key *k, struct xnsg_ct_val *v,
+				       void *arg)
+{
+	(void)k;
+	*(int *)arg += !(v->log & XNSG_LOG_B_SENT);
+	return DP_CT_KEEP;
+}
+
 Test(flowlog, full_ring_buffer_counted)
 {
 	struct xnsg_fl_cpu c0, c1;
-	struct xnsg_ct_val v;
-	struct xnsg_ct_key k, *prev = NULL;
 	struct env x;
 	int n = 100, sent, unsent = 0;
 
@@ -361,11 +367,7 @@ Test(flowlog, full_ring_buffer_counted)
 	cr_expect_eq(sent + (int)(c1.lost_begin - c0.lost_begin), n,
 		     "events sent + counted lost = flows created (%d + %llu != %d)", sent,
 		     (unsigned long long)(c1.lost_begin - c0.lost_begin), n);
-	while (!bpf_map_get_next_key(x.dp->fd_ct, prev, &k)) {
-		prev = &k;
-		if (!bpf_map_lookup_elem(x.dp->fd_ct, &k, &v) && !(v.log & XNSG_LOG_B_SENT))
-			unsent++;
-	}
+	dp_ct_walk(x.dp, count_unsent, &unsent, NULL);
 	cr_expect_eq(unsent, n - sent, "the flows whose event was lost say so (%d)", unsent);
 	env_close(&x);
 }

@@ -174,7 +174,7 @@ static json_t *ct_report(struct dp *dp)
 		  (__s64)v[XNSG_CTS_RESET] - (__s64)(l.live - l.cut);
 	json_object_set_new(j, "live", json_integer((json_int_t)l.live));
 	json_object_set_new(j, "live_cut", json_integer((json_int_t)l.cut));
-	json_object_set_new(j, "max", json_integer(dp_map_max_entries(dp->fd_ct)));
+	json_object_set_new(j, "max", json_integer(dp_ct_capacity(dp)));
 	json_object_set_new(j, "evicted", json_integer(evicted > 0 ? evicted : 0));
 	return j;
 }

@@ -55,7 +55,8 @@ int dp_check_env(bool need_pins);
 struct dp {
 	struct xnsg *skel;
 	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_dir6,
-		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct, fd_config, fd_ct_stats, fd_frags;
+		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct4, fd_ct6, fd_config, fd_ct_stats,
+		fd_frags;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
 	/* the exporter's positions (xnsg_fl_pos), -1 until dp_fl_open() */
@@ -199,9 +200,11 @@ enum dp_ct_action {
 };
 typedef enum dp_ct_action (*dp_ct_fn)(const struct xnsg_ct_key *k, struct xnsg_ct_val *v,
 				      void *arg);
-/* Call fn on every flow; *changed (may be NULL) counts the entries deleted
- * or updated as fn asked. */
+/* Call fn on every flow (both tables); *changed (may be NULL) counts the
+ * entries deleted or updated as fn asked. */
 int dp_ct_walk(struct dp *dp, dp_ct_fn fn, void *arg, size_t *changed);
+/* Flows the two tables hold at most. */
+unsigned int dp_ct_capacity(struct dp *dp);
 /* An entry's times as monotonic ns: the latest time not after now
  * (CLOCK_MONOTONIC ns) with its ticks (docs/DESIGN.md §9). */
 __u64 dp_ct_created_ns(const struct xnsg_ct_val *v, __u64 now);

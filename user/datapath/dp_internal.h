@@ -39,5 +39,10 @@ int dp_reuse_pinned(struct dp *dp);
 int dp_prog_map_ids(int fd, __u32 **ids, __u32 *n);
 /* The id of the map behind fd, 0 if unknown. */
 __u32 dp_obj_id(int fd);
+/* flowtable.c: the table of k's family and k as that table keys it
+ * (k itself, or k4 filled in). */
+const void *dp_ct_table_key(const struct dp *dp, const struct xnsg_ct_key *k,
+			    struct xnsg_ct4_key *k4, int *fd);
+void dp_ct_key_from4(struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4);
 
 #endif

@@ -34,7 +34,8 @@ static const struct {
 	DP_MAP(XNSG_MAP_DIR4, fd_dir4),		  DP_MAP(XNSG_MAP_DIR4_NEXT, fd_dir4_next),
 	DP_MAP(XNSG_MAP_PROTOS, fd_protos),	  DP_MAP(XNSG_MAP_CLASSES, fd_classes),
 	DP_MAP(XNSG_MAP_RULE_STATS, fd_rule_stats), DP_MAP(XNSG_MAP_DROPS, fd_drops),
-	DP_MAP(XNSG_MAP_CT, fd_ct),		  DP_MAP(XNSG_MAP_CONFIG, fd_config),
+	DP_MAP(XNSG_MAP_CT4, fd_ct4),		  DP_MAP(XNSG_MAP_CT6, fd_ct6),
+	DP_MAP(XNSG_MAP_CONFIG, fd_config),
 	DP_MAP(XNSG_MAP_CT_STATS, fd_ct_stats),	  DP_MAP(XNSG_MAP_FRAGS, fd_frags),
 	DP_MAP(XNSG_MAP_EVENTS, fd_events),	  DP_MAP(XNSG_MAP_FL_CONFIG, fd_fl_config),
 	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
@@ -111,7 +112,7 @@ static int flow_table_size(unsigned int flags, unsigned int *max_flows)
 			*max_flows = DP_PRIVATE_CT_MAX;
 		return 0;
 	}
-	have = pinned_size(XNSG_MAP_CT);
+	have = pinned_size(XNSG_MAP_CT4);
 	if (have && *max_flows && *max_flows != have) {
 		pr_err("the flow table exists with %u entries; --max-flows sizes it only "
 		       "when it is created ('xnsg detach --all' first)", have);
@@ -120,6 +121,31 @@ static int flow_table_size(unsigned int flags, unsigned int *max_flows)
 	if (have)
 		*max_flows = have;
 	return 0;
+}
+
+/*
+ * The IPv6 flow table's size for max_flows IPv4 flows: a quarter as many
+ * (the tables are preallocated: sized for IPv4-heavy traffic, the common
+ * case, docs/DESIGN.md §9), or $XNSG_MAX_FLOWS6 (1,024 to 2^26) when it
+ * is created; a pinned one keeps its size.
+ */
+static unsigned int flow6_size(unsigned int flags, unsigned int max_flows)
+{
+	const char *s = getenv("XNSG_MAX_FLOWS6");
+	unsigned long v;
+	char *end;
+
+	if ((flags & DP_PINNED) && pinned_size(XNSG_MAP_CT6))
+		return pinned_size(XNSG_MAP_CT6);
+	if (!s || !*s)
+		return XNSG_CT6_MAX(max_flows ? max_flows : XNSG_CT_MAX);
+	v = strtoul(s, &end, 0);
+	if (*end || v < 1024 || v > (1UL << 26)) {
+		pr_warn("XNSG_MAX_FLOWS6=%s is not a number from 1024 to 67108864; using a quarter "
+			"of --max-flows", s);
+		return XNSG_CT6_MAX(max_flows ? max_flows : XNSG_CT_MAX);
+	}
+	return (unsigned int)v;
 }
 
 /*
@@ -169,7 +195,8 @@ static struct xnsg *skel_open(unsigned int flags, unsigned int max_flows)
 		bpf_object__for_each_map(map, skel->obj)
 			bpf_map__set_pin_path(map, NULL);
 	if (max_flows)
-		bpf_map__set_max_entries(skel->maps.xnsg_ct, max_flows);
+		bpf_map__set_max_entries(skel->maps.xnsg_ct4, max_flows);
+	bpf_map__set_max_entries(skel->maps.xnsg_ct6, flow6_size(flags, max_flows));
 	if (ring_size(flags))
 		bpf_map__set_max_entries(skel->maps.xnsg_events, ring_size(flags));
 	skel->rodata->xnsg_record = !!(flags & DP_RECORD);
@@ -405,6 +432,7 @@ int dp_unpin_all(void)
 	for (size_t i = 0; i < DP_NMAPS; i++)
 		unpin(dp_maps[i].name);
 	unpin(XNSG_MAP_FL_POS);
+	unpin("xnsg_ct"); /* the one flow table of builds before 2026-12-02 */
 	for (size_t i = 0; i < sizeof(dp_progs) / sizeof(dp_progs[0]); i++)
 		unpin(dp_progs[i]);
 	if (rmdir(dp_pin_dir()) && errno != ENOENT) {

@@ -115,11 +115,11 @@ static bool pinned_instance(struct dp *dp)
 	bool same;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_CT);
+	snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), XNSG_MAP_CT4);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
-	same = dp_obj_id(fd) == dp_obj_id(dp->fd_ct);
+	same = dp_obj_id(fd) == dp_obj_id(dp->fd_ct4);
 	close(fd);
 	return same;
 }
@@ -134,9 +134,20 @@ static bool pos_map_fits(int fd)
 	       info.value_size == sizeof(struct xnsg_fl_pos);
 }
 
+/* The positions' size: the flows both tables hold, rounded down to a power
+ * of two (the buckets are one, allocated at creation, 16 bytes each). */
+static unsigned int pos_size(struct dp *dp)
+{
+	unsigned int n = dp_ct_capacity(dp), p = 1;
+
+	while (p <= n / 2)
+		p *= 2;
+	return p;
+}
+
 /*
  * The exporter's positions: a hash without preallocation (an entry costs
- * only while a flow has one), as large as the flow table.  The live
+ * only while a flow has one), about as large as the flow table.  The live
  * datapath's is pinned beside its maps, so that it outlives the exporter;
  * a private instance's lives with dp.
  */
@@ -161,7 +172,7 @@ static int pos_open(struct dp *dp)
 		unlink(path); /* another build's */
 	}
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, XNSG_MAP_FL_POS, sizeof(struct xnsg_ct_key),
-			    sizeof(struct xnsg_fl_pos), dp_map_max_entries(dp->fd_ct), &mo);
+			    sizeof(struct xnsg_fl_pos), pos_size(dp), &mo);
 	if (fd < 0)
 		return -errno;
 	if (pinned && bpf_obj_pin(fd, path)) {
@@ -326,15 +337,44 @@ static int walk_batch(int fd, size_t ksize, size_t vsize, bool take,
 	return err;
 }
 
+/* A chunk of the IPv4 table with its keys as struct xnsg_ct_key. */
+struct snap4 {
+	dp_fl_ct_fn fn;
+	void *arg;
+	struct xnsg_ct_key k[SNAP_BATCH];
+};
+
+static int snap4_chunk(const void *keys, const void *vals, size_t n, void *arg)
+{
+	const struct xnsg_ct4_key *k4 = keys;
+	struct snap4 *s = arg;
+
+	for (size_t i = 0; i < n; i++)
+		dp_ct_key_from4(&s->k[i], &k4[i]);
+	return s->fn(s->k, vals, n, s->arg);
+}
+
 int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg)
 {
-	return walk_batch(dp->fd_ct, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val), false,
-			  (int (*)(const void *, const void *, size_t, void *))fn, arg);
+	struct snap4 *s = xcalloc(1, sizeof(*s));
+	int err;
+
+	s->fn = fn;
+	s->arg = arg;
+	err = walk_batch(dp->fd_ct4, sizeof(struct xnsg_ct4_key), sizeof(struct xnsg_ct_val), false,
+			 snap4_chunk, s);
+	free(s);
+	return err ?: walk_batch(dp->fd_ct6, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val),
+				 false, (int (*)(const void *, const void *, size_t, void *))fn, arg);
 }
 
 int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v)
 {
-	return bpf_map_lookup_elem(dp->fd_ct, k, v) ? -errno : 0;
+	struct xnsg_ct4_key k4;
+	int fd;
+	const void *tk = dp_ct_table_key(dp, k, &k4, &fd);
+
+	return bpf_map_lookup_elem(fd, tk, v) ? -errno : 0;
 }
 
 int dp_fl_pos_read(struct dp *dp, dp_fl_pos_fn fn, void *arg)

@@ -80,7 +80,8 @@ int dp_test_load(struct dp_test *t, const struct policy *p, const struct compile
 /* Forget every tracked flow and remembered fragment. */
 void dp_test_flush_flows(struct dp_test *t)
 {
-	dp_map_flush(t->dp.fd_ct, sizeof(struct xnsg_ct_key));
+	dp_map_flush(t->dp.fd_ct4, sizeof(struct xnsg_ct4_key));
+	dp_map_flush(t->dp.fd_ct6, sizeof(struct xnsg_ct_key));
 	dp_map_flush(t->dp.fd_frags, sizeof(struct xnsg_frag_key));
 }
 
