@@ -385,19 +385,39 @@ int dp_fl_pos_read(struct dp *dp, dp_fl_pos_fn fn, void *arg)
 			  false, (int (*)(const void *, const void *, size_t, void *))fn, arg);
 }
 
+/* Write positions [i, j): one batch, or one by one past an element the
+ * batch could not take (the map full: left out). */
+static int pos_update(int fd, const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p, size_t i,
+		      size_t j)
+{
+	__u32 count = (__u32)(j - i);
+	int err = 0;
+
+	if (!bpf_map_update_batch(fd, &k[i], &p[i], &count, NULL))
+		return 0;
+	for (i += count; i < j; i++)
+		if (bpf_map_update_elem(fd, &k[i], &p[i], BPF_ANY) && errno != E2BIG && !err)
+			err = -errno;
+	return err;
+}
+
 int dp_fl_pos_write(struct dp *dp, const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p,
 		    const bool *del, size_t n)
 {
-	int fd = dp->fd_fl_pos, err = 0;
+	int fd = dp->fd_fl_pos, err = 0, e;
 
 	if (fd < 0)
 		return -ENOENT;
-	for (size_t i = 0; i < n; i++) {
-		if (del[i])
+	for (size_t i = 0, j; i < n; i = j) {
+		if (del[i]) {
 			bpf_map_delete_elem(fd, &k[i]); /* ENOENT: never written */
-		else if (bpf_map_update_elem(fd, &k[i], &p[i], BPF_ANY) && errno != E2BIG &&
-			 !err)
-			err = -errno;
+			j = i + 1;
+			continue;
+		}
+		for (j = i; j < n && !del[j]; j++)
+			;
+		e = pos_update(fd, k, p, i, j);
+		err = err ?: e;
 	}
 	return err;
 }
