@@ -489,6 +489,17 @@ def control_section(control, ctmem, md):
                f"So 1M tracked flows cost {ml / 2**20:.0f} MiB: per flow {d['key_bytes'] + d['value_bytes']} B of key "
                f"and value plus {ml / n - d['key_bytes'] - d['value_bytes']:.0f} B of hash-table element "
                "header, bucket and LRU list. `--max-flows N` scales it linearly.", ""]
+        tables = d.get("tables") or []
+        if tables:
+            md += ["Each table (`xnsg-bench ctmem`; the IPv4 table is the one above):", "",
+                   "| table | key B | value B | entries | bytes |", "| --- | ---: | ---: | ---: | ---: |"]
+            for t in tables:
+                per = (f"{t['bytes_per_flow']:.1f} a flow" if num(t.get("bytes_per_flow"))
+                       else f"{t.get('bytes_per_stored_flow', 0):.1f} a stored flow, "
+                            f"{t.get('empty_memlock_bytes', 0) / 2**20:.0f} MiB empty")
+                md.append(f"| {t.get('name')} | {t.get('key_bytes')} | {t.get('value_bytes')} | "
+                          f"{t.get('entries', 0):,} | {per} |")
+            md.append("")
 
 
 def ms(v):
