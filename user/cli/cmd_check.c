@@ -59,9 +59,9 @@ static int do_check(const void *args)
 		fprintf(stderr, "%s: invalid (%zu error%s, %zu warning%s)\n", file,
 			d.nerrors, plural(d.nerrors), nwarn, plural(nwarn));
 	}
+	/* The model is not freed: the process exits next (as apply's), and
+	 * freeing 2 x 4,000 rules piece by piece is a few percent of check. */
 	diag_free(&d);
-	if (p)
-		policy_free(p);
 	return err ? 1 : 0;
 }
 
