@@ -167,7 +167,7 @@ struct xnsg_decision {
 __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 				 struct xnsg_decision *d)
 {
-	struct xnsg_bitmap *b[XNSG_NFIELDS], *allowed;
+	struct xnsg_bitmap *b[XNSG_NFIELDS];
 	__u32 cls[XNSG_NFIELDS], key, *pc;
 	struct xnsg_table *tb;
 	__u32 s, k, i, r;
@@ -223,11 +223,10 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 	return XNSG_R_NO_MATCH;
 
 found:
-	allowed = xnsg_class(gen, tb->allow_class);
-	if (!allowed || r >= XNSG_MAX_RULES)
+	if (r >= XNSG_MAX_RULES)
 		return XNSG_R_MAP_MISSING;
 	d->rule = r;
-	d->allow = (allowed->w[r / 64] >> (r % 64)) & 1;
+	d->allow = (tb->allow[r / 64] >> (r % 64)) & 1;
 	d->slot = tb->rule_base + r;
 	return 0;
 }

@@ -183,8 +183,11 @@ struct xnsg_table {
 	__u8 dir;
 	__u8 pad;
 	__u16 dir6_root[2]; /* per field: the IPv6 trie's first entry (xnsg_dir6) */
+	/* allow_class's words, inline: the decision reads the winning rule's
+	 * bit from the table it already holds, not from one more class */
+	__u64 allow[XNSG_RULE_WORDS];
 };
-_Static_assert(sizeof(struct xnsg_table) == 32, "xnsg_table");
+_Static_assert(sizeof(struct xnsg_table) == 32 + 8 * XNSG_RULE_WORDS, "xnsg_table");
 
 /* xnsg_lpm4 / xnsg_lpm6: LPM tries.  prefixlen counts the 32 bits of
  * `tfg` (table index within generation, field and generation, all

@@ -188,10 +188,14 @@ static void check_invariants(const struct policy *p, const struct compiled *c, c
 		for (int k = 0; k < XNSG_PROTOS; k++)
 			cr_assert_lt(ct->proto_class[k], c->nclasses,
 				     "%s: table %zu proto %d class id in range", what, t, k);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			cr_assert_eq(bit(&c->classes[d->allow_class], (uint32_t)i), run[i].allow,
 				     "%s: table %zu allow class bit %zu is the rule's access", what, t,
 				     i);
+			cr_assert_eq((d->allow[i / 64] >> (i % 64)) & 1, (uint64_t)run[i].allow,
+				     "%s: table %zu inline allow bit %zu is the rule's access", what, t,
+				     i);
+		}
 		check_lpm(c, ct->lpm4, ct->nlpm4, XNSG_V4, what, t);
 		check_lpm(c, ct->lpm6, ct->nlpm6, XNSG_V6, what, t);
 	}

@@ -145,6 +145,7 @@ int build_allow_noport(struct tctx *tc)
 		if (tc->rules[i].sport.any && tc->rules[i].dport.any)
 			setbit(noport, i);
 	}
+	memcpy(tc->t->desc.allow, allow, sizeof(tc->t->desc.allow));
 	err = tclass(tc, allow, &tc->t->desc.allow_class);
 	if (!err)
 		err = tclass(tc, noport, &tc->t->desc.noport_class);
