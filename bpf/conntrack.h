@@ -123,34 +123,53 @@ static __always_inline void ct4_key(struct xnsg_ct4_key *k4, const struct xnsg_c
 	k4->pad[1] = 0;
 }
 
+/*
+ * Each map call must stay a call site of its own: clang would otherwise
+ * merge the two branches' calls into one whose map is chosen by the
+ * branch, and the verifier, meeting two maps at one call, can neither
+ * inline the lookup nor call the map's own function directly - measured
+ * +8-18 ns on an established packet.  The empty asm on one branch's
+ * result keeps the two tails different.
+ */
+#define XNSG_KEEP_APART(x) asm volatile("" : "+r"(x))
+
 static __always_inline struct xnsg_ct_val *ct_lookup(const struct xnsg_ct_key *k)
 {
 	struct xnsg_ct4_key k4;
+	struct xnsg_ct_val *v;
 
 	if (k->family != 4)
 		return bpf_map_lookup_elem(&xnsg_ct6, k);
 	ct4_key(&k4, k);
-	return bpf_map_lookup_elem(&xnsg_ct4, &k4);
+	v = bpf_map_lookup_elem(&xnsg_ct4, &k4);
+	XNSG_KEEP_APART(v);
+	return v;
 }
 
 static __always_inline long ct_update(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
 {
 	struct xnsg_ct4_key k4;
+	long rc;
 
 	if (k->family != 4)
 		return bpf_map_update_elem(&xnsg_ct6, k, v, BPF_ANY);
 	ct4_key(&k4, k);
-	return bpf_map_update_elem(&xnsg_ct4, &k4, v, BPF_ANY);
+	rc = bpf_map_update_elem(&xnsg_ct4, &k4, v, BPF_ANY);
+	XNSG_KEEP_APART(rc);
+	return rc;
 }
 
 static __always_inline long ct_delete(const struct xnsg_ct_key *k)
 {
 	struct xnsg_ct4_key k4;
+	long rc;
 
 	if (k->family != 4)
 		return bpf_map_delete_elem(&xnsg_ct6, k);
 	ct4_key(&k4, k);
-	return bpf_map_delete_elem(&xnsg_ct4, &k4);
+	rc = bpf_map_delete_elem(&xnsg_ct4, &k4);
+	XNSG_KEEP_APART(rc);
+	return rc;
 }
 
 /* Remove an expired entry (its flow-log end event first).  One cut by a
