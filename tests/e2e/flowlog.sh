@@ -148,7 +148,16 @@ test_known_traffic() {
 	"$PY" "$T" nft-rules "$WORK/flows.json" > "$d/rules.nft" && B nft -f "$d/rules.nft" || return 1
 	ip netns exec "$NS_A" nfcapd -w "$d/nf" -b 127.0.0.1 -p $port -t 60 > "$d/nfcapd.log" 2>&1 & local nfpid=$!
 	ip netns exec "$NS_A" timeout 60 tshark -Q -i lo -f "udp port $port" -w "$d/ipfix.pcapng" > "$d/tshark.log" 2>&1 & local tspid=$!
-	sleep 1.5 # nfcapd and tshark listening
+	# Both listening before the first IPFIX message (the templates): tshark
+	# has written its capture file's header once it captures, nfcapd's
+	# socket is bound.  Slow to start on a loaded machine: wait up to 20 s.
+	local w
+	for ((w = 0; w < 200; w++)); do
+		[ -s "$d/ipfix.pcapng" ] && ip netns exec "$NS_A" ss -Hlun "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	[ $w -lt 200 ] || { cat "$d/tshark.log" "$d/nfcapd.log"; echo "tshark or nfcapd not listening after 20 s"; return 1; }
+	sleep 0.3
 	counters "$NS_A" a0 "$d/if.before"
 	exporter --jsonl "$d/fl.jsonl" --azure "$d/azure" --azure-format both \
 		--ipfix 127.0.0.1:$port --interval 1

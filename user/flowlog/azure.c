@@ -364,7 +364,7 @@ static int copy_prefix(int in, int out, off_t len)
 	while (off < len) {
 		ssize_t n = copy_file_range(in, &off, out, NULL, (size_t)(len - off), 0);
 
-		if (n > 0)
+		if (n > 0 || (n < 0 && errno == EINTR)) /* a signal: the exporter's stop, say */
 			continue;
 		if (n == 0)
 			return -EIO; /* the file shrank under us */
@@ -377,6 +377,8 @@ static int copy_prefix(int in, int out, off_t len)
 		ssize_t n = pread(in, buf, want, off);
 		int err;
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
 		err = flowlog_write_all(out, buf, (size_t)n);
