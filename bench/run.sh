@@ -495,7 +495,7 @@ csv() { local IFS=,; echo "$*"; }
 goal_policies() {
 	local n
 	for n in "${LOAD_COUNTS[@]}"; do
-		xnsg_policy "$n" || return 1
+		TRAFFIC=v4 xnsg_policy "$n" || return 1 # pol-last$n: the rules of the nft and iptables files
 		[ -f "$WORK/polb$n/policy.json" ] || { mkdir -p "$WORK/polb$n" &&
 			XNSG_BENCH_DENY_LAST=1 XNSG_BENCH_ONE_LEVEL=1 XNSG_BENCH_VARIANT=1 "$TOOL" genpolicy "$n" "$WORK/polb$n"; } || return 1
 	done
@@ -515,7 +515,7 @@ goal_load_rep() { # N
 	f=$(rulefile ipt "$n" gen_iptables "$n") && t=$(elapsed R iptables-restore "$f") && eval "L_ipt_$n+=($t)"; unrules_iptables
 	for b in "${GOAL_BINS[@]}"; do
 		l=$(label_of "$b")
-		t=$(elapsed xb "$b" apply "$WORK/pol$n/policy.json") || { note "  load $n: $l apply: $(why "$WORK/last.log")"; xb "$b" detach --all >/dev/null 2>&1; continue; }
+		t=$(elapsed xb "$b" apply "$WORK/pol-last$n/policy.json") || { note "  load $n: $l apply: $(why "$WORK/last.log")"; xb "$b" detach --all >/dev/null 2>&1; continue; }
 		eval "L_apply_${l}_$n+=($t)"
 		t=$(elapsed xb "$b" apply "$WORK/polb$n/policy.json") && eval "L_update_${l}_$n+=($t)"
 		xb "$b" detach --all >/dev/null 2>&1
