@@ -222,16 +222,24 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 	return err;
 }
 
+/* The selected interfaces' entries, one batch (500 interfaces: one syscall, not 500). */
 static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
 		      const unsigned int *ifindex)
 {
-	for (size_t i = 0; i < c->nifaces; i++) {
-		struct xnsg_iface_key k = { .ifindex = ifindex ? ifindex[i] : 0, .gen = gen };
+	struct xnsg_iface_key *k = xcalloc(c->nifaces ? c->nifaces : 1, sizeof(*k));
+	struct xnsg_iface_cfg *v = xcalloc(c->nifaces ? c->nifaces : 1, sizeof(*v));
+	size_t n = 0;
+	int err;
 
-		if (k.ifindex && bpf_map_update_elem(dp->fd_ifaces, &k, &c->ifaces[i].cfg, BPF_ANY))
-			return -errno;
-	}
-	return 0;
+	for (size_t i = 0; i < c->nifaces; i++)
+		if (ifindex && ifindex[i]) {
+			k[n] = (struct xnsg_iface_key){ .ifindex = ifindex[i], .gen = gen };
+			v[n++] = c->ifaces[i].cfg;
+		}
+	err = dp_batch_put(dp->fd_ifaces, k, sizeof(*k), v, sizeof(*v), n);
+	free(k);
+	free(v);
+	return err;
 }
 
 /* Every table's LPM entries the classifier can reach, one batch per family. */
