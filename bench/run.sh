@@ -234,10 +234,11 @@ xnsg_policy() {
 }
 rules_xnsg() { xnsg_policy "$1" && R "$XNSG" apply "$WORK/pol/policy.json"; }
 unrules_xnsg() { R "$XNSG" detach --all >/dev/null; }
-# The last user rule's counter (r<U-1> of nic-nsg; U = min(N, 3997)).
-count_xnsg() {
+# The last user rule's counter (r<U-1> of nic-nsg; U = min(N, 3997)), as
+# xnsg BINARY (default this build's) reads it.
+count_xnsg() { # N [BINARY]
 	local last=$(($1 > 3997 ? 3996 : $1 - 1))
-	R "$XNSG" stats --json | "$PY" -c '
+	R "${2:-$XNSG}" stats --json | "$PY" -c '
 import json, sys
 st = json.load(sys.stdin)
 print(sum(r["packets"] for r in st["rules"] if r["nsg"] == "nic-nsg" and r["rule"] == sys.argv[1]))' "r$last"
@@ -263,7 +264,7 @@ count_xnsg_fl() { count_xnsg "$1"; }
 # The baseline build's xnsg on XDP, same policy, same pin directory.
 rules_xnsg_base() { xnsg_policy "$1" && R "$BASE_XNSG" apply "$WORK/pol/policy.json"; }
 unrules_xnsg_base() { R "$BASE_XNSG" detach --all >/dev/null; }
-count_xnsg_base() { count_xnsg "$1"; }
+count_xnsg_base() { count_xnsg "$1" "$BASE_XNSG"; } # its own counter layout
 
 rules_none() { :; }
 unrules_none() { :; }

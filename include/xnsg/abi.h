@@ -391,6 +391,24 @@ struct xnsg_ct4_key {
 };
 _Static_assert(sizeof(struct xnsg_ct4_key) == 20, "xnsg_ct4_key");
 
+/* The IPv4 table's key of an IPv4 flow k, packed here for both sides
+ * (bpf/conntrack.h, user/datapath/flowtable.c): a datapath and a loader
+ * that packed it differently would never find each other's flows.  Every
+ * byte is written, the pad too: the kernel hashes all 20. */
+static inline __attribute__((always_inline)) void
+xnsg_ct4_key_of(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
+{
+	__builtin_memcpy(k4->addr_a, k->addr_a, 4);
+	__builtin_memcpy(k4->addr_b, k->addr_b, 4);
+	k4->ifindex = k->ifindex;
+	k4->port_a = k->port_a;
+	k4->port_b = k->port_b;
+	k4->proto = k->proto;
+	k4->icmp_query = k->icmp_query;
+	k4->pad[0] = 0;
+	k4->pad[1] = 0;
+}
+
 enum xnsg_ct_state {
 	XNSG_CT_NEW = 0,     /* UDP/ICMP/other: one way seen */
 	XNSG_CT_REPLIED,     /* UDP/ICMP/other: both ways seen */

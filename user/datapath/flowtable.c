@@ -20,14 +20,7 @@ const void *dp_ct_table_key(const struct dp *dp, const struct xnsg_ct_key *k,
 		*fd = dp->fd_ct6;
 		return k;
 	}
-	memset(k4, 0, sizeof(*k4));
-	memcpy(k4->addr_a, k->addr_a, 4);
-	memcpy(k4->addr_b, k->addr_b, 4);
-	k4->ifindex = k->ifindex;
-	k4->port_a = k->port_a;
-	k4->port_b = k->port_b;
-	k4->proto = k->proto;
-	k4->icmp_query = k->icmp_query;
+	xnsg_ct4_key_of(k4, k);
 	*fd = dp->fd_ct4;
 	return k4;
 }

@@ -169,6 +169,16 @@ void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn)
 	f->gen = kn->gen;
 }
 
+void fl_known_of_flow(struct fl_known *kn, const struct fl_flow *f)
+{
+	kn->slot[0] = f->slot[0];
+	kn->slot[1] = f->slot[1];
+	kn->created_ns = f->created_ns;
+	kn->dir = f->dir;
+	kn->init_a = f->init_a;
+	kn->gen = f->gen;
+}
+
 void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_fl_pos *p, uint64_t d[4])
 {
 	for (int i = 0; i < 2; i++) {

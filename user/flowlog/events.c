@@ -17,12 +17,7 @@ static void known_from(struct flowlog_export *x, struct fl_known *kn, const stru
 	struct fl_flow f;
 
 	fl_flow_of(&f, &e->k, &e->v, e->time_ns);
-	kn->slot[0] = f.slot[0];
-	kn->slot[1] = f.slot[1];
-	kn->created_ns = f.created_ns;
-	kn->dir = f.dir;
-	kn->init_a = f.init_a;
-	kn->gen = f.gen;
+	fl_known_of_flow(kn, &f);
 	kn->seen = 0;
 	fl_pos_restore(x, kn, e->v.created);
 }

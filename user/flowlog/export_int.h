@@ -91,6 +91,8 @@ void fl_record_deny(struct fl_names *n, struct flowlog_record *r, const struct x
 void fl_flow_of(struct fl_flow *f, const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
 		uint64_t now);
 void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn);
+/* The other way: what kn keeps of the flow f for its later records. */
+void fl_known_of_flow(struct fl_known *kn, const struct fl_flow *f);
 /* Counts of v past the position p (NULL: nothing logged), into d[4]. */
 void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_fl_pos *p, uint64_t d[4]);
 uint64_t fl_mono_ns(void);

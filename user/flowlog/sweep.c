@@ -104,12 +104,7 @@ static bool adopt(struct flowlog_export *x, const struct xnsg_ct_key *k,
 	kn = fl_table_get(&x->known, k);
 	if (kn->stored) /* an ending flow's, whose pending E has a copy */
 		fl_pos_del(x, k);
-	kn->slot[0] = f.slot[0];
-	kn->slot[1] = f.slot[1];
-	kn->created_ns = f.created_ns;
-	kn->dir = f.dir;
-	kn->init_a = f.init_a;
-	kn->gen = f.gen;
+	fl_known_of_flow(kn, &f);
 	kn->state = FL_LIVE;
 	fl_pos_restore(x, kn, v->created);
 	return true;
