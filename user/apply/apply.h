@@ -31,7 +31,7 @@ struct apply_opts {
 	bool attached_only;
 	enum apply_ingress ingress;
 	bool reset_flows;       /* re-evaluate every tracked flow, cut what is denied */
-	unsigned int max_flows; /* flow table size when it is created; 0 default */
+	unsigned int max_flows; /* IPv4 flow table size when it is created (IPv6: a quarter); 0 default */
 	/* apply_file(): refuse a policy (containers merged) under which no
 	 * interface is filtered - `xnsg apply`; the daemon waits instead. */
 	bool refuse_unfiltered;

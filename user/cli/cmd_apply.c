@@ -31,7 +31,7 @@ static const struct cli_opt apply_opts[] = {
 	CLI_OPTION(struct apply_args, reset_flows, FLAG, "reset-flows",
 		   .help = "re-evaluate tracked flows; cut those the new policy denies"),
 	CLI_OPTION(struct apply_args, max_flows, UINT, "max-flows", .arg = "N", .min = 1024,
-		   .max = 1U << 26, .help = "flow table size when it is created (default 1048576)"),
+		   .max = 1U << 26, .help = "IPv4 flows the flow table holds, IPv6 a quarter; set at creation (default 1048576)"),
 	CLI_END
 };
 

@@ -38,7 +38,7 @@ static const struct cli_opt run_opts[] = {
 		   .words = ingress_words,
 		   .help = "receive hook for interfaces it attaches: XDP (default) or TC ingress"),
 	CLI_OPTION(struct run_args, max_flows, UINT, "max-flows", .arg = "N", .min = 1024,
-		   .max = 1U << 26, .help = "flow table size when it is created (default 1048576)"),
+		   .max = 1U << 26, .help = "IPv4 flows the flow table holds, IPv6 a quarter; set at creation (default 1048576)"),
 	CLI_END
 };
 
