@@ -39,8 +39,9 @@ struct xnsg_flow {
 
 /* Flow-log events (bpf/flowlog.h, included after this file). */
 static __always_inline struct xnsg_fl_config *fl_on(void);
-static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
-					 __u64 now);
+static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k,
+					 const struct xnsg_ct4_key *k4,
+					 const struct xnsg_ct_val *v, __u64 now);
 static __always_inline int xnsg_fl_tcp(const struct xnsg_flow *f, struct xnsg_ct_val *v, __u32 tr,
 				       __u32 side, __u64 now);
 static __always_inline int xnsg_fl_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
@@ -110,50 +111,48 @@ static __always_inline int ct_expired(const struct xnsg_ct_key *k, const struct 
 
 /*
  * The flow table of k's family (abi.h): an IPv4 flow is keyed by its
- * addresses' four bytes (xnsg_ct4_key_of()).  Each map call must stay a
- * call site of its own: clang would otherwise merge the two branches' calls into one whose map is chosen by the
- * branch, and the verifier, meeting two maps at one call, can neither
- * inline the lookup nor call the map's own function directly - measured
- * +8-18 ns on an established packet.  The empty asm on one branch's
- * result keeps the two tails different.
+ * addresses' four bytes, k4 (xnsg_ct4_key_of(), packed once by each caller
+ * for all its calls), which the IPv6 table ignores.  Each map
+ * call must stay a call site of its own: clang would otherwise merge the
+ * two branches' calls into one whose map is chosen by the branch, and the
+ * verifier, meeting two maps at one call, can neither inline the lookup
+ * nor call the map's own function directly - measured +8-18 ns on an
+ * established packet.  The empty asm on one branch's result keeps the two
+ * tails different.
  */
 #define XNSG_KEEP_APART(x) asm volatile("" : "+r"(x))
 
-static __always_inline struct xnsg_ct_val *ct_lookup(const struct xnsg_ct_key *k)
+static __always_inline struct xnsg_ct_val *ct_lookup(const struct xnsg_ct_key *k,
+						      const struct xnsg_ct4_key *k4)
 {
-	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val *v;
 
 	if (k->family != 4)
 		return bpf_map_lookup_elem(&xnsg_ct6, k);
-	xnsg_ct4_key_of(&k4, k);
-	v = bpf_map_lookup_elem(&xnsg_ct4, &k4);
+	v = bpf_map_lookup_elem(&xnsg_ct4, k4);
 	XNSG_KEEP_APART(v);
 	return v;
 }
 
-static __always_inline long ct_update(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v)
+static __always_inline long ct_update(const struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4,
+				       const struct xnsg_ct_val *v)
 {
-	struct xnsg_ct4_key k4;
 	long rc;
 
 	if (k->family != 4)
 		return bpf_map_update_elem(&xnsg_ct6, k, v, BPF_ANY);
-	xnsg_ct4_key_of(&k4, k);
-	rc = bpf_map_update_elem(&xnsg_ct4, &k4, v, BPF_ANY);
+	rc = bpf_map_update_elem(&xnsg_ct4, k4, v, BPF_ANY);
 	XNSG_KEEP_APART(rc);
 	return rc;
 }
 
-static __always_inline long ct_delete(const struct xnsg_ct_key *k)
+static __always_inline long ct_delete(const struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4)
 {
-	struct xnsg_ct4_key k4;
 	long rc;
 
 	if (k->family != 4)
 		return bpf_map_delete_elem(&xnsg_ct6, k);
-	xnsg_ct4_key_of(&k4, k);
-	rc = bpf_map_delete_elem(&xnsg_ct4, &k4);
+	rc = bpf_map_delete_elem(&xnsg_ct4, k4);
 	XNSG_KEEP_APART(rc);
 	return rc;
 }
@@ -161,13 +160,13 @@ static __always_inline long ct_delete(const struct xnsg_ct_key *k)
 /* Remove an expired entry (its flow-log end event first).  One cut by a
  * policy change was counted then (XNSG_CTS_RESET), so it does not count
  * as expired. */
-static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v,
-				      __u64 now)
+static __always_inline void ct_expire(const struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4,
+				      const struct xnsg_ct_val *v, __u64 now)
 {
 	__u8 cut = v->flags & XNSG_CTF_DENIED;
 
 	xnsg_fl_expire(k, v, now);
-	ct_delete(k);
+	ct_delete(k, k4);
 	if (!cut)
 		ct_stat(XNSG_CTS_EXPIRED);
 }
@@ -385,16 +384,18 @@ static __always_inline int xnsg_related_key(void *data, void *data_end, const st
  */
 __noinline int xnsg_ct_related(const struct xnsg_flow *r, __u64 now)
 {
+	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val *v;
 	__u8 qdir;
 
 	if (!r)
 		return 0;
-	v = ct_lookup(&r->key);
+	xnsg_ct4_key_of(&k4, &r->key);
+	v = ct_lookup(&r->key, &k4);
 	if (!v)
 		return 0;
 	if (ct_expired(&r->key, v, now)) {
-		ct_expire(&r->key, v, now);
+		ct_expire(&r->key, &k4, v, now);
 		return 0;
 	}
 	qdir = r->from_a == v->init_a ? v->dir : v->dir ^ 1;
@@ -474,6 +475,7 @@ static __always_inline int ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
  */
 __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 {
+	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val *v;
 	__u32 side;
 	int tr;
@@ -482,11 +484,12 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	 * split the verifier's walk of the rules for each kind of flow. */
 	if (!f || !f->track)
 		return 0;
-	v = ct_lookup(&f->key);
+	xnsg_ct4_key_of(&k4, &f->key);
+	v = ct_lookup(&f->key, &k4);
 	if (!v)
 		return 0;
 	if (ct_expired(&f->key, v, now)) {
-		ct_expire(&f->key, v, now);
+		ct_expire(&f->key, &k4, v, now);
 		return 0;
 	}
 	v->last = (__u32)(now >> XNSG_CT_LAST_SHIFT);
@@ -508,6 +511,7 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 /* The rules allowed the first packet of f: start tracking it. */
 __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 {
+	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val v = {};
 
 	if (!f || f->track != XNSG_FLOW_TRACK)
@@ -533,11 +537,12 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 	v.gen = f->gen & 1;
 	if (fl_on())
 		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
-	if (ct_update(&f->key, &v))
+	xnsg_ct4_key_of(&k4, &f->key);
+	if (ct_update(&f->key, &k4, &v))
 		return 0;
 	ct_stat(XNSG_CTS_CREATED);
 	if (v.log)
-		xnsg_fl_begin(&f->key, &v, now);
+		xnsg_fl_begin(&f->key, &k4, &v, now);
 	return 0;
 }
 

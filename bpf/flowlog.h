@@ -78,13 +78,15 @@ static __always_inline int fl_event(const struct xnsg_ct_key *k, const struct xn
 
 /* The begin event of a flow just created with log = XNSG_LOG_B_SENT: when
  * the ring is full, the entry says so, and the sweep makes the B. */
-static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, __u64 now)
+static __always_inline int xnsg_fl_begin(const struct xnsg_ct_key *k,
+					 const struct xnsg_ct4_key *k4,
+					 const struct xnsg_ct_val *v, __u64 now)
 {
 	struct xnsg_ct_val *e;
 
 	if (!k || !v || !fl_event(k, v, XNSG_EV_BEGIN, now))
 		return 0;
-	e = ct_lookup(k);
+	e = ct_lookup(k, k4);
 	if (e)
 		__sync_fetch_and_and(&e->word, ~XNSG_CT_LOG_WORD(XNSG_LOG_B_SENT));
 	return 0;
@@ -224,6 +226,7 @@ __noinline int xnsg_fl_deny(const struct xnsg_flow *f, __u32 slot, __u64 now)
 static long fl_op(__u32 i, void *unused)
 {
 	struct xnsg_fl_batch *b;
+	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val *v;
 	struct xnsg_fl_op *o;
 	__u32 zero = 0;
@@ -233,7 +236,8 @@ static long fl_op(__u32 i, void *unused)
 		return 1;
 	o = &b->op[i];
 	o->result = 0;
-	v = ct_lookup(&o->k);
+	xnsg_ct4_key_of(&k4, &o->k);
+	v = ct_lookup(&o->k, &k4);
 	if (!v || v->created != o->created)
 		return 0; /* gone, or the key is another flow's now */
 	if (o->op == XNSG_FL_COMMIT) {
@@ -244,7 +248,7 @@ static long fl_op(__u32 i, void *unused)
 		if (!ct_expired(&o->k, v, bpf_ktime_get_ns()))
 			return 0; /* a packet came meanwhile */
 		__builtin_memcpy(&o->v, v, sizeof(o->v));
-		if (ct_delete(&o->k) == 0) {
+		if (ct_delete(&o->k, &k4) == 0) {
 			if (!(o->v.flags & XNSG_CTF_DENIED))
 				ct_stat(XNSG_CTS_EXPIRED);
 			o->result = 1;
