@@ -4,9 +4,11 @@
  * the bit-vector search described in include/xnsg/abi.h.  Included by
  * xnsg.bpf.c after the map definitions and parse.h.
  *
- * Per table: five lookups turn the packet's fields into class ids (an
- * IPv4 address usually by one read of the direct table, see xnsg_dir4, an
- * IPv6 one by a few reads of a path-compressed trie, xnsg_dir6), five
+ * Per table: up to five lookups turn the packet's fields into class ids
+ * (an IPv4 address usually by one read of the direct table, see
+ * xnsg_dir4, an IPv6 one by a few reads of a path-compressed trie,
+ * xnsg_dir6; a port no rule restricts - the source port, in most NSGs -
+ * and the protocol of TCP and UDP are read from the table itself), five
  * more fetch the classes' bitmaps, then the summary words name the only
  * 64-rule words worth ANDing.  No loop over rules: the usual packet ANDs
  * one summary word and one rule word per field.
@@ -141,8 +143,12 @@ static __always_inline int xnsg_port_class(const struct xnsg_table *tb, __u32 ge
 					   __u16 port, __u32 *cls)
 {
 	struct xnsg_port_chunk *c;
-	__u32 key;
+	__u32 key = tb->port_class[field & 1];
 
+	if (key != XNSG_NO_CLASS) { /* no rule restricts this port */
+		*cls = key;
+		return 0;
+	}
 	key = (gen * XNSG_MAX_PORTMAPS + tb->portmap[field & 1]) * XNSG_PORT_CHUNKS +
 	      port / XNSG_PORTS_PER_CHUNK;
 	c = bpf_map_lookup_elem(&xnsg_ports, &key);
@@ -181,18 +187,22 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 
 	cls[0] = xnsg_addr_class(tb, gen, t, XNSG_FIELD_SRC, pkt);
 	cls[1] = xnsg_addr_class(tb, gen, t, XNSG_FIELD_DST, pkt);
-	if ((pkt->proto == 6 || pkt->proto == 17) && pkt->frag != XNSG_FRAG_LATER) {
-		if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
-		    xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3]))
+	if (pkt->proto == 6 || pkt->proto == 17) {
+		cls[4] = tb->l4_class[pkt->proto == 17];
+		if (pkt->frag == XNSG_FRAG_LATER) {
+			cls[2] = cls[3] = tb->noport_class;
+		} else if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
+			   xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3])) {
 			return XNSG_R_MAP_MISSING;
+		}
 	} else {
 		cls[2] = cls[3] = tb->noport_class;
+		key = key * XNSG_PROTOS + pkt->proto;
+		pc = bpf_map_lookup_elem(&xnsg_protos, &key);
+		if (!pc)
+			return XNSG_R_MAP_MISSING;
+		cls[4] = *pc;
 	}
-	key = key * XNSG_PROTOS + pkt->proto;
-	pc = bpf_map_lookup_elem(&xnsg_protos, &key);
-	if (!pc)
-		return XNSG_R_MAP_MISSING;
-	cls[4] = *pc;
 
 	for (i = 0; i < XNSG_NFIELDS; i++) {
 		b[i] = xnsg_class(gen, cls[i]);

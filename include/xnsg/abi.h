@@ -103,6 +103,8 @@
 
 #define XNSG_GENS 2
 #define XNSG_NO_TABLE 0xffff
+/* xnsg_table.port_class: no constant class, the port map decides. */
+#define XNSG_NO_CLASS 0xffff
 #define XNSG_PROTOS 256
 
 /* ---- enums ---------------------------------------------------------- */
@@ -183,11 +185,18 @@ struct xnsg_table {
 	__u8 dir;
 	__u8 pad;
 	__u16 dir6_root[2]; /* per field: the IPv6 trie's first entry (xnsg_dir6) */
+	/* per field: the class of every port when no rule of the table
+	 * restricts that port (as a source port, almost always), read here
+	 * instead of a port map chunk; XNSG_NO_CLASS when the map decides */
+	__u16 port_class[2];
+	/* proto_class of TCP and UDP, inline: the packets with ports do not
+	 * read xnsg_protos */
+	__u16 l4_class[2];
 	/* allow_class's words, inline: the decision reads the winning rule's
 	 * bit from the table it already holds, not from one more class */
 	__u64 allow[XNSG_RULE_WORDS];
 };
-_Static_assert(sizeof(struct xnsg_table) == 32 + 8 * XNSG_RULE_WORDS, "xnsg_table");
+_Static_assert(sizeof(struct xnsg_table) == 40 + 8 * XNSG_RULE_WORDS, "xnsg_table");
 
 /* xnsg_lpm4 / xnsg_lpm6: LPM tries.  prefixlen counts the 32 bits of
  * `tfg` (table index within generation, field and generation, all

@@ -188,6 +188,23 @@ static void check_invariants(const struct policy *p, const struct compiled *c, c
 		for (int k = 0; k < XNSG_PROTOS; k++)
 			cr_assert_lt(ct->proto_class[k], c->nclasses,
 				     "%s: table %zu proto %d class id in range", what, t, k);
+		cr_assert(d->l4_class[0] == ct->proto_class[6] && d->l4_class[1] == ct->proto_class[17],
+			  "%s: table %zu inline TCP and UDP classes are the protocol classes", what, t);
+		for (int f = 0; f < 2; f++) {
+			bool restricted = false;
+
+			for (size_t i = 0; i < n; i++)
+				restricted = restricted || !(f ? run[i].dport.any : run[i].sport.any);
+			/* A constant class is what the map holds at every port. */
+			cr_assert_eq(d->port_class[f] == XNSG_NO_CLASS, restricted,
+				     "%s: table %zu port field %d has a constant class iff no rule "
+				     "restricts it", what, t, f);
+			if (!restricted)
+				cr_assert(c->portmaps[d->portmap[f]][0] == d->port_class[f] &&
+					  c->portmaps[d->portmap[f]][65535] == d->port_class[f],
+					  "%s: table %zu port field %d: constant class = the map's", what,
+					  t, f);
+		}
 		for (size_t i = 0; i < n; i++) {
 			cr_assert_eq(bit(&c->classes[d->allow_class], (uint32_t)i), run[i].allow,
 				     "%s: table %zu allow class bit %zu is the rule's access", what, t,

@@ -128,6 +128,8 @@ int build_protos(struct tctx *tc)
 		if (err)
 			return err;
 	}
+	tc->t->desc.l4_class[0] = tc->t->proto_class[6];
+	tc->t->desc.l4_class[1] = tc->t->proto_class[17];
 	return 0;
 }
 

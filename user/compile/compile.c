@@ -85,6 +85,7 @@ static int build_table(struct cstate *cs, const struct policy *p, struct compile
 	t->desc.rule_base = cs->c->nrule_slots;
 	t->desc.nsg = (uint16_t)t->nsg;
 	t->desc.dir = (uint8_t)t->dir;
+	t->desc.port_class[0] = t->desc.port_class[1] = XNSG_NO_CLASS;
 	if ((uint64_t)cs->c->nrule_slots + tc.n > XNSG_MAX_RULE_SLOTS) {
 		limit_diag(&tc, "the policy's rules need more than XNSG_MAX_RULE_SLOTS (%d) counter "
 			   "slots; rebuild with a larger -DXNSG_MAX_RULE_SLOTS=N to raise it",

@@ -114,14 +114,22 @@ int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
 	cls[0] = addr_class(c, ct, XNSG_FIELD_SRC, src);
 	cls[1] = addr_class(c, ct, XNSG_FIELD_DST, dst);
 	if (ipproto == 6 || ipproto == 17) {
-		if (ct->desc.portmap[0] >= c->nportmaps || ct->desc.portmap[1] >= c->nportmaps)
-			return -1;
-		cls[2] = c->portmaps[ct->desc.portmap[0]][sport];
-		cls[3] = c->portmaps[ct->desc.portmap[1]][dport];
+		uint16_t port[2] = { sport, dport };
+
+		for (int f = 0; f < 2; f++) {
+			if (ct->desc.port_class[f] != XNSG_NO_CLASS) {
+				cls[2 + f] = ct->desc.port_class[f];
+				continue;
+			}
+			if (ct->desc.portmap[f] >= c->nportmaps)
+				return -1;
+			cls[2 + f] = c->portmaps[ct->desc.portmap[f]][port[f]];
+		}
+		cls[4] = ct->desc.l4_class[ipproto == 17];
 	} else {
 		cls[2] = cls[3] = ct->desc.noport_class;
+		cls[4] = ct->proto_class[ipproto];
 	}
-	cls[4] = ct->proto_class[ipproto];
 	for (int i = 0; i < 5; i++) {
 		if (cls[i] >= c->nclasses)
 			return -1;

@@ -64,6 +64,9 @@ static const struct port_list *ports_of(const struct rule *r, int field)
  * The port map of one field: sweep the rules' range endpoints in order,
  * keeping per rule how many of its ranges hold the current port (ranges of
  * one rule may overlap); between two endpoints the class is constant.
+ * When no rule restricts the field, its one class is also the table's
+ * port_class (the classifier then reads no port map); the map is still
+ * built, for the tests and tools that read maps.
  */
 int build_portmap(struct tctx *tc, int field)
 {
@@ -99,6 +102,8 @@ int build_portmap(struct tctx *tc, int field)
 		/* No rule restricts this port: one class everywhere, and the
 		 * all-ones map is shared by every such table and field. */
 		err = tclass(tc, bits, &cls);
+		if (!err)
+			tc->t->desc.port_class[field] = cls; /* the classifier needs no map */
 		if (!err && cls == tc->cs->allones && tc->cs->allones_map >= 0) {
 			tc->t->desc.portmap[field] = (uint16_t)tc->cs->allones_map;
 			goto out;
