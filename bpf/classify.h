@@ -176,7 +176,8 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 	struct xnsg_bitmap *b[XNSG_NFIELDS];
 	__u32 cls[XNSG_NFIELDS], key, *pc;
 	struct xnsg_table *tb;
-	__u32 s, k, i, r;
+	const __u64 *dsum; /* the destination port's summary: per protocol when read */
+	__u32 s, k, i, r, l4 = 2;
 
 	if (!pkt || !d || t >= XNSG_MAX_TABLES || gen >= XNSG_GENS)
 		return XNSG_R_MAP_MISSING;
@@ -194,6 +195,8 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 		} else if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
 			   xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3])) {
 			return XNSG_R_MAP_MISSING;
+		} else {
+			l4 = pkt->proto == 17;
 		}
 	} else {
 		cls[2] = cls[3] = tb->noport_class;
@@ -210,9 +213,10 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 			return XNSG_R_MAP_MISSING;
 	}
 
+	dsum = l4 < 2 ? b[3]->l4sum[l4 & 1] : b[3]->summary;
 	for (s = 0; s < XNSG_SUMMARY_WORDS; s++) {
-		__u64 m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] &
-			  b[3]->summary[s] & b[4]->summary[s];
+		__u64 m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] & dsum[s] &
+			  b[4]->summary[s];
 
 		for (k = 0; k < 64 && m; k++) {
 			__u32 wi = s * 64 + xnsg_ctz64(m);

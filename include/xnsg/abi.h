@@ -301,9 +301,15 @@ _Static_assert(XNSG_DIR6_POOL < XNSG_DIR4_TRIE - XNSG_DIR4_PTR, "node ids must s
 /* xnsg_classes: array, XNSG_GENS * XNSG_MAX_CLASSES. */
 struct xnsg_bitmap {
 	__u64 summary[XNSG_SUMMARY_WORDS]; /* bit b: w[b] != 0 */
+	/* As a destination port's class, per protocol (0 TCP, 1 UDP): bit b
+	 * set when w[b] AND the table's class of that protocol is not zero,
+	 * so a word whose port rules are all of the other protocol is no
+	 * candidate.  Equal to summary in every other class. */
+	__u64 l4sum[2][XNSG_SUMMARY_WORDS];
 	__u64 w[XNSG_RULE_WORDS];          /* bit r of w[r/64]: rule r */
 };
-_Static_assert(sizeof(struct xnsg_bitmap) == 8 * (XNSG_SUMMARY_WORDS + XNSG_RULE_WORDS), "xnsg_bitmap");
+_Static_assert(sizeof(struct xnsg_bitmap) == 8 * (3 * XNSG_SUMMARY_WORDS + XNSG_RULE_WORDS),
+	       "xnsg_bitmap");
 
 struct xnsg_counter {
 	__u64 packets;

@@ -123,6 +123,42 @@ static void check_lpm(const struct compiled *c, const struct lpm_entry *v, size_
 	}
 }
 
+/*
+ * Every class of a table's destination port map summarizes its words
+ * ANDed with the table's TCP and UDP classes (the all-ones class, shared
+ * by every table, keeps its plain summary), and any other class's
+ * per-protocol summaries are its plain one.
+ */
+static void check_dport_summaries(const struct compiled *c, const struct compiled_table *ct,
+				  const char *what, size_t t)
+{
+	const uint16_t *map = c->portmaps[ct->desc.portmap[XNSG_FIELD_DST]];
+	bool *seen = calloc(c->nclasses, sizeof(*seen));
+
+	for (size_t port = 0; port < 65536; port++) {
+		const struct xnsg_bitmap *b = &c->classes[map[port]];
+
+		if (seen[map[port]])
+			continue;
+		seen[map[port]] = true;
+		for (int pr = 0; pr < 2; pr++)
+			for (int s = 0; s < XNSG_SUMMARY_WORDS; s++) {
+				const struct xnsg_bitmap *pc = &c->classes[ct->desc.l4_class[pr]];
+				uint64_t want = 0;
+
+				for (int k = 0; k < 64 && s * 64 + k < XNSG_RULE_WORDS; k++)
+					if (b->w[s * 64 + k] & pc->w[s * 64 + k])
+						want |= 1ULL << k;
+				if (map[port] == 0) /* the all-ones class, interned first */
+					want = b->summary[s];
+				cr_assert_eq(b->l4sum[pr][s], want,
+					     "%s: table %zu port %zu: class %u's %s summary word %d",
+					     what, t, port, map[port], pr ? "UDP" : "TCP", s);
+			}
+	}
+	free(seen);
+}
+
 /* The layout contract of abi.h and compile.h, on any compiled policy. */
 static void check_invariants(const struct policy *p, const struct compiled *c, const char *what)
 {
@@ -142,6 +178,11 @@ static void check_invariants(const struct policy *p, const struct compiled *c, c
 			cr_assert_eq(c->classes[i].summary[s], want,
 				     "%s: class %zu summary word %d names exactly its non-zero words",
 				     what, i, s);
+			/* (a destination port's per-protocol summaries: a subset) */
+			cr_assert_eq(c->classes[i].l4sum[0][s] & ~want, 0, "%s: class %zu TCP summary "
+				     "word %d names only non-zero words", what, i, s);
+			cr_assert_eq(c->classes[i].l4sum[1][s] & ~want, 0, "%s: class %zu UDP summary "
+				     "word %d names only non-zero words", what, i, s);
 		}
 	/* Identical bitmaps share one id: sorted, no two neighbours equal. */
 	idx = calloc(c->nclasses + 1, sizeof(*idx));
@@ -205,6 +246,7 @@ static void check_invariants(const struct policy *p, const struct compiled *c, c
 					  "%s: table %zu port field %d: constant class = the map's", what,
 					  t, f);
 		}
+		check_dport_summaries(c, ct, what, t);
 		for (size_t i = 0; i < n; i++) {
 			cr_assert_eq(bit(&c->classes[d->allow_class], (uint32_t)i), run[i].allow,
 				     "%s: table %zu allow class bit %zu is the rule's access", what, t,

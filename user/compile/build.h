@@ -41,13 +41,19 @@ static inline void setbit(uint64_t *w, size_t i)
 	w[i / 64] |= 1ULL << (i % 64);
 }
 
-/* classes.c: the class id of bitmap w (nw words, the rest zero), interned;
- * -E2BIG when XNSG_MAX_CLASSES distinct bitmaps already exist. */
-int class_intern(struct cstate *cs, const uint64_t *w, size_t nw);
+/* classes.c: the class id of bitmap w (nw words, the rest zero) with the
+ * per-protocol summaries l4sum (NULL: the plain summary, as every class
+ * but a destination port's), interned; -E2BIG when XNSG_MAX_CLASSES
+ * distinct classes already exist. */
+int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
+		 const uint64_t (*l4sum)[XNSG_SUMMARY_WORDS]);
 /* compile.c: "NSG web-nsg Inbound: MSG" at the NSG's JSON path. */
 void limit_diag(struct tctx *tc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* classes.c: the class of a bitmap of this table; -E2BIG (diagnosed) when full. */
 int tclass(struct tctx *tc, const uint64_t *w, uint16_t *out);
+/* classes.c: the same for a destination port's bitmap, with its
+ * per-protocol summaries (after build_protos). */
+int tclass_dport(struct tctx *tc, const uint64_t *w, uint16_t *out);
 /* classes.c: the table's protocol classes. */
 int build_protos(struct tctx *tc);
 /* classes.c: the table's allow class and no-port class. */

@@ -26,24 +26,43 @@ static uint64_t hash_words(const uint64_t *w, size_t n)
 	return h;
 }
 
-/* The class id of bitmap w (nw words, the rest zero), interned; -E2BIG
- * when XNSG_MAX_CLASSES distinct bitmaps already exist. */
-int class_intern(struct cstate *cs, const uint64_t *w, size_t nw)
+/* The summary words of bitmap w (nw words): bit b set when w[b] & and[b]
+ * is not zero (and NULL: when w[b] is not zero). */
+static void summarize(const uint64_t *w, const uint64_t *and, size_t nw,
+		      uint64_t *sum)
+{
+	memset(sum, 0, XNSG_SUMMARY_WORDS * sizeof(*sum));
+	for (size_t k = 0; k < nw; k++)
+		if (w[k] & (and ? and[k] : ~0ULL))
+			sum[k / 64] |= 1ULL << (k % 64);
+}
+
+int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
+		 const uint64_t (*l4sum)[XNSG_SUMMARY_WORDS])
 {
 	struct compiled *c = cs->c;
 	struct xnsg_bitmap *b;
+	uint64_t sum[XNSG_SUMMARY_WORDS], l4[2][XNSG_SUMMARY_WORDS];
 	size_t len = nw, i;
 	uint64_t h;
 
 	while (len && !w[len - 1])
 		len--;
-	h = hash_words(w, len);
+	summarize(w, NULL, len, sum);
+	if (l4sum)
+		memcpy(l4, l4sum, sizeof(l4));
+	else
+		memcpy(l4[0], sum, sizeof(sum)), memcpy(l4[1], sum, sizeof(sum));
+	/* Classes of equal words and unequal protocol summaries (destination
+	 * ports of tables whose protocols differ) are distinct classes. */
+	h = hash_words(w, len) ^ hash_words(&l4[0][0], 2 * XNSG_SUMMARY_WORDS);
 	for (i = h & (cs->nslots - 1);; i = (i + 1) & (cs->nslots - 1)) {
 		uint32_t s = cs->slots[i];
 
 		if (!s)
 			break;
-		if (cs->clen[s - 1] == len && !memcmp(c->classes[s - 1].w, w, len * sizeof(*w)))
+		if (cs->clen[s - 1] == len && !memcmp(c->classes[s - 1].w, w, len * sizeof(*w)) &&
+		    !memcmp(c->classes[s - 1].l4sum, l4, sizeof(l4)))
 			return (int)(s - 1);
 	}
 	if (c->nclasses >= XNSG_MAX_CLASSES)
@@ -56,23 +75,24 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw)
 	b = &c->classes[c->nclasses];
 	memset(b, 0, sizeof(*b));
 	memcpy(b->w, w, len * sizeof(*w));
-	for (size_t k = 0; k < len; k++)
-		if (w[k])
-			b->summary[k / 64] |= 1ULL << (k % 64);
+	memcpy(b->summary, sum, sizeof(sum));
+	memcpy(b->l4sum, l4, sizeof(l4));
 	cs->clen[c->nclasses] = (uint8_t)len;
 	cs->slots[i] = (uint32_t)c->nclasses + 1;
 	return (int)c->nclasses++;
 }
 
-/* The class of a bitmap of this table; -E2BIG (diagnosed) when full. */
-int tclass(struct tctx *tc, const uint64_t *w, uint16_t *out)
+/* The class of a bitmap of this table (l4sum as class_intern's); -E2BIG
+ * (diagnosed) when full. */
+static int tclass_with(struct tctx *tc, const uint64_t *w,
+		       const uint64_t (*l4sum)[XNSG_SUMMARY_WORDS], uint16_t *out)
 {
 	int id;
 
 	if (tc->n && !memcmp(w, tc->full, tc->nw * sizeof(*w)))
 		id = tc->cs->allones;
 	else
-		id = class_intern(tc->cs, w, tc->nw);
+		id = class_intern(tc->cs, w, tc->nw, l4sum);
 	if (id < 0) {
 		limit_diag(tc, "more than XNSG_MAX_CLASSES (%d) distinct rule bitmaps in the policy; "
 			   "rebuild with a larger -DXNSG_MAX_CLASSES=N (at most 65536) to raise it",
@@ -81,6 +101,29 @@ int tclass(struct tctx *tc, const uint64_t *w, uint16_t *out)
 	}
 	*out = (uint16_t)id;
 	return 0;
+}
+
+int tclass(struct tctx *tc, const uint64_t *w, uint16_t *out)
+{
+	return tclass_with(tc, w, NULL, out);
+}
+
+/*
+ * A destination port's class also summarizes its words ANDed with the
+ * table's TCP and UDP classes: the classifier's candidate words are then
+ * those holding a rule of the packet's port *and* protocol, not merely of
+ * its port (with random rules, ~30% fewer words ANDed).  The all-ones
+ * class, shared by every table, keeps its plain summary: a superset of
+ * candidates, never fewer than a match needs.
+ */
+int tclass_dport(struct tctx *tc, const uint64_t *w, uint16_t *out)
+{
+	uint64_t l4[2][XNSG_SUMMARY_WORDS];
+
+	for (int p = 0; p < 2; p++)
+		summarize(w, (const uint64_t *)tc->cs->c->classes[tc->t->desc.l4_class[p]].w, tc->nw,
+			  l4[p]);
+	return tclass_with(tc, w, l4, out);
 }
 
 static bool proto_in(enum xnsg_proto rp, unsigned int ipproto)

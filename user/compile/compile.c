@@ -220,7 +220,7 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 		;
 	cs.slots = xcalloc(cs.nslots, sizeof(*cs.slots));
 	memset(ones, 0xff, sizeof(ones));
-	cs.allones = class_intern(&cs, ones, XNSG_RULE_WORDS);
+	cs.allones = class_intern(&cs, ones, XNSG_RULE_WORDS, NULL);
 
 	used = xcalloc(p->nnsgs + 1, sizeof(*used));
 	tid = xcalloc(p->nnsgs + 1, sizeof(*tid));

@@ -105,6 +105,7 @@ int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
 		      const struct xnsg_addr *dst, uint16_t dport)
 {
 	const struct xnsg_bitmap *b[5];
+	const __u64 *dsum;
 	const struct compiled_table *ct;
 	uint16_t cls[5];
 
@@ -135,10 +136,12 @@ int compiled_classify(const struct compiled *c, size_t t, uint8_t ipproto,
 			return -1;
 		b[i] = &c->classes[cls[i]];
 	}
-	/* Only words the summaries name as non-zero in all five are ANDed. */
+	/* Only words the summaries name as non-zero in all five are ANDed;
+	 * the destination port's summary is that of its packet's protocol. */
+	dsum = ipproto == 6 || ipproto == 17 ? b[3]->l4sum[ipproto == 17] : b[3]->summary;
 	for (int s = 0; s < XNSG_SUMMARY_WORDS; s++) {
-		uint64_t m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] &
-			     b[3]->summary[s] & b[4]->summary[s];
+		uint64_t m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] & dsum[s] &
+			     b[4]->summary[s];
 
 		for (; m; m &= m - 1) {
 			int wi = s * 64 + ctz64(m);

@@ -101,7 +101,7 @@ int build_portmap(struct tctx *tc, int field)
 	if (!nev) {
 		/* No rule restricts this port: one class everywhere, and the
 		 * all-ones map is shared by every such table and field. */
-		err = tclass(tc, bits, &cls);
+		err = (field == XNSG_FIELD_DST ? tclass_dport : tclass)(tc, bits, &cls);
 		if (!err)
 			tc->t->desc.port_class[field] = cls; /* the classifier needs no map */
 		if (!err && cls == tc->cs->allones && tc->cs->allones_map >= 0) {
@@ -131,7 +131,7 @@ int build_portmap(struct tctx *tc, int field)
 				bits[r / 64] &= ~(1ULL << (r % 64));
 		}
 		next = e < nev ? ev[e].pos : 65536;
-		err = tclass(tc, bits, &cls);
+		err = (field == XNSG_FIELD_DST ? tclass_dport : tclass)(tc, bits, &cls);
 		if (err)
 			goto out;
 		for (uint32_t p = pos; p < next && p < 65536; p++)
