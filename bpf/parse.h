@@ -76,7 +76,10 @@ enum {
 
 /* A parsed packet.  Addresses in network order, everything else host order. */
 struct xnsg_pkt {
-	__u8 saddr[16], daddr[16]; /* IPv4 in bytes 0..3, the rest zero */
+	/* IPv4 in bytes 0..3, the rest zero.  8-byte aligned: conntrack.h
+	 * reads them as words (clang reads a __u8 array of unknown alignment
+	 * with a load, shift and or per byte). */
+	__u8 saddr[16] __attribute__((aligned(8))), daddr[16];
 	__u32 frag_id;             /* IPv4 identification, IPv6 fragment id (32 bits) */
 	__u32 l3_off;              /* IP header, from data */
 	__u32 l4_off;              /* L4 header (after options / extension headers), from data */
@@ -94,6 +97,14 @@ struct xnsg_pkt {
 				    * fragment keys: IPv4 protocol, IPv6 fragment header's
 				    * next header (the same in every fragment, unlike proto) */
 };
+
+/*
+ * An address in the IP header, read as 4-byte words rather than byte by
+ * byte.  The IP header starts 4-aligned when the frame is NET_IP_ALIGN-ed
+ * (the verifier's assumption where alignment is strict; Ethernet and VLAN
+ * tags are 14 + 4n bytes), and elsewhere an unaligned load is allowed.
+ */
+#define XNSG_IP_WORDS(p) ((const __u8 *)__builtin_assume_aligned((p), 4))
 
 static __always_inline __u16 xnsg_get16(const __u8 *p)
 {
@@ -185,8 +196,8 @@ static __always_inline int xnsg_parse_ip4(void *data, __u8 *ip, void *data_end,
 	pkt->len = tot;
 	pkt->proto = ip[9];
 	pkt->frag_proto = ip[9];
-	__builtin_memcpy(pkt->saddr, ip + 12, 4);
-	__builtin_memcpy(pkt->daddr, ip + 16, 4);
+	__builtin_memcpy(pkt->saddr, XNSG_IP_WORDS(ip + 12), 4);
+	__builtin_memcpy(pkt->daddr, XNSG_IP_WORDS(ip + 16), 4);
 	pkt->l4_off = (__u32)((void *)ip - data) + hlen;
 
 	frag = xnsg_get16(ip + 6);
@@ -219,8 +230,8 @@ static __always_inline int xnsg_parse_ip6(void *data, __u8 *ip, void *data_end,
 	if ((void *)base > data_end || (ip[0] >> 4) != 6)
 		return XNSG_R_TRUNC_IP6;
 	pkt->family = 6;
-	__builtin_memcpy(pkt->saddr, ip + 8, 16);
-	__builtin_memcpy(pkt->daddr, ip + 24, 16);
+	__builtin_memcpy(pkt->saddr, XNSG_IP_WORDS(ip + 8), 16);
+	__builtin_memcpy(pkt->daddr, XNSG_IP_WORDS(ip + 24), 16);
 
 	/*
 	 * The walk keeps one offset from the end of the fixed header and

@@ -410,18 +410,33 @@ _Static_assert(sizeof(struct xnsg_ct4_key) == 20, "xnsg_ct4_key");
  * (bpf/conntrack.h, user/datapath/flowtable.c): a datapath and a loader
  * that packed it differently would never find each other's flows.  Every
  * byte is written, the pad too: the kernel hashes all 20. */
+/* The 4-aligned word of struct type t at member m of p: the ports and
+ * the protocol's word are copied whole (past the member, so through the
+ * struct's own address). */
+#define XNSG_AT(p, t, m) __builtin_assume_aligned((__u8 *)(p) + __builtin_offsetof(t, m), 4)
+_Static_assert(__builtin_offsetof(struct xnsg_ct_key, port_a) % 4 == 0 &&
+	       __builtin_offsetof(struct xnsg_ct4_key, port_a) % 4 == 0 &&
+	       __builtin_offsetof(struct xnsg_ct4_key, proto) % 4 == 0, "key words");
+
 static inline __attribute__((always_inline)) void
 xnsg_ct4_key_of(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
 {
+	/* Written as whole 4-byte words, as the kernel's hash then reads
+	 * them: a word read over narrower writes not yet in the cache
+	 * waits for them (store forwarding fails). */
+	__u32 ports, tail;
+
+	__builtin_memcpy(&ports, __builtin_assume_aligned(&k->port_a, 4), 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	tail = (__u32)k->proto | (__u32)k->icmp_query << 8;
+#else
+	tail = (__u32)k->proto << 24 | (__u32)k->icmp_query << 16;
+#endif
 	__builtin_memcpy(k4->addr_a, k->addr_a, 4);
 	__builtin_memcpy(k4->addr_b, k->addr_b, 4);
 	k4->ifindex = k->ifindex;
-	k4->port_a = k->port_a;
-	k4->port_b = k->port_b;
-	k4->proto = k->proto;
-	k4->icmp_query = k->icmp_query;
-	k4->pad[0] = 0;
-	k4->pad[1] = 0;
+	__builtin_memcpy(XNSG_AT(k4, struct xnsg_ct4_key, port_a), &ports, 4);
+	__builtin_memcpy(XNSG_AT(k4, struct xnsg_ct4_key, proto), &tail, 4);
 }
 
 enum xnsg_ct_state {

@@ -351,6 +351,45 @@ static void udp_echo(const struct bpf_env *e, const struct fam *f)
 
 BOTH_FAMILIES(udp_icmp, udp_echo)
 
+/* ---- the flow's key ------------------------------------------------- */
+
+static void udp_any(const struct fam *f, struct pkt *p, const char *src, const char *dst,
+		    uint16_t sport, uint16_t dport)
+{
+	f->v == 4 ? pkt_udp4(p, src, dst, sport, dport) : pkt_udp6(p, src, dst, sport, dport);
+}
+
+/*
+ * The key holds every byte of both addresses, whichever end sorts first
+ * (bpf/conntrack.h flow_key() copies an IPv4 flow's four bytes, an IPv6
+ * flow's sixteen), and the ports order two ends of one address: a flow
+ * from the workload to itself is one flow both ways.
+ */
+static void key_exact(const struct bpf_env *e, const struct fam *f)
+{
+	const char *peer2 = f->v == 4 ? "198.51.100.6" : "2001:db8:1::6";
+	struct pkt p;
+
+	dp_test_flush_flows(e->t);
+	udp(f, &p, OUT, 5353, 53);
+	step(e, OUT, &p, "UDP request out", ALLOWED_BY("AllowInternetOutBound"));
+	udp_any(f, &p, peer2, f->l, 53, 5353);
+	step(e, IN, &p, "UDP from a peer one address below", DENIED_BY("DenyAllInBound"));
+	udp_any(f, &p, f->r, f->o, 53, 5353);
+	step(e, IN, &p, "UDP to another host behind the interface", DENIED_BY("DenyAllInBound"));
+	udp(f, &p, IN, 5353, 53);
+	step(e, IN, &p, "UDP reply in", BY_FLOW);
+
+	udp_any(f, &p, f->l, f->l, 40000, 7);
+	step(e, OUT, &p, "UDP from the workload to itself", ALLOWED_BY("AllowInternetOutBound"));
+	udp_any(f, &p, f->l, f->l, 7, 40000);
+	step(e, IN, &p, "its reply", BY_FLOW);
+	udp_any(f, &p, f->l, f->l, 7, 40001);
+	step(e, IN, &p, "to another port of itself", DENIED_BY("DenyAllInBound"));
+}
+
+BOTH_FAMILIES(key_exact, key_exact)
+
 /* ---- ICMP queries --------------------------------------------------- */
 
 /* An ICMP message of any type with the given identifier, one way. */
