@@ -176,8 +176,8 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 	struct xnsg_bitmap *b[XNSG_NFIELDS];
 	__u32 cls[XNSG_NFIELDS], key, *pc;
 	struct xnsg_table *tb;
-	const __u64 *dsum; /* the destination port's summary: per protocol when read */
-	__u32 s, k, i, r, l4 = 2;
+	const __u64 *dsum;
+	__u32 s, k, i, r, ports = 0;
 
 	if (!pkt || !d || t >= XNSG_MAX_TABLES || gen >= XNSG_GENS)
 		return XNSG_R_MAP_MISSING;
@@ -192,11 +192,11 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 		cls[4] = tb->l4_class[pkt->proto == 17];
 		if (pkt->frag == XNSG_FRAG_LATER) {
 			cls[2] = cls[3] = tb->noport_class;
-		} else if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
-			   xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3])) {
-			return XNSG_R_MAP_MISSING;
 		} else {
-			l4 = pkt->proto == 17;
+			if (xnsg_port_class(tb, gen, XNSG_FIELD_SRC, pkt->sport, &cls[2]) ||
+			    xnsg_port_class(tb, gen, XNSG_FIELD_DST, pkt->dport, &cls[3]))
+				return XNSG_R_MAP_MISSING;
+			ports = 1;
 		}
 	} else {
 		cls[2] = cls[3] = tb->noport_class;
@@ -213,7 +213,8 @@ __noinline int xnsg_table_decide(__u32 gen, __u32 t, const struct xnsg_pkt *pkt,
 			return XNSG_R_MAP_MISSING;
 	}
 
-	dsum = l4 < 2 ? b[3]->l4sum[l4 & 1] : b[3]->summary;
+	/* A destination port's class summarizes its words per protocol. */
+	dsum = ports ? b[3]->l4sum[pkt->proto == 17] : b[3]->summary;
 	for (s = 0; s < XNSG_SUMMARY_WORDS; s++) {
 		__u64 m = b[0]->summary[s] & b[1]->summary[s] & b[2]->summary[s] & dsum[s] &
 			  b[4]->summary[s];

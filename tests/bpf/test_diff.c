@@ -106,36 +106,44 @@ static size_t max_table_rules(const struct compiled *c)
 	return m;
 }
 
-/* Policy json (named by where) and npkt packets of gen_packet(): both ways. */
-static void run_policy(struct dp_test *t, struct run *run, const char *json, const char *where,
-		       uint64_t packet_seed, unsigned int npkt)
+/* Policy json (named by where) parsed, compiled and loaded into t;
+ * counted in run. */
+static void load_policy(struct dp_test *t, struct run *run, const char *json, const char *where,
+			struct policy **p, struct compiled **c)
 {
 	struct diag_list d = {};
-	struct policy *p = NULL;
-	struct compiled *c = NULL;
-	struct gen_pkts *g;
-	struct gen_rng r;
 	int err;
 
-	err = policy_parse_string(json, "generated", NULL, &p, &d);
+	err = policy_parse_string(json, "generated", NULL, p, &d);
 	if (err)
 		diag_print(stderr, "generated", &d);
 	cr_assert_eq(err, 0, "seed=%llu %s: the generated policy is valid (diagnostics "
 		     "on stderr)", (unsigned long long)run->base, where);
 	diag_free(&d);
-	err = compile_policy(p, &c, &d);
+	err = compile_policy(*p, c, &d);
 	if (err)
 		diag_print(stderr, "generated", &d);
 	cr_assert_eq(err, 0, "seed=%llu %s: the generated policy compiles (diagnostics "
 		     "on stderr)", (unsigned long long)run->base, where);
 	diag_free(&d);
-	err = dp_test_load(t, p, c);
+	err = dp_test_load(t, *p, *c);
 	cr_assert_eq(err, 0, "seed=%llu %s: the compiled policy loads into the maps (%s)",
 		     (unsigned long long)run->base, where, strerror(-err));
-	if (max_table_rules(c) > run->max_rules)
-		run->max_rules = (unsigned int)max_table_rules(c);
+	if (max_table_rules(*c) > run->max_rules)
+		run->max_rules = (unsigned int)max_table_rules(*c);
 	run->policies++;
+}
 
+/* Policy json (named by where) and npkt packets of gen_packet(): both ways. */
+static void run_policy(struct dp_test *t, struct run *run, const char *json, const char *where,
+		       uint64_t packet_seed, unsigned int npkt)
+{
+	struct policy *p = NULL;
+	struct compiled *c = NULL;
+	struct gen_pkts *g;
+	struct gen_rng r;
+
+	load_policy(t, run, json, where, &p, &c);
 	g = gen_pkts_new(p);
 	gen_rng_seed(&r, packet_seed);
 	for (unsigned int j = 0; j < npkt; j++) {
@@ -372,29 +380,15 @@ static void run_trie6(struct dp_test *t, struct run *run, unsigned int k, unsign
 		      unsigned int npkt, struct trie6_paths *tp)
 {
 	char *json = gen_trie6_policy_json(gen_policy_seed(run->base, k), nbig), where[64];
-	struct diag_list d = {};
 	struct policy *p = NULL;
 	struct compiled *c = NULL;
 	struct gen_pkts *g;
 	struct gen_rng r;
-	int err;
 
 	snprintf(where, sizeof(where), "trie6 policy=%u", k);
-	err = policy_parse_string(json, "generated", NULL, &p, &d);
-	if (err)
-		diag_print(stderr, "generated", &d);
-	cr_assert_eq(err, 0, "seed=%llu %s: the generated policy is valid",
-		     (unsigned long long)run->base, where);
-	diag_free(&d);
-	cr_assert_eq(compile_policy(p, &c, &d), 0, "seed=%llu %s: it compiles",
-		     (unsigned long long)run->base, where);
-	cr_assert_eq(dp_test_load(t, p, c), 0, "seed=%llu %s: it loads",
-		     (unsigned long long)run->base, where);
-	if (max_table_rules(c) > run->max_rules)
-		run->max_rules = (unsigned int)max_table_rules(c);
+	load_policy(t, run, json, where, &p, &c);
 	if (c->ndir6 > tp->max_nodes)
 		tp->max_nodes = c->ndir6;
-	run->policies++;
 	g = gen_pkts_new(p);
 	gen_pkts_near_misses(g);
 	gen_rng_seed(&r, gen_packet_seed(run->base, k));

@@ -49,10 +49,8 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 	while (len && !w[len - 1])
 		len--;
 	summarize(w, NULL, len, sum);
-	if (l4sum)
-		memcpy(l4, l4sum, sizeof(l4));
-	else
-		memcpy(l4[0], sum, sizeof(sum)), memcpy(l4[1], sum, sizeof(sum));
+	for (int p = 0; p < 2; p++)
+		memcpy(l4[p], l4sum ? l4sum[p] : sum, sizeof(sum));
 	/* Classes of equal words and unequal protocol summaries (destination
 	 * ports of tables whose protocols differ) are distinct classes. */
 	h = hash_words(w, len) ^ hash_words(&l4[0][0], 2 * XNSG_SUMMARY_WORDS);

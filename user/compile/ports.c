@@ -55,6 +55,13 @@ static int intern_portmap(struct tctx *tc, const uint16_t *map, uint16_t *out)
 	return 0;
 }
 
+/* The class of a port field's bitmap: a destination port's carries its
+ * per-protocol summaries (classes.c, tclass_dport). */
+static int port_class_of(struct tctx *tc, int field, const uint64_t *bits, uint16_t *cls)
+{
+	return field == XNSG_FIELD_DST ? tclass_dport(tc, bits, cls) : tclass(tc, bits, cls);
+}
+
 static const struct port_list *ports_of(const struct rule *r, int field)
 {
 	return field == XNSG_FIELD_SRC ? &r->sport : &r->dport;
@@ -101,7 +108,7 @@ int build_portmap(struct tctx *tc, int field)
 	if (!nev) {
 		/* No rule restricts this port: one class everywhere, and the
 		 * all-ones map is shared by every such table and field. */
-		err = (field == XNSG_FIELD_DST ? tclass_dport : tclass)(tc, bits, &cls);
+		err = port_class_of(tc, field, bits, &cls);
 		if (!err)
 			tc->t->desc.port_class[field] = cls; /* the classifier needs no map */
 		if (!err && cls == tc->cs->allones && tc->cs->allones_map >= 0) {
@@ -131,7 +138,7 @@ int build_portmap(struct tctx *tc, int field)
 				bits[r / 64] &= ~(1ULL << (r % 64));
 		}
 		next = e < nev ? ev[e].pos : 65536;
-		err = (field == XNSG_FIELD_DST ? tclass_dport : tclass)(tc, bits, &cls);
+		err = port_class_of(tc, field, bits, &cls);
 		if (err)
 			goto out;
 		for (uint32_t p = pos; p < next && p < 65536; p++)
