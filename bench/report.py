@@ -553,6 +553,112 @@ def flowlog_section(rows, md):
                f"{fmt(sw.get('cont_ms'))} ms | {sw.get('cont_records'):,} |", ""]
 
 
+def merge_runs(rows):
+    """One row per measured point: the median of its runs (bench/run.sh runs
+    xnsg-bench classify more than once when a baseline is measured beside)."""
+    skip = {"ns", "mean_ns", "classified_per_pkt", "run", "build"}
+    groups = {}
+    for r in rows:
+        key = tuple(sorted((k, json.dumps(v)) for k, v in r.items() if k not in skip))
+        groups.setdefault(key, []).append(r)
+    out = []
+    for g in groups.values():
+        m = dict(g[0])
+        for k in ("ns", "mean_ns", "classified_per_pkt"):
+            v = [r[k] for r in g if num(r.get(k))]
+            if v:
+                m[k] = statistics.median(v)
+        m["runs_ns"] = [r.get("ns") for r in g]
+        out.append(m)
+    return out
+
+
+def by_build(rows, build):
+    return [r for r in rows if (r.get("build") or "this") == build]
+
+
+def goal2_figures(classify):
+    """Issue 13's goal 2 figures of one build's merged classify rows."""
+    rep = [r for r in classify if r.get("method") != "single" and not r.get("failed") and num(r.get("ns"))]
+
+    def get(case, **kw):
+        return next((r["ns"] for r in rep if r.get("case") == case
+                     and all(r.get(k) == v for k, v in kw.items())), None)
+
+    empty = get("empty-xdp")
+    f = {"empty": empty}
+    for n in (1, 4000):
+        f[f"est{n}"] = get("established", rules=n)
+        f[f"new{n}"] = get("new-flow-last-rule", rules=n)
+        f[f"rnd{n}"] = get("new-flow-random", rules=n)
+        f[f"deep{n}"] = get("new-flow-random-deep", rules=n)
+    for fam in ("ipv4", "ipv6"):
+        for n in (1, 4000):
+            f[f"{fam}_{n}"] = get("new-flow-prefixes", family=fam, prefixes=n)
+    return f
+
+
+def goal2_section(this, base, md):
+    t, b = goal2_figures(this), goal2_figures(base) if base else None
+
+    def minus(f, k):
+        return f[k] - f["empty"] if f and num(f.get(k)) and num(f.get("empty")) else None
+
+    def div(f, a, c):
+        return f[a] / f[c] if f and num(f.get(a)) and num(f.get(c)) and f[c] else None
+
+    def cell(v, spec):
+        return fmt(v, spec)
+
+    rows = [("empty XDP program, ns", "-", lambda f: f and f.get("empty"), ".1f", None),
+            ("established flow, 1 rule: ns over the empty program", "<= 40", lambda f: minus(f, "est1"), ".1f", 40),
+            ("established flow, 4,000 rules: ns over the empty program", "<= 40", lambda f: minus(f, "est4000"), ".1f", 40),
+            ("new flow, both levels, last rule, 1 rule: ns over empty", "<= 60", lambda f: minus(f, "new1"), ".1f", 60),
+            ("new flow, both levels, last rule, 4,000 rules: ns over empty", "<= 60", lambda f: minus(f, "new4000"), ".1f", 60),
+            ("random rules, 4,000 / 1", "<= 1.20", lambda f: div(f, "rnd4000", "rnd1"), ".2f", 1.2),
+            ("random rules, deep prefixes, 4,000 / 1", "<= 1.20", lambda f: div(f, "deep4000", "deep1"), ".2f", 1.2),
+            ("IPv6 addresses, 4,000 / 1 random prefixes", "bounded like IPv4", lambda f: div(f, "ipv6_4000", "ipv6_1"), ".2f", None),
+            ("IPv4 addresses, 4,000 / 1 random prefixes", "-", lambda f: div(f, "ipv4_4000", "ipv4_1"), ".2f", None)]
+    md += ["### Goal 2: BPF_PROG_TEST_RUN, before and after", "",
+           "From section 1's and 2's runs" + (": this build's `xnsg-bench classify` and the baseline build's "
+           "(`BENCH_BASELINE`), run in turn (this, baseline; twice in a full run), the median of each build's runs"
+           if base else "") + ". *ns over the empty program*: the figure minus the empty XDP program's of the "
+           "same build's runs. A figure the baseline's harness does not measure is a dash.", "",
+           "| goal | target | " + ("baseline | " if base else "") + "this build | |",
+           "| --- | ---: | " + ("---: | " if base else "") + "---: | --- |"]
+    for label, target, fn, spec, lim in rows:
+        a = fn(t)
+        ok = "-" if lim is None or not num(a) else ("met" if a <= lim else "**not met**")
+        md.append(f"| {label} | {target} | " + (f"{cell(fn(b), spec)} | " if base else "") + f"{cell(a, spec)} | {ok} |")
+    md.append("")
+
+
+def goal4_section(ctmem, md):
+    """Issue 13's goal 4: bytes per flow of each build's flow table."""
+    def per_flow(build, family):
+        r = next((r for r in ctmem if (r.get("build") or "this") == build and isinstance(r.get("data"), dict)), None)
+        if not r:
+            return None
+        d = r["data"]
+        for tb in d.get("tables") or []:
+            if family in str(tb.get("name")) and num(tb.get("bytes_per_flow")):
+                return tb["bytes_per_flow"]
+        # one table for both families (the older layout)
+        if num(d.get("memlock_bytes")) and d.get("entries"):
+            return d["memlock_bytes"] / d["entries"]
+        return None
+    base = any(r.get("build") == "baseline" for r in ctmem)
+    md += ["### Goal 4: flow table bytes per flow (kernel memory accounting)", "",
+           "| flow | target | " + ("baseline | " if base else "") + "this build | |",
+           "| --- | ---: | " + ("---: | " if base else "") + "---: | --- |"]
+    for fam, label, lim in (("ct4", "IPv4 flow, B", 128), ("ct6", "IPv6 flow, B", 160)):
+        a = per_flow("this", fam)
+        ok = "-" if not num(a) else ("met" if a <= lim else "**not met**")
+        md.append(f"| {label} | <= {lim} | " + (f"{fmt(per_flow('baseline', fam), '.1f')} | " if base else "")
+                  + f"{fmt(a, '.1f')} | {ok} |")
+    md.append("")
+
+
 def goal_row(md, goal, target, before, after, ok):
     met = "-" if ok is None else ("met" if ok else "**not met**")
     md.append(f"| {goal} | {target} | {before} | {after} | {met} |")
@@ -616,10 +722,13 @@ def goals_section(goals, md):
 def main():
     src, outdir, quick = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
     rows = load_rows(src)
-    classify = [r for r in rows if r.get("kind") == "classify"]
+    classify_all = [r for r in rows if r.get("kind") == "classify"]
+    classify = merge_runs(by_build(classify_all, "this"))
+    classify_base = merge_runs(by_build(classify_all, "baseline"))
     pps = [r for r in rows if r.get("kind") == "pps"]
     control = [r for r in rows if r.get("kind") == "control"]
-    ctmem = [r for r in rows if r.get("kind") == "ctmem"]
+    ctmem_all = [r for r in rows if r.get("kind") == "ctmem"]
+    ctmem = by_build(ctmem_all, "this")
     goals = [r for r in rows if r.get("kind") == "goal" and not r.get("failed")]
     timing = next((r for r in rows if r.get("kind") == "timing"), {})
     failures = [r for r in rows if r.get("failed")]
@@ -663,12 +772,15 @@ def main():
 
     if classify:
         classifier_section(classify, md)
+        goal2_section(classify, classify_base, md)
     if pps:
         v4 = [r for r in pps if (r.get("traffic") or "v4") == "v4"]
         pps_section(v4, md, timing.get("max_wait", 0.02))
         goal1_section(pps, md)
     if control or ctmem:
         control_section(control, ctmem, md)
+    if ctmem:
+        goal4_section(ctmem_all, md)
     if goals:
         goals_section(goals, md)
     flowlog = [r for r in rows if r.get("kind") == "flowlog"]

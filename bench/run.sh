@@ -13,8 +13,9 @@
 # BENCH_CPU (default 0) is the CPU the generator is pinned to;
 # BENCH_PARTS (default "classify packets control goals flowlog") the parts run;
 # BENCH_BASELINE=DIR another build directory (say, of the commit before a
-# change) whose xnsg the control-plane goals measure side by side with
-# this one, in the same run.
+# change) measured side by side with this one in the same run: its xnsg in
+# every packets block and in the control-plane goals, its xnsg-bench
+# classify and ctmem alternated with this build's (goals 2 and 4).
 set -u
 BUILD=$(realpath "${1:-build}")
 QUICK=0; [ "${2:-}" = "--quick" ] && QUICK=1
@@ -460,12 +461,17 @@ control_plane() {
 			update_runs="[$(IFS=,; echo "${tu[*]}")]" map_bytes="#$mem" maps="$detail" \
 			update_traffic_pkts="#${pkts:-null}" update_other_drops="#${drops:-null}" failed="$fail"
 	done
-	# The flow table alone: a map like the datapath's, 1M entries.
-	if "$TOOL" ctmem 1048576 > "$WORK/ctmem.json" 2> "$WORK/ctmem.log"; then
-		emit kind=ctmem data="$(cat "$WORK/ctmem.json")"
-	else
-		emit kind=ctmem failed="ctmem: $(why "$WORK/ctmem.log")"
-	fi
+	# The flow table alone: a map like the datapath's, 1M entries (and the
+	# baseline build's, for goal 4's before and after).
+	local t b
+	for t in "${CL_TOOLS[@]}"; do
+		b=$([ "$t" = "$TOOL" ] && echo this || echo baseline)
+		if "$t" ctmem 1048576 > "$WORK/ctmem-$b.json" 2> "$WORK/ctmem-$b.log"; then
+			emit kind=ctmem build="$b" data="$(cat "$WORK/ctmem-$b.json")"
+		else
+			emit kind=ctmem build="$b" failed="$b ctmem: $(why "$WORK/ctmem-$b.log")"
+		fi
+	done
 }
 
 # ---- control-plane goals -------------------------------------------------
@@ -623,16 +629,33 @@ note "bench: machine $(uname -r), $(nproc) cores, $(grep -m1 'model name' /proc/
 setup || { echo "bench: setup failed"; exit 1; }
 note "bench: classifier cost (BPF_PROG_TEST_RUN)"
 T0=$(date +%s.%N)
-if ! part classify; then :; elif "$TOOL" classify $([ $QUICK -eq 1 ] && echo --quick) > "$WORK/classify.out" 2> "$WORK/classify.log"; then :; else
-	emit kind=classify case=failed failed="xnsg-bench classify: $(why "$WORK/classify.log")"
-fi
-while read -r line; do
-	if "$PY" -c 'import json,sys; json.loads(sys.argv[1])' "$line" 2>/dev/null; then
-		echo "$line" | sed 's/^{/{"kind": "classify", /' >> "$JSONL"
-	else
-		emit kind=classify case=failed failed="unparsable output: ${line:0:200}"
+# With BENCH_BASELINE, its xnsg-bench classify runs too, alternated with this
+# build's (this, baseline, this, baseline): goal 2's before and after from
+# one run.  Every line is tagged with its build and run.
+CL_TOOLS=("$TOOL")
+[ -n "${BENCH_BASELINE:-}" ] && [ -x "$(realpath "$BENCH_BASELINE")/xnsg-bench" ] &&
+	CL_TOOLS+=("$(realpath "$BENCH_BASELINE")/xnsg-bench")
+CL_RUNS=$([ $QUICK -eq 1 ] || [ ${#CL_TOOLS[@]} -eq 1 ] && echo 1 || echo 2)
+classify_run() { # TOOL BUILD RUN
+	local out="$WORK/classify-$2-$3.out" log="$WORK/classify-$2-$3.log" line
+	if ! "$1" classify $([ $QUICK -eq 1 ] && echo --quick) > "$out" 2> "$log"; then
+		emit kind=classify build="$2" case=failed failed="$2 xnsg-bench classify: $(why "$log")"
 	fi
-done < <(cat "$WORK/classify.out" 2>/dev/null)
+	while read -r line; do
+		if "$PY" -c 'import json,sys; json.loads(sys.argv[1])' "$line" 2>/dev/null; then
+			echo "$line" | sed "s/^{/{\"kind\": \"classify\", \"build\": \"$2\", \"run\": $3, /" >> "$JSONL"
+		else
+			emit kind=classify build="$2" case=failed failed="unparsable output: ${line:0:200}"
+		fi
+	done < "$out"
+}
+if part classify; then
+	for ((r = 1; r <= CL_RUNS; r++)); do
+		for t in "${CL_TOOLS[@]}"; do
+			classify_run "$t" "$([ "$t" = "$TOOL" ] && echo this || echo baseline)" "$r"
+		done
+	done
+fi
 T1=$(date +%s.%N)
 note "bench: side by side on real packets (${SECS}s x $REPS per point)"
 RETRIES_USED=0
