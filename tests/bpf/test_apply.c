@@ -192,6 +192,56 @@ Test(apply, update_flips_and_clears_the_old_generation)
 	cr_expect_eq(active().serial, 8, "eight applies made (serial %u)", active().serial);
 }
 
+/* The line of `step` in the steps file (XNSG_TEST_STEPS), -1 if absent. */
+static int step_at(const char *file, const char *step)
+{
+	char line[64];
+	FILE *f = fopen(file, "r");
+	int n = 0, at = -1;
+
+	cr_assert(f, "the steps were traced");
+	while (at < 0 && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!strcmp(line, step))
+			at = n;
+		n++;
+	}
+	fclose(f);
+	return at;
+}
+
+/*
+ * The grace period runs on a thread beside the record's write: the old
+ * generation's counters and entries are touched, and the flows
+ * re-evaluated, only once it has ended (no packet judged by the old
+ * tables still running), and it starts after the flip.  Its thread traces
+ * "grace-period" when the kernel's wait returned; without the join,
+ * "retiring" comes first (the wait takes milliseconds, the main thread's
+ * work before it microseconds).
+ */
+Test(apply, old_generation_retired_only_after_the_grace_period)
+{
+	char file[96];
+	int flip, grace, retiring, flows;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	cr_assert_eq(apply("81", NULL), 0, "update");
+	unsetenv("XNSG_TEST_STEPS");
+	flip = step_at(file, "flipped");
+	grace = step_at(file, "grace-period");
+	retiring = step_at(file, "retiring");
+	flows = step_at(file, "flows");
+	cr_assert(flip >= 0 && grace >= 0 && retiring >= 0 && flows >= 0,
+		  "every step traced (flipped %d, grace-period %d, retiring %d, flows %d)", flip, grace,
+		  retiring, flows);
+	cr_expect_lt(flip, grace, "the grace period ends after the flip");
+	cr_expect_lt(grace, retiring, "the old generation is retired after the grace period");
+	cr_expect_lt(grace, flows, "the flows are re-evaluated after the grace period");
+	cr_expect(!entry(1, "d0"), "the old generation's entries are cleared");
+}
+
 /* Slot `rule` of the active generation, and `packets` counted into it
  * on every CPU (as the datapath would: cpu + packets on CPU cpu). */
 static __u32 count_into(const char *rule, __u64 packets)

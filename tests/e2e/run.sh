@@ -404,7 +404,7 @@ nothing_left() {
 	! ls "$XNSG_STATE_DIR"/*.json >/dev/null 2>&1 || { echo "record left: $(ls "$XNSG_STATE_DIR")"; return 1; }
 }
 
-STEPS="locked staged recorded-intent pinned attached-one attached flipped retired flows recorded"
+STEPS="locked staged recorded-intent pinned attached-one attached flipped grace-period recorded retiring retired flows"
 
 test_update_killed_at_every_step() {
 	# An update killed at step K: the kernel enforces exactly the old or

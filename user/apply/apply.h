@@ -202,7 +202,9 @@ int apply_container_check(const struct apply_container *ct, int *why);
 
 /* ---- test hook ------------------------------------------------------ */
 /* XNSG_TEST_CRASH_AT=STEP kills the process at that step of apply: the
- * crash tests prove every step leaves a state the next command repairs. */
+ * crash tests prove every step leaves a state the next command repairs.
+ * XNSG_TEST_STEPS=FILE appends each step's name to FILE, a line each: the
+ * order the steps ran in, for the tests of the ones on another thread. */
 void apply_step(const char *step);
 
 #endif

@@ -8,6 +8,7 @@
  * its name the pin directory escaped so that no two directories share it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,7 +243,16 @@ json_t *state_gen(json_t *st, unsigned int gen, unsigned int serial)
 
 void apply_step(const char *step)
 {
-	const char *at = getenv("XNSG_TEST_CRASH_AT");
+	const char *at = getenv("XNSG_TEST_CRASH_AT"), *trace = getenv("XNSG_TEST_STEPS");
+
+	if (trace) { /* one line a step, appended: the order the steps ran in */
+		int fd = open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+		if (fd >= 0) {
+			dprintf(fd, "%s\n", step);
+			close(fd);
+		}
+	}
 
 	if (at && !strcmp(at, step)) {
 		fprintf(stderr, "xnsg: test hook: killed at step '%s'\n", step);
