@@ -6,11 +6,8 @@
  */
 #include <malloc.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "cni.h"
@@ -98,40 +95,6 @@ static int run_xnsg(const void *args)
 	return cli_run(a->cmd.argc, a->cmd.argv);
 }
 
-/*
- * The heap on transparent huge pages.  `apply` of 4,000 rules touches
- * ~35 MB of fresh heap: 8,700 page faults, each a page cleared by the
- * kernel, were a quarter of its CPU time (~25 ms) on a 2-core VM.  The
- * heap is grown once by HEAP_RESERVE (address space: a page is backed
- * only when touched) and that part madvised MADV_HUGEPAGE, which THP's
- * default "madvise" mode honours: 2 MiB a fault.  Blocks up to 32 MiB
- * come from it rather than from an mmap each, one arena serves every
- * thread (the preload's libbpf work too), and it is not trimmed (a
- * command is short; the daemon keeps its peak).  Beyond the reserve, or
- * where brk cannot grow, malloc works as before.
- */
-#define HEAP_RESERVE (64u << 20)
-#define HUGE_PAGE (2u << 20)
-
-static void heap_on_huge_pages(void)
-{
-	uintptr_t from, to;
-	void *p;
-
-	mallopt(M_ARENA_MAX, 1);
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
-	mallopt(M_TRIM_THRESHOLD, 2 * HEAP_RESERVE);
-	mallopt(M_TOP_PAD, HEAP_RESERVE); /* the next growth of brk: the reserve */
-	from = (uintptr_t)sbrk(0);
-	p = malloc(HUGE_PAGE); /* more than the young heap's top holds */
-	free(p);
-	to = (uintptr_t)sbrk(0);
-	mallopt(M_TOP_PAD, 128 << 10); /* glibc's default */
-	from = (from + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (p && to > from)
-		madvise((void *)from, to - from, MADV_HUGEPAGE);
-}
-
 int main(int argc, char **argv)
 {
 	struct global_args a = {};
@@ -143,7 +106,6 @@ int main(int argc, char **argv)
 	 * 2 x 4,000 rules consolidating them.  Without them the per-thread
 	 * cache and the ordinary bins serve small sizes. */
 	mallopt(M_MXFAST, 0);
-	heap_on_huge_pages();
 	/* One binary: run as xnsg-cni (a link), it is the CNI plugin. */
 	if (!strcmp(self ? self + 1 : argv[0], "xnsg-cni"))
 		return cni_main();
