@@ -939,6 +939,55 @@ Test(conntrack, reset_flows_cuts_denied_flows)
 	bpf_env_close(&e);
 }
 
+/*
+ * The re-evaluation remembers each interface for the walk (user/apply/
+ * reeval.c): here every flow on loopback has a twin on an interface the
+ * host does not have, whose index falls in loopback's slot of that memory
+ * (lo + 64).  The twins are deleted, as flows of a gone interface are,
+ * and only loopback's flows are judged: a lookup that trusted the slot
+ * without its index would judge both, or delete both.
+ */
+Test(conntrack, reset_flows_tells_a_gone_interface_from_a_live_one)
+{
+	const struct fam *f = &fam4;
+	struct xnsg_ct4_key k, twin[8];
+	struct xnsg_ct_val v;
+	struct policy *allow;
+	size_t checked, cut, n = 0;
+	struct bpf_env e;
+	struct pkt p;
+	struct dp dp;
+	int fd;
+
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
+	dp = ct_dp(&e);
+	dp.fd_ct_stats = dp_test_map_fd(e.t, XNSG_MAP_CT_STATS);
+	fd = dp.fd_ct4;
+	dp_test_flush_flows(e.t);
+	allow = parse(policy_allow);
+	tcp_established(&e, f, 43000);
+	udp(f, &p, OUT, 5400, 53);
+	step(&e, OUT, &p, "UDP out", ALLOWED_BY("AllowInternetOutBound"));
+	for (int more = bpf_map_get_next_key(fd, NULL, &k); !more && n < 8;
+	     more = bpf_map_get_next_key(fd, &k, &k))
+		twin[n++] = k;
+	cr_assert_eq(n, 2, "two flows on loopback (%zu)", n);
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_eq(bpf_map_lookup_elem(fd, &twin[i], &v), 0, "read flow %zu", i);
+		twin[i].ifindex += 64;
+		cr_assert_eq(bpf_map_update_elem(fd, &twin[i], &v, BPF_NOEXIST), 0, "its twin");
+	}
+
+	cr_assert_eq(flows_reevaluate(&dp, allow, true, &checked, &cut), 0, "re-evaluation runs");
+	cr_expect_eq(checked, 2, "loopback's two flows judged (%zu)", checked);
+	cr_expect_eq(cut, 2, "the two of the gone interface removed (%zu)", cut);
+	cr_expect_eq(ct_entries(&e), 2, "loopback's flows stay (%zu entries)", ct_entries(&e));
+	for (size_t i = 0; i < n; i++)
+		cr_expect_neq(bpf_map_lookup_elem(fd, &twin[i], &v), 0, "twin %zu is gone", i);
+	policy_free(allow);
+	bpf_env_close(&e);
+}
+
 /* ---- an interface without NSG --------------------------------------- */
 
 /*

@@ -17,12 +17,38 @@
 #include "model.h"
 #include "policy.h"
 
+/* A flow's interface as the policy knows it: its index in p->ifaces, -1
+ * when the policy does not name it, IFACE_GONE when the host has none. */
+#define IFACE_GONE (-2)
+#define IFACE_CACHE 64 /* slots, by ifindex: a walk meets few interfaces */
+
+struct iface_seen {
+	unsigned int ifindex; /* 0: empty (no interface has index 0) */
+	int iface;
+};
+
 struct reeval {
 	const struct policy *p;
 	bool all; /* --reset-flows: every flow; else interfaces with flushConnection */
 	size_t checked;
 	size_t cut; /* flows cut now */
+	struct iface_seen seen[IFACE_CACHE];
 };
+
+/* Remembered for the walk: each flow asked if_indextoname() (a socket, an
+ * ioctl and a close, ~10 us) and searched the policy's interfaces by name,
+ * while the flows of a table share a few interfaces. */
+static int iface_of(struct reeval *re, unsigned int ifindex)
+{
+	struct iface_seen *e = &re->seen[ifindex % IFACE_CACHE];
+	char name[IF_NAMESIZE];
+
+	if (!ifindex || e->ifindex != ifindex) {
+		e->ifindex = ifindex;
+		e->iface = if_indextoname(ifindex, name) ? policy_find_iface(re->p, name) : IFACE_GONE;
+	}
+	return e->iface;
+}
 
 static bool flushes(const struct policy *p, const struct iface *ifc)
 {
@@ -54,15 +80,14 @@ static enum dp_ct_action reeval_one(const struct xnsg_ct_key *k, struct xnsg_ct_
 	struct reeval *re = arg;
 	struct eval_query q = { 0 };
 	struct eval_result r;
-	char name[IF_NAMESIZE];
 	bool cut = v->flags & XNSG_CTF_DENIED;
 
-	if (!if_indextoname(k->ifindex, name)) { /* the interface is gone */
+	q.iface = iface_of(re, k->ifindex);
+	if (q.iface == IFACE_GONE) {
 		if (!cut)
 			re->cut++;
 		return DP_CT_DELETE;
 	}
-	q.iface = policy_find_iface(re->p, name);
 	if (q.iface < 0)
 		return DP_CT_KEEP; /* not filtered by this policy any more */
 	if (!re->all && !flushes(re->p, &re->p->ifaces[q.iface]))
