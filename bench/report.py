@@ -607,9 +607,6 @@ def goal2_section(this, base, md):
     def div(f, a, c):
         return f[a] / f[c] if f and num(f.get(a)) and num(f.get(c)) and f[c] else None
 
-    def cell(v, spec):
-        return fmt(v, spec)
-
     rows = [("empty XDP program, ns", "-", lambda f: f and f.get("empty"), ".1f", None),
             ("established flow, 1 rule: ns over the empty program", "<= 40", lambda f: minus(f, "est1"), ".1f", 40),
             ("established flow, 4,000 rules: ns over the empty program", "<= 40", lambda f: minus(f, "est4000"), ".1f", 40),
@@ -629,7 +626,7 @@ def goal2_section(this, base, md):
     for label, target, fn, spec, lim in rows:
         a = fn(t)
         ok = "-" if lim is None or not num(a) else ("met" if a <= lim else "**not met**")
-        md.append(f"| {label} | {target} | " + (f"{cell(fn(b), spec)} | " if base else "") + f"{cell(a, spec)} | {ok} |")
+        md.append(f"| {label} | {target} | " + (f"{fmt(fn(b), spec)} | " if base else "") + f"{fmt(a, spec)} | {ok} |")
     md.append("")
 
 
