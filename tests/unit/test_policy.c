@@ -2076,6 +2076,169 @@ Test(policy_warnings, shadowing_found_among_near_misses)
 	free(json);
 }
 
+/*
+ * The shadow check against a brute force on random policies: addresses
+ * from 16 IPv4 and 16 IPv6 points, ports 1-16, so every field is a
+ * bitmask (bit 63: a point outside them, held only by '*') and "e shadows
+ * r" is "each of r's masks lies in e's".  The first earlier rule that
+ * shadows r is the one lint.c must name, and a rule no earlier one
+ * shadows must not be reported, whatever the index picks to compare.
+ */
+#define LD_OUTSIDE (1ULL << 63)
+#define LD_ALL_PROTOS 0x3fu /* Tcp, Udp, Icmp and three others: '*' */
+
+struct ld_rule {
+	unsigned protos;
+	uint64_t src, dst, sport, dport;
+	bool ports; /* restricts a port: only Tcp and Udp can match */
+	int dir;
+};
+
+static uint64_t ld_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* One side: '*' (every point) or 1-3 aligned prefixes of one family. */
+static uint64_t ld_addrs(uint64_t *s, int v6, char *out, size_t cap)
+{
+	int n = 1 + (int)(ld_next(s) % 3);
+	uint64_t m = 0;
+	size_t len = 0;
+
+	if (ld_next(s) % 10 < 3) {
+		snprintf(out, cap, "'sourceAddressPrefix':'*'");
+		return ~0ULL;
+	}
+	len += (size_t)snprintf(out, cap, "'sourceAddressPrefixes':[");
+	for (int i = 0; i < n; i++) {
+		int plen = 28 + (int)(ld_next(s) % 5), size = 1 << (32 - plen);
+		int base = (int)(ld_next(s) % (16 / size)) * size;
+
+		if (v6)
+			len += (size_t)snprintf(out + len, cap - len, "%s'fd00::%x/%d'", i ? "," : "",
+						base, plen + 96);
+		else
+			len += (size_t)snprintf(out + len, cap - len, "%s'10.0.0.%d/%d'", i ? "," : "",
+						base, plen);
+		m |= ((1ULL << size) - 1) << (base + (v6 ? 16 : 0));
+	}
+	snprintf(out + len, cap - len, "]");
+	return m;
+}
+
+/* Ports: '*' (with the outside point) or 1-2 ranges within 1-16. */
+static uint64_t ld_ports(uint64_t *s, int star_in_10, char *out, size_t cap)
+{
+	int n = 1 + (int)(ld_next(s) % 2);
+	uint64_t m = 0;
+	size_t len = 0;
+
+	if ((int)(ld_next(s) % 10) < star_in_10) {
+		snprintf(out, cap, "'sourcePortRange':'*'");
+		return ~0ULL;
+	}
+	len += (size_t)snprintf(out, cap, "'sourcePortRanges':[");
+	for (int i = 0; i < n; i++) {
+		int lo = 1 + (int)(ld_next(s) % 16), hi = lo + (int)(ld_next(s) % 4);
+
+		hi = hi > 16 ? 16 : hi;
+		len += (size_t)snprintf(out + len, cap - len, lo == hi ? "%s'%d'" : "%s'%d-%d'",
+					i ? "," : "", lo, hi);
+		for (int p = lo; p <= hi; p++)
+			m |= 1ULL << (p - 1);
+	}
+	snprintf(out + len, cap - len, "]");
+	return m;
+}
+
+/* "source" in a field's text made the destination's. */
+static void ld_to_dst(char *f)
+{
+	char *p = strstr(f, "source");
+
+	memmove(p + strlen("destination"), p + strlen("source"), strlen(p + strlen("source")) + 1);
+	memcpy(p, "destination", strlen("destination"));
+}
+
+static bool ld_covers(const struct ld_rule *e, const struct ld_rule *r)
+{
+	return e->dir == r->dir && !(r->protos & ~e->protos) && !(r->src & ~e->src) &&
+	       !(r->dst & ~e->dst) && !(r->sport & ~e->sport) && !(r->dport & ~e->dport);
+}
+
+Test(policy_warnings, shadow_check_agrees_with_brute_force_on_random_policies)
+{
+	enum { POLICIES = 300, RULES = 40 };
+	static const char *const protos[] = { "Tcp", "Udp", "*", "Icmp" };
+	static const unsigned pbits[] = { 1, 2, LD_ALL_PROTOS, 4 };
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	size_t cap = 1 << 16, checked = 0, shadowed = 0;
+	char *json = xcalloc(1, cap);
+
+	for (int pi = 0; pi < POLICIES; pi++) {
+		struct ld_rule rules[RULES];
+		size_t len = (size_t)snprintf(json, cap, "{" VNET ",'networkSecurityGroups':[{'name':"
+					      "'n','securityRules':[");
+		struct res r;
+
+		for (int i = 0; i < RULES; i++) {
+			struct ld_rule *l = &rules[i];
+			int pr = (int)(ld_next(&seed) % 10), v6 = ld_next(&seed) % 8 == 0;
+			char src[256], dst[256], sp[128], dp[128];
+
+			pr = pr < 4 ? 0 : pr < 7 ? 1 : pr < 9 ? 2 : 3;
+			l->dir = ld_next(&seed) % 4 == 0;
+			l->src = ld_addrs(&seed, v6, src, sizeof(src));
+			l->dst = ld_addrs(&seed, v6, dst, sizeof(dst));
+			ld_to_dst(dst);
+			l->sport = ld_ports(&seed, 8, sp, sizeof(sp));
+			l->dport = ld_ports(&seed, 3, dp, sizeof(dp));
+			ld_to_dst(dp);
+			l->ports = l->sport != ~0ULL || l->dport != ~0ULL;
+			l->protos = pbits[pr] & (l->ports ? 3u : LD_ALL_PROTOS);
+			len += (size_t)snprintf(json + len, cap - len,
+						"%s{'name':'r%03d','priority':%d,'direction':'%s',"
+						"'access':'%s','protocol':'%s',%s,%s,%s,%s}",
+						i ? "," : "", i, 100 + i, l->dir ? "Outbound" : "Inbound",
+						i % 3 ? "Allow" : "Deny", protos[pr], src, sp, dst, dp);
+		}
+		snprintf(json + len, cap - len, "]}]}");
+		r = load_ok(json);
+		for (int i = 0; i < RULES; i++) {
+			char want[128], name[64];
+			int e = 0;
+
+			snprintf(name, sizeof(name), "rule r%03d can never match", i);
+			if (!rules[i].protos) {
+				snprintf(want, sizeof(want), "%s: it restricts ports", name);
+			} else {
+				while (e < i && !ld_covers(&rules[e], &rules[i]))
+					e++;
+				if (e < i)
+					snprintf(want, sizeof(want), "%s: shadowed by r%03d (priority %d)",
+						 name, e, 100 + e);
+				shadowed += e < i;
+			}
+			if (!rules[i].protos || e < i)
+				cr_assert_not_null(strstr(r.all, want), "policy %d: expected '%s':\n%s\n%s",
+						   pi, want, r.all, json);
+			else
+				cr_assert_null(strstr(r.all, name), "policy %d: r%03d is shadowed by "
+					       "no earlier rule:\n%s\n%s", pi, i, r.all, json);
+			checked++;
+		}
+		res_free(&r);
+	}
+	/* The generator makes both kinds often, or the test says nothing. */
+	cr_assert_gt(shadowed, checked / 10, "%zu of %zu rules shadowed", shadowed, checked);
+	cr_assert_lt(shadowed, checked * 9 / 10, "%zu of %zu rules shadowed", shadowed, checked);
+	free(json);
+}
+
 /* Past the work budget the rules not compared are named, never dropped. */
 Test(policy_warnings, shadow_budget_says_where_it_stopped, .timeout = 60)
 {
