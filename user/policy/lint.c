@@ -46,21 +46,26 @@ struct interval {
 	u128 lo, hi;
 };
 
-/* A side's addresses: sorted, merged intervals per family ([0] IPv4). */
+/* A side's addresses: sorted, merged intervals per family ([0] IPv4).
+ * Most sides hold one interval a family, kept in one[] (no allocation);
+ * a side of the Internet tag alone borrows the context's set. */
 struct ivset {
 	struct interval *v[2];
 	size_t n[2];
+	bool borrowed;
+	struct interval one[2];
 };
 
-/* A rule as the comparisons need it, computed once. */
+/* A rule as the comparisons need it, computed once, in place (ports[]
+ * and the sets may point into the struct itself). */
 struct lint_rule {
 	const struct rule *r;
 	unsigned protos;
-	struct port_range *sport, *dport; /* merged; NULL when '*' */
-	size_t nsport, ndport;
 	struct ivset src, dst;
-	struct interval *ports[2]; /* source, destination ports as intervals ('*': 0-65535) */
+	struct interval *ports[2]; /* source, destination ports: sorted, merged ('*': 0-65535) */
 	size_t nports[2];
+	bool any_port[2];          /* the field is '*' */
+	struct interval port1[2];  /* ports[d] when it holds one range */
 };
 
 /* The IP protocols a rule can match: a port-restricted rule only TCP/UDP. */
@@ -96,62 +101,94 @@ static int interval_cmp(const void *a, const void *b)
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static void ivset_add(struct ivset *s, size_t *cap, const struct xnsg_prefix *p)
+/* v[0..n) sorted and merged where they overlap or touch; the new count. */
+static size_t intervals_merge(struct interval *v, size_t n)
 {
-	int f = p->family == XNSG_V4 ? 0 : 1;
+	size_t m = 0, k = 1;
 
-	if (s->n[f] == cap[f]) {
-		cap[f] = cap[f] ? 2 * cap[f] : 8;
-		s->v[f] = xrealloc(s->v[f], cap[f] * sizeof(*s->v[f]));
-	}
-	s->v[f][s->n[f]++] = prefix_interval(p);
-}
-
-/* Sort each family and merge what overlaps or touches. */
-static void ivset_merge(struct ivset *s)
-{
-	for (int f = 0; f < 2; f++) {
-		struct interval *v = s->v[f];
-		size_t m = 0;
-
-		size_t k = 1;
-
-		if (!s->n[f])
-			continue;
-		/* Tags come sorted (Azure's 100,000 prefixes): nothing to sort. */
-		while (k < s->n[f] && v[k - 1].lo <= v[k].lo)
-			k++;
-		if (k < s->n[f])
-			qsort(v, s->n[f], sizeof(*v), interval_cmp);
-		for (size_t i = 1; i < s->n[f]; i++) {
-			if (v[m].hi == ~(u128)0 || v[i].lo <= v[m].hi + 1) {
-				if (v[i].hi > v[m].hi)
-					v[m].hi = v[i].hi;
-			} else {
-				v[++m] = v[i];
-			}
+	if (!n)
+		return 0;
+	/* Tags come sorted (Azure's 100,000 prefixes): nothing to sort. */
+	while (k < n && v[k - 1].lo <= v[k].lo)
+		k++;
+	if (k < n)
+		qsort(v, n, sizeof(*v), interval_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (v[m].hi == ~(u128)0 || v[i].lo <= v[m].hi + 1) {
+			if (v[i].hi > v[m].hi)
+				v[m].hi = v[i].hi;
+		} else {
+			v[++m] = v[i];
 		}
-		s->n[f] = m + 1;
 	}
+	return m + 1;
 }
 
-static void side_set(struct ctx *c, const struct addr_side *side, struct ivset *s)
+/* Room for n intervals of family f: one[f] for one, else allocated. */
+static struct interval *ivset_room(struct ivset *s, int f, size_t n)
 {
-	static const struct xnsg_prefix all4 = { .family = XNSG_V4 }, all6 = { .family = XNSG_V6 };
-	size_t cap[2] = { 0, 0 };
+	s->v[f] = n <= 1 ? &s->one[f] : xcalloc(n, sizeof(*s->v[f]));
+	return s->v[f];
+}
+
+static void ivset_free(struct ivset *s)
+{
+	for (int f = 0; f < 2; f++)
+		if (!s->borrowed && s->v[f] != &s->one[f])
+			free(s->v[f]);
+}
+
+/* The Internet tag's addresses as a set (inet), computed once a check. */
+static void internet_set(const struct prefix_list *l, struct ivset *inet)
+{
+	size_t n[2] = { 0, 0 };
+
+	memset(inet, 0, sizeof(*inet));
+	for (size_t i = 0; i < l->n; i++)
+		n[l->v[i].family != XNSG_V4]++;
+	for (int f = 0; f < 2; f++)
+		ivset_room(inet, f, n[f]);
+	for (size_t i = 0; i < l->n; i++) {
+		int f = l->v[i].family != XNSG_V4;
+
+		inet->v[f][inet->n[f]++] = prefix_interval(&l->v[i]);
+	}
+	for (int f = 0; f < 2; f++)
+		inet->n[f] = intervals_merge(inet->v[f], inet->n[f]);
+}
+
+static void side_set(const struct addr_side *side, const struct ivset *inet, struct ivset *s)
+{
+	size_t n[2] = { 0, 0 };
 
 	memset(s, 0, sizeof(*s));
 	if (side->any) {
-		ivset_add(s, cap, &all4);
-		ivset_add(s, cap, &all6);
+		s->one[0] = (struct interval){ 0, 0xffffffffu };
+		s->one[1] = (struct interval){ 0, ~(u128)0 };
+		s->v[0] = &s->one[0];
+		s->v[1] = &s->one[1];
+		s->n[0] = s->n[1] = 1;
+		return;
+	}
+	if (side->internet && !side->prefixes.n) {
+		*s = *inet;
+		s->borrowed = true;
 		return;
 	}
 	for (size_t i = 0; i < side->prefixes.n; i++)
-		ivset_add(s, cap, &side->prefixes.v[i]);
-	if (side->internet)
-		for (size_t i = 0; i < c->internet.n; i++)
-			ivset_add(s, cap, &c->internet.v[i]);
-	ivset_merge(s);
+		n[side->prefixes.v[i].family != XNSG_V4]++;
+	for (int f = 0; f < 2; f++) {
+		struct interval *v = ivset_room(s, f, n[f] + (side->internet ? inet->n[f] : 0));
+
+		for (size_t i = 0; i < side->prefixes.n; i++)
+			if ((side->prefixes.v[i].family != XNSG_V4) == f)
+				v[s->n[f]++] = prefix_interval(&side->prefixes.v[i]);
+		if (side->internet) {
+			memcpy(v + s->n[f], inet->v[f], inet->n[f] * sizeof(*v));
+			s->n[f] += inet->n[f];
+		}
+		s->n[f] = intervals_merge(v, s->n[f]);
+	}
 }
 
 /* iv lies inside one interval of the sorted, merged v[0..n). */
@@ -189,59 +226,48 @@ static bool set_empty(const struct ivset *s)
 
 /* ---- ports ------------------------------------------------------------ */
 
-/* e's merged ranges (NULL: '*') hold every range of r's. */
-static bool ports_cover(const struct port_range *e, size_t ne, const struct port_range *r,
-			size_t nr)
+/* e's ports of field d ('*' or merged ranges) hold every range of r's. */
+static bool ports_cover(const struct lint_rule *e, const struct lint_rule *r, int d)
 {
-	if (!e)
+	if (e->any_port[d])
 		return true;
-	if (!r)
+	if (r->any_port[d])
 		return false;
-	for (size_t i = 0; i < nr; i++) {
-		bool in = false;
-
-		for (size_t k = 0; k < ne && !in; k++)
-			in = e[k].lo <= r[i].lo && r[i].hi <= e[k].hi;
-		if (!in)
+	for (size_t i = 0; i < r->nports[d]; i++)
+		if (!interval_inside(e->ports[d], e->nports[d], &r->ports[d][i]))
 			return false;
-	}
 	return true;
 }
 
-static void lint_rule_init(struct ctx *c, struct lint_rule *l, const struct rule *r)
+static void lint_rule_init(struct lint_rule *l, const struct rule *r, const struct ivset *inet)
 {
 	memset(l, 0, sizeof(*l));
 	l->r = r;
 	l->protos = proto_set(r);
-	if (!r->sport.any)
-		l->nsport = port_list_merged(&r->sport, &l->sport);
-	if (!r->dport.any)
-		l->ndport = port_list_merged(&r->dport, &l->dport);
-	side_set(c, &r->src, &l->src);
-	side_set(c, &r->dst, &l->dst);
+	side_set(&r->src, inet, &l->src);
+	side_set(&r->dst, inet, &l->dst);
 	for (int d = 0; d < 2; d++) {
-		const struct port_range *v = d ? l->dport : l->sport;
-		size_t nv = d ? l->ndport : l->nsport;
+		const struct port_list *pl = d ? &r->dport : &r->sport;
+		size_t n = pl->any ? 1 : pl->n;
 
-		l->nports[d] = v ? nv : 1;
-		l->ports[d] = xcalloc(l->nports[d], sizeof(*l->ports[d]));
-		for (size_t i = 0; i < nv && v; i++)
-			l->ports[d][i] = (struct interval){ v[i].lo, v[i].hi };
-		if (!v)
+		l->any_port[d] = pl->any;
+		l->ports[d] = n <= 1 ? &l->port1[d] : xcalloc(n, sizeof(*l->ports[d]));
+		l->nports[d] = n;
+		if (pl->any)
 			l->ports[d][0] = (struct interval){ 0, 65535 };
+		for (size_t i = 0; i < n && !pl->any; i++)
+			l->ports[d][i] = (struct interval){ pl->v[i].lo, pl->v[i].hi };
+		l->nports[d] = intervals_merge(l->ports[d], n);
 	}
 }
 
 static void lint_rule_free(struct lint_rule *l)
 {
-	free(l->sport);
-	free(l->dport);
-	free(l->ports[0]);
-	free(l->ports[1]);
-	for (int f = 0; f < 2; f++) {
-		free(l->src.v[f]);
-		free(l->dst.v[f]);
-	}
+	for (int d = 0; d < 2; d++)
+		if (l->ports[d] != &l->port1[d])
+			free(l->ports[d]);
+	ivset_free(&l->src);
+	ivset_free(&l->dst);
 }
 
 /* ---- candidates: the rules holding a point ------------------------------ */
@@ -261,11 +287,13 @@ struct idxlist {
 };
 
 /* The rules of one NSG direction by the points of one field their intervals
- * hold: a segment tree over the intervals' distinct bounds. */
+ * hold: a segment tree over the intervals' distinct bounds.  Node k's rule
+ * indexes, ascending, are item[first[k] .. first[k + 1]). */
 struct stab {
 	u128 *coord;          /* sorted distinct starts and ends + 1 */
 	size_t ncoord, size;  /* size: leaves, a power of two >= ncoord */
-	struct idxlist *node; /* 2 * size; rule indexes, ascending */
+	uint32_t *first;      /* 2 * size + 1 */
+	uint32_t *item;
 	struct idxlist wide;  /* rules over STAB_MAX_INTERVALS: candidates for any point */
 	size_t nrules;
 	bool whole;           /* every rule holds all of the field ('*'): not indexed */
@@ -290,11 +318,41 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int u128_cmp(const void *a, const void *b)
+/* v[0..n) ascending: a radix sort by bytes, skipping the bytes all share
+ * (an IPv4 or port field differs in 2-5 of its 16). */
+static void u128_sort(u128 *v, size_t n)
 {
-	u128 x = *(const u128 *)a, y = *(const u128 *)b;
+	u128 any = 0, all = ~(u128)0, *tmp, *from = v, *to;
+	size_t count[256];
 
-	return x < y ? -1 : x > y;
+	for (size_t i = 0; i < n; i++) {
+		any |= v[i];
+		all &= v[i];
+	}
+	to = tmp = xcalloc(n ? n : 1, sizeof(*tmp));
+	for (int b = 0; b < 128; b += 8) {
+		u128 *t;
+
+		if (!(uint8_t)((any ^ all) >> b))
+			continue;
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(uint8_t)(from[i] >> b)]++;
+		for (size_t d = 0, at = 0; d < 256; d++) {
+			size_t c = count[d];
+
+			count[d] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			to[count[(uint8_t)(from[i] >> b)]++] = from[i];
+		t = from;
+		from = to;
+		to = t;
+	}
+	if (from != v)
+		memcpy(v, from, n * sizeof(*v));
+	free(tmp);
 }
 
 static void idxlist_add(struct idxlist *l, size_t i)
@@ -339,8 +397,7 @@ static void stab_coords(struct stab *t, const struct lint_rule *l, size_t n, int
 				t->coord[t->ncoord++] = v[j].hi + 1;
 		}
 	}
-	if (t->ncoord)
-		qsort(t->coord, t->ncoord, sizeof(*t->coord), u128_cmp);
+	u128_sort(t->coord, t->ncoord);
 	for (size_t i = 0; i < t->ncoord; i++)
 		if (!m || t->coord[i] != t->coord[m - 1])
 			t->coord[m++] = t->coord[i];
@@ -362,8 +419,43 @@ static bool field_whole(const struct lint_rule *l, size_t n, int f)
 	return true;
 }
 
+/* A rule's interval as the leaves [a, b) it spans. */
+struct span {
+	uint32_t a, b, rule;
+};
+
+/* Each span's canonical cover of nodes: with fill false, the nodes' entries
+ * counted into first[k + 1]; with fill true, the rule placed at
+ * first[k]++ (spans in rule order: each node's list ascending). */
+static void stab_place(struct stab *t, const struct span *sp, size_t nsp, bool fill)
+{
+	for (size_t j = 0; j < nsp; j++) {
+		size_t a = sp[j].a + t->size, b = sp[j].b + t->size;
+
+		for (; a < b; a /= 2, b /= 2) {
+			if (a & 1) {
+				if (fill)
+					t->item[t->first[a]++] = sp[j].rule;
+				else
+					t->first[a + 1]++;
+				a++;
+			}
+			if (b & 1) {
+				--b;
+				if (fill)
+					t->item[t->first[b]++] = sp[j].rule;
+				else
+					t->first[b + 1]++;
+			}
+		}
+	}
+}
+
 static void stab_build(struct stab *t, const struct lint_rule *l, size_t n, int f)
 {
+	struct span *sp = NULL;
+	size_t nsp = 0, cap = 0, k;
+
 	memset(t, 0, sizeof(*t));
 	t->nrules = n;
 	t->whole = field_whole(l, n, f);
@@ -372,35 +464,39 @@ static void stab_build(struct stab *t, const struct lint_rule *l, size_t n, int 
 	stab_coords(t, l, n, f);
 	for (t->size = 1; t->size < t->ncoord; t->size *= 2)
 		;
-	t->node = xcalloc(2 * t->size, sizeof(*t->node));
 	for (size_t i = 0; i < n; i++) {
-		size_t k;
 		const struct interval *v = field(&l[i], f, &k);
 
 		if (k > STAB_MAX_INTERVALS) {
 			idxlist_add(&t->wide, i);
 			continue;
 		}
-		for (size_t j = 0; j < k; j++) {
-			size_t a = stab_leaf(t, v[j].lo) + t->size;
-			size_t b = (v[j].hi == ~(u128)0 ? t->ncoord : stab_leaf(t, v[j].hi + 1)) +
-				   t->size;
-
-			for (; a < b; a /= 2, b /= 2) { /* the canonical cover of [a, b) */
-				if (a & 1)
-					idxlist_add(&t->node[a++], i);
-				if (b & 1)
-					idxlist_add(&t->node[--b], i);
-			}
+		if (nsp + k > cap) {
+			cap = 2 * (nsp + k);
+			sp = xrealloc(sp, cap * sizeof(*sp));
 		}
+		for (size_t j = 0; j < k; j++)
+			sp[nsp++] = (struct span){
+				(uint32_t)stab_leaf(t, v[j].lo),
+				(uint32_t)(v[j].hi == ~(u128)0 ? t->ncoord : stab_leaf(t, v[j].hi + 1)),
+				(uint32_t)i };
 	}
+	t->first = xcalloc(2 * t->size + 1, sizeof(*t->first));
+	stab_place(t, sp, nsp, false);
+	for (k = 1; k <= 2 * t->size; k++)
+		t->first[k] += t->first[k - 1];
+	t->item = xcalloc(t->first[2 * t->size] ? t->first[2 * t->size] : 1, sizeof(*t->item));
+	stab_place(t, sp, nsp, true);
+	/* Each first[k] now holds where node k + 1 starts: shift them back. */
+	memmove(t->first + 1, t->first, 2 * t->size * sizeof(*t->first));
+	t->first[0] = 0;
+	free(sp);
 }
 
 static void stab_free(struct stab *t)
 {
-	for (size_t i = 0; i < 2 * t->size; i++)
-		free(t->node[i].v);
-	free(t->node);
+	free(t->first);
+	free(t->item);
 	free(t->coord);
 	free(t->wide.v);
 }
@@ -417,14 +513,32 @@ static size_t stab_count(const struct stab *t, u128 x, size_t *leaf)
 	*leaf = stab_leaf(t, x);
 	if (*leaf < t->ncoord)
 		for (size_t k = *leaf + t->size; k; k /= 2)
-			n += t->node[k].n;
+			n += t->first[k + 1] - t->first[k];
 	return n;
 }
 
-static void take_before(const struct idxlist *l, size_t i, uint32_t *out, size_t *m)
+/* The rules of v[0..n) (ascending) before rule i, appended to out. */
+static void take_before(const uint32_t *v, size_t n, size_t i, uint32_t *out, size_t *m)
 {
-	for (size_t k = 0; k < l->n && l->v[k] < i; k++)
-		out[(*m)++] = l->v[k];
+	for (size_t k = 0; k < n && v[k] < i; k++)
+		out[(*m)++] = v[k];
+}
+
+/* out[0..m) ascending: by insertion for the few a rule usually has. */
+static void u32_sort(uint32_t *out, size_t m)
+{
+	if (m > 32) {
+		qsort(out, m, sizeof(*out), u32_cmp);
+		return;
+	}
+	for (size_t i = 1; i < m; i++) {
+		uint32_t x = out[i];
+		size_t j = i;
+
+		for (; j && out[j - 1] > x; j--)
+			out[j] = out[j - 1];
+		out[j] = x;
+	}
 }
 
 /*
@@ -454,11 +568,11 @@ static size_t candidates(const struct stab *ix, const struct lint_rule *l, size_
 			out[m++] = (uint32_t)k;
 		return m;
 	}
-	take_before(&t->wide, i, out, &m);
+	take_before(t->wide.v, t->wide.n, i, out, &m);
 	if (leaf < t->ncoord)
 		for (k = leaf + t->size; k; k /= 2)
-			take_before(&t->node[k], i, out, &m);
-	qsort(out, m, sizeof(*out), u32_cmp);
+			take_before(t->item + t->first[k], t->first[k + 1] - t->first[k], i, out, &m);
+	u32_sort(out, m);
 	return m;
 }
 
@@ -511,8 +625,7 @@ static bool shadows(struct ctx *c, const struct lint_rule *e, const struct lint_
 	c->shadow_work++;
 	if ((r->protos & ~e->protos) || set_empty(&e->src) || set_empty(&e->dst))
 		return false;
-	if (!ports_cover(e->sport, e->nsport, r->sport, r->nsport) ||
-	    !ports_cover(e->dport, e->ndport, r->dport, r->ndport))
+	if (!ports_cover(e, r, 0) || !ports_cover(e, r, 1))
 		return false;
 	return set_covers(c, &e->src, &r->src) && set_covers(c, &e->dst, &r->dst);
 }
@@ -539,7 +652,8 @@ static bool shadow_check(struct ctx *c, const struct lint_rule *l, size_t i,
 }
 
 /* One NSG direction's rules (defaults last, never reported). */
-static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir)
+static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir,
+			   const struct ivset *inet)
 {
 	size_t n, stop = 0;
 	const struct rule *rules = nsg_rules(g, dir, &n);
@@ -549,7 +663,7 @@ static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir
 	struct stab ix[NFIELDS];
 
 	for (size_t i = 0; i < n; i++)
-		lint_rule_init(c, &l[i], &rules[i]);
+		lint_rule_init(&l[i], &rules[i], inet);
 	for (int f = 0; f < NFIELDS; f++)
 		stab_build(&ix[f], l, n, f);
 	for (size_t i = 0; i < n; i++) {
@@ -578,12 +692,15 @@ static void lint_direction(struct ctx *c, const struct nsg *g, enum xnsg_dir dir
 void check_shadowing(struct ctx *c)
 {
 	struct policy *p = c->p;
+	struct ivset inet;
 
 	if (!c->have_internet) {
 		tags_internet_prefixes(p, &c->internet);
 		c->have_internet = true;
 	}
+	internet_set(&c->internet, &inet);
 	for (size_t gi = 0; gi < p->nnsgs; gi++)
 		for (int d = 0; d < 2; d++)
-			lint_direction(c, &p->nsgs[gi], (enum xnsg_dir)d);
+			lint_direction(c, &p->nsgs[gi], (enum xnsg_dir)d, &inet);
+	ivset_free(&inet);
 }
