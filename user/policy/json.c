@@ -86,6 +86,14 @@ const char *idx_path(struct ctx *c, const char *parent, size_t i)
 	return path_cat(c, parent, "[", q, "]");
 }
 
+const char *lpath_str(struct ctx *c, const struct lpath *lp)
+{
+	if (!lp->up)
+		return lp->key;
+	return lp->key ? key_path(c, lpath_str(c, lp->up), lp->key)
+		       : idx_path(c, lpath_str(c, lp->up), lp->idx);
+}
+
 const char *jtype(const json_t *v)
 {
 	switch (json_typeof(v)) {

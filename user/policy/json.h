@@ -51,6 +51,23 @@ const char *ctx_keep(struct ctx *c, char *s);
 const char *key_path(struct ctx *c, const char *parent, const char *key);
 /* parent[i] */
 const char *idx_path(struct ctx *c, const char *parent, size_t i);
+
+/*
+ * A path not yet spelled: a walk over every value of a document (keys.c,
+ * policy.c's check_keys) names almost none of them in a message, and
+ * spelling each path it passes cost an update of 4,000 rules a path of
+ * ~90 bytes per object (fresh heap, page faults) for nothing.  A link to
+ * its parent on the stack, spelled by lpath_str() only when a message
+ * needs it: the root (up NULL) is key, a spelled path; below it key names
+ * a member (key_path()), or key NULL element idx (idx_path()).
+ */
+struct lpath {
+	const struct lpath *up;
+	const char *key;
+	size_t idx;
+};
+
+const char *lpath_str(struct ctx *c, const struct lpath *lp);
 /* "an object", "a string", ...: for "must be X, not Y" messages. */
 const char *jtype(const json_t *v);
 /* Member `name` of an object, found case-insensitively; *key: its spelling. */

@@ -281,39 +281,37 @@ static bool is_info(const char *k)
 	return false;
 }
 
-static void walk(struct ctx *c, json_t *v, const char *path, const struct schema *s,
+static void walk(struct ctx *c, json_t *v, const struct lpath *path, const struct schema *s,
 		 bool in_props);
 
-/* Member m (key k) of the object at path, known as e: its children walked.
- * Its path is made only for a child to walk (most members are values). */
-static void walk_child(struct ctx *c, json_t *m, const char *path, const char *k,
+/* Member m of the object at mpath (its own path), known as e: its
+ * children walked.  Paths are spelled only for a warning. */
+static void walk_child(struct ctx *c, json_t *m, const struct lpath *mpath,
 		       const struct schema_key *e)
 {
-	const char *mpath;
 	size_t i;
 	json_t *el;
 
 	switch (e->kind) {
 	case K_OBJECT:
 		if (json_is_object(m))
-			walk(c, m, key_path(c, path, k), e->child, false);
+			walk(c, m, mpath, e->child, false);
 		break;
 	case K_EITHER:
 	case K_ARRAY:
 		/* K_EITHER's object form: its keys are the user's names */
-		if (!json_is_array(m) || !json_array_size(m))
+		if (!json_is_array(m))
 			break;
-		mpath = key_path(c, path, k);
 		json_array_foreach(m, i, el)
 			if (json_is_object(el))
-				walk(c, el, idx_path(c, mpath, i), e->child, false);
+				walk(c, el, &(struct lpath){ mpath, NULL, i }, e->child, false);
 		break;
 	default:
 		break;
 	}
 }
 
-static void walk(struct ctx *c, json_t *v, const char *path, const struct schema *s,
+static void walk(struct ctx *c, json_t *v, const struct lpath *path, const struct schema *s,
 		 bool in_props)
 {
 	const char *k;
@@ -324,24 +322,25 @@ static void walk(struct ctx *c, json_t *v, const char *path, const struct schema
 	json_object_foreach(v, k, m) {
 		const char *near;
 		const struct schema_key *e = find_key(s, k);
+		const struct lpath mpath = { path, k, 0 };
 
 		if (e) {
-			walk_child(c, m, path, k, e);
+			walk_child(c, m, &mpath, e);
 		} else if (!strcasecmp(k, "properties") && s->resource && !in_props) {
 			if (json_is_object(m))
-				walk(c, m, key_path(c, path, k), s, true);
+				walk(c, m, &mpath, s, true);
 		} else if (!(s->resource && is_info(k))) {
 			near = closest(s, k);
 			if (near)
-				pwarn(c, key_path(c, path, k), "unknown key \"%s\" ignored; did you "
+				pwarn(c, lpath_str(c, &mpath), "unknown key \"%s\" ignored; did you "
 				      "mean \"%s\"?", k, near);
 			else
-				pwarn(c, key_path(c, path, k), "unknown key \"%s\" ignored", k);
+				pwarn(c, lpath_str(c, &mpath), "unknown key \"%s\" ignored", k);
 		}
 	}
 }
 
 void check_unknown_keys(struct ctx *c, json_t *root)
 {
-	walk(c, root, "$", &top_schema, false);
+	walk(c, root, &(struct lpath){ NULL, "$", 0 }, &top_schema, false);
 }

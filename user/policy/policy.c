@@ -100,47 +100,52 @@ static bool host_document(json_t *root, const char *file, struct diag_list *d)
 	return false;
 }
 
-static void check_keys(struct ctx *c, json_t *v, const char *path);
+static void check_keys(struct ctx *c, json_t *v, const struct lpath *path);
 
-/* A member of an array (key NULL: index i) or object: containers are
- * walked, strings checked for template expressions; a path is made only
- * for what needs one (a large tag list has a million strings). */
-static void check_member(struct ctx *c, json_t *m, const char *parent, const char *key, size_t i)
+/* A member of an array or object, at: containers are walked, strings
+ * checked for template expressions; its path is spelled only for a
+ * message (a large tag list has a million strings). */
+static void check_member(struct ctx *c, json_t *m, const struct lpath *at)
 {
 	if (json_is_string(m) && azure_is_expression(json_string_value(m)))
-		perr(c, key ? key_path(c, parent, key) : idx_path(c, parent, i),
+		perr(c, lpath_str(c, at),
 		     "'%s' is an ARM template expression, which only a deployment evaluates: "
 		     "export the deployed resources instead (az network nsg show -g RG -n NAME) "
 		     "and convert them with xnsg import", json_string_value(m));
 	else if (json_is_object(m) || json_is_array(m))
-		check_keys(c, m, key ? key_path(c, parent, key) : idx_path(c, parent, i));
+		check_keys(c, m, at);
 }
 
 /* Keys are case-insensitive, so "Name" and "name" in one object clash;
- * and no value may be an ARM template expression. */
-static void check_keys(struct ctx *c, json_t *v, const char *path)
+ * and no value may be an ARM template expression.  Each key is compared
+ * with the earlier ones of its length, read once into keys[]. */
+static void check_keys(struct ctx *c, json_t *v, const struct lpath *path)
 {
+	struct { const char *k; size_t len; } few[32], *keys;
+	size_t n = json_object_size(v), i = 0;
 	json_t *m;
-	size_t i;
 
 	json_array_foreach(v, i, m)
-		check_member(c, m, path, NULL, i);
-	for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+		check_member(c, m, &(struct lpath){ path, NULL, i });
+	keys = n <= 32 ? few : xcalloc(n, sizeof(*keys));
+	i = 0;
+	for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it), i++) {
 		const char *k = json_object_iter_key(it);
 		size_t len = json_object_iter_key_len(it);
 
-		for (void *it2 = json_object_iter(v); it2 != it; it2 = json_object_iter_next(v, it2)) {
-			const char *k2 = json_object_iter_key(it2);
-
-			if (json_object_iter_key_len(it2) == len && !strcasecmp(k, k2)) {
-				perr(c, key_path(c, path, k),
+		for (size_t j = 0; j < i; j++)
+			if (keys[j].len == len && !strcasecmp(k, keys[j].k)) {
+				perr(c, key_path(c, lpath_str(c, path), k),
 				     "duplicate key: \"%s\" and \"%s\" differ only in case "
-				     "(keys are case-insensitive)", k2, k);
+				     "(keys are case-insensitive)", keys[j].k, k);
 				break;
 			}
-		}
-		check_member(c, json_object_iter_value(it), path, k, 0);
+		keys[i].k = k;
+		keys[i].len = len;
+		check_member(c, json_object_iter_value(it), &(struct lpath){ path, k, 0 });
 	}
+	if (keys != few)
+		free(keys);
 }
 
 /* ---- prefixes ------------------------------------------------------- */
@@ -392,7 +397,7 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	c.p = xcalloc(1, sizeof(*c.p));
 	c.p->file = xstrdup(name);
 
-	check_keys(&c, root, "$");
+	check_keys(&c, root, &(struct lpath){ NULL, "$", 0 });
 	check_unknown_keys(&c, root);
 	parse_vnet(&c, root);
 	parse_timeouts(&c, root);
