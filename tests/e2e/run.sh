@@ -451,6 +451,33 @@ test_first_apply_killed_at_every_step() {
 	x apply "$p" >/dev/null
 }
 
+# The ids of the pinned programs, one line.
+prog_ids() {
+	local n
+	for n in xnsg_xdp xnsg_tc_ingress xnsg_tc_egress xnsg_fl_commit; do
+		bpftool -j prog show pinned "$XNSG_PIN_DIR/$n" |
+			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' || return 1
+	done | tr '\n' ' '
+}
+
+test_first_apply_pins_what_an_update_reuses() {
+	# A first apply loads its programs in parts over maps one part made
+	# (user/datapath/load.c), pins them and opens them from the pins as an
+	# update does: nothing is loaded twice, and the update after it keeps
+	# the very programs.
+	local p ids log="$WORK/first.log"
+	p=$(base_policy)
+	x detach --all >/dev/null || return 1
+	x -vvv apply "$p" >/dev/null 2>"$log" || { grep -v libbpf "$log"; return 1; }
+	grep -q "reusing the programs pinned" "$log" && ! grep -q "loading the programs again" "$log" ||
+		{ grep -v libbpf "$log"; echo "the first apply did not open what it preloaded"; return 1; }
+	ids=$(prog_ids) && [ -n "$ids" ] || { echo "a program is not pinned"; return 1; }
+	x apply "$(swapped_policy)" >/dev/null || return 1
+	[ "$(prog_ids)" = "$ids" ] || { echo "the update loaded programs again: $ids -> $(prog_ids)"; return 1; }
+	[ "$(enforced)" = new ] || { echo "the update is not enforced"; return 1; }
+	x apply "$p" >/dev/null
+}
+
 test_concurrent_applies_never_open() {
 	# Two policies that both deny 8081, applied 20 times in overlapping
 	# pairs while SYNs to 8081 keep coming: none may be answered.
@@ -544,7 +571,8 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed update_killed_at_every_step
-       first_apply_killed_at_every_step concurrent_applies_never_open lock_says_who_holds_it
+       first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses
+       concurrent_applies_never_open lock_says_who_holds_it
        clsact_deleted_by_hand another_instance_cannot_take_over pin_dir_owned_by_another_user
        json_errors_on_stdout detach_leaves_nothing)
 [ $# -gt 0 ] && TESTS=("$@")

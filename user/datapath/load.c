@@ -216,25 +216,146 @@ static void dp_fill_fds(struct dp *dp)
 /*
  * A first apply (nothing pinned) spends most of its time creating maps
  * and verifying programs, which do not depend on the policy: dp_preload()
- * does that on a thread of its own while the policy is parsed and
+ * does that on threads of its own while the policy is parsed and
  * compiled, with private maps, and dp_open() adopts the result under the
- * apply lock, pinning its maps, if nothing was pinned meanwhile.
+ * apply lock, pinning it, if nothing was pinned meanwhile.
+ *
+ * libbpf verifies an object's programs one after another (~55-75 ms each
+ * here), so the preload splits the object: one copy creates the maps and
+ * loads no program, while the IPv4 flow table, the largest map, is
+ * created beside it; then each hook's program is loaded from a copy of
+ * its own that reuses those maps, all at once.  The result is pinned as
+ * an update finds pins (reuse.c) and opened from the pins.
  */
+enum { PRE_PARTS = 3 };
+/* The programs of each part; every one of dp_progs[] is in one. */
+static const char *const pre_progs[PRE_PARTS][2] = {
+	{ "xnsg_xdp", XNSG_PROG_FL_COMMIT },
+	{ "xnsg_tc_ingress", NULL },
+	{ "xnsg_tc_egress", NULL },
+};
+
+struct pre_part {
+	pthread_t th;
+	bool threaded;
+	struct xnsg *skel;
+	int err;
+};
+
 static struct {
 	pthread_t th;
 	bool running;
+	bool ok;           /* every part loaded */
 	unsigned int max_flows;
-	struct xnsg *skel; /* loaded, or NULL */
-} pre;
+	struct xnsg *maps; /* created the maps, loaded no program */
+	int fd_ct4;        /* the IPv4 flow table, created beside it */
+	struct pre_part part[PRE_PARTS];
+} pre = { .fd_ct4 = -1 };
+
+static void pre_release(void)
+{
+	for (int i = 0; i < PRE_PARTS; i++) {
+		xnsg__destroy(pre.part[i].skel);
+		pre.part[i].skel = NULL;
+	}
+	xnsg__destroy(pre.maps);
+	pre.maps = NULL;
+	if (pre.fd_ct4 >= 0)
+		close(pre.fd_ct4);
+	pre.fd_ct4 = -1;
+}
+
+static void *pre_create_ct4(void *arg)
+{
+	struct bpf_map *m = arg;
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = bpf_map__map_flags(m));
+
+	pre.fd_ct4 = bpf_map_create(bpf_map__type(m), XNSG_MAP_CT4, bpf_map__key_size(m),
+				    bpf_map__value_size(m), bpf_map__max_entries(m), &o);
+	return NULL;
+}
+
+/* The copy that only creates the maps, the flow table created beside it. */
+static int pre_load_maps(void)
+{
+	struct bpf_program *prog;
+	struct bpf_map *ct4;
+	pthread_t th;
+	bool beside;
+	int err;
+
+	pre.maps = skel_open(0, pre.max_flows);
+	if (!pre.maps)
+		return -errno;
+	bpf_object__for_each_program(prog, pre.maps->obj)
+		bpf_program__set_autoload(prog, false);
+	ct4 = pre.maps->maps.xnsg_ct4;
+	bpf_map__set_autocreate(ct4, false);
+	beside = !pthread_create(&th, NULL, pre_create_ct4, ct4);
+	if (!beside)
+		pre_create_ct4(ct4);
+	err = xnsg__load(pre.maps);
+	if (beside)
+		pthread_join(th, NULL);
+	return err ? err : pre.fd_ct4 < 0 ? -EINVAL : 0;
+}
+
+/* The fd of the preload's map `name`: the maps copy's, or the flow table. */
+static int pre_map_fd(const char *name)
+{
+	if (!strcmp(name, XNSG_MAP_CT4))
+		return pre.fd_ct4;
+	return bpf_map__fd(bpf_object__find_map_by_name(pre.maps->obj, name));
+}
+
+static bool pre_part_has(const struct pre_part *pp, const char *prog)
+{
+	const char *const *names = pre_progs[pp - pre.part];
+
+	return !strcmp(prog, names[0]) || (names[1] && !strcmp(prog, names[1]));
+}
+
+/* One part: its programs loaded over the maps copy's maps (every map but
+ * the internal .rodata and .bss, which each copy keeps for itself). */
+static void *pre_load_part(void *arg)
+{
+	struct pre_part *pp = arg;
+	struct bpf_program *prog;
+	struct bpf_map *m;
+
+	dp_libbpf_debug_only = true;
+	pp->skel = skel_open(0, pre.max_flows);
+	if (!pp->skel) {
+		pp->err = -errno;
+		return NULL;
+	}
+	bpf_object__for_each_program(prog, pp->skel->obj)
+		bpf_program__set_autoload(prog, pre_part_has(pp, bpf_program__name(prog)));
+	bpf_object__for_each_map(m, pp->skel->obj)
+		if (!strchr(bpf_map__name(m), '.') && !pp->err)
+			pp->err = bpf_map__reuse_fd(m, pre_map_fd(bpf_map__name(m)));
+	if (!pp->err)
+		pp->err = xnsg__load(pp->skel);
+	return NULL;
+}
 
 static void *preload_run(void *arg)
 {
 	(void)arg;
 	dp_libbpf_debug_only = true; /* a failure here is retried by dp_open() */
-	pre.skel = skel_open(0, pre.max_flows);
-	if (pre.skel && xnsg__load(pre.skel)) {
-		xnsg__destroy(pre.skel);
-		pre.skel = NULL;
+	if (pre_load_maps())
+		return NULL;
+	for (int i = 1; i < PRE_PARTS; i++)
+		pre.part[i].threaded = !pthread_create(&pre.part[i].th, NULL, pre_load_part,
+						       &pre.part[i]);
+	for (int i = 0; i < PRE_PARTS; i++)
+		if (!pre.part[i].threaded)
+			pre_load_part(&pre.part[i]);
+	pre.ok = true;
+	for (int i = 0; i < PRE_PARTS; i++) {
+		if (pre.part[i].threaded)
+			pthread_join(pre.part[i].th, NULL);
+		pre.ok = pre.ok && !pre.part[i].err;
 	}
 	return NULL;
 }
@@ -244,68 +365,78 @@ void dp_preload(unsigned int max_flows)
 	if (pre.running || geteuid() != 0 || dp_is_pinned())
 		return;
 	dp_libbpf_quiet();
+	pre_release();
+	memset(pre.part, 0, sizeof(pre.part));
+	pre.ok = false;
 	pre.max_flows = max_flows;
-	pre.skel = NULL;
 	pre.running = !pthread_create(&pre.th, NULL, preload_run, NULL);
 }
 
-static struct xnsg *preload_take(void)
+/* Waits for the preload: whether it loaded every part. */
+static bool preload_wait(void)
 {
-	struct xnsg *skel;
-
 	if (!pre.running)
-		return NULL;
+		return false;
 	pthread_join(pre.th, NULL);
 	pre.running = false;
-	skel = pre.skel;
-	pre.skel = NULL;
-	return skel;
+	return pre.ok;
 }
 
 void dp_preload_drop(void)
 {
-	struct xnsg *skel = preload_take();
-
-	if (skel)
-		xnsg__destroy(skel);
+	preload_wait();
+	pre_release();
 }
 
-/* The preloaded object as dp, its maps pinned, when none of the
- * datapath's maps is pinned (else they are the ones to use). */
-static int preload_adopt(struct dp *dp, unsigned int max_flows)
+/* The preload's maps and programs pinned, with the build mark, as an
+ * update finds them; false (nothing left pinned) on a failure. */
+static bool preload_pin(void)
 {
-	struct xnsg *skel = preload_take();
+	struct bpf_program *prog;
 	char path[PATH_MAX];
 	size_t i;
 
-	if (!skel)
-		return -ENOENT;
 	for (i = 0; i < DP_NMAPS; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
-		if (!access(path, F_OK))
-			break;
+		if (bpf_obj_pin(pre_map_fd(dp_maps[i].name), path))
+			goto fail;
 	}
-	if (i < DP_NMAPS || max_flows != pre.max_flows) {
-		xnsg__destroy(skel);
-		return -EEXIST;
-	}
-	for (i = 0; i < DP_NMAPS; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(skel->obj, dp_maps[i].name);
+	for (int k = 0; k < PRE_PARTS; k++)
+		bpf_object__for_each_program(prog, pre.part[k].skel->obj) {
+			if (!pre_part_has(&pre.part[k], bpf_program__name(prog)))
+				continue;
+			pin_path(path, sizeof(path), bpf_program__name(prog));
+			unlink(path);
+			if (bpf_obj_pin(bpf_program__fd(prog), path))
+				goto fail;
+		}
+	if (!dp_build_mark())
+		return true;
+	snprintf(path, sizeof(path), "the build mark");
+fail:
+	pr_debug("%s: cannot pin the preloaded datapath: %s", path, strerror(errno));
+	for (i = 0; i < DP_NMAPS; i++)
+		unpin(dp_maps[i].name);
+	for (i = 0; i < dp_nprogs; i++)
+		unpin(dp_progs[i]);
+	return false;
+}
 
+/* The preloaded datapath as dp, pinned, when none of the datapath's maps
+ * is pinned (else they are the ones to use). */
+static int preload_adopt(struct dp *dp, unsigned int max_flows)
+{
+	char path[PATH_MAX];
+	bool ok = preload_wait();
+	size_t i;
+
+	for (i = 0; i < DP_NMAPS && ok; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
-		if (m && bpf_map__pin(m, path))
-			break;
+		ok = access(path, F_OK) != 0;
 	}
-	if (i < DP_NMAPS) {
-		pr_debug("%s: cannot pin the preloaded map: %s", path, strerror(errno));
-		while (i--)
-			unpin(dp_maps[i].name);
-		xnsg__destroy(skel);
-		return -EEXIST;
-	}
-	dp->skel = skel;
-	dp_fill_fds(dp);
-	return 0;
+	ok = ok && max_flows == pre.max_flows && preload_pin();
+	pre_release(); /* the pins hold what was loaded */
+	return ok && !dp_reuse_pinned(dp) ? 0 : -EEXIST;
 }
 
 int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
