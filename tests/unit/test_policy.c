@@ -233,6 +233,18 @@ Test(policy_errors, wrong_json_types)
 			 "'protocol':'Tcp','sourceAddressPrefix':'*','sourcePortRange':'*',"
 			 "'destinationAddressPrefix':'*','destinationPortRange':80}"),
 		     RP "[0].destinationPortRange", "must be a string");
+	/* An element of an address list is named by its index, flat or under
+	 * "properties" (rules.c spells these paths only for a message). */
+	expect_error(NSG("{'name':'a','priority':100,'direction':'Inbound','access':'Allow',"
+			 "'protocol':'Tcp','sourceAddressPrefixes':['10.0.0.0/8','10.0.0.300'],"
+			 "'sourcePortRange':'*',"
+			 "'destinationAddressPrefix':'*','destinationPortRange':'80'}"),
+		     RP "[0].sourceAddressPrefixes[1]", "not a valid IPv4 or IPv6 address");
+	expect_error(NSG("{'name':'a','properties':{'priority':100,'direction':'Inbound',"
+			 "'access':'Allow','protocol':'Tcp','sourceAddressPrefix':'*',"
+			 "'sourcePortRange':'*','destinationAddressPrefixes':['10.0.0.0/8',7],"
+			 "'destinationPortRange':'80'}}"),
+		     RP "[0].properties.destinationAddressPrefixes[1]", "must be a string, not an integer");
 	expect_error("{'networkSecurityGroups':[{'name':'n','flushConnection':'yes'}]}",
 		     "$.networkSecurityGroups[0].flushConnection", "must be true or false");
 	expect_error("{'networkSecurityGroups':[{'name':'n','properties':[]}]}",

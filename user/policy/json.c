@@ -175,10 +175,12 @@ void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
 	o->path = path;
 	o->props = NULL;
 	o->props_path = NULL;
+	o->at = (struct lpath){ NULL, path, 0 };
 	if (pr && json_is_object(pr)) {
 		members_read(pr, &o->props_m);
 		o->props = pr;
 		o->props_path = key_path(c, path, k);
+		o->props_at = (struct lpath){ NULL, o->props_path, 0 };
 	} else if (pr && !json_is_null(pr)) {
 		perr(c, key_path(c, path, k), "must be an object, not %s", jtype(pr));
 	}
@@ -191,28 +193,35 @@ const char *obj_fields_path(const struct obj *o)
 }
 
 /* Field `name` under "properties", else flat; NULL when absent or null. */
-json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const char **path)
+json_t *obj_field_at(const struct obj *o, const char *name, struct lpath *at)
 {
 	const char *k;
 	json_t *v;
 
-	*path = NULL;
 	if (o->props && (v = members_get(o->props, &o->props_m, name, &k)) && !json_is_null(v)) {
-		*path = key_path(c, o->props_path, k);
+		*at = (struct lpath){ &o->props_at, k, 0 };
 		return v;
 	}
 	if ((v = members_get(o->flat, &o->flat_m, name, &k)) && !json_is_null(v)) {
-		*path = key_path(c, o->path, k);
+		*at = (struct lpath){ &o->at, k, 0 };
 		return v;
 	}
 	return NULL;
 }
 
-/* A string field; NULL when absent (an error if required) or mistyped. */
-const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool required,
-		    const char **path)
+json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const char **path)
 {
-	json_t *v = obj_field(c, o, name, path);
+	struct lpath at;
+	json_t *v = obj_field_at(o, name, &at);
+
+	*path = v ? lpath_str(c, &at) : NULL;
+	return v;
+}
+
+const char *obj_str_at(struct ctx *c, const struct obj *o, const char *name, bool required,
+		       struct lpath *at)
+{
+	json_t *v = obj_field_at(o, name, at);
 
 	if (!v) {
 		if (required)
@@ -221,16 +230,26 @@ const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool r
 		return NULL;
 	}
 	if (!json_is_string(v)) {
-		perr(c, *path, "must be a string, not %s", jtype(v));
+		perr(c, lpath_str(c, at), "must be a string, not %s", jtype(v));
 		return NULL;
 	}
 	if (required && !json_string_value(v)[0]) {
-		perr(c, *path, "must not be empty");
+		perr(c, lpath_str(c, at), "must not be empty");
 		return NULL;
 	}
 	return json_string_value(v);
 }
 
+/* A string field; NULL when absent (an error if required) or mistyped. */
+const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool required,
+		    const char **path)
+{
+	struct lpath at;
+	const char *s = obj_str_at(c, o, name, required, &at);
+
+	*path = s || obj_field_at(o, name, &at) ? lpath_str(c, &at) : NULL;
+	return s;
+}
 
 /* Fetch an array field, reporting a wrong type; NULL when absent. */
 json_t *obj_array(struct ctx *c, const struct obj *o, const char *name, const char **path)

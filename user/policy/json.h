@@ -36,10 +36,28 @@ struct members {
 	bool more; /* past OBJ_MEMBERS */
 };
 
-/* An object whose fields may sit flat or under "properties". */
+/*
+ * A path not yet spelled: a walk over every value of a document (keys.c,
+ * policy.c's check_keys), or over a rule's fields (rules.c), names almost
+ * none of them in a message, and spelling each path it passes cost an
+ * update of 4,000 rules a path of ~90 bytes per object and per field
+ * (fresh heap, page faults) for nothing.  A link to
+ * its parent on the stack, spelled by lpath_str() only when a message
+ * needs it: the root (up NULL) is key, a spelled path; below it key names
+ * a member (key_path()), or key NULL element idx (idx_path()).
+ */
+struct lpath {
+	const struct lpath *up;
+	const char *key;
+	size_t idx;
+};
+
+/* An object whose fields may sit flat or under "properties"; at and
+ * props_at: path and props_path as roots of the lazy paths of its fields. */
 struct obj {
 	json_t *flat, *props;
 	const char *path, *props_path;
+	struct lpath at, props_at;
 	struct members flat_m, props_m;
 };
 
@@ -51,23 +69,9 @@ const char *ctx_keep(struct ctx *c, char *s);
 const char *key_path(struct ctx *c, const char *parent, const char *key);
 /* parent[i] */
 const char *idx_path(struct ctx *c, const char *parent, size_t i);
-
-/*
- * A path not yet spelled: a walk over every value of a document (keys.c,
- * policy.c's check_keys) names almost none of them in a message, and
- * spelling each path it passes cost an update of 4,000 rules a path of
- * ~90 bytes per object (fresh heap, page faults) for nothing.  A link to
- * its parent on the stack, spelled by lpath_str() only when a message
- * needs it: the root (up NULL) is key, a spelled path; below it key names
- * a member (key_path()), or key NULL element idx (idx_path()).
- */
-struct lpath {
-	const struct lpath *up;
-	const char *key;
-	size_t idx;
-};
-
+/* lp spelled, kept with the context. */
 const char *lpath_str(struct ctx *c, const struct lpath *lp);
+
 /* "an object", "a string", ...: for "must be X, not Y" messages. */
 const char *jtype(const json_t *v);
 /* Member `name` of an object, found case-insensitively; *key: its spelling. */
@@ -80,9 +84,15 @@ const char *obj_fields_path(const struct obj *o);
 /* Field `name` under "properties", else flat; NULL when absent or null.
  * *path: where it sits. */
 json_t *obj_field(struct ctx *c, const struct obj *o, const char *name, const char **path);
+/* obj_field() with the path not spelled: *at, a member of o's at or
+ * props_at (so no longer valid than o); unset when absent. */
+json_t *obj_field_at(const struct obj *o, const char *name, struct lpath *at);
 /* A string field; NULL when absent (an error if required) or mistyped. */
 const char *obj_str(struct ctx *c, const struct obj *o, const char *name, bool required,
 		    const char **path);
+/* obj_str() with the path not spelled, as obj_field_at(). */
+const char *obj_str_at(struct ctx *c, const struct obj *o, const char *name, bool required,
+		       struct lpath *at);
 /* An array field, reporting a wrong type; NULL when absent. */
 json_t *obj_array(struct ctx *c, const struct obj *o, const char *name, const char **path);
 

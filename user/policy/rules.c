@@ -30,13 +30,13 @@ static void side_label(struct addr_side *s, const char *label)
 }
 
 static void side_add_prefixes(struct ctx *c, struct addr_side *s, const struct prefix_list *l,
-			      const char *path)
+			      const struct lpath *path)
 {
 	prefix_list_append(&s->prefixes, l);
 	c->nprefixes += l->n;
 	if (c->nprefixes > POLICY_MAX_PREFIXES && !c->prefix_limit_hit) {
 		c->prefix_limit_hit = true;
-		perr(c, path, "the policy's rules expand to more than %d prefixes "
+		perr(c, lpath_str(c, path), "the policy's rules expand to more than %d prefixes "
 		     "(POLICY_MAX_PREFIXES)", POLICY_MAX_PREFIXES);
 	}
 }
@@ -46,8 +46,10 @@ static bool looks_like_address(const char *s)
 	return strchr(s, '/') || strchr(s, ':') || (*s >= '0' && *s <= '9');
 }
 
-/* One address entry of a rule side: '*', a tag, an address or CIDR. */
-static void side_entry(struct ctx *c, struct addr_side *s, const char *str, const char *path)
+/* One address entry of a rule side: '*', a tag, an address or CIDR;
+ * path spelled only for a message. */
+static void side_entry(struct ctx *c, struct addr_side *s, const char *str,
+		       const struct lpath *path)
 {
 	struct policy *p = c->p;
 	struct xnsg_prefix pf;
@@ -65,17 +67,19 @@ static void side_entry(struct ctx *c, struct addr_side *s, const char *str, cons
 		char buf[XNSG_PREFIX_STRLEN];
 
 		if (hb)
-			pwarn(c, path, "host bits set in '%s': using %s", str,
+			pwarn(c, lpath_str(c, path), "host bits set in '%s': using %s", str,
 			      prefix_fmt(&pf, buf, sizeof(buf)));
-		warn_v4_mapped(c, path, str, &pf);
+		if (pf.family == XNSG_V6) /* only IPv6 can be IPv4-mapped */
+			warn_v4_mapped(c, lpath_str(c, path), str, &pf);
 		side_add_prefixes(c, s, &one, path);
 	} else if ((t = tag_find(p, str))) {
 		side_add_prefixes(c, s, &t->prefixes, path);
 	} else if (looks_like_address(str)) {
-		perr(c, path, "'%s' is not a valid IPv4 or IPv6 address or CIDR prefix", str);
+		perr(c, lpath_str(c, path), "'%s' is not a valid IPv4 or IPv6 address or CIDR prefix",
+		     str);
 		return;
 	} else {
-		perr(c, path, "unknown service tag '%s' (define it in serviceTags or "
+		perr(c, lpath_str(c, path), "unknown service tag '%s' (define it in serviceTags or "
 		     "serviceTagsFile)", str);
 		return;
 	}
@@ -92,54 +96,55 @@ static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 		{ "destinationAddressPrefix", "destinationAddressPrefixes",
 		  "destinationApplicationSecurityGroups" },
 	};
-	const char *spath, *ppath, *apath, *k1 = keys[*which == 'd'][0];
+	const char *k1 = keys[*which == 'd'][0];
 	const char *k2 = keys[*which == 'd'][1], *k3 = keys[*which == 'd'][2];
-	json_t *single = obj_field(c, o, k1, &spath);
-	json_t *plural = obj_field(c, o, k2, &ppath);
-	json_t *asgs = obj_field(c, o, k3, &apath);
+	struct lpath sp, pp, ap;
+	json_t *single = obj_field_at(o, k1, &sp);
+	json_t *plural = obj_field_at(o, k2, &pp);
+	json_t *asgs = obj_field_at(o, k3, &ap);
 	size_t nprefix = 0, nasg = 0, i;
 	bool present = single || plural || asgs, mistyped = false;
 	json_t *v;
 
 	if (single && !json_is_string(single)) {
-		perr(c, spath, "must be a string, not %s", jtype(single));
+		perr(c, lpath_str(c, &sp), "must be a string, not %s", jtype(single));
 		mistyped = true;
 	} else if (single && json_string_value(single)[0]) { /* "" beside a plural: absent */
 		nprefix++;
-		side_entry(c, s, json_string_value(single), spath);
+		side_entry(c, s, json_string_value(single), &sp);
 	}
 	if (plural && !json_is_array(plural)) {
-		perr(c, ppath, "must be an array, not %s", jtype(plural));
+		perr(c, lpath_str(c, &pp), "must be an array, not %s", jtype(plural));
 		mistyped = true;
 		plural = NULL;
 	}
 	if (asgs && !json_is_array(asgs)) {
-		perr(c, apath, "must be an array, not %s", jtype(asgs));
+		perr(c, lpath_str(c, &ap), "must be an array, not %s", jtype(asgs));
 		mistyped = true;
 		asgs = NULL;
 	}
 	if (plural) {
 		json_array_foreach(plural, i, v) {
-			const char *ep = idx_path(c, ppath, i);
+			const struct lpath ep = { &pp, NULL, i };
 
 			nprefix++;
 			if (!json_is_string(v))
-				perr(c, ep, "must be a string, not %s", jtype(v));
+				perr(c, lpath_str(c, &ep), "must be a string, not %s", jtype(v));
 			else if (!json_string_value(v)[0])
-				perr(c, ep, "empty prefix");
+				perr(c, lpath_str(c, &ep), "empty prefix");
 			else
-				side_entry(c, s, json_string_value(v), ep);
+				side_entry(c, s, json_string_value(v), &ep);
 		}
 	}
 	if (asgs) {
 		json_array_foreach(asgs, i, v) {
-			const char *ep = idx_path(c, apath, i);
-			int gi = ref_at(c, v, ep, REF_ASG);
+			const struct lpath ep = { &ap, NULL, i };
+			int gi = ref_at(c, v, lpath_str(c, &ep), REF_ASG);
 
 			nasg++;
 			if (gi < 0)
 				continue;
-			side_add_prefixes(c, s, &c->p->asgs[gi].members, ep);
+			side_add_prefixes(c, s, &c->p->asgs[gi].members, &ep);
 			{
 				char *label = xasprintf("asg:%s", c->p->asgs[gi].name);
 
@@ -152,10 +157,11 @@ static void parse_side(struct ctx *c, const struct obj *o, const char *which,
 		perr(c, obj_fields_path(o), "%s \"%s\": give %s, %s or %s",
 		     present ? "empty" : "missing", which, k1, k2, k3);
 	if (nasg > 1)
-		perr(c, apath, "%zu application security groups: a rule takes one per side", nasg);
+		perr(c, lpath_str(c, &ap), "%zu application security groups: a rule takes one per "
+		     "side", nasg);
 	if (nasg && nprefix)
-		perr(c, apath, "application security groups cannot be combined with address "
-		     "prefixes on the same side (%s)", single ? spath : ppath);
+		perr(c, lpath_str(c, &ap), "application security groups cannot be combined with "
+		     "address prefixes on the same side (%s)", lpath_str(c, single ? &sp : &pp));
 }
 
 static bool parse_port_num(const char *s, size_t len, long *out)
@@ -173,8 +179,9 @@ static bool parse_port_num(const char *s, size_t len, long *out)
 	return true;
 }
 
-/* "*", "N" or "N-M", 0 <= N <= M <= 65535. */
-static void port_entry(struct ctx *c, struct port_list *l, const char *s, const char *path)
+/* "*", "N" or "N-M", 0 <= N <= M <= 65535; path spelled only for a message. */
+static void port_entry(struct ctx *c, struct port_list *l, const char *s,
+		       const struct lpath *path)
 {
 	const char *dash = strchr(s, '-');
 	long lo, hi;
@@ -186,17 +193,18 @@ static void port_entry(struct ctx *c, struct port_list *l, const char *s, const 
 	if (dash ? !parse_port_num(s, (size_t)(dash - s), &lo) ||
 			   !parse_port_num(dash + 1, strlen(dash + 1), &hi)
 		 : !parse_port_num(s, strlen(s), &lo)) {
-		perr(c, path, "'%s' is not a port: use *, N or N-M with 0 <= N <= M <= 65535", s);
+		perr(c, lpath_str(c, path), "'%s' is not a port: use *, N or N-M with 0 <= N <= M <= "
+		     "65535", s);
 		return;
 	}
 	if (!dash)
 		hi = lo;
 	if (lo > 65535 || hi > 65535) {
-		perr(c, path, "'%s' is outside 0-65535", s);
+		perr(c, lpath_str(c, path), "'%s' is outside 0-65535", s);
 		return;
 	}
 	if (lo > hi) {
-		perr(c, path, "'%s' runs backwards: N-M needs N <= M", s);
+		perr(c, lpath_str(c, path), "'%s' runs backwards: N-M needs N <= M", s);
 		return;
 	}
 	port_list_add(l, (uint16_t)lo, (uint16_t)hi);
@@ -209,36 +217,38 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 		{ "sourcePortRange", "sourcePortRanges" },
 		{ "destinationPortRange", "destinationPortRanges" },
 	};
-	const char *spath, *ppath, *k1 = keys[*which == 'd'][0], *k2 = keys[*which == 'd'][1];
-	json_t *single = obj_field(c, o, k1, &spath);
-	json_t *plural = obj_field(c, o, k2, &ppath);
+	const char *k1 = keys[*which == 'd'][0], *k2 = keys[*which == 'd'][1];
+	struct lpath sp, pp;
+	json_t *single = obj_field_at(o, k1, &sp);
+	json_t *plural = obj_field_at(o, k2, &pp);
 	bool present = single || plural, mistyped = false;
 	struct port_range *m;
 	size_t n = 0, i;
 	json_t *v;
 
 	if (single && !json_is_string(single)) {
-		perr(c, spath, "must be a string like \"80\" or \"80-90\", not %s", jtype(single));
+		perr(c, lpath_str(c, &sp), "must be a string like \"80\" or \"80-90\", not %s",
+		     jtype(single));
 		mistyped = true;
 	} else if (single && json_string_value(single)[0]) {
 		n++;
-		port_entry(c, l, json_string_value(single), spath);
+		port_entry(c, l, json_string_value(single), &sp);
 	}
 	if (plural && !json_is_array(plural)) {
-		perr(c, ppath, "must be an array, not %s", jtype(plural));
+		perr(c, lpath_str(c, &pp), "must be an array, not %s", jtype(plural));
 		mistyped = true;
 		plural = NULL;
 	}
 	if (plural) {
 		json_array_foreach(plural, i, v) {
-			const char *ep = idx_path(c, ppath, i);
+			const struct lpath ep = { &pp, NULL, i };
 
 			n++;
 			if (!json_is_string(v))
-				perr(c, ep, "must be a string like \"80\" or \"80-90\", not %s",
-				     jtype(v));
+				perr(c, lpath_str(c, &ep), "must be a string like \"80\" or \"80-90\", "
+				     "not %s", jtype(v));
 			else
-				port_entry(c, l, json_string_value(v), ep);
+				port_entry(c, l, json_string_value(v), &ep);
 		}
 	}
 	if (!n && !mistyped)
@@ -272,7 +282,7 @@ static int parse_priority(struct ctx *c, const struct obj *o, const char **path)
 }
 
 /* A rule's "protocol" (case-insensitive; "Any" is "*"); ANY after an error. */
-static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const char *path)
+static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const struct lpath *path)
 {
 	static const struct { const char *name; enum xnsg_proto proto; } protos[] = {
 		{ "Tcp", XNSG_PROTO_TCP }, { "Udp", XNSG_PROTO_UDP },
@@ -284,7 +294,8 @@ static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const char *pat
 	for (size_t i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
 		if (!strcasecmp(s, protos[i].name))
 			return protos[i].proto;
-	perr(c, path, "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or * (Any, All)", s);
+	perr(c, lpath_str(c, path), "'%s' is not a protocol: use Tcp, Udp, Icmp, Esp, Ah or * "
+	     "(Any, All)", s);
 	return XNSG_PROTO_ANY;
 }
 
@@ -292,7 +303,8 @@ static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const char *pat
 static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *r,
 		       const char **name_path, const char **prio_path)
 {
-	const char *fpath, *s;
+	struct lpath fpath;
+	const char *s;
 	struct obj o;
 	bool ok = true;
 	size_t before = c->d->nerrors;
@@ -309,13 +321,13 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 	if (s && strchr(s, '/'))
 		perr(c, *name_path, "rule name '%s' contains '/': Azure resource names cannot", s);
 	r->name = s ? xstrdup(s) : NULL;
-	s = obj_str(c, &o, "description", false, &fpath);
+	s = obj_str_at(c, &o, "description", false, &fpath);
 	if (s)
 		r->description = xstrdup(s);
 
 	r->priority = parse_priority(c, &o, prio_path);
 
-	s = obj_str(c, &o, "direction", true, &fpath);
+	s = obj_str_at(c, &o, "direction", true, &fpath);
 	r->dir = (enum xnsg_dir)-1;
 	if (s) {
 		if (!strcasecmp(s, "Inbound"))
@@ -323,18 +335,19 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 		else if (!strcasecmp(s, "Outbound"))
 			r->dir = XNSG_OUT;
 		else
-			perr(c, fpath, "'%s' is not a direction: use Inbound or Outbound", s);
+			perr(c, lpath_str(c, &fpath), "'%s' is not a direction: use Inbound or "
+			     "Outbound", s);
 	}
-	s = obj_str(c, &o, "access", true, &fpath);
+	s = obj_str_at(c, &o, "access", true, &fpath);
 	if (s) {
 		if (!strcasecmp(s, "Allow"))
 			r->allow = true;
 		else if (strcasecmp(s, "Deny"))
-			perr(c, fpath, "'%s' is not an access: use Allow or Deny", s);
+			perr(c, lpath_str(c, &fpath), "'%s' is not an access: use Allow or Deny", s);
 	}
-	s = obj_str(c, &o, "protocol", true, &fpath);
+	s = obj_str_at(c, &o, "protocol", true, &fpath);
 	if (s)
-		r->proto = parse_proto(c, s, fpath);
+		r->proto = parse_proto(c, s, &fpath);
 	parse_side(c, &o, "source", &r->src);
 	parse_ports(c, &o, "source", &r->sport);
 	parse_side(c, &o, "destination", &r->dst);
