@@ -154,6 +154,12 @@ bool tags_file_scan(struct policy *p, const char *text, size_t len,
  * JSON_REJECT_DUPLICATES, for text written plainly; NULL for anything else,
  * which jansson then reads and reports on. */
 json_t *quick_json_load(const char *text, size_t len);
+/* quickjson.c: from begin to end, the jansson values this thread makes are
+ * cut from big blocks and their frees are nothing; end frees the blocks,
+ * so every such value must be gone by then (the parse's document tree).
+ * Values of other threads, or made before, are malloc's as ever. */
+void json_arena_begin(void);
+void json_arena_end(void);
 
 /* keys.c: warn about every key the parser does not read (docs/DESIGN.md §1). */
 void check_unknown_keys(struct ctx *c, json_t *root);

@@ -365,8 +365,8 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
-int policy_parse_string(const char *json, const char *name, const char *basedir,
-			struct policy **out, struct diag_list *diags)
+static int parse_document(const char *json, const char *name, const char *basedir,
+			  struct policy **out, struct diag_list *diags)
 {
 	struct ctx c = { .d = diags, .basedir = basedir };
 	size_t errors_before = diags->nerrors;
@@ -424,6 +424,19 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 	}
 	*out = c.p;
 	return 0;
+}
+
+/* The document's tree lives in the arena (quickjson.c) for the parse:
+ * nothing of it is kept, the model copies what it takes. */
+int policy_parse_string(const char *json, const char *name, const char *basedir,
+			struct policy **out, struct diag_list *diags)
+{
+	int err;
+
+	json_arena_begin();
+	err = parse_document(json, name, basedir, out, diags);
+	json_arena_end();
+	return err;
 }
 
 int policy_load(const char *file, struct policy **out, struct diag_list *diags)
