@@ -264,19 +264,25 @@ static const char *closest(const struct schema *s, const char *k)
 
 /* ---- the walk ---------------------------------------------------------- */
 
-static const struct schema_key *find_key(const struct schema *s, const char *k)
+/* Key k (len bytes) is name, in any case: the first letter and the
+ * length first, which most keys of a table differ in. */
+static bool key_is(const char *name, const char *k, size_t len)
 {
-	/* The first letters first: most keys of a table differ in them. */
+	return same_char(name[0], k[0]) && strlen(name) == len && !strcasecmp(name, k);
+}
+
+static const struct schema_key *find_key(const struct schema *s, const char *k, size_t len)
+{
 	for (const struct schema_key *e = s->keys; e->key; e++)
-		if (same_char(e->key[0], k[0]) && !strcasecmp(e->key, k))
+		if (key_is(e->key, k, len))
 			return e;
 	return NULL;
 }
 
-static bool is_info(const char *k)
+static bool is_info(const char *k, size_t len)
 {
 	for (const char *const *i = azure_info; *i; i++)
-		if (same_char((*i)[0], k[0]) && !strcasecmp(*i, k))
+		if (key_is(*i, k, len))
 			return true;
 	return false;
 }
@@ -319,17 +325,22 @@ static void walk(struct ctx *c, json_t *v, const struct lpath *path, const struc
 
 	if (!json_is_object(v))
 		return; /* a wrong type is the parser's error */
-	json_object_foreach(v, k, m) {
+	for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
 		const char *near;
-		const struct schema_key *e = find_key(s, k);
-		const struct lpath mpath = { path, k, 0 };
+		size_t len = json_object_iter_key_len(it);
+		const struct schema_key *e;
+		struct lpath mpath;
 
+		k = json_object_iter_key(it);
+		m = json_object_iter_value(it);
+		e = find_key(s, k, len);
+		mpath = (struct lpath){ path, k, 0 };
 		if (e) {
 			walk_child(c, m, &mpath, e);
-		} else if (!strcasecmp(k, "properties") && s->resource && !in_props) {
+		} else if (key_is("properties", k, len) && s->resource && !in_props) {
 			if (json_is_object(m))
 				walk(c, m, &mpath, s, true);
-		} else if (!(s->resource && is_info(k))) {
+		} else if (!(s->resource && is_info(k, len))) {
 			near = closest(s, k);
 			if (near)
 				pwarn(c, lpath_str(c, &mpath), "unknown key \"%s\" ignored; did you "

@@ -72,6 +72,11 @@ static bool eat(struct scan *s, char ch)
  * Escapes other than \uXXXX only when esc is not NULL, *esc saying
  * whether it has any (Azure's etags are "W/\"...\"").
  */
+/* The bytes a string's scan must stop at: '"', '\\', control and non-ASCII. */
+static const bool string_stop[256] = {
+	[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x80 ... 0xff] = true,
+};
+
 static bool scan_string(struct scan *s, const char **str, size_t *len, bool *esc)
 {
 	const char *q;
@@ -81,6 +86,10 @@ static bool scan_string(struct scan *s, const char **str, size_t *len, bool *esc
 	if (esc)
 		*esc = false;
 	for (q = s->p; q < s->end && *q != '"'; q++) {
+		while (q < s->end && !string_stop[(unsigned char)*q])
+			q++; /* the common bytes, one test each */
+		if (q == s->end || *q == '"')
+			break;
 		if (*q == '\\') {
 			if (!esc || q + 1 == s->end || !q[1] || !strchr("\"\\/bfnrt", q[1]))
 				return false;
@@ -346,13 +355,18 @@ static json_t *build_object(struct scan *s)
 	if (eat(s, '}'))
 		return o;
 	do {
+		size_t had = json_object_size(o);
+
 		if (!scan_string(s, &k, &kl, &esc) || !eat(s, ':'))
 			goto fail;
 		if (esc)
 			k = dk = unescape(k, kl, &kl);
-		if (json_object_getn(o, k, kl) || !(v = build_value(s)))
+		if (!(v = build_value(s)))
 			goto fail;
-		json_object_setn_new_nocheck(o, k, kl, v);
+		/* A key written twice replaces its value: the size says so,
+		 * without hashing the key a second time to look for it first. */
+		if (json_object_setn_new_nocheck(o, k, kl, v) || json_object_size(o) == had)
+			goto fail;
 		free(dk);
 		dk = NULL;
 	} while (eat(s, ','));
