@@ -105,3 +105,25 @@ Test(quickjson, mutated_examples_agree_with_jansson, .timeout = 120)
 		     texts);
 	cr_expect_lt(read, texts, "the quick reader left some of %zu texts to jansson", texts);
 }
+
+/* Every kind of byte a string's scan must stop at, at every offset of
+ * strings long enough to be read eight bytes at a time: the tree is
+ * jansson's (or jansson reads the text). */
+Test(quickjson, string_stops_at_every_offset)
+{
+	static const char *const stops[] = { "\\\\", "\\\"", "\\n", "\\/", "\\u0041", "\x01",
+					     "\x1f", "\xc3\xa9", "\x7f" };
+	char text[128];
+	int quick;
+
+	for (size_t len = 0; len <= 40; len++)
+		for (size_t at = 0; at <= len; at++)
+			for (size_t k = 0; k < sizeof(stops) / sizeof(stops[0]); k++) {
+				int n = snprintf(text, sizeof(text), "{\"key\": \"%.*s%s%.*s\", \"b\": 1}",
+						 (int)at, "0123456789abcdefghij0123456789abcdefghij",
+						 stops[k], (int)(len - at),
+						 "ABCDEFGHIJ0123456789ABCDEFGHIJ0123456789");
+
+				cr_assert(agrees(text, (size_t)n, &quick), "%s", text);
+			}
+}

@@ -48,30 +48,44 @@ void prefix_mask(struct xnsg_prefix *p)
  * instructions a prefix (100,000 in a big tag).  False for anything
  * else, which the general parse takes (and any error is its).
  */
+/* c's value as a decimal digit; above 9 when it is none. */
+static unsigned int digit(char c)
+{
+	return (unsigned int)(unsigned char)c - '0';
+}
+
 static bool prefix_parse_v4(const char *s, struct xnsg_prefix *out)
 {
 	unsigned int len = 32;
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < 4; i++) {
-		unsigned int v = 0, nd = 0;
+		/* One to three digits, no leading zero, at most 255. */
+		unsigned int v = digit(s[0]), d;
 
-		while (s[nd] >= '0' && s[nd] <= '9' && nd < 4)
-			v = v * 10 + (unsigned int)(s[nd++] - '0');
-		if (!nd || nd > 3 || v > 255 || (nd > 1 && s[0] == '0'))
+		if (v > 9)
 			return false;
+		s++;
+		if ((d = digit(*s)) <= 9) {
+			if (!v)
+				return false;
+			v = v * 10 + d;
+			if ((d = digit(*++s)) <= 9) {
+				v = v * 10 + d;
+				if (digit(*++s) <= 9 || v > 255)
+					return false;
+			}
+		}
 		out->bytes[i] = (uint8_t)v;
-		s += nd;
 		if (i < 3 && *s++ != '.')
 			return false;
 	}
 	if (*s == '/') {
-		if (s[1] < '0' || s[1] > '9')
+		if ((len = digit(s[1])) > 9)
 			return false;
-		len = (unsigned int)(s[1] - '0');
 		s += 2;
-		if (*s >= '0' && *s <= '9')
-			len = len * 10 + (unsigned int)(*s++ - '0');
+		if (digit(*s) <= 9)
+			len = len * 10 + digit(*s++);
 		if (len > 32)
 			return false;
 	}
