@@ -50,6 +50,58 @@ static int cmp_pair(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
+/* Most runs of pairs come sorted already: a rule's prefixes in address
+ * order, a tag's as its file lists them.  Past this many runs, qsort. */
+#define SORT_MAX_RUNS 64
+
+/*
+ * The pairs sorted by cmp_pair(), which orders every two different pairs
+ * (equal ones are the same bytes), so the result is qsort's.  Sorted runs
+ * are merged pairwise: a policy whose big tag sits in one rule is two or
+ * three runs, merged in O(n) where qsort took n log n comparisons
+ * (100,000 pairs: a tenth of an update's CPU); with more runs than
+ * SORT_MAX_RUNS, qsort.
+ */
+static void sort_pairs(struct pair_vec *pv)
+{
+	size_t run[SORT_MAX_RUNS + 1], nrun = 0, n = pv->n;
+	struct pfx_pair *tmp;
+
+	run[nrun++] = 0;
+	for (size_t i = 1; i < n; i++)
+		if (cmp_pair(&pv->v[i - 1], &pv->v[i]) > 0) {
+			if (nrun == SORT_MAX_RUNS) {
+				qsort(pv->v, n, sizeof(pv->v[0]), cmp_pair);
+				return;
+			}
+			run[nrun++] = i;
+		}
+	if (nrun == 1)
+		return;
+	run[nrun] = n;
+	tmp = xcalloc(n, sizeof(*tmp));
+	while (nrun > 1) { /* runs r and r + 1 into one, for every even r */
+		size_t m = 0;
+
+		for (size_t r = 0; r < nrun; r += 2, m++) {
+			size_t lo = run[r], mid = run[r + 1], hi = r + 1 < nrun ? run[r + 2] : mid;
+			size_t i = lo, j = mid, k = lo;
+
+			while (i < mid && j < hi)
+				tmp[k++] = cmp_pair(&pv->v[j], &pv->v[i]) < 0 ? pv->v[j++] : pv->v[i++];
+			while (i < mid)
+				tmp[k++] = pv->v[i++];
+			while (j < hi)
+				tmp[k++] = pv->v[j++];
+			memcpy(pv->v + lo, tmp + lo, (hi - lo) * sizeof(*tmp));
+			run[m] = lo;
+		}
+		run[m] = n;
+		nrun = m;
+	}
+	free(tmp);
+}
+
 static void add_pair(struct pair_vec *pv, const struct xnsg_prefix *p, uint32_t rule)
 {
 	struct xnsg_prefix m = *p;
@@ -106,7 +158,7 @@ static void lpm_pairs(struct tctx *tc, int field, uint8_t family, const struct p
 			if (inet->v[k].family == family)
 				add_pair(pv, &inet->v[k], PAIR_INTERNET);
 	if (pv->n > 1)
-		qsort(pv->v, pv->n, sizeof(pv->v[0]), cmp_pair);
+		sort_pairs(pv);
 }
 
 /* The entry of prefix g with class cls. */
