@@ -73,7 +73,6 @@ static int fail(const char *what, int err)
  * bound as its interface eth0. */
 static int bdp_open(struct bdp *b, unsigned int max_flows)
 {
-	struct xnsg_iface_key k = { .ifindex = if_nametoindex("lo"), .gen = 0 };
 	struct diag_list d = { 0 };
 	struct xnsg_iface_cfg cfg;
 	int err = policy_parse_string(allow_all, "bench.json", ".", &b->p, &d);
@@ -88,8 +87,9 @@ static int bdp_open(struct bdp *b, unsigned int max_flows)
 		return err;
 	cfg = b->c->ifaces[0].cfg;
 	cfg.attach = XNSG_ATTACH_MODE_HOST;
-	if (bpf_map_update_elem(b->dp.fd_ifaces, &k, &cfg, BPF_ANY))
-		return -errno;
+	err = dp_iface_set(&b->dp, 0, if_nametoindex("lo"), &cfg);
+	if (err)
+		return err;
 	b->xdp_fd = bpf_program__fd(b->dp.skel->progs.xnsg_xdp);
 	return 0;
 }

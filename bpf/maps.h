@@ -25,6 +25,15 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_GENS * XNSG_IFINDEX_DIRECT);
+	__type(key, __u32);
+	__type(value, struct xnsg_iface_cfg);
+	__uint(map_flags, BPF_F_MMAPABLE); /* a generation's slice is cleared by memset */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_iface_idx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES);
 	__type(key, __u32);
 	__type(value, struct xnsg_table);

@@ -80,6 +80,24 @@ static __always_inline int pass_as(__u8 kind)
 	return 1;
 }
 
+/* The interface's entry (include/xnsg/abi.h): an array element for the
+ * common ifindexes, inlined by the verifier, else the hash; NULL if none. */
+static __always_inline struct xnsg_iface_cfg *iface_cfg(__u32 ifindex, __u32 gen)
+{
+	struct xnsg_iface_cfg *cfg;
+	struct xnsg_iface_key ik;
+
+	if (ifindex < XNSG_IFINDEX_DIRECT) {
+		__u32 i = gen * XNSG_IFINDEX_DIRECT + ifindex;
+
+		cfg = bpf_map_lookup_elem(&xnsg_iface_idx, &i);
+		return cfg && cfg->present ? cfg : NULL;
+	}
+	ik.ifindex = ifindex;
+	ik.gen = gen;
+	return bpf_map_lookup_elem(&xnsg_ifaces, &ik);
+}
+
 /* All four table slots XNSG_NO_TABLE: no NSG on the interface's subnet or NIC. */
 static __always_inline int iface_unfiltered(const struct xnsg_iface_cfg *cfg)
 {
@@ -105,7 +123,6 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 				      __u32 ifindex, int hook)
 {
 	struct xnsg_iface_cfg *cfg;
-	struct xnsg_iface_key ik;
 	struct xnsg_active *act;
 	struct xnsg_flow flow;
 	struct xnsg_flow rel;
@@ -122,9 +139,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 	if (!act)
 		return pass_as(XNSG_PASS_UNFILTERED);
 	gen = act->gen & 1;
-	ik.ifindex = ifindex;
-	ik.gen = gen;
-	cfg = bpf_map_lookup_elem(&xnsg_ifaces, &ik);
+	cfg = iface_cfg(ifindex, gen);
 	/* The programs run only where xnsg attached them, and apply writes an
 	 * entry for every such interface (an explicit pass-all one for an
 	 * interface not yet, or no longer, under a policy): a missing entry

@@ -153,7 +153,17 @@ struct xnsg_active {
 };
 _Static_assert(sizeof(struct xnsg_active) == 8, "xnsg_active");
 
-/* xnsg_ifaces: hash, key = xnsg_iface_key. */
+/*
+ * An interface's entry: for ifindex < XNSG_IFINDEX_DIRECT, element
+ * gen * XNSG_IFINDEX_DIRECT + ifindex of the array xnsg_iface_idx (looked
+ * up without a call: every filtered packet reads it), else the hash
+ * xnsg_ifaces, key = xnsg_iface_key.  An array element always exists:
+ * `present` tells an entry apply wrote from a cleared one.
+ */
+#ifndef XNSG_IFINDEX_DIRECT
+#define XNSG_IFINDEX_DIRECT 65536
+#endif
+
 struct xnsg_iface_key {
 	__u32 ifindex;
 	__u32 gen;
@@ -167,7 +177,8 @@ struct xnsg_iface_cfg {
 	__u16 table[XNSG_DIRS][2];
 	__u32 id;     /* interface index in the policy, for stats */
 	__u8 attach;  /* enum xnsg_abi_attach */
-	__u8 pad[3];
+	__u8 present; /* 1 in every entry written; 0: no entry (a cleared element) */
+	__u8 pad[2];
 };
 _Static_assert(sizeof(struct xnsg_iface_cfg) == 16, "xnsg_iface_cfg");
 
@@ -738,6 +749,7 @@ struct xnsg_fl_stats {
 /* Map names, defined once; pin paths are XNSG_PIN_DIR "/" name. */
 #define XNSG_MAP_ACTIVE "xnsg_active"
 #define XNSG_MAP_IFACES "xnsg_ifaces"
+#define XNSG_MAP_IFACE_IDX "xnsg_iface_idx"
 #define XNSG_MAP_TABLES "xnsg_tables"
 #define XNSG_MAP_LPM4 "xnsg_lpm4"
 #define XNSG_MAP_LPM6 "xnsg_lpm6"

@@ -63,8 +63,10 @@ static void private_world(void)
 	setenv("XNSG_PIN_DIR", path, 1);
 	snprintf(path, sizeof(path), "%s/run", dir);
 	setenv("XNSG_STATE_DIR", path, 1);
+	/* d1's ifindex is past XNSG_IFINDEX_DIRECT: its entries live in the hash,
+	 * d0's in the array (include/xnsg/abi.h). */
 	cr_assert_eq(system("ip link add d0 type veth peer name p0 && "
-			    "ip link add d1 type veth peer name p1 && "
+			    "ip link add d1 index 70001 type veth peer name p1 && "
 			    "ip link set d0 up && ip link set d1 up"), 0, "veth interfaces d0, d1");
 }
 
@@ -182,7 +184,9 @@ Test(apply, update_flips_and_clears_the_old_generation)
 	a = active();
 	cr_expect_eq(a.gen, 0, "the update flips to generation 0 (got %u)", a.gen);
 	cr_expect_eq(a.serial, 2, "apply serial 2 (got %u)", a.serial);
-	cr_expect(!entry(1, "d0"), "the old generation's entries are cleared");
+	cr_expect(!entry(1, "d0") && !entry(1, "d1"),
+		  "the old generation's entries are cleared (array and hash)");
+	cr_expect(entry(0, "d0") && entry(0, "d1"), "the new generation's are written (array and hash)");
 	st = apply_status();
 	cr_expect_str_neq(json_string_value(json_object_get(st, "hash")), h1, "status names the new policy");
 	json_decref(st);

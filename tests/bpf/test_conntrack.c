@@ -19,6 +19,7 @@
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -1019,5 +1020,76 @@ Test(conntrack, no_nsg_interface_keeps_no_state)
 	udp(f, &p, OUT, 6000, 53);
 	step(&e, OUT, &p, "UDP out on eth0 still creates state", ALLOWED_BY("AllowInternetOutBound"));
 	cr_expect_eq(ct_entries(&e), 1, "one flow entry (%zu)", ct_entries(&e));
+	bpf_env_close(&e);
+}
+
+/*
+ * Where a packet finds its interface's entry (include/xnsg/abi.h): an
+ * array element for ifindexes below XNSG_IFINDEX_DIRECT, the hash above.
+ * Loopback (1) is the array's; a veth made in a network namespace
+ * of the test's own with an ifindex past the bound is the hash's.  On
+ * either, no entry drops the packet (XNSG_R_NO_CONFIG: fails closed),
+ * an entry judges it, and another generation's entry is not read.
+ */
+/* p sent out through TC egress is dropped for want of an interface entry
+ * (before any direction is known, so not by step()). */
+static void no_entry(const struct bpf_env *e, const struct pkt *p, const char *desc)
+{
+	unsigned long long before = dropped(e, XNSG_R_NO_CONFIG);
+	struct xnsg_verdict v;
+	int ret;
+
+	cr_assert_eq(dp_test_run(e->t, DP_PROG_TC_EGRESS, p->buf, p->len, &ret, &v), 0,
+		     "%s: BPF_PROG_TEST_RUN runs", desc);
+	cr_expect_eq(ret, TC_ACT_SHOT, "%s: dropped (program returned %d)", desc, ret);
+	cr_expect_eq(v.reason, XNSG_R_NO_CONFIG, "%s: for want of an entry (reason %u)", desc,
+		     v.reason);
+	cr_expect_eq(dropped(e, XNSG_R_NO_CONFIG) - before, 1ULL, "%s: counted", desc);
+}
+
+Test(conntrack, interface_entries_by_array_and_by_hash)
+{
+	unsigned int hi = XNSG_IFINDEX_DIRECT + 4464;
+	struct xnsg_iface_cfg pass_all;
+	struct bpf_env e;
+	struct pkt p;
+	char cmd[128];
+
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
+	cr_assert_eq(unshare(CLONE_NEWNET), 0, "a network namespace of the test's own");
+	snprintf(cmd, sizeof(cmd), "ip link add xnsghi index %u type veth peer name xnsghp && ip link set xnsghi up",
+		 hi);
+	cr_assert_eq(system(cmd), 0, "a veth with ifindex %u", hi);
+	cr_assert_eq(if_nametoindex("xnsghi"), hi, "the veth has ifindex %u", hi);
+
+	udp(&fam4, &p, OUT, 4000, 53);
+	step(&e, OUT, &p, "on loopback (array), bound", ALLOWED_BY("AllowInternetOutBound"));
+	dp_test_arrive_on(e.t, hi);
+	no_entry(&e, &p, "on the veth (hash), no entry");
+	cr_assert_eq(dp_test_bind(e.t, hi, policy_find_iface(e.p, "eth0"), XNSG_ATTACH_MODE_HOST), 0,
+		     "the veth binds as eth0");
+	step(&e, OUT, &p, "on the veth (hash), bound", ALLOWED_BY("AllowInternetOutBound"));
+
+	/* Generation 1's entries say pass-all; generation 0 judges. */
+	memset(&pass_all, 0, sizeof(pass_all));
+	memset(pass_all.table, 0xff, sizeof(pass_all.table));
+	cr_assert_eq(dp_iface_set(dp_test_dp(e.t), 1, e.lo, &pass_all), 0, "gen 1 entry of lo");
+	cr_assert_eq(dp_iface_set(dp_test_dp(e.t), 1, hi, &pass_all), 0, "gen 1 entry of the veth");
+	udp(&fam4, &p, IN, 5000, 5353); /* no flow: the rules judge */
+	step(&e, IN, &p, "inbound on loopback beside another generation's entry",
+	     DENIED_BY("DenyAllInBound"));
+	cr_assert_eq(dp_test_run(e.t, DP_PROG_TC_INGRESS, p.buf, p.len, &(int){ 0 }, NULL), 0,
+		     "TC ingress runs");
+	cr_expect_eq(dropped(&e, XNSG_R_RULE_DENY), 2ULL,
+		     "inbound on the veth is judged by generation 0 too (denied)");
+
+	/* Forgotten: the array's element reads as no entry, as the hash's. */
+	dp_iface_forget(dp_test_dp(e.t), e.lo);
+	dp_test_arrive_on(e.t, e.lo);
+	udp(&fam4, &p, OUT, 4001, 53);
+	no_entry(&e, &p, "on loopback, forgotten");
+	dp_iface_forget(dp_test_dp(e.t), hi);
+	dp_test_arrive_on(e.t, hi);
+	no_entry(&e, &p, "on the veth, forgotten");
 	bpf_env_close(&e);
 }

@@ -54,7 +54,7 @@ int dp_check_env(bool need_pins);
 /* One instance: the skeleton (NULL when opened from pins) and map fds. */
 struct dp {
 	struct xnsg *skel;
-	int fd_active, fd_ifaces, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_dir6,
+	int fd_active, fd_ifaces, fd_iface_idx, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_dir6,
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct4, fd_ct6, fd_config, fd_ct_stats,
 		fd_frags;
 	/* flow logs (ringbuf.c) */
@@ -111,6 +111,8 @@ int dp_clear_gen(struct dp *dp, __u32 gen);
 /* An interface entry that passes everything (no NSG at any level): for an
  * interface with hooks but no policy yet, or no more. */
 int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex);
+/* Interface ifindex's entry in generation gen set to cfg (marked present). */
+int dp_iface_set(struct dp *dp, __u32 gen, unsigned int ifindex, const struct xnsg_iface_cfg *cfg);
 /* Whether generation gen has an entry for ifindex. */
 bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex);
 /* Remove ifindex's entries from every generation. */
@@ -309,6 +311,9 @@ void dp_test_flush_flows(struct dp_test *t);
 /* Configure ifindex (e.g. loopback's, the one test runs see) as interface
  * `iface` of the loaded policy with the given attach mode. */
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach);
+/* TC frames arrive on ifindex from now on (a device of the caller's
+ * network namespace; XDP's always arrive on loopback). */
+void dp_test_arrive_on(struct dp_test *t, unsigned int ifindex);
 /* The instance as a struct dp (for the flow-log tools, ringbuf.c). */
 struct dp *dp_test_dp(struct dp_test *t);
 /* The fd of one of the instance's maps (XNSG_MAP_*), or -ENOENT. */

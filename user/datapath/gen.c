@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -55,8 +56,76 @@ static bool iface_in_gen(const void *key, __u32 gen)
 	return ((const struct xnsg_iface_key *)key)->gen == gen;
 }
 
-/* Arrays need no clearing: a generation's tables only reach the elements
- * it wrote. */
+/* ---- interface entries: an array element below XNSG_IFINDEX_DIRECT,
+ * else the hash (include/xnsg/abi.h) ---------------------------------- */
+
+static __u32 iface_slot(__u32 gen, unsigned int ifindex)
+{
+	return gen * XNSG_IFINDEX_DIRECT + ifindex;
+}
+
+int dp_iface_set(struct dp *dp, __u32 gen, unsigned int ifindex, const struct xnsg_iface_cfg *cfg)
+{
+	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
+	struct xnsg_iface_cfg v = *cfg;
+	__u32 slot = iface_slot(gen, ifindex);
+	int err;
+
+	v.present = 1;
+	if (ifindex < XNSG_IFINDEX_DIRECT)
+		err = bpf_map_update_elem(dp->fd_iface_idx, &slot, &v, BPF_ANY);
+	else
+		err = bpf_map_update_elem(dp->fd_ifaces, &k, &v, BPF_ANY);
+	return err ? -errno : 0;
+}
+
+static bool iface_get(struct dp *dp, __u32 gen, unsigned int ifindex, struct xnsg_iface_cfg *cfg)
+{
+	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
+	__u32 slot = iface_slot(gen, ifindex);
+
+	if (ifindex < XNSG_IFINDEX_DIRECT)
+		return !bpf_map_lookup_elem(dp->fd_iface_idx, &slot, cfg) && cfg->present;
+	return !bpf_map_lookup_elem(dp->fd_ifaces, &k, cfg);
+}
+
+static void iface_delete(struct dp *dp, __u32 gen, unsigned int ifindex)
+{
+	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
+	struct xnsg_iface_cfg none = { 0 };
+	__u32 slot = iface_slot(gen, ifindex);
+
+	if (ifindex < XNSG_IFINDEX_DIRECT)
+		bpf_map_update_elem(dp->fd_iface_idx, &slot, &none, BPF_ANY);
+	else
+		bpf_map_delete_elem(dp->fd_ifaces, &k);
+}
+
+/*
+ * Every interface entry of generation gen removed: the hash's deleted, the
+ * array's slice zeroed through a mapping of the array (a batch update of
+ * its 65,536 elements took 13 ms).  Only the idle generation is cleared,
+ * after the grace period: no packet reads it.
+ */
+static int ifaces_clear(struct dp *dp, __u32 gen)
+{
+	size_t len = (size_t)XNSG_GENS * XNSG_IFINDEX_DIRECT * sizeof(struct xnsg_iface_cfg);
+	int err = dp_map_delete_if(dp->fd_ifaces, sizeof(struct xnsg_iface_key), iface_in_gen, gen);
+	struct xnsg_iface_cfg *v;
+
+	if (err)
+		return err;
+	v = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->fd_iface_idx, 0);
+	if (v == MAP_FAILED)
+		return -errno;
+	memset(v + iface_slot(gen, 0), 0, XNSG_IFINDEX_DIRECT * sizeof(*v));
+	munmap(v, len);
+	return 0;
+}
+
+/* The keyed entries of generation gen removed.  The policy's arrays need
+ * no clearing: a generation's tables only reach the elements it wrote;
+ * the interface array is reached by ifindex, so it is cleared too. */
 int dp_clear_gen(struct dp *dp, __u32 gen)
 {
 	int err;
@@ -65,7 +134,7 @@ int dp_clear_gen(struct dp *dp, __u32 gen)
 	if (!err)
 		err = dp_map_delete_if(dp->fd_lpm6, sizeof(struct xnsg_lpm6_key), lpm6_in_gen, gen);
 	if (!err)
-		err = dp_map_delete_if(dp->fd_ifaces, sizeof(struct xnsg_iface_key), iface_in_gen, gen);
+		err = ifaces_clear(dp, gen);
 	return err;
 }
 
@@ -222,23 +291,37 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 	return err;
 }
 
-/* The selected interfaces' entries, one batch (500 interfaces: one syscall, not 500). */
+/* The selected interfaces' entries, one batch for the array and one for
+ * the hash (500 interfaces: two syscalls, not 500). */
 static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
 		      const unsigned int *ifindex)
 {
-	struct xnsg_iface_key *k = xcalloc(c->nifaces ? c->nifaces : 1, sizeof(*k));
-	struct xnsg_iface_cfg *v = xcalloc(c->nifaces ? c->nifaces : 1, sizeof(*v));
-	size_t n = 0;
+	size_t cap = c->nifaces ? c->nifaces : 1, n = 0, nd = 0;
+	struct xnsg_iface_key *k = xcalloc(cap, sizeof(*k));
+	struct xnsg_iface_cfg *v = xcalloc(cap, sizeof(*v)), *vd = xcalloc(cap, sizeof(*vd));
+	__u32 *kd = xcalloc(cap, sizeof(*kd));
 	int err;
 
-	for (size_t i = 0; i < c->nifaces; i++)
-		if (ifindex && ifindex[i]) {
+	for (size_t i = 0; i < c->nifaces; i++) {
+		if (!ifindex || !ifindex[i])
+			continue;
+		if (ifindex[i] < XNSG_IFINDEX_DIRECT) {
+			kd[nd] = iface_slot(gen, ifindex[i]);
+			vd[nd] = c->ifaces[i].cfg;
+			vd[nd++].present = 1;
+		} else {
 			k[n] = (struct xnsg_iface_key){ .ifindex = ifindex[i], .gen = gen };
-			v[n++] = c->ifaces[i].cfg;
+			v[n] = c->ifaces[i].cfg;
+			v[n++].present = 1;
 		}
-	err = dp_batch_put(dp->fd_ifaces, k, sizeof(*k), v, sizeof(*v), n);
+	}
+	err = dp_batch_put(dp->fd_iface_idx, kd, sizeof(*kd), vd, sizeof(*vd), nd);
+	if (!err)
+		err = dp_batch_put(dp->fd_ifaces, k, sizeof(*k), v, sizeof(*v), n);
 	free(k);
 	free(v);
+	free(kd);
+	free(vd);
 	return err;
 }
 
@@ -294,29 +377,24 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 
 int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex)
 {
-	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
 	struct xnsg_iface_cfg cfg;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memset(cfg.table, 0xff, sizeof(cfg.table)); /* XNSG_NO_TABLE at every level */
-	return bpf_map_update_elem(dp->fd_ifaces, &k, &cfg, BPF_ANY) ? -errno : 0;
+	return dp_iface_set(dp, gen, ifindex, &cfg);
 }
 
 bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex)
 {
-	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = gen };
 	struct xnsg_iface_cfg cfg;
 
-	return bpf_map_lookup_elem(dp->fd_ifaces, &k, &cfg) == 0;
+	return iface_get(dp, gen, ifindex, &cfg);
 }
 
 void dp_iface_forget(struct dp *dp, unsigned int ifindex)
 {
-	for (__u32 g = 0; g < XNSG_GENS; g++) {
-		struct xnsg_iface_key k = { .ifindex = ifindex, .gen = g };
-
-		bpf_map_delete_elem(dp->fd_ifaces, &k);
-	}
+	for (__u32 g = 0; g < XNSG_GENS; g++)
+		iface_delete(dp, g, ifindex);
 }
 
 /* Idle timeouts of the policy (docs/DESIGN.md §2 "flowTimeouts"). */

@@ -40,7 +40,7 @@ static const struct {
 	DP_MAP(XNSG_MAP_EVENTS, fd_events),	  DP_MAP(XNSG_MAP_FL_CONFIG, fd_fl_config),
 	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
 	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
-	DP_MAP(XNSG_MAP_DIR6, fd_dir6),
+	DP_MAP(XNSG_MAP_DIR6, fd_dir6),		  DP_MAP(XNSG_MAP_IFACE_IDX, fd_iface_idx),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",

@@ -28,6 +28,7 @@ struct dp_test {
 	const struct policy *p;
 	const struct compiled *c;
 	unsigned int lo;
+	unsigned int skb_ifindex; /* where TC's frames arrive: lo, or dp_test_arrive_on()'s */
 };
 
 struct dp *dp_test_dp(struct dp_test *t)
@@ -54,6 +55,7 @@ struct dp_test *dp_test_open(unsigned int flags)
 	t->lo = if_nametoindex("lo");
 	if (!t->lo)
 		t->lo = 1;
+	t->skb_ifindex = t->lo;
 	return t;
 }
 
@@ -85,17 +87,20 @@ void dp_test_flush_flows(struct dp_test *t)
 	dp_map_flush(t->dp.fd_frags, sizeof(struct xnsg_frag_key));
 }
 
+void dp_test_arrive_on(struct dp_test *t, unsigned int ifindex)
+{
+	t->skb_ifindex = ifindex;
+}
+
 int dp_test_bind(struct dp_test *t, unsigned int ifindex, int iface, int attach)
 {
-	struct xnsg_iface_key k = { .ifindex = ifindex, .gen = 0 };
-
 	for (size_t i = 0; i < t->c->nifaces; i++) {
 		struct xnsg_iface_cfg cfg = t->c->ifaces[i].cfg;
 
 		if (t->c->ifaces[i].iface != iface)
 			continue;
 		cfg.attach = (__u8)attach;
-		return bpf_map_update_elem(t->dp.fd_ifaces, &k, &cfg, BPF_ANY) ? -errno : 0;
+		return dp_iface_set(&t->dp, 0, ifindex, &cfg);
 	}
 	return -ENOENT;
 }
@@ -113,7 +118,7 @@ static int test_prog_fd(struct dp_test *t, enum dp_prog prog)
 static int test_run(struct dp_test *t, enum dp_prog prog, const void *frame, size_t len,
 		    unsigned int repeat, struct bpf_test_run_opts *opts)
 {
-	struct __sk_buff skb = { .ifindex = t->lo };
+	struct __sk_buff skb = { .ifindex = t->skb_ifindex };
 
 	opts->sz = sizeof(*opts);
 	opts->data_in = frame;
