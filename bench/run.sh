@@ -16,6 +16,11 @@
 # change) measured side by side with this one in the same run: its xnsg in
 # every packets block and in the control-plane goals, its xnsg-bench
 # classify and ctmem alternated with this build's (goals 2 and 4).
+# For a developer's quicker look at one part (the figures are not the
+# run's of record then): BENCH_COUNTS (rule counts, say "1 1000"),
+# BENCH_REPS (repetitions of a packets point), BENCH_FILTERS (the packets
+# part's filters of the IPv4 last-rule traffic, say "xdp_drop xnsg"),
+# BENCH_TRAFFIC (default "v4 near v6", the packets part's traffic).
 set -u
 BUILD=$(realpath "${1:-build}")
 QUICK=0; [ "${2:-}" = "--quick" ] && QUICK=1
@@ -38,6 +43,9 @@ else
 	COUNTS=(1 100 1000 4000); REPS=5; REPS_OTHER=3; SECS=2; CP_REPS=3
 fi
 FILTERS=(none iptables nft_linear nft_set xdp_filter xdp_drop tc_drop xnsg xnsg_tc xnsg_fl)
+[ -n "${BENCH_COUNTS:-}" ] && read -ra COUNTS <<< "$BENCH_COUNTS"
+[ -n "${BENCH_REPS:-}" ] && REPS=$BENCH_REPS REPS_OTHER=$BENCH_REPS
+[ -n "${BENCH_FILTERS:-}" ] && read -ra FILTERS <<< "$BENCH_FILTERS"
 # The other traffic (issue 13's goal 1): xnsg against the empty programs
 # only, on the near-miss policy (IPv4 frames) and on IPv6 frames.
 FLOOR_FILTERS=(none xdp_drop tc_drop xnsg xnsg_tc xnsg_fl)
@@ -659,11 +667,12 @@ fi
 T1=$(date +%s.%N)
 note "bench: side by side on real packets (${SECS}s x $REPS per point)"
 RETRIES_USED=0
+traffic() { [[ " ${BENCH_TRAFFIC:-v4 near v6} " == *" $1 "* ]]; }
 if part packets; then
-	side_by_side v4 "${FILTERS[@]}"
+	traffic v4 && side_by_side v4 "${FILTERS[@]}"
 	# Fewer repetitions for the other traffic: the run stays under half an hour.
-	REPS=$REPS_OTHER side_by_side near "${FLOOR_FILTERS[@]}"
-	REPS=$REPS_OTHER side_by_side v6 "${FLOOR_FILTERS[@]}"
+	traffic near && REPS=$REPS_OTHER side_by_side near "${FLOOR_FILTERS[@]}"
+	traffic v6 && REPS=$REPS_OTHER side_by_side v6 "${FLOOR_FILTERS[@]}"
 	TRAFFIC=v4
 fi
 T2=$(date +%s.%N)

@@ -157,6 +157,53 @@ static __always_inline long ct_delete(const struct xnsg_ct_key *k, const struct 
 	return rc;
 }
 
+/*
+ * The filter (abi.h: XNSG_SEEN_*, docs/DESIGN.md §9 "Filter"): the word
+ * holding a flow's bit in one half.  Array lookups the verifier inlines:
+ * no call, no hash of the key's bytes.
+ */
+static __always_inline __u64 *seen_word(__u32 half, __u32 bit)
+{
+	__u32 i = (half & 1) * XNSG_SEEN_WORDS + (bit >> 6);
+
+	return bpf_map_lookup_elem(&xnsg_ct_seen, &i);
+}
+
+static __always_inline __u32 seen_bit(const struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4)
+{
+	return k->family == 4 ? xnsg_seen_bit4(k4) : xnsg_seen_bit6(k);
+}
+
+/* 0 only when the table certainly holds no flow of k: its bit is clear in
+ * the active half, and the filter is on. */
+static __always_inline int ct_maybe(__u32 bit)
+{
+	__u32 si = XNSG_SEEN_STATE;
+	__u64 *st = bpf_map_lookup_elem(&xnsg_ct_seen, &si), s, *w;
+
+	if (!st)
+		return 1;
+	s = *(volatile __u64 *)st;
+	if (!(s & XNSG_SEEN_ON))
+		return 1;
+	w = seen_word(s & XNSG_SEEN_HALF ? 1 : 0, bit);
+	return !w || ((*w >> (bit & 63)) & 1);
+}
+
+/* The bit of a flow about to be (or just) inserted, in both halves: the
+ * active one for every reader, the other for a rebuild filling it now. */
+static __always_inline void ct_seen_set(__u32 bit)
+{
+	__u64 m = 1ull << (bit & 63), *w;
+
+#pragma unroll
+	for (__u32 h = 0; h < 2; h++) {
+		w = seen_word(h, bit);
+		if (w && !(*(volatile __u64 *)w & m))
+			__sync_fetch_and_or(w, m);
+	}
+}
+
 /* Remove an expired entry (its flow-log end event first).  One cut by a
  * policy change was counted then (XNSG_CTS_RESET), so it does not count
  * as expired. */
@@ -517,6 +564,10 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	if (!f || !f->track)
 		return 0;
 	xnsg_ct4_key_of(&k4, &f->key);
+	if (!ct_maybe(seen_bit(&f->key, &k4)))
+		return 0;
+	if (xnsg_record)
+		xnsg_last.ct_looked = 1;
 	v = ct_lookup(&f->key, &k4);
 	if (!v)
 		return 0;
@@ -545,6 +596,7 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 {
 	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val v = {};
+	__u32 bit;
 
 	if (!f || f->track != XNSG_FLOW_TRACK)
 		return 0; /* (tested here for the reason xnsg_ct_hit() says) */
@@ -570,8 +622,15 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 	if (fl_on())
 		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
 	xnsg_ct4_key_of(&k4, &f->key);
+	/* Set before the insert, so that no reader finds the entry without
+	 * the bit, and again after it (a read, once the bit is set), for a
+	 * rebuild that cleared the other half in between and listed the
+	 * table before the entry was in it. */
+	bit = seen_bit(&f->key, &k4);
+	ct_seen_set(bit);
 	if (ct_update(&f->key, &k4, &v))
 		return 0;
+	ct_seen_set(bit);
 	ct_stat(XNSG_CTS_CREATED);
 	if (v.log)
 		xnsg_fl_begin(&f->key, &k4, &v, now);

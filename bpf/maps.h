@@ -138,6 +138,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_ct6 SEC(".maps");
 
+/* The flow table's filter (include/xnsg/abi.h: XNSG_SEEN_*), read and set
+ * by the datapath, rebuilt by user space through its mapping. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XNSG_SEEN_ENTRIES);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_ct_seen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, XNSG_FRAG_MAX);

@@ -151,6 +151,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 	if (xnsg_record) {
 		xnsg_last.dir = dir;
 		xnsg_last.reason = 0;
+		xnsg_last.ct_looked = 0;
 		xnsg_last.pass_kind = 0;
 	}
 	if (iface_unfiltered(cfg)) {

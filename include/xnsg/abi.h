@@ -373,6 +373,8 @@ struct xnsg_verdict {
 	__u8 allow;          /* final verdict */
 	__u8 reason;         /* enum xnsg_reason when dropped without a rule */
 	__u8 pass_kind;      /* enum xnsg_pass: why it passed without the rules */
+	__u8 ct_looked;      /* the flow table was looked up (its filter let it) */
+	__u8 pad;
 	__u32 seq;           /* incremented at each record */
 };
 _Static_assert(sizeof(struct xnsg_verdict) == 32, "xnsg_verdict");
@@ -448,6 +450,71 @@ xnsg_ct4_key_of(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
 	k4->ifindex = k->ifindex;
 	__builtin_memcpy(XNSG_AT(k4, struct xnsg_ct4_key, port_a), &ports, 4);
 	__builtin_memcpy(XNSG_AT(k4, struct xnsg_ct4_key, proto), &tail, 4);
+}
+
+/*
+ * The flow table's filter, xnsg_ct_seen (docs/DESIGN.md §9 "Filter"): a
+ * bit per hash of a flow's table key, set before the flow is inserted and
+ * never cleared while it may be read, so a clear bit proves there is no
+ * flow and a packet of traffic the table does not hold (denied, new)
+ * skips the lookup, a hash and a walk of a bucket of a million.  Bits of
+ * flows gone stay set until a rebuild: two halves, the datapath reading
+ * the active one and setting a flow's bit in both; a rebuild (user space,
+ * user/datapath/flowtable.c) clears the other, sets the bit of every flow
+ * the tables hold, then makes it the active one.
+ *
+ * An array of __u64, BPF_F_MMAPABLE: words [0, W) half 0, [W, 2W) half
+ * 1, then the state word XNSG_SEEN_STATE (below).  2^23 bits a half (1
+ * MiB): a full default table of 1,048,576 flows sets at most an eighth
+ * of them, so at most one packet in eight of traffic it does not hold
+ * still looks.
+ */
+#define XNSG_SEEN_BITS_LOG 23
+#define XNSG_SEEN_WORDS (1u << (XNSG_SEEN_BITS_LOG - 6)) /* a half */
+#define XNSG_SEEN_STATE (2 * XNSG_SEEN_WORDS)          /* index of the state word */
+#define XNSG_SEEN_ENTRIES (XNSG_SEEN_STATE + 1)
+/* The state word: the datapath reads bits 0-1; a rebuild holds bit 2 while
+ * it works (taken and given back by compare-and-swap, so one rebuilds at a
+ * time); bits 32-63: CLOCK_MONOTONIC seconds of the last change.  0 (as a
+ * new map starts) is off: every packet looks the flow up. */
+#define XNSG_SEEN_ON 1ull      /* the active half holds every flow's bit */
+#define XNSG_SEEN_HALF 2ull    /* the active half: 0 or 1 */
+#define XNSG_SEEN_BUSY 4ull    /* a rebuild is filling the other half */
+#define XNSG_SEEN_TIME_SHIFT 32
+
+static inline __attribute__((always_inline)) __u32 xnsg_seen_mix(__u64 h, __u64 w)
+{
+	return (__u32)(((h ^ w) * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/* The filter bit (0 to 2^XNSG_SEEN_BITS_LOG - 1) of an IPv4 flow's key,
+ * or an IPv6 one's: the same on both sides, from the key's 4-byte words
+ * (what xnsg_ct4_key_of() writes), each multiplied into the hash. */
+static inline __attribute__((always_inline)) __u32 xnsg_seen_bit4(const struct xnsg_ct4_key *k4)
+{
+	__u64 h = 0x243f6a8885a308d3ull;
+	__u32 w[5];
+
+	__builtin_memcpy(w, k4, sizeof(w));
+
+	h = (h ^ ((__u64)w[0] | (__u64)w[1] << 32)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ ((__u64)w[2] | (__u64)w[3] << 32)) * 0xc2b2ae3d27d4eb4full;
+	return xnsg_seen_mix(h, w[4]) >> (32 - XNSG_SEEN_BITS_LOG);
+}
+
+static inline __attribute__((always_inline)) __u32 xnsg_seen_bit6(const struct xnsg_ct_key *k)
+{
+	__u64 h = 0x243f6a8885a308d3ull;
+	__u32 w[11];
+
+	__builtin_memcpy(w, k, sizeof(w));
+
+	h = (h ^ ((__u64)w[0] | (__u64)w[1] << 32)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ ((__u64)w[2] | (__u64)w[3] << 32)) * 0xc2b2ae3d27d4eb4full;
+	h = (h ^ ((__u64)w[4] | (__u64)w[5] << 32)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ ((__u64)w[6] | (__u64)w[7] << 32)) * 0xc2b2ae3d27d4eb4full;
+	h = (h ^ ((__u64)w[8] | (__u64)w[9] << 32)) * 0x9e3779b97f4a7c15ull;
+	return xnsg_seen_mix(h, w[10]) >> (32 - XNSG_SEEN_BITS_LOG);
 }
 
 enum xnsg_ct_state {
@@ -763,6 +830,7 @@ struct xnsg_fl_stats {
 #define XNSG_MAP_DROPS "xnsg_drops"
 #define XNSG_MAP_CT4 "xnsg_ct4"
 #define XNSG_MAP_CT6 "xnsg_ct6"
+#define XNSG_MAP_CT_SEEN "xnsg_ct_seen"
 #define XNSG_MAP_CONFIG "xnsg_config"
 #define XNSG_MAP_FRAGS "xnsg_frags"
 #define XNSG_MAP_CT_STATS "xnsg_ct_stats"

@@ -174,9 +174,10 @@ static unsigned long long dropped(const struct bpf_env *e, int reason)
 	return pk;
 }
 
-/* Send p the given way (OUT: TC egress, IN: XDP) and check it fared as w says. */
-static void step(const struct bpf_env *e, enum way way, const struct pkt *p, const char *desc,
-		 struct want w)
+/* Send p the given way (OUT: TC egress, IN: XDP) and check it fared as w
+ * says; what was recorded of it. */
+static struct xnsg_verdict step(const struct bpf_env *e, enum way way, const struct pkt *p,
+				const char *desc, struct want w)
 {
 	enum dp_prog prog = way == OUT ? DP_PROG_TC_EGRESS : DP_PROG_XDP;
 	int pass_rc = way == OUT ? TC_ACT_OK : XDP_PASS;
@@ -211,6 +212,7 @@ static void step(const struct bpf_env *e, enum way way, const struct pkt *p, con
 		cr_expect_eq(after - before, 1ULL, "%s (%s): xnsg_drops[%d] moves by 1 (moved by %llu)",
 			     desc, w_s, w.reason, after - before);
 	}
+	return v;
 }
 
 /* ---- packets of one flow, either way -------------------------------- */
@@ -1091,5 +1093,209 @@ Test(conntrack, interface_entries_by_array_and_by_hash)
 	dp_iface_forget(dp_test_dp(e.t), hi);
 	dp_test_arrive_on(e.t, hi);
 	no_entry(&e, &p, "on the veth, forgotten");
+	bpf_env_close(&e);
+}
+
+/* ---- the flow table's filter (abi.h XNSG_SEEN_*) -------------------- */
+
+static __u64 seen_word(const struct bpf_env *e, __u32 i)
+{
+	__u64 w = 0;
+
+	cr_assert_eq(bpf_map_lookup_elem(dp_test_map_fd(e->t, XNSG_MAP_CT_SEEN), &i, &w), 0,
+		     "xnsg_ct_seen[%u] reads", i);
+	return w;
+}
+
+static void seen_state_set(const struct bpf_env *e, __u64 s)
+{
+	__u32 i = XNSG_SEEN_STATE;
+
+	cr_assert_eq(bpf_map_update_elem(dp_test_map_fd(e->t, XNSG_MAP_CT_SEEN), &i, &s, BPF_ANY), 0,
+		     "the filter's state word writes");
+}
+
+static __u64 now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec;
+}
+
+/* The state word as it is, its last change moved back by `ago` seconds
+ * (so that a rebuild need not wait XNSG_SEEN_SETTLE_S). */
+static void seen_age(const struct bpf_env *e, __u64 ago)
+{
+	__u64 s = seen_word(e, XNSG_SEEN_STATE);
+
+	seen_state_set(e, (s & 0xffffffffull) | (now_s() - ago) << XNSG_SEEN_TIME_SHIFT);
+}
+
+struct find_port {
+	uint16_t port;
+	struct xnsg_ct_key k;
+	int found;
+};
+
+static enum dp_ct_action find_port(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
+{
+	struct find_port *f = arg;
+
+	(void)v;
+	if (k->port_a == f->port || k->port_b == f->port) {
+		f->k = *k;
+		f->found++;
+	}
+	return DP_CT_KEEP;
+}
+
+static enum dp_ct_action delete_port(const struct xnsg_ct_key *k, struct xnsg_ct_val *v, void *arg)
+{
+	struct find_port *f = arg;
+	int before = f->found;
+
+	find_port(k, v, arg);
+	return f->found != before ? DP_CT_DELETE : DP_CT_KEEP;
+}
+
+/* Whether the bit of the flow with an end on `port` is set in half h. */
+static int seen_has(const struct bpf_env *e, uint16_t port, __u32 h)
+{
+	struct find_port f = { .port = port };
+	struct dp dp = ct_dp(e);
+	struct xnsg_ct4_key k4;
+	__u32 bit;
+
+	dp_ct_walk(&dp, find_port, &f, NULL);
+	cr_assert_eq(f.found, 1, "one flow on port %u", port);
+	if (f.k.family == 4) {
+		xnsg_ct4_key_of(&k4, &f.k);
+		bit = xnsg_seen_bit4(&k4);
+	} else {
+		bit = xnsg_seen_bit6(&f.k);
+	}
+	return (seen_word(e, h * XNSG_SEEN_WORDS + (bit >> 6)) >> (bit & 63)) & 1;
+}
+
+/* The instance's flow table with its filter: a walk rebuilds it. */
+static struct dp seen_dp(const struct bpf_env *e)
+{
+	struct dp dp = ct_dp(e);
+
+	dp.fd_ct_seen = dp_test_map_fd(e->t, XNSG_MAP_CT_SEEN);
+	cr_assert(dp.fd_ct_seen >= 0, "the instance's flow-table filter");
+	return dp;
+}
+
+/* A packet of no flow the table ever held does not look it up; one of a
+ * flow does.  The bit the datapath sets is the one user space computes. */
+static void seen_spares(const struct bpf_env *e, const struct fam *f)
+{
+	struct xnsg_verdict v;
+	struct pkt p;
+
+	cr_assert_eq(seen_word(e, XNSG_SEEN_STATE) & (XNSG_SEEN_ON | XNSG_SEEN_BUSY), XNSG_SEEN_ON,
+		     "a new instance's filter is on, no rebuild holding it");
+	udp(f, &p, IN, 5000, 5353);
+	v = step(e, IN, &p, "inbound, no flow", DENIED_BY("DenyAllInBound"));
+	cr_expect_eq(v.ct_looked, 0, "a packet of no flow does not look the table up");
+	udp(f, &p, OUT, 4000, 53);
+	v = step(e, OUT, &p, "outbound first packet", ALLOWED_BY("AllowInternetOutBound"));
+	cr_expect_eq(v.ct_looked, 0, "the first packet of a flow does not look it up");
+	cr_expect(seen_has(e, 4000, 0) && seen_has(e, 4000, 1),
+		  "the new flow's bit is set in both halves, as user space computes it");
+	udp(f, &p, IN, 4000, 53);
+	v = step(e, IN, &p, "the reply", BY_FLOW);
+	cr_expect_eq(v.ct_looked, 1, "a packet of a tracked flow looks it up");
+}
+BOTH_FAMILIES(filter_spares_the_lookup_of_no_flow, seen_spares)
+
+/* A rebuild keeps every flow the table holds and sheds the bits of the
+ * flows gone; it waits XNSG_SEEN_SETTLE_S after the last. */
+static void seen_rebuild(const struct bpf_env *e, const struct fam *f)
+{
+	struct find_port gone = { .port = 4001 };
+	struct dp dp = ct_dp(e), sdp = seen_dp(e);
+	struct xnsg_verdict v;
+	__u64 s0, s1;
+	struct pkt p;
+
+	for (uint16_t port = 4000; port <= 4002; port++) {
+		udp(f, &p, OUT, port, 53);
+		step(e, OUT, &p, "outbound first packet", ALLOWED_BY("AllowInternetOutBound"));
+	}
+	dp_ct_walk(&dp, delete_port, &gone, NULL); /* without the filter: no rebuild */
+	cr_assert_eq(gone.found, 1, "the flow on port 4001 removed");
+	seen_age(e, 10);
+	s0 = seen_word(e, XNSG_SEEN_STATE);
+	cr_assert_eq(ct_entries(e), 2, "two flows left");
+	dp_ct_walk(&sdp, count_one, &(size_t){ 0 }, NULL);
+	s1 = seen_word(e, XNSG_SEEN_STATE);
+	cr_expect_eq(s1 & (XNSG_SEEN_ON | XNSG_SEEN_BUSY), XNSG_SEEN_ON, "on after the rebuild, not held");
+	cr_expect_neq(s1 & XNSG_SEEN_HALF, s0 & XNSG_SEEN_HALF, "the rebuilt half is the active one");
+	cr_expect_geq(s1 >> XNSG_SEEN_TIME_SHIFT, now_s() - 1, "its time is the rebuild's");
+	for (uint16_t port = 4000; port <= 4002; port += 2) {
+		udp(f, &p, IN, port, 53);
+		v = step(e, IN, &p, "a reply of a flow kept", BY_FLOW);
+		cr_expect_eq(v.ct_looked, 1, "looked up");
+	}
+	udp(f, &p, IN, 4001, 53);
+	v = step(e, IN, &p, "a reply of the flow removed", DENIED_BY("DenyAllInBound"));
+	cr_expect_eq(v.ct_looked, 0, "the removed flow's bit is gone with the rebuild");
+	dp_ct_walk(&sdp, count_one, &(size_t){ 0 }, NULL);
+	cr_expect_eq(seen_word(e, XNSG_SEEN_STATE), s1, "no second rebuild within %d s",
+		     XNSG_SEEN_SETTLE_S);
+}
+BOTH_FAMILIES(filter_rebuild_keeps_flows_and_sheds_the_gone, seen_rebuild)
+
+/* A flow made after a rebuild cleared its half and listed the table is in
+ * the half it makes active: the datapath sets both. */
+static void seen_during(const struct bpf_env *e, const struct fam *f)
+{
+	struct dp sdp = seen_dp(e);
+	struct xnsg_verdict v;
+	struct dp_seen r;
+	struct pkt p;
+
+	seen_age(e, 10);
+	dp_seen_begin(&sdp, &r);
+	cr_assert_not_null(r.m, "the rebuild starts");
+	cr_expect(seen_word(e, XNSG_SEEN_STATE) & XNSG_SEEN_BUSY, "and holds the state word");
+	udp(f, &p, OUT, 4100, 53);
+	step(e, OUT, &p, "a flow made during the rebuild", ALLOWED_BY("AllowInternetOutBound"));
+	dp_seen_end(&r, true);
+	udp(f, &p, IN, 4100, 53);
+	v = step(e, IN, &p, "its reply after the rebuild", BY_FLOW);
+	cr_expect_eq(v.ct_looked, 1, "looked up");
+}
+BOTH_FAMILIES(filter_keeps_a_flow_made_during_a_rebuild, seen_during)
+
+/* Off stays off; one rebuild at a time, a dead one's hold given up. */
+Test(conntrack, filter_state_word)
+{
+	struct bpf_env e;
+	struct dp_seen r;
+	struct dp sdp;
+	struct pkt p;
+
+	bpf_env_open(&e, policy_json, "test_conntrack.json", "eth0", 0);
+	sdp = seen_dp(&e);
+	seen_state_set(&e, 0);
+	dp_seen_begin(&sdp, &r);
+	cr_expect_null(r.m, "no rebuild of a filter that is off");
+	udp(&fam4, &p, IN, 5000, 5353);
+	cr_expect_eq(step(&e, IN, &p, "off: inbound, no flow", DENIED_BY("DenyAllInBound")).ct_looked, 1,
+		     "off: every packet looks the table up");
+	seen_state_set(&e, XNSG_SEEN_ON | XNSG_SEEN_BUSY | (now_s() - 5) << XNSG_SEEN_TIME_SHIFT);
+	dp_seen_begin(&sdp, &r);
+	cr_expect_null(r.m, "no rebuild while another holds the word");
+	seen_state_set(&e, XNSG_SEEN_ON | XNSG_SEEN_BUSY |
+			   (now_s() - XNSG_SEEN_STALE_S - 1) << XNSG_SEEN_TIME_SHIFT);
+	dp_seen_begin(&sdp, &r);
+	cr_expect_not_null(r.m, "a hold older than %d s is taken over", XNSG_SEEN_STALE_S);
+	dp_seen_end(&r, false);
+	cr_expect_eq(seen_word(&e, XNSG_SEEN_STATE) & (XNSG_SEEN_ON | XNSG_SEEN_BUSY | XNSG_SEEN_HALF),
+		     XNSG_SEEN_ON, "a listing cut short leaves the active half as it was");
 	bpf_env_close(&e);
 }

@@ -478,6 +478,33 @@ test_first_apply_pins_what_an_update_reuses() {
 	x apply "$p" >/dev/null
 }
 
+# The flow table's filter as `stats` reports it: 1 on, 0 off.
+filter_on() {
+	x stats --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["flows"]["filter_on"])'
+}
+
+test_flow_filter_on_and_off() {
+	# The flow table's filter (docs/DESIGN.md §9 "Filter") is on once a
+	# first apply made the table.  Programs loaded afresh over the pinned
+	# table (the build mark removed: as another build's pins would lack
+	# this one's) turn it off with a warning, connections still work; a
+	# detach --all and an apply turn it on again.
+	local p log="$WORK/filter.log"
+	p=$(base_policy)
+	x detach --all >/dev/null && x apply "$p" >/dev/null || return 1
+	[ "$(filter_on)" = 1 ] || { echo "the filter is not on after a first apply"; return 1; }
+	rm "$XNSG_PIN_DIR/xnsg_build" || return 1
+	x apply "$p" >/dev/null 2>"$log" || { cat "$log"; return 1; }
+	grep -q "its filter is off" "$log" || { cat "$log"; echo "no warning that the filter is off"; return 1; }
+	[ "$(filter_on)" = 0 ] || { echo "the filter is on over a table another load made"; return 1; }
+	[ "$(enforced)" = old ] || { echo "policy not enforced with the filter off"; return 1; }
+	x apply "$p" >/dev/null || return 1
+	[ "$(filter_on)" = 0 ] || { echo "an update turned the filter on again"; return 1; }
+	x detach --all >/dev/null && x apply "$p" >/dev/null || return 1
+	[ "$(filter_on)" = 1 ] || { echo "the filter is not on after detach --all and an apply"; return 1; }
+	[ "$(enforced)" = old ] || { echo "policy not enforced with the filter on"; return 1; }
+}
+
 test_concurrent_applies_never_open() {
 	# Two policies that both deny 8081, applied 20 times in overlapping
 	# pairs while SYNs to 8081 keep coming: none may be answered.
@@ -571,7 +598,7 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed update_killed_at_every_step
-       first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses
+       first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses flow_filter_on_and_off
        concurrent_applies_never_open lock_says_who_holds_it
        clsact_deleted_by_hand another_instance_cannot_take_over pin_dir_owned_by_another_user
        json_errors_on_stdout detach_leaves_nothing)

@@ -164,6 +164,8 @@ static json_t *ct_report(struct dp *dp)
 	struct live l = { 0 };
 	json_t *j = json_object();
 	__s64 evicted;
+	size_t set;
+	bool on;
 
 	dp_ct_walk(dp, count_live, &l, NULL);
 	dp_ct_stats(dp, v);
@@ -176,6 +178,10 @@ static json_t *ct_report(struct dp *dp)
 	json_object_set_new(j, "live_cut", json_integer((json_int_t)l.cut));
 	json_object_set_new(j, "max", json_integer(dp_ct_capacity(dp)));
 	json_object_set_new(j, "evicted", json_integer(evicted > 0 ? evicted : 0));
+	if (!dp_seen_state(dp, &on, &set)) { /* after the walk, which may rebuild it */
+		json_object_set_new(j, "filter_on", json_integer(on));
+		json_object_set_new(j, "filter_bits_set", json_integer((json_int_t)set));
+	}
 	return j;
 }
 

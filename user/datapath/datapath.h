@@ -57,6 +57,8 @@ struct dp {
 	int fd_active, fd_ifaces, fd_iface_idx, fd_tables, fd_lpm4, fd_lpm6, fd_ports, fd_dir4, fd_dir4_next, fd_dir6,
 		fd_protos, fd_classes, fd_rule_stats, fd_drops, fd_ct4, fd_ct6, fd_config, fd_ct_stats,
 		fd_frags;
+	/* the flow table's filter (abi.h XNSG_SEEN_*); -1 in pins of a build before it */
+	int fd_ct_seen;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
 	/* the exporter's positions (xnsg_fl_pos), -1 until dp_fl_open() */
@@ -207,6 +209,35 @@ typedef enum dp_ct_action (*dp_ct_fn)(const struct xnsg_ct_key *k, struct xnsg_c
 int dp_ct_walk(struct dp *dp, dp_ct_fn fn, void *arg, size_t *changed);
 /* Flows the two tables hold at most. */
 unsigned int dp_ct_capacity(struct dp *dp);
+
+/*
+ * The flow table's filter (abi.h XNSG_SEEN_*, docs/DESIGN.md §9 "Filter").
+ * dp_ct_walk() and dp_fl_ct_snapshot() rebuild it as they list the flows
+ * (at most once in XNSG_SEEN_SETTLE_S seconds, one rebuilder at a time):
+ * dp_seen_begin() clears the idle half, dp_seen_add*() sets the listed
+ * flows' bits in it, dp_seen_end() makes it the active half if the
+ * listing was whole.  Rebuilding is never needed for correctness, only
+ * to shed the bits of flows gone.
+ */
+#define XNSG_SEEN_SETTLE_S 2  /* a half just made idle is not cleared sooner */
+#define XNSG_SEEN_STALE_S 30  /* a rebuild holding the word longer died */
+struct dp_seen {
+	__u64 *m;     /* the map, mmapped; NULL: not rebuilding */
+	size_t len;
+	__u64 taken;  /* the state word as this rebuild set it */
+	__u32 spare;  /* the half being filled */
+};
+void dp_seen_begin(struct dp *dp, struct dp_seen *r);
+void dp_seen_add4(struct dp_seen *r, const struct xnsg_ct4_key *k4);
+void dp_seen_add6(struct dp_seen *r, const struct xnsg_ct_key *k);
+void dp_seen_end(struct dp_seen *r, bool whole);
+/* The filter's state: on (the datapath skips lookups its bits rule out)
+ * and how many of the active half's 2^XNSG_SEEN_BITS_LOG bits are set;
+ * -ENOENT without a filter. */
+int dp_seen_state(struct dp *dp, bool *on, size_t *set);
+/* Turn it on (a flow table just created: empty, every bit clear is true)
+ * or off (a table this load did not make: flows its programs never saw). */
+int dp_seen_init(struct dp *dp, bool on);
 /* An entry's times as monotonic ns: the latest time not after now
  * (CLOCK_MONOTONIC ns) with its ticks (docs/DESIGN.md §9). */
 __u64 dp_ct_created_ns(const struct xnsg_ct_val *v, __u64 now);

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -38,8 +41,127 @@ void dp_ct_key_from4(struct xnsg_ct_key *k, const struct xnsg_ct4_key *k4)
 	k->icmp_query = k4->icmp_query;
 }
 
+/* ---- the filter (datapath.h: dp_seen_*) ------------------------------ */
+
+static __u64 mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec;
+}
+
+static __u64 *seen_map(struct dp *dp, size_t *len)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *m;
+
+	if (dp->fd_ct_seen < 0)
+		return NULL;
+	*len = ((size_t)XNSG_SEEN_ENTRIES * sizeof(__u64) + (size_t)page - 1) & ~((size_t)page - 1);
+	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->fd_ct_seen, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+void dp_seen_begin(struct dp *dp, struct dp_seen *r)
+{
+	__u64 *st, s, now = mono_s(), t;
+
+	memset(r, 0, sizeof(*r));
+	r->m = seen_map(dp, &r->len);
+	if (!r->m)
+		return;
+	st = &r->m[XNSG_SEEN_STATE];
+	s = __atomic_load_n(st, __ATOMIC_ACQUIRE);
+	t = s >> XNSG_SEEN_TIME_SHIFT;
+	/* Off stays off; a half made idle less than XNSG_SEEN_SETTLE_S ago may
+	 * still be read by a packet that took the old state word. */
+	if (!(s & XNSG_SEEN_ON) ||
+	    (now >= t && now - t < ((s & XNSG_SEEN_BUSY) ? XNSG_SEEN_STALE_S : XNSG_SEEN_SETTLE_S)))
+		goto skip;
+	r->taken = (s & (XNSG_SEEN_ON | XNSG_SEEN_HALF)) | XNSG_SEEN_BUSY | now << XNSG_SEEN_TIME_SHIFT;
+	if (!__atomic_compare_exchange_n(st, &s, r->taken, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		goto skip; /* another rebuild took it */
+	r->spare = (s & XNSG_SEEN_HALF) ? 0 : 1;
+	/* The datapath sets a new flow's bit in both halves, before and after
+	 * its insert: whatever it inserts from here on is in the spare half,
+	 * or in the listing that follows. */
+	memset(r->m + (size_t)r->spare * XNSG_SEEN_WORDS, 0, XNSG_SEEN_WORDS * sizeof(__u64));
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return;
+skip:
+	munmap(r->m, r->len);
+	r->m = NULL;
+}
+
+static void seen_add(struct dp_seen *r, __u32 bit)
+{
+	__atomic_fetch_or(&r->m[(size_t)r->spare * XNSG_SEEN_WORDS + (bit >> 6)], 1ull << (bit & 63),
+			  __ATOMIC_RELAXED);
+}
+
+void dp_seen_add4(struct dp_seen *r, const struct xnsg_ct4_key *k4)
+{
+	if (r->m)
+		seen_add(r, xnsg_seen_bit4(k4));
+}
+
+void dp_seen_add6(struct dp_seen *r, const struct xnsg_ct_key *k)
+{
+	if (r->m)
+		seen_add(r, xnsg_seen_bit6(k));
+}
+
+void dp_seen_end(struct dp_seen *r, bool whole)
+{
+	__u64 s = r->taken, n;
+
+	if (!r->m)
+		return;
+	n = XNSG_SEEN_ON | mono_s() << XNSG_SEEN_TIME_SHIFT;
+	if (whole)
+		n |= r->spare ? XNSG_SEEN_HALF : 0;
+	else
+		n |= s & XNSG_SEEN_HALF; /* the active half as it was */
+	/* Fails only if the rebuild was taken for dead (XNSG_SEEN_STALE_S):
+	 * that one's now. */
+	__atomic_compare_exchange_n(&r->m[XNSG_SEEN_STATE], &s, n, false, __ATOMIC_SEQ_CST,
+				    __ATOMIC_SEQ_CST);
+	munmap(r->m, r->len);
+	r->m = NULL;
+}
+
+int dp_seen_state(struct dp *dp, bool *on, size_t *set)
+{
+	size_t len;
+	__u64 *m = seen_map(dp, &len), s;
+	const __u64 *w;
+
+	if (!m)
+		return -ENOENT;
+	s = __atomic_load_n(&m[XNSG_SEEN_STATE], __ATOMIC_ACQUIRE);
+	w = m + ((s & XNSG_SEEN_HALF) ? XNSG_SEEN_WORDS : 0);
+	*set = 0;
+	for (size_t i = 0; i < XNSG_SEEN_WORDS; i++)
+		*set += (size_t)__builtin_popcountll(w[i]);
+	*on = s & XNSG_SEEN_ON;
+	munmap(m, len);
+	return 0;
+}
+
+int dp_seen_init(struct dp *dp, bool on)
+{
+	__u64 s = on ? XNSG_SEEN_ON | mono_s() << XNSG_SEEN_TIME_SHIFT : 0;
+	__u32 k = XNSG_SEEN_STATE;
+
+	if (dp->fd_ct_seen < 0)
+		return -ENOENT;
+	return bpf_map_update_elem(dp->fd_ct_seen, &k, &s, BPF_ANY) ? -errno : 0;
+}
+
 /* One table's flows: fn on each, then what it asked. */
-static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *changed)
+static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *changed,
+		      struct dp_seen *seen)
 {
 	size_t ksize = v4 ? sizeof(struct xnsg_ct4_key) : sizeof(struct xnsg_ct_key), n;
 	struct xnsg_ct4_key k4;
@@ -52,6 +174,11 @@ static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *ch
 		const void *tk = keys + i * ksize;
 		enum dp_ct_action a;
 		int e = -1;
+
+		if (v4)
+			dp_seen_add4(seen, tk);
+		else
+			dp_seen_add6(seen, tk);
 
 		if (bpf_map_lookup_elem(fd, tk, &v))
 			continue; /* gone meanwhile */
@@ -74,12 +201,15 @@ static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *ch
 
 int dp_ct_walk(struct dp *dp, dp_ct_fn fn, void *arg, size_t *changed)
 {
+	struct dp_seen seen;
 	int err, err6;
 
 	if (changed)
 		*changed = 0;
-	err = walk_table(dp, true, fn, arg, changed);
-	err6 = walk_table(dp, false, fn, arg, changed);
+	dp_seen_begin(dp, &seen);
+	err = walk_table(dp, true, fn, arg, changed, &seen);
+	err6 = walk_table(dp, false, fn, arg, changed, &seen);
+	dp_seen_end(&seen, !err && !err6);
 	return err ? err : err6;
 }
 

@@ -41,6 +41,7 @@ static const struct {
 	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
 	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
 	DP_MAP(XNSG_MAP_DIR6, fd_dir6),		  DP_MAP(XNSG_MAP_IFACE_IDX, fd_iface_idx),
+	DP_MAP(XNSG_MAP_CT_SEEN, fd_ct_seen),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
@@ -422,6 +423,27 @@ fail:
 	return false;
 }
 
+/*
+ * The flow table's filter starts off (a new map is zeros) and is turned on
+ * by the load that creates the flow table: empty, so every clear bit is
+ * true.  Programs loaded afresh over a pinned table (another build's pins,
+ * a load cut short) turn it off: the table may hold flows whose bits no
+ * program set.  A rebuild never turns it on; `detach --all` then an apply
+ * does (docs/DESIGN.md §9 "Filter").
+ */
+static void seen_init(struct dp *dp, bool on)
+{
+	int err = dp_seen_init(dp, on);
+
+	if (err)
+		pr_debug("the flow table's filter: cannot turn it %s: %s", on ? "on" : "off",
+			 strerror(-err));
+	else if (!on)
+		pr_warn("the pinned flow table was made by another load of the datapath: its filter "
+			"is off, every packet of a denied or new flow looks the table up, until "
+			"'xnsg detach --all' and an apply");
+}
+
 /* The preloaded datapath as dp, pinned, when none of the datapath's maps
  * is pinned (else they are the ones to use). */
 static int preload_adopt(struct dp *dp, unsigned int max_flows)
@@ -436,11 +458,15 @@ static int preload_adopt(struct dp *dp, unsigned int max_flows)
 	}
 	ok = ok && max_flows == pre.max_flows && preload_pin();
 	pre_release(); /* the pins hold what was loaded */
-	return ok && !dp_reuse_pinned(dp) ? 0 : -EEXIST;
+	if (!ok || dp_reuse_pinned(dp))
+		return -EEXIST;
+	seen_init(dp, true); /* its flow table is new */
+	return 0;
 }
 
 int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 {
+	bool table_was;
 	int err;
 
 	dp_reset(dp);
@@ -459,6 +485,7 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 	if ((flags & DP_REUSE) && (flags & DP_PINNED) && !(flags & (DP_RECORD | DP_STATELESS)) &&
 	    !dp_reuse_pinned(dp))
 		return 0;
+	table_was = (flags & DP_PINNED) && pinned_size(XNSG_MAP_CT4);
 	dp->skel = skel_open(flags, max_flows);
 	if (!dp->skel) {
 		err = -errno;
@@ -472,6 +499,7 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 		return err;
 	}
 	dp_fill_fds(dp);
+	seen_init(dp, !table_was);
 	return 0;
 }
 
@@ -486,6 +514,8 @@ int dp_open_pins(struct dp *dp)
 	for (size_t i = 0; i < DP_NMAPS; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
 		*map_fd(dp, i) = bpf_obj_get(path);
+		if (*map_fd(dp, i) < 0 && errno == ENOENT && !strcmp(dp_maps[i].name, XNSG_MAP_CT_SEEN))
+			continue; /* pins of a build before the filter: none */
 		if (*map_fd(dp, i) < 0) {
 			int err = -errno;
 

@@ -337,35 +337,52 @@ static int walk_batch(int fd, size_t ksize, size_t vsize, bool take,
 	return err;
 }
 
-/* A chunk of the IPv4 table with its keys as struct xnsg_ct_key. */
-struct snap4 {
+/* A chunk of a table, its keys as struct xnsg_ct_key, their bits set in
+ * the filter being rebuilt (flowtable.c). */
+struct snap {
 	dp_fl_ct_fn fn;
 	void *arg;
+	struct dp_seen seen;
 	struct xnsg_ct_key k[SNAP_BATCH];
 };
 
 static int snap4_chunk(const void *keys, const void *vals, size_t n, void *arg)
 {
 	const struct xnsg_ct4_key *k4 = keys;
-	struct snap4 *s = arg;
+	struct snap *s = arg;
+
+	for (size_t i = 0; i < n; i++) {
+		dp_seen_add4(&s->seen, &k4[i]);
+		dp_ct_key_from4(&s->k[i], &k4[i]);
+	}
+	return s->fn(s->k, vals, n, s->arg);
+}
+
+static int snap6_chunk(const void *keys, const void *vals, size_t n, void *arg)
+{
+	const struct xnsg_ct_key *k = keys;
+	struct snap *s = arg;
 
 	for (size_t i = 0; i < n; i++)
-		dp_ct_key_from4(&s->k[i], &k4[i]);
-	return s->fn(s->k, vals, n, s->arg);
+		dp_seen_add6(&s->seen, &k[i]);
+	return s->fn(k, vals, n, s->arg);
 }
 
 int dp_fl_ct_snapshot(struct dp *dp, dp_fl_ct_fn fn, void *arg)
 {
-	struct snap4 *s = xcalloc(1, sizeof(*s));
+	struct snap *s = xcalloc(1, sizeof(*s));
 	int err;
 
 	s->fn = fn;
 	s->arg = arg;
+	dp_seen_begin(dp, &s->seen);
 	err = walk_batch(dp->fd_ct4, sizeof(struct xnsg_ct4_key), sizeof(struct xnsg_ct_val), false,
 			 snap4_chunk, s);
+	err = err ?: walk_batch(dp->fd_ct6, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val),
+				false, snap6_chunk, s);
+	dp_seen_end(&s->seen, !err);
 	free(s);
-	return err ?: walk_batch(dp->fd_ct6, sizeof(struct xnsg_ct_key), sizeof(struct xnsg_ct_val),
-				 false, (int (*)(const void *, const void *, size_t, void *))fn, arg);
+	return err;
 }
 
 int dp_fl_ct_lookup(struct dp *dp, const struct xnsg_ct_key *k, struct xnsg_ct_val *v)

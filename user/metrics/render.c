@@ -203,6 +203,11 @@ static const struct {
 	  "ICMP errors passed because they relate to a tracked flow." },
 	{ "fragments_followed", "xnsg_fragments_followed_total", "counter",
 	  "Non-first fragments that followed their first fragment's verdict." },
+	{ "filter_on", "xnsg_flow_filter_on", "gauge",
+	  "1 when the flow table's filter spares the lookup of packets of no flow." },
+	{ "filter_bits_set", "xnsg_flow_filter_bits_set", "gauge",
+	  "Bits set in the active half of the flow table's filter (of 8388608); "
+	  "rebuilt by apply and by each flow-log sweep." },
 };
 
 static void render_flows(FILE *f, json_t *stats)
