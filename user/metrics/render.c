@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "metrics.h"
+#include "xnsg/abi.h"
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -209,6 +210,8 @@ static const struct {
 	  "Bits set in the active half of the flow table's filter (of 8388608); "
 	  "rebuilt by apply and by each flow-log sweep." },
 };
+
+_Static_assert((1u << XNSG_SEEN_BITS_LOG) == 8388608, "xnsg_flow_filter_bits_set's help");
 
 static void render_flows(FILE *f, json_t *stats)
 {
