@@ -164,7 +164,7 @@ static __always_inline long ct_delete(const struct xnsg_ct_key *k, const struct 
  */
 static __always_inline __u64 *seen_word(__u32 half, __u32 bit)
 {
-	__u32 i = (half & 1) * XNSG_SEEN_WORDS + (bit >> 6);
+	__u32 i = XNSG_SEEN_AT(bit >> 6, half & 1);
 
 	return bpf_map_lookup_elem(&xnsg_ct_seen, &i);
 }

@@ -463,14 +463,16 @@ xnsg_ct4_key_of(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
  * user/datapath/flowtable.c) clears the other, sets the bit of every flow
  * the tables hold, then makes it the active one.
  *
- * An array of __u64, BPF_F_MMAPABLE: words [0, W) half 0, [W, 2W) half
- * 1, then the state word XNSG_SEEN_STATE (below).  2^23 bits a half (1
- * MiB): a full default table of 1,048,576 flows sets at most an eighth
- * of them, so at most one packet in eight of traffic it does not hold
- * still looks.
+ * An array of __u64, BPF_F_MMAPABLE: the halves interleaved, word j of
+ * half h at XNSG_SEEN_AT(j, h), so that a new flow's two words are one
+ * cache line (a first packet's sets cost one miss, not two); then the
+ * state word XNSG_SEEN_STATE (below).  2^23 bits a half (1 MiB): a full
+ * default table of 1,048,576 flows sets at most an eighth of them, so at
+ * most one packet in eight of traffic it does not hold still looks.
  */
 #define XNSG_SEEN_BITS_LOG 23
 #define XNSG_SEEN_WORDS (1u << (XNSG_SEEN_BITS_LOG - 6)) /* a half */
+#define XNSG_SEEN_AT(j, h) (2 * (j) + (h))
 #define XNSG_SEEN_STATE (2 * XNSG_SEEN_WORDS)          /* index of the state word */
 #define XNSG_SEEN_ENTRIES (XNSG_SEEN_STATE + 1)
 /* The state word: the datapath reads bits 0-1; a rebuild holds bit 2 while

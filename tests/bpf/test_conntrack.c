@@ -1175,7 +1175,7 @@ static int seen_has(const struct bpf_env *e, uint16_t port, __u32 h)
 	} else {
 		bit = xnsg_seen_bit6(&f.k);
 	}
-	return (seen_word(e, h * XNSG_SEEN_WORDS + (bit >> 6)) >> (bit & 63)) & 1;
+	return (seen_word(e, XNSG_SEEN_AT(bit >> 6, h)) >> (bit & 63)) & 1;
 }
 
 /* The instance's flow table with its filter: a walk rebuilds it. */

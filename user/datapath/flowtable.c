@@ -86,7 +86,8 @@ void dp_seen_begin(struct dp *dp, struct dp_seen *r)
 	/* The datapath sets a new flow's bit in both halves, before and after
 	 * its insert: whatever it inserts from here on is in the spare half,
 	 * or in the listing that follows. */
-	memset(r->m + (size_t)r->spare * XNSG_SEEN_WORDS, 0, XNSG_SEEN_WORDS * sizeof(__u64));
+	for (size_t j = 0; j < XNSG_SEEN_WORDS; j++)
+		__atomic_store_n(&r->m[XNSG_SEEN_AT(j, r->spare)], 0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return;
 skip:
@@ -96,7 +97,7 @@ skip:
 
 static void seen_add(struct dp_seen *r, __u32 bit)
 {
-	__atomic_fetch_or(&r->m[(size_t)r->spare * XNSG_SEEN_WORDS + (bit >> 6)], 1ull << (bit & 63),
+	__atomic_fetch_or(&r->m[XNSG_SEEN_AT((size_t)bit >> 6, r->spare)], 1ull << (bit & 63),
 			  __ATOMIC_RELAXED);
 }
 
@@ -135,15 +136,15 @@ int dp_seen_state(struct dp *dp, bool *on, size_t *set)
 {
 	size_t len;
 	__u64 *m = seen_map(dp, &len), s;
-	const __u64 *w;
+	unsigned int h;
 
 	if (!m)
 		return -ENOENT;
 	s = __atomic_load_n(&m[XNSG_SEEN_STATE], __ATOMIC_ACQUIRE);
-	w = m + ((s & XNSG_SEEN_HALF) ? XNSG_SEEN_WORDS : 0);
+	h = (s & XNSG_SEEN_HALF) ? 1 : 0;
 	*set = 0;
-	for (size_t i = 0; i < XNSG_SEEN_WORDS; i++)
-		*set += (size_t)__builtin_popcountll(w[i]);
+	for (size_t j = 0; j < XNSG_SEEN_WORDS; j++)
+		*set += (size_t)__builtin_popcountll(m[XNSG_SEEN_AT(j, h)]);
 	*on = s & XNSG_SEEN_ON;
 	munmap(m, len);
 	return 0;
