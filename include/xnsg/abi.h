@@ -484,49 +484,36 @@ xnsg_ct4_key_of(struct xnsg_ct4_key *k4, const struct xnsg_ct_key *k)
 #define XNSG_SEEN_BUSY 4ull    /* a rebuild is filling the other half */
 #define XNSG_SEEN_TIME_SHIFT 32
 
-/* The filter's hash: two 4-byte words of the key multiplied in at a step,
- * the last word mixed in by the last; a bit from its top bits. */
-static inline __attribute__((always_inline)) __u64 xnsg_seen_step(__u64 h, const __u32 *w,
-								  __u64 mul)
+/* The filter's hash of a key's n 4-byte words (n odd): two multiplied in
+ * at a step, the last mixed in alone; the bit is the top bits. */
+static inline __attribute__((always_inline)) __u32 xnsg_seen_hash(const __u32 *w, unsigned int n)
 {
-	return (h ^ ((__u64)w[0] | (__u64)w[1] << 32)) * mul;
-}
+	__u64 h = 0x243f6a8885a308d3ull;
+	unsigned int i;
 
-static inline __attribute__((always_inline)) __u32 xnsg_seen_last(__u64 h, __u32 w)
-{
-	return (__u32)(((h ^ w) * 0x9e3779b97f4a7c15ull) >> (64 - XNSG_SEEN_BITS_LOG));
+	for (i = 0; i + 1 < n; i += 2)
+		h = (h ^ ((__u64)w[i] | (__u64)w[i + 1] << 32)) *
+		    ((i & 2) ? 0xc2b2ae3d27d4eb4full : 0x9e3779b97f4a7c15ull);
+	return (__u32)(((h ^ w[i]) * 0x9e3779b97f4a7c15ull) >> (64 - XNSG_SEEN_BITS_LOG));
 }
-
-#define XNSG_SEEN_SEED 0x243f6a8885a308d3ull
-#define XNSG_SEEN_MUL0 0x9e3779b97f4a7c15ull
-#define XNSG_SEEN_MUL1 0xc2b2ae3d27d4eb4full
 
 /* The filter bit (0 to 2^XNSG_SEEN_BITS_LOG - 1) of an IPv4 flow's key,
  * or an IPv6 one's: the same on both sides, from the key's 4-byte words
  * (what xnsg_ct4_key_of() writes). */
 static inline __attribute__((always_inline)) __u32 xnsg_seen_bit4(const struct xnsg_ct4_key *k4)
 {
-	__u64 h = XNSG_SEEN_SEED;
-	__u32 w[5];
+	__u32 w[sizeof(*k4) / 4];
 
 	__builtin_memcpy(w, k4, sizeof(w));
-	h = xnsg_seen_step(h, w, XNSG_SEEN_MUL0);
-	h = xnsg_seen_step(h, w + 2, XNSG_SEEN_MUL1);
-	return xnsg_seen_last(h, w[4]);
+	return xnsg_seen_hash(w, sizeof(w) / 4);
 }
 
 static inline __attribute__((always_inline)) __u32 xnsg_seen_bit6(const struct xnsg_ct_key *k)
 {
-	__u64 h = XNSG_SEEN_SEED;
-	__u32 w[11];
+	__u32 w[sizeof(*k) / 4];
 
 	__builtin_memcpy(w, k, sizeof(w));
-	h = xnsg_seen_step(h, w, XNSG_SEEN_MUL0);
-	h = xnsg_seen_step(h, w + 2, XNSG_SEEN_MUL1);
-	h = xnsg_seen_step(h, w + 4, XNSG_SEEN_MUL0);
-	h = xnsg_seen_step(h, w + 6, XNSG_SEEN_MUL1);
-	h = xnsg_seen_step(h, w + 8, XNSG_SEEN_MUL0);
-	return xnsg_seen_last(h, w[10]);
+	return xnsg_seen_hash(w, sizeof(w) / 4);
 }
 
 enum xnsg_ct_state {
