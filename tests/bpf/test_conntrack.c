@@ -1246,6 +1246,17 @@ static void seen_rebuild(const struct bpf_env *e, const struct fam *f)
 	dp_ct_walk(&sdp, count_one, &(size_t){ 0 }, NULL);
 	cr_expect_eq(seen_word(e, XNSG_SEEN_STATE), s1, "no second rebuild within %d s",
 		     XNSG_SEEN_SETTLE_S);
+
+	/* A flow the rebuilding walk itself deletes loses its bit too. */
+	seen_age(e, 10);
+	gone = (struct find_port){ .port = 4000 };
+	dp_ct_walk(&sdp, delete_port, &gone, NULL);
+	cr_assert_eq(gone.found, 1, "the walk removed the flow on port 4000");
+	cr_expect_neq(seen_word(e, XNSG_SEEN_STATE) & XNSG_SEEN_HALF, s1 & XNSG_SEEN_HALF,
+		      "that walk rebuilt the filter");
+	udp(f, &p, IN, 4000, 53);
+	v = step(e, IN, &p, "a reply of the flow the walk removed", DENIED_BY("DenyAllInBound"));
+	cr_expect_eq(v.ct_looked, 0, "its bit went with it");
 }
 BOTH_FAMILIES(filter_rebuild_keeps_flows_and_sheds_the_gone, seen_rebuild)
 

@@ -172,15 +172,12 @@ static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *ch
 	int fd = v4 ? dp->fd_ct4 : dp->fd_ct6, err = dp_map_keys(fd, ksize, (void **)&keys, &n);
 
 	for (size_t i = 0; i < n; i++) {
-		const void *tk = keys + i * ksize;
+		const void *listed = keys + i * ksize, *tk = listed;
 		enum dp_ct_action a;
 		int e = -1;
 
-		if (v4)
-			dp_seen_add4(seen, tk);
-		else
-			dp_seen_add6(seen, tk);
-
+		/* (A flow gone or deleted here and made again has its bit from
+		 * the datapath, in both halves.) */
 		if (bpf_map_lookup_elem(fd, tk, &v))
 			continue; /* gone meanwhile */
 		if (v4)
@@ -195,6 +192,12 @@ static int walk_table(struct dp *dp, bool v4, dp_ct_fn fn, void *arg, size_t *ch
 			e = bpf_map_update_elem(fd, tk, &v, BPF_EXIST);
 		if (e == 0 && changed)
 			(*changed)++;
+		if (a == DP_CT_DELETE && e == 0)
+			continue;
+		if (v4)
+			dp_seen_add4(seen, listed);
+		else
+			dp_seen_add6(seen, listed);
 	}
 	free(keys);
 	return err;
