@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -183,10 +184,55 @@ static void load_error(unsigned int flags, int err)
 		       err == -EPERM ? " (needs root, and a memlock limit large enough)" : "");
 }
 
+/*
+ * The BTF the programs' CO-RE relocations are resolved against: the
+ * object's own.  Its only relocations are fields of the UAPI contexts
+ * (struct xdp_md, struct __sk_buff: offsets that are ABI, the same in
+ * every kernel; tests/unit/test_core.c keeps it so), so the kernel's BTF
+ * resolves them to the offsets they were compiled with, and libbpf parsed
+ * all 5 MB of it, 4 KiB a read(), for every object a load opens (~10 ms
+ * each, four on a first apply).  Dropping CO-RE (BPF_NO_PRESERVE_ACCESS_INDEX)
+ * would too, but clang then compiles the programs differently.  The object
+ * reaches libbpf as a path: a memfd of it, by /proc/self/fd; without /proc,
+ * NULL, and libbpf reads the kernel's BTF as before.
+ */
+static char self_btf[64];
+
+static void self_btf_make(void)
+{
+	size_t n;
+	const char *p = xnsg__elf_bytes(&n);
+	int fd = memfd_create("xnsg-btf", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (ssize_t w; n > 0; p += w, n -= (size_t)w) {
+		w = write(fd, p, n);
+		if (w <= 0) {
+			close(fd);
+			return;
+		}
+	}
+	snprintf(self_btf, sizeof(self_btf), "/proc/self/fd/%d", fd);
+	if (access(self_btf, R_OK)) {
+		close(fd);
+		self_btf[0] = '\0';
+	}
+}
+
+static const char *self_btf_path(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, self_btf_make);
+	return self_btf[0] ? self_btf : NULL;
+}
+
 /* The skeleton opened and sized for flags, not loaded; NULL (errno set). */
 static struct xnsg *skel_open(unsigned int flags, unsigned int max_flows)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir());
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = dp_pin_dir(),
+		    .btf_custom_path = self_btf_path());
 	struct xnsg *skel = xnsg__open_opts(&oo);
 	struct bpf_map *map;
 
