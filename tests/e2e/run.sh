@@ -451,10 +451,11 @@ test_first_apply_killed_at_every_step() {
 	x apply "$p" >/dev/null
 }
 
-# The ids of the pinned programs, one line.
+# The ids of the pinned programs named (default: every one but TC
+# ingress), one line.
 prog_ids() {
 	local n
-	for n in xnsg_xdp xnsg_tc_ingress xnsg_tc_egress xnsg_fl_commit; do
+	for n in ${*:-xnsg_xdp xnsg_tc_egress xnsg_fl_commit}; do
 		bpftool -j prog show pinned "$XNSG_PIN_DIR/$n" |
 			python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' || return 1
 	done | tr '\n' ' '
@@ -464,7 +465,9 @@ test_first_apply_pins_what_an_update_reuses() {
 	# A first apply loads its programs in parts over maps one part made
 	# (user/datapath/load.c), pins them and opens them from the pins as an
 	# update does: nothing is loaded twice, and the update after it keeps
-	# the very programs.
+	# the very programs.  The receive program no interface uses (TC
+	# ingress, without --ingress tc) is not loaded; the first update that
+	# needs it loads it alone and keeps every other program.
 	local p ids log="$WORK/first.log"
 	p=$(base_policy)
 	x detach --all >/dev/null || return 1
@@ -472,10 +475,16 @@ test_first_apply_pins_what_an_update_reuses() {
 	grep -q "reusing the programs pinned" "$log" && ! grep -q "loading the programs again" "$log" ||
 		{ grep -v libbpf "$log"; echo "the first apply did not open what it preloaded"; return 1; }
 	ids=$(prog_ids) && [ -n "$ids" ] || { echo "a program is not pinned"; return 1; }
+	[ ! -e "$XNSG_PIN_DIR/xnsg_tc_ingress" ] || { echo "TC ingress loaded with no interface on it"; return 1; }
 	x apply "$(swapped_policy)" >/dev/null || return 1
 	[ "$(prog_ids)" = "$ids" ] || { echo "the update loaded programs again: $ids -> $(prog_ids)"; return 1; }
 	[ "$(enforced)" = new ] || { echo "the update is not enforced"; return 1; }
-	x apply "$p" >/dev/null
+	x apply "$p" --ingress tc >/dev/null || { echo "an update to TC ingress failed"; return 1; }
+	[ "$(prog_ids)" = "$ids" ] || { echo "TC ingress loaded the other programs again: $ids -> $(prog_ids)"; return 1; }
+	prog_ids xnsg_tc_ingress >/dev/null || { echo "TC ingress is not pinned"; return 1; }
+	A tc filter show dev a0 ingress | grep -q xnsg_tc_ingress || { echo "no TC ingress filter"; return 1; }
+	! tcp_ok "$NS_B" 192.0.2.10 8081 || { echo "8081 not denied under TC ingress"; return 1; }
+	x apply "$p" --ingress xdp >/dev/null
 }
 
 # The flow table's filter as `stats` reports it: 1 on, 0 off.

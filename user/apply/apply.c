@@ -750,7 +750,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	}
 	/* A first apply loads the datapath while the policy is read; the
 	 * file is hashed meanwhile too. */
-	dp_preload(o->max_flows);
+	dp_preload(o->max_flows, o->ingress == APPLY_INGRESS_TC);
 	file_hash_begin(&fh, file);
 	/* A bad policy, or a host that cannot enforce, never takes the lock. */
 	err = overlay_load(file, ov, false, &p, &c);

@@ -79,9 +79,11 @@ enum dp_open_flags {
 int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows);
 /* Start loading the datapath (maps, programs) on a thread of its own when
  * nothing is pinned: a first apply's dp_open(DP_PINNED | DP_REUSE) with
- * the same max_flows then adopts it.  dp_preload_drop(): what was not
- * adopted is freed. */
-void dp_preload(unsigned int max_flows);
+ * the same max_flows then adopts it.  Of the two receive programs only
+ * the one the apply is expected to attach is loaded: TC ingress when
+ * rx_tc, else XDP (the other when an interface needs it, dp_attach()).
+ * dp_preload_drop(): what was not adopted is freed. */
+void dp_preload(unsigned int max_flows, bool rx_tc);
 void dp_preload_drop(void);
 /* The fd of program `name` (xnsg_xdp, ...), loaded or reused; -ENOENT. */
 int dp_prog_fd(const struct dp *dp, const char *name);

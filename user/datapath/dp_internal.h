@@ -24,6 +24,14 @@ int dp_map_delete_if(int fd, size_t ksize, bool (*mine)(const void *key, __u32 a
 /* The programs by name (load.c), in the order of struct dp's fd_progs. */
 extern const char *const dp_progs[];
 extern const size_t dp_nprogs;
+/* Whether program `name` is a receive program (XDP, TC ingress): one an
+ * instance loads only once an interface uses it, so its pin may be
+ * missing. */
+bool dp_prog_on_demand(const char *name);
+/* Program `name` of a pinned instance opened without its skeleton
+ * (reused or adopted pins): loaded over dp's maps and pinned if it is
+ * not yet.  0 or -errno (said). */
+int dp_prog_need(struct dp *dp, const char *name);
 /* The ids of the instance's maps (load.c): at most DP_MAX_MAPS. */
 #define DP_MAX_MAPS 64
 size_t dp_map_ids(const struct dp *dp, __u32 *ids);

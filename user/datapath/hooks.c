@@ -268,6 +268,10 @@ int dp_attach(struct dp *dp, struct dp_attachment *a)
 	err = attach_allowed(a, &h);
 	if (err)
 		return err;
+	/* A receive program no interface used before is loaded now. */
+	err = dp_prog_need(dp, a->ingress_tc ? "xnsg_tc_ingress" : "xnsg_xdp");
+	if (err)
+		return err;
 	if (!a->ingress_tc) {
 		err = xdp_attach(dp, a, &h);
 		if (err) {

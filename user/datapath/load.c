@@ -50,6 +50,11 @@ const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress"
 const size_t dp_nprogs = sizeof(dp_progs) / sizeof(dp_progs[0]);
 _Static_assert(sizeof(dp_progs) / sizeof(dp_progs[0]) <= DP_MAX_PROGS, "fd_progs holds them");
 
+bool dp_prog_on_demand(const char *name)
+{
+	return !strcmp(name, "xnsg_xdp") || !strcmp(name, "xnsg_tc_ingress");
+}
+
 static int *map_fd(struct dp *dp, size_t i)
 {
 	return (int *)((char *)dp + dp_maps[i].off);
@@ -270,16 +275,21 @@ static void dp_fill_fds(struct dp *dp)
  * libbpf verifies an object's programs one after another (~55-75 ms each
  * here), so the preload splits the object: one copy creates the maps and
  * loads no program, while the IPv4 flow table, the largest map, is
- * created beside it; then each hook's program is loaded from a copy of
- * its own that reuses those maps, all at once.  The result is pinned as
- * an update finds pins (reuse.c) and opened from the pins.
+ * created beside it; then each part is loaded from a copy of its own
+ * that reuses those maps, both at once: the receive program the apply is
+ * expected to attach (XDP, or TC ingress with --ingress tc), and TC
+ * egress with the flow-log commit.  The other receive program is left
+ * unloaded: every interface has one receive hook, and verifying a
+ * program no interface runs cost a first apply a third of its CPU on two
+ * cores; dp_attach() loads it if an interface turns out to need it
+ * (dp_prog_need()).  The result is pinned as an update finds pins
+ * (reuse.c) and opened from the pins.
  */
-enum { PRE_PARTS = 3 };
-/* The programs of each part; every one of dp_progs[] is in one. */
-static const char *const pre_progs[PRE_PARTS][2] = {
-	{ "xnsg_xdp", XNSG_PROG_FL_COMMIT },
-	{ "xnsg_tc_ingress", NULL },
-	{ "xnsg_tc_egress", NULL },
+enum { PRE_PARTS = 2 };
+/* The programs of each part: the receive one chosen by dp_preload(). */
+static const char *pre_progs[PRE_PARTS][2] = {
+	{ "xnsg_xdp", NULL },
+	{ "xnsg_tc_egress", XNSG_PROG_FL_COMMIT },
 };
 
 struct pre_part {
@@ -407,10 +417,11 @@ static void *preload_run(void *arg)
 	return NULL;
 }
 
-void dp_preload(unsigned int max_flows)
+void dp_preload(unsigned int max_flows, bool rx_tc)
 {
 	if (pre.running || geteuid() != 0 || dp_is_pinned())
 		return;
+	pre_progs[0][0] = rx_tc ? "xnsg_tc_ingress" : "xnsg_xdp";
 	dp_libbpf_quiet();
 	pre_release();
 	memset(pre.part, 0, sizeof(pre.part));
@@ -448,12 +459,13 @@ static bool preload_pin(void)
 		if (bpf_obj_pin(pre_map_fd(dp_maps[i].name), path))
 			goto fail;
 	}
+	for (i = 0; i < dp_nprogs; i++)
+		unpin(dp_progs[i]); /* an earlier instance's: not loaded by this one */
 	for (int k = 0; k < PRE_PARTS; k++)
 		bpf_object__for_each_program(prog, pre.part[k].skel->obj) {
 			if (!pre_part_has(&pre.part[k], bpf_program__name(prog)))
 				continue;
 			pin_path(path, sizeof(path), bpf_program__name(prog));
-			unlink(path);
 			if (bpf_obj_pin(bpf_program__fd(prog), path))
 				goto fail;
 		}
@@ -547,6 +559,68 @@ int dp_open(struct dp *dp, unsigned int flags, unsigned int max_flows)
 	dp_fill_fds(dp);
 	seen_init(dp, !table_was);
 	return 0;
+}
+
+/* The fd of dp's map `name`, -1 if it has none. */
+static int dp_map_fd_named(struct dp *dp, const char *name)
+{
+	for (size_t i = 0; i < DP_NMAPS; i++)
+		if (!strcmp(dp_maps[i].name, name))
+			return *map_fd(dp, i);
+	return -1;
+}
+
+int dp_prog_need(struct dp *dp, const char *name)
+{
+	struct bpf_program *prog, *want = NULL;
+	char path[PATH_MAX];
+	struct xnsg *skel;
+	struct bpf_map *m;
+	size_t i;
+	int err = 0;
+
+	if (dp->skel || dp_prog_fd(dp, name) >= 0)
+		return 0; /* loaded with the others, or pinned */
+	for (i = 0; i < dp_nprogs && strcmp(dp_progs[i], name); i++)
+		;
+	if (i == dp_nprogs)
+		return -ENOENT;
+	/* A copy of the object loading that program alone over dp's maps,
+	 * as a preload part does (sizes are the maps', not the copy's). */
+	skel = skel_open(0, 0);
+	if (!skel) {
+		err = -errno;
+		goto out;
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		bool is = !strcmp(bpf_program__name(prog), name);
+
+		bpf_program__set_autoload(prog, is);
+		want = is ? prog : want;
+	}
+	bpf_object__for_each_map(m, skel->obj)
+		if (!strchr(bpf_map__name(m), '.') && !err)
+			err = bpf_map__reuse_fd(m, dp_map_fd_named(dp, bpf_map__name(m)));
+	if (!err && !want)
+		err = -ENOENT;
+	if (!err)
+		err = xnsg__load(skel);
+	if (!err) {
+		pin_path(path, sizeof(path), name);
+		unlink(path);
+		if (bpf_obj_pin(bpf_program__fd(want), path))
+			err = -errno;
+	}
+	if (!err) {
+		dp->fd_progs[i] = dup(bpf_program__fd(want));
+		if (dp->fd_progs[i] < 0)
+			err = -errno;
+	}
+out:
+	xnsg__destroy(skel);
+	if (err)
+		pr_err("cannot load the datapath's %s: %s", name, strerror(-err));
+	return err;
 }
 
 int dp_open_pins(struct dp *dp)

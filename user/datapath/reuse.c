@@ -11,7 +11,8 @@
  * (and removed before they are pinned again, so a crash in between leaves
  * no mark and the next apply loads afresh).  Another build's programs,
  * a missing pin or programs that do not read the pinned xnsg_active are
- * loaded again, as on a first apply.
+ * loaded again, as on a first apply.  A receive program no interface has
+ * used yet may be missing: it is loaded and pinned when one does.
  */
 #include <errno.h>
 #include <limits.h>
@@ -137,6 +138,8 @@ int dp_reuse_pinned(struct dp *dp)
 	for (size_t i = 0; i < dp_nprogs; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dp_pin_dir(), dp_progs[i]);
 		dp->fd_progs[i] = bpf_obj_get(path);
+		if (dp->fd_progs[i] < 0 && errno == ENOENT && dp_prog_on_demand(dp_progs[i]))
+			continue; /* loaded when an interface needs it (dp_prog_need()) */
 		if (dp->fd_progs[i] < 0 || !prog_reads_pins(dp->fd_progs[i], ids, n)) {
 			pr_debug("%s: not reusable, loading the programs again", path);
 			dp_close(dp);
