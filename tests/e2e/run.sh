@@ -472,7 +472,7 @@ test_first_apply_pins_what_an_update_reuses() {
 	p=$(base_policy)
 	x detach --all >/dev/null || return 1
 	x -vvv apply "$p" >/dev/null 2>"$log" || { grep -v libbpf "$log"; return 1; }
-	grep -q "reusing the programs pinned" "$log" && ! grep -q "loading the programs again" "$log" ||
+	grep -q "adopting the datapath preloaded" "$log" && ! grep -q "loading the programs again" "$log" ||
 		{ grep -v libbpf "$log"; echo "the first apply did not open what it preloaded"; return 1; }
 	ids=$(prog_ids) && [ -n "$ids" ] || { echo "a program is not pinned"; return 1; }
 	[ ! -e "$XNSG_PIN_DIR/xnsg_tc_ingress" ] || { echo "TC ingress loaded with no interface on it"; return 1; }
@@ -512,6 +512,21 @@ test_flow_filter_on_and_off() {
 	x detach --all >/dev/null && x apply "$p" >/dev/null || return 1
 	[ "$(filter_on)" = 1 ] || { echo "the filter is not on after detach --all and an apply"; return 1; }
 	[ "$(enforced)" = old ] || { echo "policy not enforced with the filter on"; return 1; }
+}
+
+test_first_apply_loads_a_failed_preload_part_again() {
+	# The first apply stages the policy into the preloaded maps while the
+	# programs are verified (user/datapath/load.c): a part that fails
+	# then is loaded again over those maps, and the apply enforces.
+	local p n
+	p=$(base_policy)
+	for n in xnsg_xdp xnsg_tc_egress; do
+		x detach --all >/dev/null || return 1
+		XNSG_TEST_PRELOAD_FAIL=$n x apply "$p" >/dev/null || { echo "$n: the apply failed"; return 1; }
+		prog_ids >/dev/null || { echo "$n: a program is not pinned"; return 1; }
+		[ "$(enforced)" = old ] || { echo "$n: the policy is not enforced"; return 1; }
+		x apply "$p" >/dev/null || { echo "$n: the update after it failed"; return 1; }
+	done
 }
 
 test_concurrent_applies_never_open() {
@@ -608,6 +623,7 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed update_killed_at_every_step
        first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses flow_filter_on_and_off
+       first_apply_loads_a_failed_preload_part_again
        concurrent_applies_never_open lock_says_who_holds_it
        clsact_deleted_by_hand another_instance_cannot_take_over pin_dir_owned_by_another_user
        json_errors_on_stdout detach_leaves_nothing)

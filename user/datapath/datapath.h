@@ -65,6 +65,9 @@ struct dp {
 	int fd_fl_pos;
 	/* the programs, when reused from their pins (no skeleton): dp_prog_fd() */
 	int fd_progs[DP_MAX_PROGS];
+	/* maps of dp_preload() adopted, its programs still being verified:
+	 * dp_pin_programs() waits for them and pins them */
+	bool preloaded;
 };
 
 enum dp_open_flags {

@@ -303,11 +303,14 @@ static struct {
 	pthread_t th;
 	bool running;
 	bool ok;           /* every part loaded */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int maps_made;     /* under mu: 0 not yet, 1 made, -1 failed */
 	unsigned int max_flows;
 	struct xnsg *maps; /* created the maps, loaded no program */
 	int fd_ct4;        /* the IPv4 flow table, created beside it */
 	struct pre_part part[PRE_PARTS];
-} pre = { .fd_ct4 = -1 };
+} pre = { .fd_ct4 = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static void pre_release(void)
 {
@@ -380,7 +383,14 @@ static void *pre_load_part(void *arg)
 	struct bpf_program *prog;
 	struct bpf_map *m;
 
+	const char *fail = getenv("XNSG_TEST_PRELOAD_FAIL");
+
 	dp_libbpf_debug_only = true;
+	/* Test hook: the part holding that program fails (tests/e2e/run.sh). */
+	if (fail && pre_part_has(pp, fail)) {
+		pp->err = -EAGAIN;
+		return NULL;
+	}
 	pp->skel = skel_open(0, pre.max_flows);
 	if (!pp->skel) {
 		pp->err = -errno;
@@ -399,8 +409,15 @@ static void *pre_load_part(void *arg)
 static void *preload_run(void *arg)
 {
 	(void)arg;
+	int made;
+
 	dp_libbpf_debug_only = true; /* a failure here is retried by dp_open() */
-	if (pre_load_maps())
+	made = pre_load_maps() ? -1 : 1;
+	pthread_mutex_lock(&pre.mu);
+	pre.maps_made = made;
+	pthread_cond_broadcast(&pre.cv);
+	pthread_mutex_unlock(&pre.mu);
+	if (made < 0)
 		return NULL;
 	for (int i = 1; i < PRE_PARTS; i++)
 		pre.part[i].threaded = !pthread_create(&pre.part[i].th, NULL, pre_load_part,
@@ -426,6 +443,7 @@ void dp_preload(unsigned int max_flows, bool rx_tc)
 	pre_release();
 	memset(pre.part, 0, sizeof(pre.part));
 	pre.ok = false;
+	pre.maps_made = 0;
 	pre.max_flows = max_flows;
 	pre.running = !pthread_create(&pre.th, NULL, preload_run, NULL);
 }
@@ -446,39 +464,38 @@ void dp_preload_drop(void)
 	pre_release();
 }
 
-/* The preload's maps and programs pinned, with the build mark, as an
- * update finds them; false (nothing left pinned) on a failure. */
-static bool preload_pin(void)
+/* Waits for the preload's maps (its programs may still be verified):
+ * whether it made them. */
+static bool preload_maps_wait(void)
 {
-	struct bpf_program *prog;
+	int made;
+
+	if (!pre.running)
+		return false;
+	pthread_mutex_lock(&pre.mu);
+	while (!pre.maps_made)
+		pthread_cond_wait(&pre.cv, &pre.mu);
+	made = pre.maps_made;
+	pthread_mutex_unlock(&pre.mu);
+	return made > 0;
+}
+
+/* The preload's maps pinned; false (none left pinned) on a failure. */
+static bool preload_pin_maps(void)
+{
 	char path[PATH_MAX];
 	size_t i;
 
 	for (i = 0; i < DP_NMAPS; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
-		if (bpf_obj_pin(pre_map_fd(dp_maps[i].name), path))
-			goto fail;
-	}
-	for (i = 0; i < dp_nprogs; i++)
-		unpin(dp_progs[i]); /* an earlier instance's: not loaded by this one */
-	for (int k = 0; k < PRE_PARTS; k++)
-		bpf_object__for_each_program(prog, pre.part[k].skel->obj) {
-			if (!pre_part_has(&pre.part[k], bpf_program__name(prog)))
-				continue;
-			pin_path(path, sizeof(path), bpf_program__name(prog));
-			if (bpf_obj_pin(bpf_program__fd(prog), path))
-				goto fail;
+		if (bpf_obj_pin(pre_map_fd(dp_maps[i].name), path)) {
+			pr_debug("%s: cannot pin the preloaded map: %s", path, strerror(errno));
+			for (i = 0; i < DP_NMAPS; i++)
+				unpin(dp_maps[i].name);
+			return false;
 		}
-	if (!dp_build_mark())
-		return true;
-	snprintf(path, sizeof(path), "the build mark");
-fail:
-	pr_debug("%s: cannot pin the preloaded datapath: %s", path, strerror(errno));
-	for (i = 0; i < DP_NMAPS; i++)
-		unpin(dp_maps[i].name);
-	for (i = 0; i < dp_nprogs; i++)
-		unpin(dp_progs[i]);
-	return false;
+	}
+	return true;
 }
 
 /*
@@ -502,23 +519,81 @@ static void seen_init(struct dp *dp, bool on)
 			"'xnsg detach --all' and an apply");
 }
 
-/* The preloaded datapath as dp, pinned, when none of the datapath's maps
- * is pinned (else they are the ones to use). */
+/*
+ * The preloaded datapath as dp, its maps pinned and opened from the pins,
+ * when none of the datapath's maps is pinned (else they are the ones to
+ * use).  Its programs may still be verified: dp_pin_programs() (§8 step
+ * 5) waits for them, so the policy is staged in the meantime.
+ */
 static int preload_adopt(struct dp *dp, unsigned int max_flows)
 {
 	char path[PATH_MAX];
-	bool ok = preload_wait();
+	bool ok = preload_maps_wait() && max_flows == pre.max_flows;
 	size_t i;
 
 	for (i = 0; i < DP_NMAPS && ok; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
 		ok = access(path, F_OK) != 0;
 	}
-	ok = ok && max_flows == pre.max_flows && preload_pin();
-	pre_release(); /* the pins hold what was loaded */
-	if (!ok || dp_reuse_pinned(dp))
-		return -EEXIST;
-	seen_init(dp, true); /* its flow table is new */
+	if (ok && preload_pin_maps()) {
+		if (!dp_open_pins(dp)) {
+			pr_debug("adopting the datapath preloaded for %s", dp_pin_dir());
+			dp->preloaded = true;
+			seen_init(dp, true); /* its flow table is new */
+			return 0;
+		}
+		for (i = 0; i < DP_NMAPS; i++)
+			unpin(dp_maps[i].name);
+	}
+	preload_wait();
+	pre_release();
+	return -EEXIST;
+}
+
+/* dp_pin_programs() of an adopted preload: its programs pinned, each
+ * part's as it loaded, a part that failed loaded again over the maps
+ * (dp_prog_need()), then the build mark. */
+static int preload_pin_programs(struct dp *dp)
+{
+	const char *again[PRE_PARTS * 2];
+	struct bpf_program *prog;
+	char path[PATH_MAX];
+	size_t n = 0;
+	int err = 0;
+
+	preload_wait();
+	dp->preloaded = false;
+	for (size_t i = 0; i < dp_nprogs; i++)
+		unpin(dp_progs[i]); /* an earlier instance's: not loaded by this one */
+	for (int k = 0; k < PRE_PARTS; k++) {
+		for (int j = 0; j < 2; j++)
+			if (pre.part[k].err && pre_progs[k][j])
+				again[n++] = pre_progs[k][j];
+		if (pre.part[k].err || !pre.part[k].skel)
+			continue;
+		bpf_object__for_each_program(prog, pre.part[k].skel->obj) {
+			size_t i;
+
+			if (err || !pre_part_has(&pre.part[k], bpf_program__name(prog)))
+				continue;
+			for (i = 0; strcmp(dp_progs[i], bpf_program__name(prog)); i++)
+				;
+			pin_path(path, sizeof(path), dp_progs[i]);
+			dp->fd_progs[i] = dup(bpf_program__fd(prog));
+			if (dp->fd_progs[i] < 0 || bpf_obj_pin(dp->fd_progs[i], path)) {
+				err = -errno;
+				pr_err("%s: cannot pin: %s", path, strerror(errno));
+			}
+		}
+	}
+	pre_release();
+	for (size_t i = 0; i < n && !err; i++)
+		err = dp_prog_need(dp, again[i]);
+	if (err)
+		return err;
+	err = dp_build_mark();
+	if (err)
+		pr_debug("cannot mark the pinned programs as this build's: %s", strerror(-err));
 	return 0;
 }
 
@@ -679,6 +754,8 @@ int dp_pin_programs(struct dp *dp)
 	char path[PATH_MAX];
 	int err;
 
+	if (dp->preloaded)
+		return preload_pin_programs(dp);
 	if (!dp->skel)
 		return 0; /* reused: pinned already */
 	dp_build_unmark(); /* no mark while the pins are a mix of two loads */
