@@ -529,6 +529,21 @@ test_first_apply_loads_a_failed_preload_part_again() {
 	done
 }
 
+test_detach_of_an_earlier_builds_pins() {
+	# Pins of a build before xnsg_iface_idx (and the flow filter) lack
+	# those maps: the commands that open the pins say so in one line, and
+	# `detach --all` still removes everything.
+	local err="$WORK/older.log"
+	x apply "$(base_policy)" >/dev/null || return 1
+	rm "$XNSG_PIN_DIR/xnsg_iface_idx" "$XNSG_PIN_DIR/xnsg_ct_seen" || return 1
+	x detach --all >/dev/null 2>"$err" || { cat "$err"; echo "detach failed on an earlier build's pins"; return 1; }
+	grep -q "made by an earlier xnsg" "$err" || { cat "$err"; echo "no line saying the pins are older"; return 1; }
+	[ ! -e "$XNSG_PIN_DIR" ] || { ls "$XNSG_PIN_DIR"; echo "pins remain"; return 1; }
+	A ip link show a0 | grep -q xdp && { echo "XDP still attached to a0"; return 1; }
+	x apply "$(base_policy)" >/dev/null || return 1
+	[ "$(enforced)" = old ] || { echo "the policy is not enforced after applying again"; return 1; }
+}
+
 test_concurrent_applies_never_open() {
 	# Two policies that both deny 8081, applied 20 times in overlapping
 	# pairs while SYNs to 8081 keep coming: none may be answered.
@@ -623,6 +638,7 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
        full_flow_table_evicts_and_fails_closed update_killed_at_every_step
        first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses flow_filter_on_and_off
+       detach_of_an_earlier_builds_pins
        first_apply_loads_a_failed_preload_part_again
        concurrent_applies_never_open lock_says_who_holds_it
        clsact_deleted_by_hand another_instance_cannot_take_over pin_dir_owned_by_another_user

@@ -24,10 +24,13 @@
 
 /* Every map by name and where its fd lives in struct dp: the one list
  * that loading, opening from pins and unpinning share. */
-#define DP_MAP(name, field) { name, offsetof(struct dp, field) }
+#define DP_MAP(name, field) { name, offsetof(struct dp, field), false }
+/* A map later builds added: the pins of an earlier one lack it. */
+#define DP_MAP_LATER(name, field) { name, offsetof(struct dp, field), true }
 static const struct {
 	const char *name;
 	size_t off;
+	bool later;
 } dp_maps[] = {
 	DP_MAP(XNSG_MAP_ACTIVE, fd_active),	  DP_MAP(XNSG_MAP_IFACES, fd_ifaces),
 	DP_MAP(XNSG_MAP_TABLES, fd_tables),	  DP_MAP(XNSG_MAP_LPM4, fd_lpm4),
@@ -41,8 +44,8 @@ static const struct {
 	DP_MAP(XNSG_MAP_EVENTS, fd_events),	  DP_MAP(XNSG_MAP_FL_CONFIG, fd_fl_config),
 	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
 	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
-	DP_MAP(XNSG_MAP_DIR6, fd_dir6),		  DP_MAP(XNSG_MAP_IFACE_IDX, fd_iface_idx),
-	DP_MAP(XNSG_MAP_CT_SEEN, fd_ct_seen),
+	DP_MAP(XNSG_MAP_DIR6, fd_dir6),		  DP_MAP_LATER(XNSG_MAP_IFACE_IDX, fd_iface_idx),
+	DP_MAP_LATER(XNSG_MAP_CT_SEEN, fd_ct_seen),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",
@@ -706,11 +709,17 @@ int dp_open_pins(struct dp *dp)
 	dp_libbpf_quiet();
 	if (!dp_is_pinned())
 		return -ENOENT;
-	for (size_t i = 0; i < DP_NMAPS; i++) {
+	for (size_t i = 0, older = 0; i < DP_NMAPS; i++) {
 		pin_path(path, sizeof(path), dp_maps[i].name);
 		*map_fd(dp, i) = bpf_obj_get(path);
-		if (*map_fd(dp, i) < 0 && errno == ENOENT && !strcmp(dp_maps[i].name, XNSG_MAP_CT_SEEN))
-			continue; /* pins of a build before the filter: none */
+		/* An earlier build's pins: enough to detach them; an apply loads
+		 * this build's programs and adds the map. */
+		if (*map_fd(dp, i) < 0 && errno == ENOENT && dp_maps[i].later) {
+			if (!older++)
+				pr_warn("%s: missing: the pinned datapath was made by an earlier xnsg "
+					"('xnsg detach --all', then apply, to run this one's)", path);
+			continue;
+		}
 		if (*map_fd(dp, i) < 0) {
 			int err = -errno;
 
