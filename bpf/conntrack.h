@@ -30,6 +30,7 @@ struct xnsg_flow {
 	__u32 len;
 	__u32 slot[2];  /* set before xnsg_ct_create: the allowing rules' slots */
 	__u32 iface;    /* interface index in the policy */
+	__u32 seen_bit; /* set by xnsg_ct_hit(): the key's filter bit, for xnsg_ct_create() */
 	__u8 from_a;    /* the sender is side a of the key */
 	__u8 tcp_flags;
 	__u8 dir;       /* workload direction */
@@ -552,7 +553,7 @@ static __always_inline int ct_tcp(struct xnsg_ct_val *v, __u8 fl, __u32 side)
  * mid-stream from whichever side the new policy still allows (the
  * workload's ACKs, say) and carry the denied side with it.
  */
-__noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
+__noinline int xnsg_ct_hit(struct xnsg_flow *f, __u64 now)
 {
 	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val *v;
@@ -564,7 +565,8 @@ __noinline int xnsg_ct_hit(const struct xnsg_flow *f, __u64 now)
 	if (!f || !f->track)
 		return 0;
 	xnsg_ct4_key_of(&k4, &f->key);
-	if (!ct_maybe(seen_bit(&f->key, &k4)))
+	f->seen_bit = seen_bit(&f->key, &k4);
+	if (!ct_maybe(f->seen_bit))
 		return 0;
 	if (xnsg_record)
 		xnsg_last.ct_looked = 1;
@@ -596,7 +598,6 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 {
 	struct xnsg_ct4_key k4;
 	struct xnsg_ct_val v = {};
-	__u32 bit;
 
 	if (!f || f->track != XNSG_FLOW_TRACK)
 		return 0; /* (tested here for the reason xnsg_ct_hit() says) */
@@ -622,15 +623,15 @@ __noinline int xnsg_ct_create(const struct xnsg_flow *f, __u64 now)
 	if (fl_on())
 		v.log = XNSG_LOG_B_SENT; /* undone by xnsg_fl_begin() if the ring is full */
 	xnsg_ct4_key_of(&k4, &f->key);
-	/* Set before the insert, so that no reader finds the entry without
-	 * the bit, and again after it (a read, once the bit is set), for a
-	 * rebuild that cleared the other half in between and listed the
-	 * table before the entry was in it. */
-	bit = seen_bit(&f->key, &k4);
-	ct_seen_set(bit);
+	/* The bit (xnsg_ct_hit() found it, always run before) set before the
+	 * insert, so that no reader finds the entry without it, and again
+	 * after it (a read, once the bit is set), for a rebuild that cleared
+	 * the other half in between and listed the table before the entry
+	 * was in it. */
+	ct_seen_set(f->seen_bit);
 	if (ct_update(&f->key, &k4, &v))
 		return 0;
-	ct_seen_set(bit);
+	ct_seen_set(f->seen_bit);
 	ct_stat(XNSG_CTS_CREATED);
 	if (v.log)
 		xnsg_fl_begin(&f->key, &k4, &v, now);
