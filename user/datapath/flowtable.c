@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 
@@ -53,12 +52,11 @@ static __u64 mono_s(void)
 
 static __u64 *seen_map(struct dp *dp, size_t *len)
 {
-	long page = sysconf(_SC_PAGESIZE);
 	void *m;
 
 	if (dp->fd_ct_seen < 0)
 		return NULL;
-	*len = ((size_t)XNSG_SEEN_ENTRIES * sizeof(__u64) + (size_t)page - 1) & ~((size_t)page - 1);
+	*len = (size_t)XNSG_SEEN_ENTRIES * sizeof(__u64);
 	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, dp->fd_ct_seen, 0);
 	return m == MAP_FAILED ? NULL : m;
 }

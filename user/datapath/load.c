@@ -371,22 +371,56 @@ static int pre_map_fd(const char *name)
 	return bpf_map__fd(bpf_object__find_map_by_name(pre.maps->obj, name));
 }
 
-static bool pre_part_has(const struct pre_part *pp, const char *prog)
+static int pre_fd_of(const char *name, void *arg)
 {
-	const char *const *names = pre_progs[pp - pre.part];
-
-	return !strcmp(prog, names[0]) || (names[1] && !strcmp(prog, names[1]));
+	(void)arg;
+	return pre_map_fd(name);
 }
 
-/* One part: its programs loaded over the maps copy's maps (every map but
- * the internal .rodata and .bss, which each copy keeps for itself). */
-static void *pre_load_part(void *arg)
+/* Whether prog is one of names[0..n) (NULL ones are none). */
+static bool name_in(const char *prog, const char *const *names, size_t n)
 {
-	struct pre_part *pp = arg;
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && !strcmp(prog, names[i]))
+			return true;
+	return false;
+}
+
+static bool pre_part_has(const struct pre_part *pp, const char *prog)
+{
+	return name_in(prog, pre_progs[pp - pre.part], 2);
+}
+
+/*
+ * A copy of the object that loads only the programs names[0..n) over
+ * existing maps, fd_of(map name, arg) each (every map but the internal
+ * .rodata and .bss, which each copy keeps for itself; the copy takes the
+ * maps' sizes, not its own): a preload part, a program an interface needs
+ * later.  *out is the copy (NULL if it could not be opened).
+ */
+static int load_over(const char *const *names, size_t n, int (*fd_of)(const char *, void *),
+		     void *arg, struct xnsg **out)
+{
 	struct bpf_program *prog;
 	struct bpf_map *m;
+	int err = 0;
 
+	*out = skel_open(0, 0);
+	if (!*out)
+		return -errno;
+	bpf_object__for_each_program(prog, (*out)->obj)
+		bpf_program__set_autoload(prog, name_in(bpf_program__name(prog), names, n));
+	bpf_object__for_each_map(m, (*out)->obj)
+		if (!strchr(bpf_map__name(m), '.') && !err)
+			err = bpf_map__reuse_fd(m, fd_of(bpf_map__name(m), arg));
+	return err ? err : xnsg__load(*out);
+}
+
+/* One part: its programs loaded over the maps copy's maps. */
+static void *pre_load_part(void *arg)
+{
 	const char *fail = getenv("XNSG_TEST_PRELOAD_FAIL");
+	struct pre_part *pp = arg;
 
 	dp_libbpf_debug_only = true;
 	/* Test hook: the part holding that program fails (tests/e2e/run.sh). */
@@ -394,18 +428,7 @@ static void *pre_load_part(void *arg)
 		pp->err = -EAGAIN;
 		return NULL;
 	}
-	pp->skel = skel_open(0, pre.max_flows);
-	if (!pp->skel) {
-		pp->err = -errno;
-		return NULL;
-	}
-	bpf_object__for_each_program(prog, pp->skel->obj)
-		bpf_program__set_autoload(prog, pre_part_has(pp, bpf_program__name(prog)));
-	bpf_object__for_each_map(m, pp->skel->obj)
-		if (!strchr(bpf_map__name(m), '.') && !pp->err)
-			pp->err = bpf_map__reuse_fd(m, pre_map_fd(bpf_map__name(m)));
-	if (!pp->err)
-		pp->err = xnsg__load(pp->skel);
+	pp->err = load_over(pre_progs[pp - pre.part], 2, pre_fd_of, NULL, &pp->skel);
 	return NULL;
 }
 
@@ -553,6 +576,29 @@ static int preload_adopt(struct dp *dp, unsigned int max_flows)
 	return -EEXIST;
 }
 
+/* Program fd (of a copy about to go) pinned under its name and kept in
+ * dp->fd_progs[]; -errno (said). */
+static int prog_keep(struct dp *dp, const char *name, int fd)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < dp_nprogs && strcmp(dp_progs[i], name); i++)
+		;
+	if (i == dp_nprogs)
+		return -ENOENT;
+	pin_path(path, sizeof(path), name);
+	unlink(path);
+	dp->fd_progs[i] = dup(fd);
+	if (dp->fd_progs[i] < 0 || bpf_obj_pin(dp->fd_progs[i], path)) {
+		int err = -errno;
+
+		pr_err("%s: cannot pin: %s", path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
 /* dp_pin_programs() of an adopted preload: its programs pinned, each
  * part's as it loaded, a part that failed loaded again over the maps
  * (dp_prog_need()), then the build mark. */
@@ -560,7 +606,6 @@ static int preload_pin_programs(struct dp *dp)
 {
 	const char *again[PRE_PARTS * 2];
 	struct bpf_program *prog;
-	char path[PATH_MAX];
 	size_t n = 0;
 	int err = 0;
 
@@ -574,20 +619,9 @@ static int preload_pin_programs(struct dp *dp)
 				again[n++] = pre_progs[k][j];
 		if (pre.part[k].err || !pre.part[k].skel)
 			continue;
-		bpf_object__for_each_program(prog, pre.part[k].skel->obj) {
-			size_t i;
-
-			if (err || !pre_part_has(&pre.part[k], bpf_program__name(prog)))
-				continue;
-			for (i = 0; strcmp(dp_progs[i], bpf_program__name(prog)); i++)
-				;
-			pin_path(path, sizeof(path), dp_progs[i]);
-			dp->fd_progs[i] = dup(bpf_program__fd(prog));
-			if (dp->fd_progs[i] < 0 || bpf_obj_pin(dp->fd_progs[i], path)) {
-				err = -errno;
-				pr_err("%s: cannot pin: %s", path, strerror(errno));
-			}
-		}
+		bpf_object__for_each_program(prog, pre.part[k].skel->obj)
+			if (!err && pre_part_has(&pre.part[k], bpf_program__name(prog)))
+				err = prog_keep(dp, bpf_program__name(prog), bpf_program__fd(prog));
 	}
 	pre_release();
 	for (size_t i = 0; i < n && !err; i++)
@@ -648,56 +682,28 @@ static int dp_map_fd_named(struct dp *dp, const char *name)
 	return -1;
 }
 
+static int dp_fd_of(const char *name, void *dp)
+{
+	return dp_map_fd_named(dp, name);
+}
+
 int dp_prog_need(struct dp *dp, const char *name)
 {
-	struct bpf_program *prog, *want = NULL;
-	char path[PATH_MAX];
+	struct bpf_program *prog;
 	struct xnsg *skel;
-	struct bpf_map *m;
-	size_t i;
-	int err = 0;
+	int err;
 
 	if (dp->skel || dp_prog_fd(dp, name) >= 0)
 		return 0; /* loaded with the others, or pinned */
-	for (i = 0; i < dp_nprogs && strcmp(dp_progs[i], name); i++)
-		;
-	if (i == dp_nprogs)
-		return -ENOENT;
-	/* A copy of the object loading that program alone over dp's maps,
-	 * as a preload part does (sizes are the maps', not the copy's). */
-	skel = skel_open(0, 0);
-	if (!skel) {
-		err = -errno;
-		goto out;
-	}
-	bpf_object__for_each_program(prog, skel->obj) {
-		bool is = !strcmp(bpf_program__name(prog), name);
-
-		bpf_program__set_autoload(prog, is);
-		want = is ? prog : want;
-	}
-	bpf_object__for_each_map(m, skel->obj)
-		if (!strchr(bpf_map__name(m), '.') && !err)
-			err = bpf_map__reuse_fd(m, dp_map_fd_named(dp, bpf_map__name(m)));
-	if (!err && !want)
+	err = load_over(&name, 1, dp_fd_of, dp, &skel);
+	prog = err ? NULL : bpf_object__find_program_by_name(skel->obj, name);
+	if (!err && !prog)
 		err = -ENOENT;
-	if (!err)
-		err = xnsg__load(skel);
-	if (!err) {
-		pin_path(path, sizeof(path), name);
-		unlink(path);
-		if (bpf_obj_pin(bpf_program__fd(want), path))
-			err = -errno;
-	}
-	if (!err) {
-		dp->fd_progs[i] = dup(bpf_program__fd(want));
-		if (dp->fd_progs[i] < 0)
-			err = -errno;
-	}
-out:
-	xnsg__destroy(skel);
 	if (err)
 		pr_err("cannot load the datapath's %s: %s", name, strerror(-err));
+	else
+		err = prog_keep(dp, name, bpf_program__fd(prog));
+	xnsg__destroy(skel);
 	return err;
 }
 
