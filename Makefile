@@ -29,8 +29,8 @@ endif
 .DEFAULT_GOAL := all
 
 # Evaluated when used, so after `deps` has installed pkg-config's files.
-PKG_CFLAGS = $(shell pkg-config --cflags libbpf jansson libmicrohttpd libsystemd 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libbpf jansson libmicrohttpd libsystemd 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags libbpf jansson libmicrohttpd libsystemd libxxhash 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libbpf jansson libmicrohttpd libsystemd libxxhash 2>/dev/null)
 CFLAGS    ?= -O2 -g
 # user/ is one folder per stage (policy/, eval/, compile/, datapath/, cli/,
 # lib/); each is on the include path so a header is named, not located.

@@ -6,13 +6,14 @@ set -euo pipefail
 
 # Build: clang/llvm (BPF), libbpf, bpftool (skeletons), libelf/zlib (libbpf's
 # own deps), jansson (JSON), libmicrohttpd (the metrics endpoint), libsystemd
-# (sd_notify), pkg-config.  Tests: Criterion; iproute2, netcat, iperf3 for
+# (sd_notify), xxhash (the digest of a policy's tables), pkg-config.
+# Tests: Criterion; iproute2, netcat, iperf3 for
 # end-to-end traffic; nfdump and tshark (real IPFIX collectors), prometheus
 # (a real scraper), containernetworking-plugins (the real bridge/host-local
 # plugins xnsg-cni chains after).  Benchmarks: nftables, iptables, xdp-tools
 # (the peers), python3 (the report).
 PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev
-      libmicrohttpd-dev libsystemd-dev libcriterion-dev pkg-config make iproute2
+      libmicrohttpd-dev libsystemd-dev libxxhash-dev libcriterion-dev pkg-config make iproute2
       netcat-openbsd iperf3 iputils-ping nftables iptables xdp-tools python3
       nfdump tshark prometheus containernetworking-plugins)
 

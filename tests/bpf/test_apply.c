@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -192,7 +193,7 @@ Test(apply, update_flips_and_clears_the_old_generation)
 	json_decref(st);
 	free(h1);
 	for (int i = 0; i < 6; i++)
-		cr_assert_eq(apply(i % 2 ? "80" : "81", NULL), 0, "repeated apply %d in one process", i);
+		cr_assert_eq(apply(i % 2 ? "81" : "80", NULL), 0, "repeated apply %d in one process", i);
 	cr_expect_eq(active().serial, 8, "eight applies made (serial %u)", active().serial);
 }
 
@@ -357,6 +358,98 @@ Test(apply, one_interface_only)
 	cr_assert_eq(apply("81", &o), 0, "apply -i d1");
 	cr_expect(hooked("d0") && hooked("d1"), "both hooked now");
 	cr_expect(entry(active().gen, "d0"), "d0 is judged by the new generation too");
+}
+
+/* Whether `step` was traced by the apply of port (options o). */
+static bool apply_traces(const char *port, const struct apply_opts *o, const char *step)
+{
+	char file[96];
+	bool at;
+
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	cr_assert_eq(apply(port, o), 0, "apply (port %s)", port);
+	unsetenv("XNSG_TEST_STEPS");
+	at = step_at(file, step) >= 0;
+	return at;
+}
+
+/*
+ * docs/DESIGN.md §8 "Tables kept": an apply whose tables are those of the
+ * active generation (one more interface, a re-apply) writes only the new
+ * interfaces' entries into it: no flip (the serial stays), no grace
+ * period; one whose rules differ flips as before.
+ */
+Test(apply, an_added_interface_keeps_the_active_tables)
+{
+	struct apply_opts o = { .only = "d0" };
+	json_int_t web;
+
+	cr_assert_eq(apply("80", &o), 0, "apply -i d0");
+	web = count_into("AllowWeb", 3);
+	o.only = "d1";
+	cr_expect(apply_traces("80", &o, "tables-kept"), "apply -i d1 of the same rules keeps the tables");
+	cr_expect_eq(active().serial, 1, "no flip (serial %u)", active().serial);
+	cr_expect(entry(1, "d1") && entry(1, "d0"), "d1's entry is in the active generation, beside d0's");
+	cr_expect(!entry(0, "d1") && !entry(0, "d0"), "nothing in the idle one");
+	cr_expect(hooked("d1"), "d1 is hooked");
+	cr_expect_eq(recorded(), 2, "the record lists both");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the counts stay");
+	cr_expect(apply_traces("80", NULL, "tables-kept"), "a re-apply keeps them too");
+	cr_expect_eq(active().serial, 1, "still no flip");
+	cr_expect(apply_traces("81", NULL, "flipped"), "other rules flip");
+	cr_expect_eq(active().serial, 2, "serial 2 after the flip (got %u)", active().serial);
+	cr_expect(entry(0, "d0") && entry(0, "d1") && !entry(1, "d1"), "the new generation has both");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the counts carried by the flip");
+}
+
+/* An XDP program that is not xnsg's (XDP_PASS) on ifname, generic mode. */
+static void foreign_xdp(const char *ifname)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "foreign", "GPL", insns, 2, NULL);
+
+	cr_assert_geq(fd, 0, "load a foreign XDP program");
+	cr_assert_eq(bpf_xdp_attach((int)if_nametoindex(ifname), fd, XDP_FLAGS_SKB_MODE, NULL), 0,
+		     "attach it to %s", ifname);
+	close(fd);
+}
+
+Test(apply, a_failed_attach_of_kept_tables_takes_its_entry_back)
+{
+	struct apply_opts o = { .only = "d0" };
+	json_t *st;
+	char *h;
+
+	cr_assert_eq(apply("80", &o), 0, "apply -i d0");
+	st = apply_status();
+	h = strdup(json_string_value(json_object_get(st, "hash")) ?: "");
+	json_decref(st);
+	foreign_xdp("d1");
+	o.only = "d1";
+	/* "80-80": another file, the same tables. */
+	cr_expect_neq(apply("80-80", &o), 0, "apply -i d1 fails: d1 has an XDP program of another");
+	cr_expect(!entry(1, "d1"), "d1's entry is taken back from the active generation");
+	cr_expect(entry(1, "d0"), "d0's stays");
+	cr_expect_eq(active().serial, 1, "no flip");
+	cr_expect_eq(recorded(), 1, "the record lists d0 alone");
+	st = apply_status();
+	cr_expect_str_eq(json_string_value(json_object_get(st, "hash")) ?: "", h,
+			 "status names the policy as before");
+	cr_expect(json_is_true(json_object_get(st, "applied")), "and it is applied");
+	json_decref(st);
+	cr_assert_eq(system("ip link set d1 xdpgeneric off"), 0, "remove the foreign program");
+	cr_expect(apply_traces("80-80", &o, "tables-kept"), "apply -i d1 again keeps the tables");
+	cr_expect(entry(1, "d1") && hooked("d1"), "d1 is filtered");
+	st = apply_status();
+	cr_expect_str_neq(json_string_value(json_object_get(st, "hash")) ?: "", h,
+			  "status names the policy file applied now");
+	json_decref(st);
+	free(h);
 }
 
 Test(apply, detach_one_then_all_leaves_nothing)

@@ -429,6 +429,46 @@ test_update_killed_at_every_step() {
 	done
 }
 
+# The steps of an apply that keeps the active generation's tables.
+KEPT_STEPS="locked staged recorded-intent pinned attached-one attached tables-kept recorded flows"
+
+a0_state() {
+	x --json status | python3 -c '
+import json, sys
+print(next((i["state"] for i in json.load(sys.stdin).get("interfaces", []) if i["name"] == "a0"), "none"))'
+}
+
+test_added_interface_keeps_the_tables() {
+	# docs/DESIGN.md §8 "Tables kept": a0 added to the live policy (on a1)
+	# gets its entry in the active generation before its hooks: no flip,
+	# filtered from its first packet.  Killed at any step, a0 is filtered
+	# or not hooked yet, never open while status says it is enforced, and
+	# the next apply completes it.
+	local p k e st steps="$WORK/kept.steps"
+	p=$(base_policy)
+	x detach --all >/dev/null && x apply -i a1 "$p" >/dev/null || return 1
+	[ "$(enforced)" = open ] || { echo "a0 filtered before it was added"; return 1; }
+	rm -f "$steps"
+	XNSG_TEST_STEPS=$steps x apply -i a0 "$p" >/dev/null || return 1
+	grep -qx tables-kept "$steps" && ! grep -qx flipped "$steps" ||
+		{ echo "the tables were not kept: $(tr '\n' ' ' < "$steps")"; return 1; }
+	[ "$(enforced)" = old ] && [ "$(a0_state)" = enforcing ] || { echo "a0 not enforced once added"; return 1; }
+	for k in $KEPT_STEPS; do
+		x detach --all >/dev/null && x apply -i a1 "$p" >/dev/null || return 1
+		XNSG_TEST_CRASH_AT=$k x apply -i a0 "$p" >/dev/null 2>&1
+		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply"; return 1; }
+		e=$(enforced); st=$(a0_state)
+		case "$e/$st" in
+		old/*|open/none|open/apply-interrupted) ;;
+		*) echo "$k: traffic says $e, status says a0 is $st"; return 1 ;;
+		esac
+		echo "note: killed at $k: a0 $e, status $st"
+		x apply -i a0 "$p" >/dev/null || { echo "$k: the next apply failed"; return 1; }
+		[ "$(enforced)" = old ] && [ "$(a0_state)" = enforcing ] || { echo "$k: not recovered"; return 1; }
+	done
+	x apply "$p" >/dev/null
+}
+
 test_first_apply_killed_at_every_step() {
 	# A first apply killed at step K: either nothing or the policy is
 	# enforced (never an unfiltered interface claimed as filtered), and
@@ -636,7 +676,7 @@ TESTS=(baseline_without_xnsg apply_attaches tcp_allowed_and_denied_ipv4 tcp_allo
        policy_filtering_nothing_refused verify_datapath_agrees
        outbound_only_replies_follow_state udp_flow_idles_out long_flow_survives_apply_reset_cuts_it
        flush_connection_cuts_flows iperf3_through_xnsg fragmented_udp pmtu_discovery
-       full_flow_table_evicts_and_fails_closed update_killed_at_every_step
+       full_flow_table_evicts_and_fails_closed update_killed_at_every_step added_interface_keeps_the_tables
        first_apply_killed_at_every_step first_apply_pins_what_an_update_reuses flow_filter_on_and_off
        detach_of_an_earlier_builds_pins
        first_apply_loads_a_failed_preload_part_again

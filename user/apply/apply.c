@@ -11,6 +11,12 @@
  * the new one after it; the record names both generations with the
  * serial of the apply that wrote them, so `status` reports what the
  * kernel enforces whichever step a crash interrupts.
+ *
+ * An apply whose tables are the active generation's (the same digest:
+ * one more interface of a live policy, a CNI ADD, a re-apply) keeps them:
+ * it writes only the entries of interfaces that have none, before their
+ * hooks, and needs no flip, no grace period and no retirement (§8
+ * "Tables kept").
  */
 #include <errno.h>
 #include <jansson.h>
@@ -63,6 +69,11 @@ struct txn {
 	int ifsock;             /* for SIOCGIFINDEX, -1 until needed */
 	pthread_t grace;        /* waits for the old generation's readers */
 	bool grace_running;     /* ... and has not been joined */
+	char digest[DP_DIGEST_HEX]; /* of c's tables and slot names (dp_gen_digest()) */
+	bool kept;              /* the active generation's tables kept: gen is act.gen */
+	json_t *kept_was;       /* ... and its record entry before this apply */
+	json_t *ifs_before;     /* the record's interfaces before this apply */
+	unsigned int *added;    /* ... and the entries written into it (ifindex, parallel to c->ifaces) */
 	struct apply_result *r;
 };
 
@@ -192,9 +203,10 @@ static json_t *gen_json(const struct txn *t)
 	json_t *g;
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	g = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "serial",
+	g = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "serial",
 		      (json_int_t)t->serial, "policy", abs ? abs : t->p->file ? t->p->file : "-",
-		      "hash", t->r->hash, "applied", when, "tables", (json_int_t)t->c->ntables,
+		      "hash", t->r->hash, "applied", when, "tables_digest", t->digest,
+		      "tables", (json_int_t)t->c->ntables,
 		      "rules", (json_int_t)t->c->nrule_slots, "classes", (json_int_t)t->c->nclasses,
 		      "portmaps", (json_int_t)t->c->nportmaps, "ipv4_chunks",
 		      (json_int_t)t->c->ndir4_next);
@@ -238,8 +250,9 @@ static int record(struct txn *t, bool pending)
 		json_object_set_new(t->st, "gens", gens);
 	}
 	if (pending) {
-		/* The names first: the record then names the file. */
-		int err = state_slots_write(t->gen, t->serial, &t->slots);
+		/* The names first: the record then names the file (kept tables:
+		 * the file of the same names, by the digest). */
+		int err = t->kept ? 0 : state_slots_write(t->gen, t->serial, &t->slots);
 
 		if (err)
 			return err;
@@ -316,28 +329,86 @@ static int select_ifaces(struct txn *t, int only)
 	return n ? 0 : -ENODEV;
 }
 
+/* The next interface of the record from *k on that was attached earlier,
+ * is not in this policy and still exists: its record entry, or NULL. */
+static json_t *left_out(struct txn *t, size_t *k)
+{
+	json_t *ifs = json_object_get(t->st, "interfaces"), *j;
+
+	for (; *k < json_array_size(ifs); ++*k) {
+		const char *name;
+
+		j = json_array_get(ifs, *k);
+		name = json_string_value(json_object_get(j, "name")) ?: "";
+		if (txn_find_iface(t, name) < 0 && link_index(t, name))
+			return j;
+	}
+	return NULL;
+}
+
+/*
+ * Whether this apply can keep the active generation's tables (§8 "Tables
+ * kept"): they are this policy's (the digest its record entry names), no
+ * interface is left out (it would need a pass-all entry), and every
+ * selected interface's entry there is the one this policy gives it, or
+ * there is none and the interface is new (no hook reads the entry yet).
+ * Not on a first apply, nor with --reset-flows.
+ */
+static bool tables_kept(struct txn *t)
+{
+	json_t *old = state_gen(t->st, t->act.gen, t->act.serial);
+	const char *d = json_string_value(json_object_get(old, "tables_digest"));
+	enum dp_iface_match m;
+	size_t k = 0;
+
+	if (!t->was_pinned || t->o->reset_flows || !d || strcmp(d, t->digest) || left_out(t, &k))
+		return false;
+	t->added = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*t->added));
+	for (size_t i = 0; i < t->c->nifaces; i++) {
+		const struct txn_if *ti = &t->ifs[i];
+
+		if (!ti->selected)
+			continue;
+		m = dp_iface_match(&t->dp, t->act.gen, ti->att.ifindex, &t->c->ifaces[i].cfg);
+		/* Attached earlier and no entry: something is amiss, the whole way. */
+		if (m == DP_IFACE_OTHER || (m == DP_IFACE_ABSENT && !ti->fresh)) {
+			free(t->added);
+			t->added = NULL;
+			return false;
+		}
+		if (m == DP_IFACE_ABSENT)
+			t->added[i] = ti->att.ifindex;
+	}
+	t->kept_was = json_incref(old);
+	t->gen = t->act.gen;
+	t->serial = t->act.serial;
+	return true;
+}
+
 /* Interfaces attached earlier that this policy leaves out pass everything
- * in the new generation: an explicit entry, since a missing one drops. */
+ * in the new generation: an explicit entry, since a missing one drops.
+ * Kept tables: only the new interfaces' entries, into the active one. */
 static int stage(struct txn *t)
 {
-	unsigned int *ifindex = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*ifindex));
+	unsigned int *ifindex;
 	json_t *j;
-	size_t k;
+	size_t k = 0;
 	int err;
 
+	if (t->kept)
+		return dp_write_ifaces(&t->dp, t->gen, t->c, t->added);
+	ifindex = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*ifindex));
 	for (size_t i = 0; i < t->c->nifaces; i++)
 		ifindex[i] = t->ifs[i].selected ? t->ifs[i].att.ifindex : 0;
 	err = dp_write_gen(&t->dp, t->gen, t->c, ifindex);
 	free(ifindex);
-	json_array_foreach(json_object_get(t->st, "interfaces"), k, j) {
-		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
-		unsigned int idx = (unsigned int)json_integer_value(json_object_get(j, "ifindex"));
+	for (; !err && (j = left_out(t, &k)); k++) {
+		const char *name = json_string_value(json_object_get(j, "name"));
 
-		if (err || txn_find_iface(t, name) >= 0 || !link_index(t, name))
-			continue;
 		pr_warn("%s: attached earlier but not in this policy; it now passes everything "
 			"('xnsg detach -i %s' removes the hooks)", name, name);
-		err = dp_iface_pass(&t->dp, t->gen, idx);
+		err = dp_iface_pass(&t->dp, t->gen,
+				    (unsigned int)json_integer_value(json_object_get(j, "ifindex")));
 	}
 	return err;
 }
@@ -537,6 +608,8 @@ static int prepare(struct txn *t)
 	err = select_ifaces(t, only);
 	if (err)
 		return err;
+	/* record() replaces the array, so this one stays as it was. */
+	t->ifs_before = json_incref(json_object_get(t->st, "interfaces"));
 	t->was_pinned = dp_is_pinned();
 	err = dp_open(&t->dp, DP_PINNED | DP_REUSE, t->o->max_flows);
 	t->closable = true;
@@ -547,6 +620,8 @@ static int prepare(struct txn *t)
 	 * before the flip must meet the old one's pass-all entries. */
 	t->gen = t->act.gen ^ 1;
 	t->serial = t->act.serial + 1;
+	if (!err)
+		t->kept = tables_kept(t);
 	return err;
 }
 
@@ -573,7 +648,13 @@ static int stage_and_attach(struct txn *t)
 
 static int commit(struct txn *t)
 {
-	int err = dp_flip(&t->dp, t->gen, t->serial);
+	int err;
+
+	if (t->kept) { /* nothing to flip: the new interfaces' entries are live */
+		apply_step("tables-kept");
+		return dp_write_config(&t->dp, &t->p->timeouts);
+	}
+	err = dp_flip(&t->dp, t->gen, t->serial);
 
 	if (err) {
 		pr_err("cannot switch to the new policy: %s", strerror(-err));
@@ -621,20 +702,43 @@ static int finish(struct txn *t)
 	 * runs, rather than torn down by the exit after it (~1.5 ms of 8 MB
 	 * after an update of 4,000 rules); the daemon keeps less, too. */
 	malloc_trim(0);
-	retire(t);
-	apply_step("retired");
+	if (!t->kept) {
+		retire(t);
+		apply_step("retired");
+	}
 	/* Existing flows survive an update (Azure) unless asked. */
 	flows_reevaluate(&t->dp, t->p, t->o->reset_flows, &t->r->flows_checked, &t->r->flows_cut);
 	apply_step("flows");
 	return err;
 }
 
+/* The record without what this apply added: its generation's entry (kept
+ * tables: the entry as it was), and its new interfaces (rolled back or
+ * never attached) as the record had them before, pending or not at all. */
+static void unrecord(struct txn *t, json_t *gen_was)
+{
+	for (size_t i = 0; i < t->c->nifaces; i++)
+		t->ifs[i].selected &= !t->ifs[i].fresh;
+	json_array_set(json_object_get(t->st, "gens"), t->gen, gen_was);
+	json_object_set_new(t->st, "interfaces", t->ifs_before ? json_incref(t->ifs_before) : json_array());
+	record(t, false);
+}
+
 /* A failed apply: the idle generation is cleared (nothing reads it), the
- * record loses what this apply added, and a first apply leaves no pins. */
+ * record loses what this apply added, and a first apply leaves no pins.
+ * Kept tables: the live generation loses only the entries this apply
+ * wrote into it. */
 static void abort_txn(struct txn *t)
 {
 	if (!t->opened)
 		return;
+	if (t->kept) {
+		for (size_t i = 0; i < t->c->nifaces; i++)
+			if (t->added[i])
+				dp_iface_remove(&t->dp, t->gen, t->added[i]);
+		unrecord(t, t->kept_was);
+		return;
+	}
 	dp_clear_gen(&t->dp, t->gen);
 	if (!t->was_pinned) {
 		dp_close(&t->dp);
@@ -642,12 +746,8 @@ static void abort_txn(struct txn *t)
 		state_remove();
 		return;
 	}
-	if (t->st && json_array_get(json_object_get(t->st, "gens"), t->gen)) {
-		for (size_t i = 0; i < t->c->nifaces; i++)
-			t->ifs[i].selected &= !t->ifs[i].fresh; /* rolled back or never attached */
-		json_array_set_new(json_object_get(t->st, "gens"), t->gen, json_null());
-		record(t, false);
-	}
+	if (t->st && json_array_get(json_object_get(t->st, "gens"), t->gen))
+		unrecord(t, json_null());
 }
 
 /* apply_policy_locked(), the policy file's hash given (hashed: not NULL). */
@@ -662,6 +762,7 @@ static int apply_hashed(const struct policy *p, const struct compiled *c,
 		 (unsigned long long)(hashed ? *hashed : fnv1a_file(p->file)));
 	apply_step("locked");
 	slot_names(p, c, &t.slots);
+	dp_gen_digest(c, t.slots.text, t.slots.len, t.digest);
 	t.st = state_read() ?: json_object();
 	err = prepare(&t);
 	if (!err)
@@ -678,6 +779,9 @@ static int apply_hashed(const struct policy *p, const struct compiled *c,
 	free(t.ifs);
 	free(t.slots.text);
 	json_decref(t.names);
+	json_decref(t.kept_was);
+	json_decref(t.ifs_before);
+	free(t.added);
 	if (t.ifsock >= 0)
 		close(t.ifsock);
 	return err;

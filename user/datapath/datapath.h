@@ -122,6 +122,20 @@ int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex);
 int dp_iface_set(struct dp *dp, __u32 gen, unsigned int ifindex, const struct xnsg_iface_cfg *cfg);
 /* Whether generation gen has an entry for ifindex. */
 bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex);
+/* Generation gen's entry for ifindex against want (present aside). */
+enum dp_iface_match { DP_IFACE_ABSENT, DP_IFACE_SAME, DP_IFACE_OTHER };
+enum dp_iface_match dp_iface_match(struct dp *dp, __u32 gen, unsigned int ifindex,
+				   const struct xnsg_iface_cfg *want);
+/* Remove ifindex's entry from generation gen. */
+void dp_iface_remove(struct dp *dp, __u32 gen, unsigned int ifindex);
+/* The entries of the interfaces whose ifindex[i] (parallel to c->ifaces)
+ * is non-zero written into generation gen: dp_write_gen()'s last part. */
+int dp_write_ifaces(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex);
+/* A digest (hex, NUL-terminated) of what dp_write_gen() writes of c but
+ * the interface entries, and of extra: equal digests, equal tables. */
+#define DP_DIGEST_HEX 33
+void dp_gen_digest(const struct compiled *c, const void *extra, size_t extra_len,
+		   char hex[DP_DIGEST_HEX]);
 /* Remove ifindex's entries from every generation. */
 void dp_iface_forget(struct dp *dp, unsigned int ifindex);
 /* The policy's idle timeouts (not generational). */

@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "compile.h"
@@ -293,8 +294,7 @@ static int put_table(struct dp *dp, __u32 gen, __u32 t, const struct compiled_ta
 
 /* The selected interfaces' entries, one batch for the array and one for
  * the hash (500 interfaces: two syscalls, not 500). */
-static int put_ifaces(struct dp *dp, __u32 gen, const struct compiled *c,
-		      const unsigned int *ifindex)
+int dp_write_ifaces(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex)
 {
 	size_t cap = c->nifaces ? c->nifaces : 1, n = 0, nd = 0;
 	struct xnsg_iface_key *k = xcalloc(cap, sizeof(*k));
@@ -367,7 +367,7 @@ int dp_write_gen(struct dp *dp, __u32 gen, const struct compiled *c, const unsig
 	if (!err)
 		err = put_lpm(dp, gen, c);
 	if (!err)
-		err = put_ifaces(dp, gen, c, ifindex);
+		err = dp_write_ifaces(dp, gen, c, ifindex);
 	if (err == -E2BIG || err == -ENOSPC)
 		pr_err("a BPF map is full while writing the policy: raise the limits in include/xnsg/abi.h");
 	else if (err)
@@ -389,6 +389,85 @@ bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex)
 	struct xnsg_iface_cfg cfg;
 
 	return iface_get(dp, gen, ifindex, &cfg);
+}
+
+enum dp_iface_match dp_iface_match(struct dp *dp, __u32 gen, unsigned int ifindex,
+				   const struct xnsg_iface_cfg *want)
+{
+	struct xnsg_iface_cfg cfg, w = *want;
+
+	if (!iface_get(dp, gen, ifindex, &cfg))
+		return DP_IFACE_ABSENT;
+	w.present = 1;
+	return memcmp(&cfg, &w, sizeof(cfg)) ? DP_IFACE_OTHER : DP_IFACE_SAME;
+}
+
+void dp_iface_remove(struct dp *dp, __u32 gen, unsigned int ifindex)
+{
+	iface_delete(dp, gen, ifindex);
+}
+
+/*
+ * A digest of everything dp_write_gen() writes but the interface entries:
+ * two policies of one digest give the classifier the same tables, so an
+ * apply that changes only which interfaces use them can leave the active
+ * generation's tables in place (docs/DESIGN.md §8 "Tables kept").  Whatever
+ * dp_write_gen() comes to write must be hashed here too.
+ */
+static void digest_u64(XXH3_state_t *h, uint64_t v)
+{
+	XXH3_128bits_update(h, &v, sizeof(v));
+}
+
+void dp_gen_digest(const struct compiled *c, const void *extra, size_t extra_len,
+		   char hex[DP_DIGEST_HEX])
+{
+	XXH3_state_t *h = XXH3_createState();
+	XXH128_hash_t d;
+
+	if (!h)
+		oom();
+	XXH3_128bits_reset(h);
+	digest_u64(h, c->ntables);
+	digest_u64(h, c->nrule_slots);
+	digest_u64(h, c->nclasses);
+	XXH3_128bits_update(h, c->classes, c->nclasses * sizeof(*c->classes));
+	digest_u64(h, c->nportmaps);
+	XXH3_128bits_update(h, c->portmaps, c->nportmaps * sizeof(*c->portmaps));
+	digest_u64(h, c->ndir4_next);
+	XXH3_128bits_update(h, c->dir4_next, c->ndir4_next * sizeof(*c->dir4_next));
+	digest_u64(h, c->ndir6);
+	XXH3_128bits_update(h, c->dir6, c->ndir6 * sizeof(*c->dir6));
+	for (size_t t = 0; t < c->ntables; t++) {
+		const struct compiled_table *ct = &c->tables[t];
+		const struct lpm_entry *l[2] = { ct->lpm4, ct->lpm6 };
+		size_t nl[2] = { ct->nlpm4, ct->nlpm6 };
+
+		XXH3_128bits_update(h, &ct->desc, sizeof(ct->desc));
+		XXH3_128bits_update(h, ct->proto_class, sizeof(ct->proto_class));
+		for (int f = XNSG_FIELD_SRC; f <= XNSG_FIELD_DST; f++) {
+			digest_u64(h, ct->dir4[f] != NULL);
+			if (ct->dir4[f])
+				XXH3_128bits_update(h, ct->dir4[f], 65536 * sizeof(*ct->dir4[f]));
+		}
+		/* Field by field: struct lpm_entry has padding. */
+		for (int fam = 0; fam < 2; fam++) {
+			digest_u64(h, nl[fam]);
+			for (size_t i = 0; i < nl[fam]; i++) {
+				const struct lpm_entry *e = &l[fam][i];
+
+				XXH3_128bits_update(h, e->prefix.bytes, sizeof(e->prefix.bytes));
+				digest_u64(h, (uint64_t)e->prefix.family << 32 | (uint64_t)e->prefix.len << 24 |
+						      (uint64_t)e->field << 16 | e->cls);
+			}
+		}
+	}
+	digest_u64(h, extra_len);
+	XXH3_128bits_update(h, extra, extra_len);
+	d = XXH3_128bits_digest(h);
+	XXH3_freeState(h);
+	snprintf(hex, DP_DIGEST_HEX, "%016llx%016llx", (unsigned long long)d.high64,
+		 (unsigned long long)d.low64);
 }
 
 void dp_iface_forget(struct dp *dp, unsigned int ifindex)
