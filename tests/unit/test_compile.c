@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "compile.h"
+#include "datapath.h"
 #include "diag.h"
 #include "eval.h"
 #include "gen_policy.h"
@@ -968,4 +969,63 @@ Test(compile, time_at_spec_limits, .timeout = 120)
 	compiled_free(c);
 	policy_free(p);
 	free(json);
+}
+
+/* ---- the tables' digest (docs/DESIGN.md §8 "Tables kept") ----------- */
+
+/* The digest of a policy of one NSG holding rules, on eth0 and, when
+ * two, eth1 too. */
+static void digest_of(const char *rules, bool two, char hex[DP_DIGEST_HEX])
+{
+	char *json = xasprintf(
+		"{\"virtualNetwork\":{\"name\":\"v\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/48\"]},"
+		"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[%s]}],"
+		"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
+		"\"ipAddresses\":[\"10.1.1.4\",\"fd00:1::4\"]}%s]}",
+		rules, two ? ",{\"name\":\"eth1\",\"networkSecurityGroup\":\"nsg\","
+			     "\"ipAddresses\":[\"10.1.1.5\"]}" : "");
+	struct policy *p = parse(json, rules);
+	struct compiled *c = compile(p, rules);
+
+	cr_assert_eq(c->nifaces, two ? 2u : 1u, "the policy's interfaces compiled");
+	dp_gen_digest(c, "n", 1, hex);
+	compiled_free(c);
+	policy_free(p);
+	free(json);
+}
+
+Test(compile, tables_digest_tells_rules_apart_not_interfaces)
+{
+#define R2(src, dport, proto, access, v6) \
+	RULE("a", 100, "Inbound", access, proto, src, "*", "*", dport) "," \
+	RULE("b", 110, "Outbound", "Deny", "Udp", "*", "*", v6, "53")
+	static const char *const other[] = {
+		R2("10.1.3.0/24", "80", "Tcp", "Allow", "fd00:2::/64"),    /* an IPv4 prefix */
+		R2("10.1.2.0/24", "81", "Tcp", "Allow", "fd00:2::/64"),    /* a port */
+		R2("10.1.2.0/24", "80", "Udp", "Allow", "fd00:2::/64"),    /* a protocol */
+		R2("10.1.2.0/24", "80", "Tcp", "Deny", "fd00:2::/64"),     /* the access */
+		R2("10.1.2.0/24", "80", "Tcp", "Allow", "fd00:3::/64"),    /* an IPv6 prefix */
+		R2("10.1.2.0/23", "80", "Tcp", "Allow", "fd00:2::/64"),    /* a prefix length */
+	};
+	char base[DP_DIGEST_HEX], d[DP_DIGEST_HEX];
+
+	digest_of(R2("10.1.2.0/24", "80", "Tcp", "Allow", "fd00:2::/64"), false, base);
+	cr_expect_eq(strlen(base), DP_DIGEST_HEX - 1u, "32 hex digits");
+	digest_of(R2("10.1.2.0/24", "80", "Tcp", "Allow", "fd00:2::/64"), true, d);
+	cr_expect_str_eq(d, base, "an interface added leaves the tables as they were");
+	digest_of(R2("10.1.2.0/24", "80-80", "Tcp", "Allow", "fd00:2::/64"), false, d);
+	cr_expect_str_eq(d, base, "another spelling of the same port range: the same tables");
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		digest_of(other[i], false, d);
+		cr_expect_str_neq(d, base, "variant %zu differs from the base policy", i);
+	}
+	/* Two /16 blocks: only the first level of the IPv4 trie tells them apart. */
+	digest_of(R2("10.2.0.0/16", "80", "Tcp", "Allow", "fd00:2::/64"), false, base);
+	digest_of(R2("10.3.0.0/16", "80", "Tcp", "Allow", "fd00:2::/64"), false, d);
+	cr_expect_str_neq(d, base, "another /16 block");
+	/* Two IPv6 /64s under one /48: the IPv6 trie's nodes tell them apart. */
+	digest_of(R2("10.1.2.0/24", "80", "Tcp", "Allow", "fd00:2:0:1::/64"), false, base);
+	digest_of(R2("10.1.2.0/24", "80", "Tcp", "Allow", "fd00:2:0:2::/64"), false, d);
+	cr_expect_str_neq(d, base, "another IPv6 /64");
+#undef R2
 }
