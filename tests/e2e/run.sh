@@ -404,28 +404,36 @@ nothing_left() {
 	! ls "$XNSG_STATE_DIR"/*.json >/dev/null 2>&1 || { echo "record left: $(ls "$XNSG_STATE_DIR")"; return 1; }
 }
 
-STEPS="locked staged recorded-intent pinned attached-one attached flipped grace-period recorded retiring retired flows"
+# The steps of an update, in order ("carried-pending": the retirement the
+# apply before it left, §8 step 9), of one that re-evaluates flows after
+# its flip (--reset-flows), and of a first apply.
+STEPS="locked carried-pending staged recorded-intent pinned attached-one attached flipped recorded carried flows"
+WAIT_STEPS="flipped grace-period recorded retiring retired flows"
+FIRST_STEPS="locked staged recorded-intent pinned attached-one attached flipped recorded flows"
 
 test_update_killed_at_every_step() {
 	# An update killed at step K: the kernel enforces exactly the old or
 	# the new policy, status names that one, and the next apply recovers.
-	local old new h_old h_new k e h
+	local old new h_old h_new k e h opt
 	old=$(base_policy); new=$(swapped_policy)
 	x apply "$new" >/dev/null && h_new=$(status_hash) || return 1
 	x apply "$old" >/dev/null && h_old=$(status_hash) || return 1
-	for k in $STEPS; do
-		XNSG_TEST_CRASH_AT=$k x apply "$new" >/dev/null 2>&1
-		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply"; return 1; }
+	for k in $STEPS --reset-flows $WAIT_STEPS; do
+		# An apply with it leaves no retirement to the next: the grace
+		# period killed is then the one after the flip.
+		[ "$k" = --reset-flows ] && { opt=$k; x apply $opt "$old" >/dev/null || return 1; continue; }
+		XNSG_TEST_CRASH_AT=$k x apply ${opt:-} "$new" >/dev/null 2>&1
+		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply ${opt:-}"; return 1; }
 		e=$(enforced); h=$(status_hash)
 		case "$e" in
 		old) [ "$h" = "$h_old" ] || { echo "$k: old enforced, status says $h"; return 1; } ;;
 		new) [ "$h" = "$h_new" ] || { echo "$k: new enforced, status says $h"; return 1; } ;;
 		*) echo "$k: neither policy enforced exactly ($e)"; return 1 ;;
 		esac
-		echo "note: killed at $k: $e policy enforced, status agrees"
+		echo "note: killed at $k ${opt:-}: $e policy enforced, status agrees"
 		x apply "$new" >/dev/null || { echo "$k: the next apply failed"; return 1; }
 		[ "$(enforced)" = new ] && [ "$(status_hash)" = "$h_new" ] || { echo "$k: not recovered"; return 1; }
-		x apply "$old" >/dev/null || return 1
+		x apply ${opt:-} "$old" >/dev/null || return 1
 	done
 }
 
@@ -476,7 +484,7 @@ test_first_apply_killed_at_every_step() {
 	local p k e st
 	p=$(base_policy)
 	x detach --all >/dev/null || return 1
-	for k in $STEPS; do
+	for k in $FIRST_STEPS; do
 		XNSG_TEST_CRASH_AT=$k x apply "$p" >/dev/null 2>&1
 		[ $? -eq 137 ] || { echo "$k: the test hook did not kill apply"; return 1; }
 		e=$(enforced)

@@ -70,6 +70,7 @@ struct txn {
 	pthread_t grace;        /* waits for the old generation's readers */
 	bool grace_running;     /* ... and has not been joined */
 	char digest[DP_DIGEST_HEX]; /* of c's tables and slot names (dp_gen_digest()) */
+	bool wait;              /* flows re-evaluated: the old generation retired after a grace period */
 	bool kept;              /* the active generation's tables kept: gen is act.gen */
 	json_t *kept_was;       /* ... and its record entry before this apply */
 	json_t *ifs_before;     /* the record's interfaces before this apply */
@@ -558,38 +559,160 @@ static void grace_end(struct txn *t)
 	t->grace_running = false;
 }
 
-/* No packet still judged by the old generation when it is cleared; the
- * counters of rules that survive the update carry over.  The pairs of
- * slots are found during the grace period, the counts moved after it. */
-static void retire(struct txn *t)
+/* The pairs of counter slots of the rules named alike in generation
+ * from_gen (names was) and to_gen (names now). */
+struct carry {
+	__u32 *from, *to;
+	size_t n;
+};
+
+static void carry_find(struct carry *cr, __u32 from_gen, const struct slots_text *was, __u32 to_gen,
+		       const struct slots_text *now)
 {
-	json_t *old = state_gen(t->st, t->act.gen, t->act.serial);
-	size_t n = 0, cap = t->slots.n;
-	__u32 *from = xcalloc(cap ? cap : 1, sizeof(*from)), *to = xcalloc(cap ? cap : 1, sizeof(*to));
-	struct slots_text was;
+	size_t cap = now->n ? now->n : 1;
 	struct slot_index x;
 	__u32 slot = 0;
 
-	state_gen_slots_text(old, t->act.gen, &was);
-	index_build(&x, &was);
-	for (size_t at = 0; at < t->slots.len && n < cap; slot++) {
-		size_t len = line_len(&t->slots, at), *b = bucket(&x, t->slots.text + at, len);
+	cr->from = xcalloc(cap, sizeof(*cr->from));
+	cr->to = xcalloc(cap, sizeof(*cr->to));
+	cr->n = 0;
+	index_build(&x, was);
+	for (size_t at = 0; at < now->len && cr->n < cap; slot++) {
+		size_t len = line_len(now, at), *b = bucket(&x, now->text + at, len);
 
 		if (*b != SIZE_MAX) {
-			from[n] = XNSG_RULE_STAT(t->act.gen, x.slot[b - x.at]);
-			to[n++] = XNSG_RULE_STAT(t->gen, slot);
+			cr->from[cr->n] = XNSG_RULE_STAT(from_gen, x.slot[b - x.at]);
+			cr->to[cr->n++] = XNSG_RULE_STAT(to_gen, slot);
 		}
 		at += len + 1;
 	}
-	grace_end(t);
-	apply_step("retiring");
-	dp_counters_move(&t->dp, from, to, n);
-	free(from);
-	free(to);
 	free(x.at);
 	free(x.slot);
+}
+
+/* The counts moved, then generation from_gen's nfrom slots zeroed: what
+ * comes into them later is what a later carry moves, never twice. */
+static void carry_do(struct txn *t, struct carry *cr, __u32 from_gen, size_t nfrom)
+{
+	dp_counters_move(&t->dp, cr->from, cr->to, cr->n);
+	dp_rule_counters_zero(&t->dp, XNSG_RULE_STAT(from_gen, 0), (__u32)nfrom);
+	free(cr->from);
+	free(cr->to);
+}
+
+/* The names of the record's entry of generation gen (whatever its
+ * serial), empty when there are none. */
+static void gen_names(struct txn *t, __u32 gen, struct slots_text *names)
+{
+	json_t *g = json_array_get(json_object_get(t->st, "gens"), gen);
+
+	state_gen_slots_text(json_is_object(g) ? g : NULL, gen, names);
+}
+
+/*
+ * After the flip, when no flow is re-evaluated (§8 step 9): the counters
+ * of rules that survive the update carried now, without waiting for the
+ * grace period; a packet the old tables judged that is still running
+ * counts into the old slots afterwards, and the next apply, after a
+ * grace period, carries that too (retire_pending()).  The old
+ * generation's entries stay until the next apply writes it.
+ */
+static void carry_now(struct txn *t)
+{
+	struct slots_text was;
+	struct carry cr;
+
+	gen_names(t, t->act.gen, &was);
+	carry_find(&cr, t->act.gen, &was, t->gen, &t->slots);
+	carry_do(t, &cr, t->act.gen, was.n);
+	free(was.text);
+	apply_step("carried");
+}
+
+/* Flows re-evaluated: no packet still judged by the old generation when
+ * the counts move and it is cleared.  The pairs of slots are found during
+ * the grace period, the counts moved after it. */
+static void retire(struct txn *t)
+{
+	struct slots_text was;
+	struct carry cr;
+
+	gen_names(t, t->act.gen, &was);
+	carry_find(&cr, t->act.gen, &was, t->gen, &t->slots);
+	grace_end(t);
+	apply_step("retiring");
+	carry_do(t, &cr, t->act.gen, was.n);
 	free(was.text);
 	dp_clear_gen(&t->dp, t->act.gen);
+}
+
+/*
+ * A grace period begun before the lock (apply_file()), while the policy
+ * is read: the one an earlier apply's carry_now() left for this one.  It
+ * covers that apply's flip when the record named the same pending serial
+ * before it began (the record is written after the flip).
+ */
+static struct {
+	pthread_t thread;
+	bool running;
+	json_int_t serial; /* the pending retirement's serial it was begun for */
+} early;
+
+static void early_grace_begin(void)
+{
+	json_t *st = state_read();
+	json_t *m = json_object_get(st, "retire");
+
+	if (m && !early.running) {
+		early.serial = json_integer_value(json_object_get(m, "serial"));
+		early.running = !pthread_create(&early.thread, NULL, grace_run, NULL);
+	}
+	json_decref(st);
+}
+
+/* Whether the early grace period covers serial's flip; joined either way. */
+static bool early_grace_end(json_int_t serial)
+{
+	bool covers = early.running && early.serial == serial;
+
+	if (early.running)
+		pthread_join(early.thread, NULL);
+	early.running = false;
+	return covers;
+}
+
+/*
+ * The rest of an earlier apply's retirement (carry_now()), before this one
+ * writes the idle generation: after a grace period (no packet the old
+ * tables judged still running), what still came into its slots carried
+ * into the active generation's, and the record's mark dropped.  A mark
+ * another flip made stale (a crash) is dropped alone.
+ */
+static void retire_pending(struct txn *t)
+{
+	json_t *m = json_object_get(t->st, "retire");
+	json_int_t serial = json_integer_value(json_object_get(m, "serial"));
+	__u32 old = t->act.gen ^ 1;
+	struct slots_text was, now;
+	struct carry cr;
+
+	if (!m)
+		return;
+	if (serial == (json_int_t)t->act.serial &&
+	    json_integer_value(json_object_get(m, "gen")) == (json_int_t)old) {
+		if (!early_grace_end(serial)) {
+			dp_wait_readers();
+			apply_step("grace-period");
+		}
+		gen_names(t, old, &was);
+		gen_names(t, t->act.gen, &now);
+		carry_find(&cr, old, &was, t->act.gen, &now);
+		carry_do(t, &cr, old, was.n);
+		free(was.text);
+		free(now.text);
+	}
+	json_object_del(t->st, "retire");
+	apply_step("carried-pending");
 }
 
 /* ---- the transaction ------------------------------------------------- */
@@ -616,10 +739,14 @@ static int prepare(struct txn *t)
 	t->opened = !err;
 	if (!err)
 		err = dp_active_read(&t->dp, &t->act);
+	if (!err)
+		retire_pending(t);
 	/* Always the idle generation, even on a first apply: hooks attached
 	 * before the flip must meet the old one's pass-all entries. */
 	t->gen = t->act.gen ^ 1;
 	t->serial = t->act.serial + 1;
+	/* Flows re-evaluated after the flip wait for the grace period (§8). */
+	t->wait = t->o->reset_flows || flows_flushing(t->p);
 	if (!err)
 		t->kept = tables_kept(t);
 	return err;
@@ -662,7 +789,8 @@ static int commit(struct txn *t)
 		return err;
 	}
 	apply_step("flipped");
-	grace_begin(t);
+	if (t->wait)
+		grace_begin(t);
 	/* Idle timeouts are not generational: written once the policy is in. */
 	dp_write_config(&t->dp, &t->p->timeouts);
 	return 0;
@@ -696,15 +824,22 @@ static int finish(struct txn *t)
 	t->r->ntables = t->c->ntables;
 	t->r->nrules = t->c->nrule_slots;
 	t->r->ninterfaces = count_present(t);
+	/* The old generation's counters are carried now and again by the next
+	 * apply (retire_pending()); a first apply's holds no rule. */
+	if (!t->kept && !t->wait && t->was_pinned)
+		json_object_set_new(t->st, "retire", json_pack("{s:I, s:I}", "gen", (json_int_t)t->act.gen,
+							      "serial", (json_int_t)t->serial));
 	err = record(t, false);
 	apply_step("recorded");
 	/* The heap's free pages back to the kernel while the grace period
 	 * runs, rather than torn down by the exit after it (~1.5 ms of 8 MB
 	 * after an update of 4,000 rules); the daemon keeps less, too. */
 	malloc_trim(0);
-	if (!t->kept) {
+	if (!t->kept && t->wait) {
 		retire(t);
 		apply_step("retired");
+	} else if (!t->kept && t->was_pinned) {
+		carry_now(t);
 	}
 	/* Existing flows survive an update (Azure) unless asked. */
 	flows_reevaluate(&t->dp, t->p, t->o->reset_flows, &t->r->flows_checked, &t->r->flows_cut);
@@ -855,6 +990,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	/* A first apply loads the datapath while the policy is read; the
 	 * file is hashed meanwhile too. */
 	dp_preload(o->max_flows, o->ingress == APPLY_INGRESS_TC);
+	early_grace_begin();
 	file_hash_begin(&fh, file);
 	/* A bad policy, or a host that cannot enforce, never takes the lock. */
 	err = overlay_load(file, ov, false, &p, &c);
@@ -869,6 +1005,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = dp_check_env(true);
 	if (err) {
+		early_grace_end(0);
 		dp_preload_drop();
 		compiled_free(c);
 		policy_free(p);
@@ -881,6 +1018,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = apply_hashed(p, c, o, r, &hash);
 	apply_unlock(lock);
+	early_grace_end(0);
 	dp_preload_drop(); /* not adopted: the lock was not had, or pins appeared */
 	if (pout && !err) {
 		*pout = p;

@@ -102,6 +102,9 @@ struct dp;
  */
 int flows_reevaluate(struct dp *dp, const struct policy *p, bool all, size_t *checked,
 		     size_t *cut);
+/* Whether an interface of p has flushConnection (its flows re-evaluated
+ * by every apply). */
+bool flows_flushing(const struct policy *p);
 
 /* ---- lock.c --------------------------------------------------------- */
 /* The pin directory's lock, held for the whole of a change: waits up to

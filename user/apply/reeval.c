@@ -57,6 +57,14 @@ static bool flushes(const struct policy *p, const struct iface *ifc)
 		p->nsgs[p->subnets[ifc->subnet].nsg].flush_connection);
 }
 
+bool flows_flushing(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nifaces; i++)
+		if (flushes(p, &p->ifaces[i]))
+			return true;
+	return false;
+}
+
 /* The query IP flow verify would ask for this entry. */
 static void query_of(const struct xnsg_ct_key *k, const struct xnsg_ct_val *v, struct eval_query *q)
 {
