@@ -359,26 +359,30 @@ static bool tables_kept(struct txn *t)
 {
 	json_t *old = state_gen(t->st, t->act.gen, t->act.serial);
 	const char *d = json_string_value(json_object_get(old, "tables_digest"));
-	enum dp_iface_match m;
-	size_t k = 0;
+	size_t k = 0, n = t->c->nifaces ? t->c->nifaces : 1;
+	enum dp_iface_match *m;
+	bool keep;
 
 	if (!t->was_pinned || t->o->reset_flows || !d || strcmp(d, t->digest) || left_out(t, &k))
 		return false;
-	t->added = xcalloc(t->c->nifaces ? t->c->nifaces : 1, sizeof(*t->added));
-	for (size_t i = 0; i < t->c->nifaces; i++) {
-		const struct txn_if *ti = &t->ifs[i];
-
-		if (!ti->selected)
+	t->added = xcalloc(n, sizeof(*t->added));
+	m = xcalloc(n, sizeof(*m));
+	for (size_t i = 0; i < t->c->nifaces; i++)
+		t->added[i] = t->ifs[i].selected ? t->ifs[i].att.ifindex : 0;
+	keep = !dp_iface_match_all(&t->dp, t->act.gen, t->c, t->added, m);
+	for (size_t i = 0; i < t->c->nifaces && keep; i++) {
+		if (!t->added[i])
 			continue;
-		m = dp_iface_match(&t->dp, t->act.gen, ti->att.ifindex, &t->c->ifaces[i].cfg);
 		/* Attached earlier and no entry: something is amiss, the whole way. */
-		if (m == DP_IFACE_OTHER || (m == DP_IFACE_ABSENT && !ti->fresh)) {
-			free(t->added);
-			t->added = NULL;
-			return false;
-		}
-		if (m == DP_IFACE_ABSENT)
-			t->added[i] = ti->att.ifindex;
+		keep = m[i] == DP_IFACE_SAME || (m[i] == DP_IFACE_ABSENT && t->ifs[i].fresh);
+		if (m[i] == DP_IFACE_SAME)
+			t->added[i] = 0; /* nothing to write */
+	}
+	free(m);
+	if (!keep) {
+		free(t->added);
+		t->added = NULL;
+		return false;
 	}
 	t->kept_was = json_incref(old);
 	t->gen = t->act.gen;

@@ -122,10 +122,12 @@ int dp_iface_pass(struct dp *dp, __u32 gen, unsigned int ifindex);
 int dp_iface_set(struct dp *dp, __u32 gen, unsigned int ifindex, const struct xnsg_iface_cfg *cfg);
 /* Whether generation gen has an entry for ifindex. */
 bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex);
-/* Generation gen's entry for ifindex against want (present aside). */
+/* Generation gen's entry of each interface whose ifindex[i] (parallel to
+ * c->ifaces) is non-zero against the one c gives it (present aside):
+ * m[i].  0 or -errno. */
 enum dp_iface_match { DP_IFACE_ABSENT, DP_IFACE_SAME, DP_IFACE_OTHER };
-enum dp_iface_match dp_iface_match(struct dp *dp, __u32 gen, unsigned int ifindex,
-				   const struct xnsg_iface_cfg *want);
+int dp_iface_match_all(struct dp *dp, __u32 gen, const struct compiled *c,
+		       const unsigned int *ifindex, enum dp_iface_match *m);
 /* Remove ifindex's entry from generation gen. */
 void dp_iface_remove(struct dp *dp, __u32 gen, unsigned int ifindex);
 /* The entries of the interfaces whose ifindex[i] (parallel to c->ifaces)

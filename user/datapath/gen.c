@@ -391,15 +391,39 @@ bool dp_iface_known(struct dp *dp, __u32 gen, unsigned int ifindex)
 	return iface_get(dp, gen, ifindex, &cfg);
 }
 
-enum dp_iface_match dp_iface_match(struct dp *dp, __u32 gen, unsigned int ifindex,
-				   const struct xnsg_iface_cfg *want)
+static enum dp_iface_match match_of(const struct xnsg_iface_cfg *have, const struct xnsg_iface_cfg *want)
 {
-	struct xnsg_iface_cfg cfg, w = *want;
+	struct xnsg_iface_cfg w = *want;
 
-	if (!iface_get(dp, gen, ifindex, &cfg))
+	if (!have->present)
 		return DP_IFACE_ABSENT;
 	w.present = 1;
-	return memcmp(&cfg, &w, sizeof(cfg)) ? DP_IFACE_OTHER : DP_IFACE_SAME;
+	return memcmp(have, &w, sizeof(w)) ? DP_IFACE_OTHER : DP_IFACE_SAME;
+}
+
+/* The array's entries read through a mapping of it: 500 lookups were
+ * 500 syscalls (~4 ms of an add-one). */
+int dp_iface_match_all(struct dp *dp, __u32 gen, const struct compiled *c,
+		       const unsigned int *ifindex, enum dp_iface_match *m)
+{
+	size_t len = (size_t)XNSG_GENS * XNSG_IFINDEX_DIRECT * sizeof(struct xnsg_iface_cfg);
+	struct xnsg_iface_cfg *v = mmap(NULL, len, PROT_READ, MAP_SHARED, dp->fd_iface_idx, 0);
+
+	if (v == MAP_FAILED)
+		return -errno;
+	for (size_t i = 0; i < c->nifaces; i++) {
+		struct xnsg_iface_cfg have = { 0 };
+
+		if (!ifindex[i])
+			continue;
+		if (ifindex[i] < XNSG_IFINDEX_DIRECT)
+			have = v[iface_slot(gen, ifindex[i])];
+		else if (!iface_get(dp, gen, ifindex[i], &have))
+			have.present = 0;
+		m[i] = match_of(&have, &c->ifaces[i].cfg);
+	}
+	munmap(v, len);
+	return 0;
 }
 
 void dp_iface_remove(struct dp *dp, __u32 gen, unsigned int ifindex)
