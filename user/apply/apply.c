@@ -651,8 +651,8 @@ static void retire(struct txn *t)
 }
 
 /*
- * A grace period begun before the lock (apply_file()), while the policy
- * is read: the one an earlier apply's carry_now() left for this one.  It
+ * A grace period begun early (apply_grace_begin()), while the policy is
+ * read: the one an earlier apply's carry_now() left for this one.  It
  * covers that apply's flip when the record named the same pending serial
  * before it began (the record is written after the flip).
  */
@@ -662,7 +662,7 @@ static struct {
 	json_int_t serial; /* the pending retirement's serial it was begun for */
 } early;
 
-static void early_grace_begin(void)
+void apply_grace_begin(void)
 {
 	json_t *st = state_read();
 	json_t *m = json_object_get(st, "retire");
@@ -683,6 +683,11 @@ static bool early_grace_end(json_int_t serial)
 		pthread_join(early.thread, NULL);
 	early.running = false;
 	return covers;
+}
+
+void apply_grace_end(void)
+{
+	early_grace_end(0);
 }
 
 /*
@@ -994,7 +999,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	/* A first apply loads the datapath while the policy is read; the
 	 * file is hashed meanwhile too. */
 	dp_preload(o->max_flows, o->ingress == APPLY_INGRESS_TC);
-	early_grace_begin();
+	apply_grace_begin();
 	file_hash_begin(&fh, file);
 	/* A bad policy, or a host that cannot enforce, never takes the lock. */
 	err = overlay_load(file, ov, false, &p, &c);
@@ -1009,7 +1014,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = dp_check_env(true);
 	if (err) {
-		early_grace_end(0);
+		apply_grace_end();
 		dp_preload_drop();
 		compiled_free(c);
 		policy_free(p);
@@ -1022,7 +1027,7 @@ int apply_file(const char *file, const struct apply_opts *o, struct apply_result
 	if (!err)
 		err = apply_hashed(p, c, o, r, &hash);
 	apply_unlock(lock);
-	early_grace_end(0);
+	apply_grace_end();
 	dp_preload_drop(); /* not adopted: the lock was not had, or pins appeared */
 	if (pout && !err) {
 		*pout = p;

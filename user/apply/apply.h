@@ -61,6 +61,12 @@ int apply_policy(const struct policy *p, const struct compiled *c, const struct 
 /* The same, for a caller that already holds the lock (apply_lock()). */
 int apply_policy_locked(const struct policy *p, const struct compiled *c,
 			const struct apply_opts *o, struct apply_result *r);
+/* The grace period a retirement an earlier apply left needs (§8 step 9),
+ * begun on a thread while the caller reads its policy; apply_file() does
+ * it itself.  apply_grace_end() joins it if no apply did. */
+void apply_grace_begin(void);
+void apply_grace_end(void);
+
 /*
  * apply_load() then apply_policy(), with the containers read again under
  * the lock: a container the CNI plugin added or removed between the load

@@ -166,7 +166,9 @@ int apply_container_add(const struct apply_container *ct, struct apply_result *r
 		*why = APPLY_CT_LOCKED;
 		return lock;
 	}
+	apply_grace_begin(); /* under the lock: the mark it reads stays */
 	err = add_locked(ct, r, why);
+	apply_grace_end();
 	apply_unlock(lock);
 	return err;
 }
@@ -235,7 +237,9 @@ int apply_container_del(const char *policy, const char *key, const char *veth, i
 		*why = APPLY_CT_LOCKED;
 		return lock;
 	}
+	apply_grace_begin();
 	err = del_locked(policy, key, veth, why);
+	apply_grace_end();
 	apply_unlock(lock);
 	return err;
 }
