@@ -63,6 +63,7 @@ struct {
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_TABLES * 2 * XNSG_DIR4_CHUNKS);
 	__type(key, __u32);
 	__type(value, struct xnsg_dir4_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written through a mapping (user/datapath/maps.c) */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_dir4 SEC(".maps");
 
@@ -71,6 +72,7 @@ struct {
 	__uint(max_entries, XNSG_GENS * XNSG_DIR4_POOL);
 	__type(key, __u32);
 	__type(value, struct xnsg_dir4_next);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written through a mapping (user/datapath/maps.c) */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_dir4_next SEC(".maps");
 
@@ -79,6 +81,7 @@ struct {
 	__uint(max_entries, XNSG_GENS * XNSG_DIR6_POOL);
 	__type(key, __u32);
 	__type(value, struct xnsg_dir6_node);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written through a mapping (user/datapath/maps.c) */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_dir6 SEC(".maps");
 
@@ -87,6 +90,7 @@ struct {
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_PORTMAPS * XNSG_PORT_CHUNKS);
 	__type(key, __u32);
 	__type(value, struct xnsg_port_chunk);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written through a mapping (user/datapath/maps.c) */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_ports SEC(".maps");
 
@@ -103,6 +107,7 @@ struct {
 	__uint(max_entries, XNSG_GENS * XNSG_MAX_CLASSES);
 	__type(key, __u32);
 	__type(value, struct xnsg_bitmap);
+	__uint(map_flags, BPF_F_MMAPABLE); /* written through a mapping (user/datapath/maps.c) */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_classes SEC(".maps");
 

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -123,6 +125,40 @@ int dp_batch_put(int fd, const void *keys, size_t ksize, const void *vals, size_
 	return 0;
 }
 
+/*
+ * n elements from first copied into a mapping of an mmapable array: the
+ * batch syscall copies and checks element by element (~8 ms for the 4 MB
+ * of classes of 4,000 rules, a memcpy well under one).  1 when the map is
+ * not mmapable (an earlier build's pins), 0 or -errno.
+ */
+static int array_copy_in(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), esz, lo, hi, size;
+	char *m;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.type != BPF_MAP_TYPE_ARRAY ||
+	    !(info.map_flags & BPF_F_MMAPABLE) || info.value_size != vsize)
+		return 1;
+	esz = (vsize + 7) & ~(size_t)7;
+	if ((size_t)first + n > info.max_entries)
+		return -E2BIG;
+	size = ((size_t)info.max_entries * esz + page - 1) & ~(page - 1);
+	lo = (size_t)first * esz & ~(page - 1);
+	hi = (((size_t)first + n) * esz + page - 1) & ~(page - 1);
+	m = mmap(NULL, (hi < size ? hi : size) - lo, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)lo);
+	if (m == MAP_FAILED)
+		return 1;
+	if (esz == vsize)
+		memcpy(m + (size_t)first * esz - lo, vals, (size_t)n * vsize);
+	else
+		for (__u32 i = 0; i < n; i++)
+			memcpy(m + ((size_t)first + i) * esz - lo, (const char *)vals + i * vsize, vsize);
+	munmap(m, (hi < size ? hi : size) - lo);
+	return 0;
+}
+
 int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 {
 	__u32 *keys;
@@ -130,6 +166,9 @@ int dp_array_put(int fd, __u32 first, const void *vals, __u32 n, size_t vsize)
 
 	if (!n)
 		return 0;
+	err = array_copy_in(fd, first, vals, n, vsize);
+	if (err <= 0)
+		return err;
 	keys = xcalloc(n, sizeof(*keys));
 	for (__u32 i = 0; i < n; i++)
 		keys[i] = first + i;
