@@ -809,13 +809,15 @@ static int commit(struct txn *t)
  * one that is gone is not "applied to". */
 static size_t count_present(struct txn *t)
 {
-	json_t *ifs = ifaces_json(t, false), *j;
-	size_t i, n = 0;
+	size_t n = 0, k = 0;
 
-	/* As the host has them now, after the attach. */
-	json_array_foreach(ifs, i, j)
-		n += link_index(t, json_string_value(json_object_get(j, "name")) ?: "") != 0;
-	json_decref(ifs);
+	/* As the host has them now, after the attach: the selected ones, and
+	 * those left out of the policy (left_out() asks the host); a recorded
+	 * interface of the policy that is not selected is not on the host. */
+	for (size_t i = 0; i < t->c->nifaces; i++)
+		n += t->ifs[i].selected && link_index(t, t->ifs[i].att.ifname);
+	for (; left_out(t, &k); k++)
+		n++;
 	return n;
 }
 
