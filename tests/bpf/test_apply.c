@@ -402,6 +402,45 @@ Test(apply, an_update_carries_at_once_and_the_next_apply_carries_the_rest)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "still the same count");
 }
 
+/* A flow on ifindex put straight into the pinned IPv4 flow table; whether
+ * it is there. */
+static bool flow_at(unsigned int ifindex, bool put)
+{
+	struct xnsg_ct4_key k = { .addr_a = { 192, 0, 2, 10 }, .addr_b = { 198, 51, 100, 1 },
+				  .ifindex = ifindex, .port_a = 80, .port_b = 40000, .proto = 6 };
+	struct xnsg_ct_val v = { 0 };
+	struct dp dp;
+	bool there;
+
+	cr_assert_eq(dp_open_pins(&dp), 0, "the pinned maps open");
+	if (put)
+		cr_assert_eq(bpf_map_update_elem(dp.fd_ct4, &k, &v, BPF_ANY), 0, "put a flow");
+	there = !bpf_map_lookup_elem(dp.fd_ct4, &k, &v);
+	dp_close(&dp);
+	return there;
+}
+
+/*
+ * docs/DESIGN.md §8 step 10: an apply that re-evaluates no flow walks the
+ * flow table only when an interface of the record is gone, to delete its
+ * flows; the walk is O(flows) and was made by every apply, CNI ADDs too.
+ */
+Test(apply, the_flow_table_is_walked_only_when_an_interface_is_gone)
+{
+	unsigned int d1;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	d1 = if_nametoindex("d1");
+	cr_assert(flow_at(d1, true) && flow_at(4242, true), "a flow on d1, one on no interface");
+	cr_assert_eq(apply("81", NULL), 0, "an update, no interface gone");
+	cr_expect(flow_at(4242, false), "no walk: the flow of no interface is left to idle out");
+	cr_expect(flow_at(d1, false), "d1's flow stays");
+	cr_assert_eq(system("ip link del d1"), 0, "d1 goes");
+	cr_assert_eq(apply("80", NULL), 0, "an apply with a recorded interface gone");
+	cr_expect(!flow_at(d1, false), "the walk deleted d1's flow");
+	cr_expect(!flow_at(4242, false), "and the other one of no interface");
+}
+
 /* A record as an earlier version wrote it: the active generation's slot
  * names inside it ("slots"), no file beside it. */
 static void record_of_an_earlier_version(void)

@@ -71,6 +71,7 @@ struct txn {
 	bool grace_running;     /* ... and has not been joined */
 	char digest[DP_DIGEST_HEX]; /* of c's tables and slot names (dp_gen_digest()) */
 	bool wait;              /* flows re-evaluated: the old generation retired after a grace period */
+	bool gone;              /* an interface of the record is gone (or has another ifindex) */
 	bool kept;              /* the active generation's tables kept: gen is act.gen */
 	json_t *kept_was;       /* ... and its record entry before this apply */
 	json_t *ifs_before;     /* the record's interfaces before this apply */
@@ -303,6 +304,7 @@ static int select_ifaces(struct txn *t, int only)
 		if (!named && !prev)
 			continue;
 		idx = link_index(t, ifc->name);
+		t->gone |= prev && (json_int_t)idx != json_integer_value(json_object_get(prev, "ifindex"));
 		if (!idx) {
 			pr_warn("%s: no such interface on this host; skipped", ifc->name);
 			continue;
@@ -322,6 +324,13 @@ static int select_ifaces(struct txn *t, int only)
 		ti->selected = true;
 		ti->named = named;
 		n++;
+	}
+	/* Recorded, out of the policy, and gone from the host. */
+	json_array_foreach(json_object_get(t->st, "interfaces"), k, j) {
+		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
+
+		t->gone |= txn_find_iface(t, name) < 0 &&
+			   (json_int_t)link_index(t, name) != json_integer_value(json_object_get(j, "ifindex"));
 	}
 	json_decref(recorded);
 	if (!n && !t->o->attached_only)
@@ -852,8 +861,12 @@ static int finish(struct txn *t)
 	} else if (!t->kept && t->was_pinned) {
 		carry_now(t);
 	}
-	/* Existing flows survive an update (Azure) unless asked. */
-	flows_reevaluate(&t->dp, t->p, t->o->reset_flows, &t->r->flows_checked, &t->r->flows_cut);
+	/* Existing flows survive an update (Azure) unless asked; the walk
+	 * also deletes the flows of interfaces gone, and only when asked or
+	 * one is does an apply make it (§8 step 10). */
+	if (t->wait || t->gone)
+		flows_reevaluate(&t->dp, t->p, t->o->reset_flows, &t->r->flows_checked,
+				 &t->r->flows_cut);
 	apply_step("flows");
 	return err;
 }
