@@ -29,8 +29,18 @@ endif
 .DEFAULT_GOAL := all
 
 # Evaluated when used, so after `deps` has installed pkg-config's files.
+# libmicrohttpd and libsystemd are not linked but opened at first use
+# (user/lib/dynlib.h): with the 15 libraries they bring they cost every
+# command ~3 ms in the dynamic loader, and only `run` uses them.
 PKG_CFLAGS = $(shell pkg-config --cflags libbpf jansson libmicrohttpd libsystemd libxxhash 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs libbpf jansson libmicrohttpd libsystemd libxxhash 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libbpf jansson libxxhash 2>/dev/null)
+# What such a library is opened by: the SONAME of the one this build
+# found, and the Debian package holding it (for the error that it is
+# missing): -DPREFIX_SONAME="..." -DPREFIX_DEB="...".
+dyn_libdir = $(shell pkg-config --variable=libdir $(1) 2>/dev/null)
+dyn_soname = $(shell objdump -p $(call dyn_libdir,$(1))/$(1).so 2>/dev/null | sed -n 's/^ *SONAME *//p')
+dyn_deb    = $(shell dpkg-query -S '*/$(1)' 2>/dev/null | sed -n '1s/:.*//p')
+dyn_defs   = $(foreach so,$(call dyn_soname,$(1)),-D$(2)_SONAME='"$(so)"' -D$(2)_DEB='"$(call dyn_deb,$(so))"')
 CFLAGS    ?= -O2 -g
 # user/ is one folder per stage (policy/, eval/, compile/, datapath/, cli/,
 # lib/); each is on the include path so a header is named, not located.
@@ -97,6 +107,9 @@ $(BUILD)/user/%.o: user/%.c $(BUILD)/xnsg.skel.h | $(DEPS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(XCFLAGS) -c $< -o $@
+
+$(BUILD)/user/metrics/http.o: XCFLAGS += $(call dyn_defs,libmicrohttpd,XNSG_MHD)
+$(BUILD)/user/daemon/journal.o: XCFLAGS += $(call dyn_defs,libsystemd,XNSG_SYSTEMD)
 
 $(BUILD)/libxnsg.a: $(LIB_OBJS)
 	$(call msg,AR,$@)

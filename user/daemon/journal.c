@@ -6,6 +6,10 @@
  * line starts with its syslog priority, "<3>" for an error, so
  * `journalctl -p err` finds failed reloads; elsewhere lines read like the
  * other commands' ("xnsg: ...").
+ *
+ * sd_notify() comes from libsystemd, opened at the first notification
+ * (lib/dynlib.h), not linked: it and the 6 libraries it brings would cost
+ * every command the loader's time, and only the daemon notifies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +17,19 @@
 #include <systemd/sd-daemon.h>
 
 #include "alloc.h"
+#include "dynlib.h"
 #include "internal.h"
+
+#ifndef XNSG_SYSTEMD_SONAME
+#error "XNSG_SYSTEMD_SONAME: the Makefile derives it from libsystemd.so's SONAME (objdump -p)"
+#endif
+
+static struct {
+	DYNLIB_PTR(sd_notify)
+} sd;
+static const struct dynlib_sym sd_syms[] = { DYNLIB_SYM(sd, sd_notify) };
+static struct dynlib libsystemd =
+	DYNLIB(XNSG_SYSTEMD_SONAME, XNSG_SYSTEMD_DEB, "sd_notify", sd_syms);
 
 static bool to_journal;
 
@@ -46,12 +62,23 @@ void dlog(int prio, const char *fmt, ...)
 
 void dnotify(const char *fmt, ...)
 {
+	static bool warned;
 	va_list ap;
 	char *msg;
 
+	/* Without NOTIFY_SOCKET sd_notify() does nothing: no need to open it. */
+	if (!getenv("NOTIFY_SOCKET"))
+		return;
+	if (dynlib_load(&libsystemd)) {
+		if (!warned)
+			dlog(DLOG_WARN, "%s; NOTIFY_SOCKET is set, but systemd is not told the daemon's state",
+			     dynlib_error(&libsystemd));
+		warned = true;
+		return;
+	}
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	sd_notify(0, msg);
+	sd.sd_notify(0, msg);
 	free(msg);
 }

@@ -6,6 +6,10 @@
  * thread at the moment of the scrape, so no state is shared between
  * threads.  Loopback unless an address is given (docs/DESIGN.md §13):
  * the endpoint has no authentication.
+ *
+ * libmicrohttpd is opened when the endpoint starts (lib/dynlib.h), not
+ * linked: it and the 9 libraries it brings (gnutls...) would cost every
+ * command the loader's time, and only `run --metrics` uses them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,8 +22,25 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "dynlib.h"
 #include "log.h"
 #include "metrics.h"
+
+#ifndef XNSG_MHD_SONAME
+#error "XNSG_MHD_SONAME: the Makefile derives it from libmicrohttpd.so's SONAME (objdump -p)"
+#endif
+
+/* Every libmicrohttpd function this file calls, through mhd.NAME. */
+#define MHD_FNS(X)                                                                      \
+	X(MHD_start_daemon) X(MHD_stop_daemon) X(MHD_get_daemon_info) X(MHD_run)        \
+	X(MHD_get_timeout) X(MHD_create_response_from_buffer) X(MHD_add_response_header) \
+	X(MHD_queue_response) X(MHD_destroy_response)
+static struct {
+	MHD_FNS(DYNLIB_PTR)
+} mhd;
+#define MHD_SYM(fn) DYNLIB_SYM(mhd, fn)
+static const struct dynlib_sym mhd_syms[] = { MHD_FNS(MHD_SYM) };
+static struct dynlib libmhd = DYNLIB(XNSG_MHD_SONAME, XNSG_MHD_DEB, "--metrics", mhd_syms);
 
 struct metrics_server {
 	struct MHD_Daemon *mhd;
@@ -143,16 +164,16 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int code, c
 			       size_t len, const char *type)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		mhd.MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	if (!r) {
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(conn, code, r);
-	MHD_destroy_response(r);
+	mhd.MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = mhd.MHD_queue_response(conn, code, r);
+	mhd.MHD_destroy_response(r);
 	return ret;
 }
 
@@ -202,10 +223,17 @@ struct metrics_server *metrics_start(const char *spec, metrics_collect_fn collec
 {
 	struct metrics_server *m;
 	struct metrics_addr a;
-	int fd;
+	int fd, err;
 
 	if (metrics_parse_addr(spec, &a)) {
 		errno = EINVAL;
+		return NULL;
+	}
+	/* Before the socket, so that a missing library is the only error. */
+	err = dynlib_load(&libmhd);
+	if (err) {
+		pr_err("%s", dynlib_error(&libmhd));
+		errno = -err;
 		return NULL;
 	}
 	m = xcalloc(1, sizeof(*m));
@@ -222,7 +250,7 @@ struct metrics_server *metrics_start(const char *spec, metrics_collect_fn collec
 	m->collect = collect;
 	m->arg = arg;
 	/* MHD owns the listening socket from here: MHD_stop_daemon() closes it. */
-	m->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, m,
+	m->mhd = mhd.MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, m,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 16u,
 				  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
@@ -238,21 +266,21 @@ struct metrics_server *metrics_start(const char *spec, metrics_collect_fn collec
 
 int metrics_fd(const struct metrics_server *m)
 {
-	const union MHD_DaemonInfo *i = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	const union MHD_DaemonInfo *i = mhd.MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 
 	return i ? i->epoll_fd : -1;
 }
 
 void metrics_run(struct metrics_server *m)
 {
-	MHD_run(m->mhd);
+	mhd.MHD_run(m->mhd);
 }
 
 int metrics_timeout_ms(struct metrics_server *m)
 {
 	MHD_UNSIGNED_LONG_LONG t;
 
-	if (MHD_get_timeout(m->mhd, &t) != MHD_YES)
+	if (mhd.MHD_get_timeout(m->mhd, &t) != MHD_YES)
 		return -1;
 	return t > 60000 ? 60000 : (int)t;
 }
@@ -266,6 +294,6 @@ void metrics_stop(struct metrics_server *m)
 {
 	if (!m)
 		return;
-	MHD_stop_daemon(m->mhd);
+	mhd.MHD_stop_daemon(m->mhd);
 	free(m);
 }
