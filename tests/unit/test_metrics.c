@@ -3,13 +3,21 @@
  * The metrics renderer (docs/DESIGN.md §13): Prometheus text format 0.0.4
  * from a snapshot, checked line by line against what the exposition
  * format requires (HELP and TYPE before a family's samples, every sample
- * of a family together, label values escaped), and the --metrics address
- * forms.
+ * of a family together, label values escaped), the --metrics address
+ * forms, and the endpoint: served through the libmicrohttpd it opens at
+ * start, and one error line when that library is missing.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "metrics.h"
 
@@ -190,4 +198,74 @@ Test(metrics, addresses)
 	cr_expect_neq(metrics_parse_addr("127.0.0.1:65536", &a), 0, "port out of range");
 	cr_expect_neq(metrics_parse_addr("127.0.0.1:", &a), 0, "port missing");
 	cr_expect_neq(metrics_parse_addr("", &a), 0, "empty");
+}
+
+static char *collect(void *arg, size_t *len)
+{
+	(void)arg;
+	*len = strlen("xnsg_policy_applied 1\n");
+	return strdup("xnsg_policy_applied 1\n");
+}
+
+/* GET /metrics from an endpoint on an ephemeral loopback port, served by
+ * metrics_run() from this thread (as the daemon's loop does). */
+Test(metrics, endpoint_serves_a_scrape)
+{
+	struct metrics_server *m = metrics_start("127.0.0.1:0", collect, NULL);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const char *port;
+	char resp[4096] = "";
+	size_t got = 0;
+	int c;
+
+	cr_assert_not_null(m, "the endpoint starts: %s", strerror(errno));
+	port = strrchr(metrics_bound(m), ':') + 1;
+	sa.sin_port = htons((uint16_t)atoi(port));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect to %s",
+		     metrics_bound(m));
+	cr_assert(write(c, "GET /metrics HTTP/1.0\r\n\r\n", 26) == 26);
+	for (int turn = 0; turn < 200; turn++) { /* 2 s at most */
+		struct pollfd p[2] = { { .fd = metrics_fd(m), .events = POLLIN },
+				       { .fd = c, .events = POLLIN } };
+		ssize_t n;
+
+		poll(p, 2, 10);
+		metrics_run(m);
+		if (!(p[1].revents & (POLLIN | POLLHUP)))
+			continue;
+		n = read(c, resp + got, sizeof(resp) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(c);
+	metrics_stop(m);
+	cr_expect(!strncmp(resp, "HTTP/1.", 7) && strstr(resp, " 200 "), "200 OK:\n%s", resp);
+	cr_expect(strstr(resp, "\r\n\r\nxnsg_policy_applied 1\n") != NULL, "the collected text:\n%s",
+		  resp);
+}
+
+/* Without libmicrohttpd, --metrics fails before it binds, in one line
+ * naming the library file, --metrics and the package to install. */
+Test(metrics, missing_library_is_one_error_line, .init = cr_redirect_stderr)
+{
+	struct metrics_server *m;
+	char err[1024] = "";
+	size_t n;
+
+	setenv("XNSG_TEST_DLOPEN_FAIL", "libmicrohttpd.so", 1);
+	errno = 0;
+	m = metrics_start("127.0.0.1:0", collect, NULL);
+	cr_assert_null(m, "no endpoint without libmicrohttpd");
+	cr_expect_eq(errno, ELIBACC, "errno says a library is missing: %s", strerror(errno));
+	fflush(stderr);
+	n = fread(err, 1, sizeof(err) - 1, cr_get_redirected_stderr());
+	err[n] = '\0';
+	cr_expect(!strncmp(err, "xnsg: --metrics needs libmicrohttpd.so.", 39) &&
+			  strstr(err, " (Debian package libmicrohttpd") &&
+			  strstr(err, "cannot open shared object file"),
+		  "one line naming --metrics, the file and the package:\n%s", err);
+	cr_expect(strchr(err, '\n') == err + n - 1, "exactly one line:\n%s", err);
 }

@@ -4,8 +4,9 @@
  * command and option `--help` lists (and no other), every `xnsg` command
  * line in the systemd unit and the Kubernetes files uses options the
  * command has, `run` takes `flowlog`'s flow-log options as `flowlog`
- * does, and the unit passes `systemd-analyze verify` where it is
- * installed.  Runs the built binary (tests/lib/xnsg_bin.h): XNSG_BIN, or the one beside the test binary, from the
+ * does, the unit passes `systemd-analyze verify` where it is
+ * installed, and the binary does not link the libraries it opens at first
+ * use.  Runs the built binary (tests/lib/xnsg_bin.h): XNSG_BIN, or the one beside the test binary, from the
  * repository root.
  */
 #include <criterion/criterion.h>
@@ -379,4 +380,24 @@ Test(packaging, unit_passes_systemd_analyze_verify)
 	free(cmd);
 	free(out);
 	free(abs);
+}
+
+/* libmicrohttpd (--metrics) and libsystemd (sd_notify) are opened when
+ * used (user/lib/dynlib.h), not linked: with the 15 libraries they bring,
+ * the dynamic loader would cost every command ~3 ms before main(). */
+Test(packaging, binary_links_neither_libmicrohttpd_nor_libsystemd)
+{
+	static const char *const opened[] = { "libmicrohttpd", "libsystemd", "libgnutls", "libgcrypt" };
+	char *cmd, *out;
+	int st;
+
+	cr_assert(asprintf(&cmd, "ldd %s 2>&1", bin()) > 0);
+	out = test_run_cmd(cmd, &st);
+	cr_assert_eq(st, 0, "'%s' exits 0:\n%s", cmd, out);
+	cr_assert_not_null(strstr(out, "libbpf.so"), "ldd lists what is linked:\n%s", out);
+	for (size_t i = 0; i < sizeof(opened) / sizeof(opened[0]); i++)
+		cr_expect_null(strstr(out, opened[i]), "%s is not linked (ldd %s):\n%s", opened[i],
+			       bin(), out);
+	free(cmd);
+	free(out);
 }
