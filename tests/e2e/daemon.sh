@@ -58,12 +58,14 @@ with open(sys.argv[2], "a") as f:
 }
 
 # start_daemon [OPTIONS...]: xnsg run in namespace A, its log in
-# $WORK/daemon.log; waits for its "running" line.
+# $WORK/daemon.log; waits for its "running" line.  NOTIFY_SOCKET is
+# $WORK/notify.sock, or $DNOTIFY when set (empty: not set).
 start_daemon() {
+	local notify=${DNOTIFY-$WORK/notify.sock}
 	: > "$WORK/daemon.log"
 	# Not through A(): a function run in the background is a subshell, and
 	# its pid would get the signals, not the daemon's.
-	ip netns exec "$NS_A" env NOTIFY_SOCKET="$WORK/notify.sock" \
+	ip netns exec "$NS_A" env -u NOTIFY_SOCKET ${notify:+NOTIFY_SOCKET=$notify} \
 		${JSTREAM:+JOURNAL_STREAM=$JSTREAM} "$XNSG" run "$POLICY" "$@" 2>>"$WORK/daemon.log" &
 	DPID=$!
 	wait_log "running:" 10
@@ -381,11 +383,49 @@ test_bad_start_fails() {
 	[ ! -e "$XNSG_PIN_DIR" ] || { echo "a failed start left pins"; return 1; }
 }
 
+# libmicrohttpd and libsystemd are opened when used, not linked
+# (user/lib/dynlib.h); XNSG_TEST_DLOPEN_FAIL makes one missing.  Without
+# libmicrohttpd, --metrics is one error line naming the file, the option
+# and the package, exit 1, nothing applied; without libsystemd the daemon
+# runs, warning once when NOTIFY_SOCKET asks for notifications, silent
+# when it does not.
+test_missing_libraries() {
+	local rc n
+	write_policy
+	A env XNSG_TEST_DLOPEN_FAIL=libmicrohttpd.so timeout 10 "$XNSG" run "$POLICY" \
+		--metrics "127.0.0.1:$MPORT" 2> "$WORK/nolib.err"; rc=$?
+	[ $rc -eq 1 ] || { cat "$WORK/nolib.err"; echo "exit $rc"; return 1; }
+	grep -q "^xnsg: --metrics needs libmicrohttpd\.so\.[0-9]* (Debian package libmicrohttpd[0-9a-z]*): cannot open shared object file" \
+		"$WORK/nolib.err" || { cat "$WORK/nolib.err"; return 1; }
+	[ "$(wc -l < "$WORK/nolib.err")" -eq 1 ] || { cat "$WORK/nolib.err"; echo "not one line"; return 1; }
+	[ ! -e "$XNSG_PIN_DIR" ] || { echo "a start without libmicrohttpd left pins"; return 1; }
+
+	start_notify || { echo "no notify socket"; return 1; }
+	export XNSG_TEST_DLOPEN_FAIL=libsystemd.so
+	start_daemon --detach-on-exit; rc=$?
+	unset XNSG_TEST_DLOPEN_FAIL
+	[ $rc -eq 0 ] || return 1
+	n=$(count "reload (SIGHUP)")
+	kill -HUP "$DPID" # RELOADING=1 and READY=1 again
+	wait_log "reload (SIGHUP)" 10 $((n + 1)) || return 1
+	stop_daemon || { cat "$WORK/daemon.log"; return 1; }
+	[ "$(grep -c "warning: sd_notify needs libsystemd\.so\.[0-9]* (Debian package libsystemd[0-9a-z]*): cannot open shared object file.*NOTIFY_SOCKET is set" "$WORK/daemon.log")" -eq 1 ] ||
+		{ cat "$WORK/daemon.log"; echo "not one warning"; return 1; }
+	[ ! -s "$WORK/notify.log" ] || { cat "$WORK/notify.log"; echo "notified without libsystemd"; return 1; }
+
+	export XNSG_TEST_DLOPEN_FAIL=libsystemd.so
+	DNOTIFY="" start_daemon --detach-on-exit; rc=$?
+	unset XNSG_TEST_DLOPEN_FAIL
+	[ $rc -eq 0 ] && stop_daemon || { cat "$WORK/daemon.log"; return 1; }
+	! grep -q "libsystemd" "$WORK/daemon.log" || { cat "$WORK/daemon.log"; echo "warned without NOTIFY_SOCKET"; return 1; }
+}
+
 TESTS=(starts_and_enforces sighup_reload_under_ping file_change_reload_under_ping
        unchanged_file_no_reload bad_reload_keeps_policy interface_appears_and_goes flow_logs
        second_daemon_refused metrics_endpoint
        prometheus_scrapes big_reload_misjudges_nothing clean_stop_keeps_enforcement
-       restart_updates_in_place_and_detach_on_exit starts_before_its_interfaces bad_start_fails)
+       restart_updates_in_place_and_detach_on_exit starts_before_its_interfaces bad_start_fails
+       missing_libraries)
 [ $# -gt 0 ] && TESTS=("$@")
 
 main() {
