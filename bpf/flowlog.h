@@ -7,9 +7,10 @@
  *           xnsg_events with the flow entry (each level's rule slot)
  *   end     TCP FIN both ways or RST, or an entry a packet found idle
  *           past its timeout: an event with the entry's last counts
- *   deny    aggregated per 5-tuple in xnsg_denies (a flood of one tuple
- *           is one entry with counts); a new tuple is admitted at most
- *           deny_cost_ns apart per CPU (GCRA), the rest counted suppressed
+ *   deny    aggregated per 5-tuple in xnsg_denies4 (IPv4) or xnsg_denies
+ *           (IPv6; a flood of one tuple is one entry with counts); a new
+ *           tuple is admitted at most deny_cost_ns apart per CPU (GCRA),
+ *           the rest counted suppressed
  *
  * All of it only while an exporter runs (xnsg_fl_config.on), and none of
  * it on the packets of an established flow: the config is read where a
@@ -154,7 +155,7 @@ static __always_inline int deny_admit(const struct xnsg_fl_config *cfg, struct x
 	return 1;
 }
 
-/* The packet's 5-tuple as it was sent. */
+/* The packet's 5-tuple as it was sent (an IPv6 one: xnsg_denies). */
 static __always_inline void deny_key(const struct xnsg_flow *f, struct xnsg_deny_key *dk)
 {
 	const struct xnsg_ct_key *k = &f->key;
@@ -177,19 +178,44 @@ static __always_inline void deny_key(const struct xnsg_flow *f, struct xnsg_deny
 	dk->dir = f->dir;
 }
 
-/* A packet the rules denied (slot: the denying rule's counter slot):
- * counted into its tuple's entry, which the exporter takes and logs. */
-__noinline int xnsg_fl_deny(const struct xnsg_flow *f, __u32 slot, __u64 now)
+/* The same of an IPv4 packet (xnsg_denies4), written as whole words as
+ * the kernel's hash reads them (see xnsg_ct4_key_of()). */
+_Static_assert(__builtin_offsetof(struct xnsg_deny4_key, sport) % 4 == 0 &&
+	       __builtin_offsetof(struct xnsg_deny4_key, proto) % 4 == 0, "deny4 key words");
+static __always_inline void deny4_key(const struct xnsg_flow *f, struct xnsg_deny4_key *dk)
 {
-	struct xnsg_fl_config *cfg = fl_on();
+	const struct xnsg_ct_key *k = &f->key;
+	__u32 ports, tail;
+
+	__builtin_memcpy(&ports, XNSG_AT(k, struct xnsg_ct_key, port_a), 4);
+	if (f->from_a) {
+		__builtin_memcpy(dk->src, k->addr_a, 4);
+		__builtin_memcpy(dk->dst, k->addr_b, 4);
+	} else {
+		__builtin_memcpy(dk->src, k->addr_b, 4);
+		__builtin_memcpy(dk->dst, k->addr_a, 4);
+		ports = ports >> 16 | ports << 16; /* sport is port_b */
+	}
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	tail = (__u32)k->proto | (__u32)f->dir << 8;
+#else
+	tail = (__u32)k->proto << 24 | (__u32)f->dir << 16;
+#endif
+	dk->ifindex = k->ifindex;
+	__builtin_memcpy(XNSG_AT(dk, struct xnsg_deny4_key, sport), &ports, 4);
+	__builtin_memcpy(XNSG_AT(dk, struct xnsg_deny4_key, proto), &tail, 4);
+}
+
+/* Count a denied packet into its tuple's entry dk of map (xnsg_denies4 or
+ * xnsg_denies; inlined once for each, so that each lookup is of one map
+ * and the verifier can inline it). */
+static __always_inline int deny_count(void *map, const void *dk, const struct xnsg_flow *f,
+				      const struct xnsg_fl_config *cfg, __u32 slot, __u64 now)
+{
 	struct xnsg_deny_val *d, nv = {};
-	struct xnsg_deny_key dk;
 	struct xnsg_fl_cpu *c;
 
-	if (!f || !cfg)
-		return 0;
-	deny_key(f, &dk);
-	d = bpf_map_lookup_elem(&xnsg_denies, &dk);
+	d = bpf_map_lookup_elem(map, dk);
 	if (!d) {
 		c = fl_cpu();
 		if (!c)
@@ -205,11 +231,11 @@ __noinline int xnsg_fl_deny(const struct xnsg_flow *f, __u32 slot, __u64 now)
 		nv.slot = slot;
 		nv.iface = f->iface;
 		nv.gen = f->gen;
-		if (bpf_map_update_elem(&xnsg_denies, &dk, &nv, BPF_NOEXIST) == 0) {
+		if (bpf_map_update_elem(map, dk, &nv, BPF_NOEXIST) == 0) {
 			c->deny_tuples++;
 			return 0;
 		}
-		d = bpf_map_lookup_elem(&xnsg_denies, &dk); /* another CPU's came first */
+		d = bpf_map_lookup_elem(map, dk); /* another CPU's came first */
 		if (!d) {
 			c->deny_suppressed++;
 			c->deny_full++;
@@ -220,6 +246,27 @@ __noinline int xnsg_fl_deny(const struct xnsg_flow *f, __u32 slot, __u64 now)
 	__sync_fetch_and_add(&d->bytes, f->len);
 	d->last_ns = now;
 	return 0;
+}
+
+/* A packet the rules denied (slot: the denying rule's counter slot):
+ * counted into its tuple's entry, which the exporter takes and logs.
+ * Called only while flow logs are on (the caller tests fl_on(): a call
+ * and its return are dear with retpolines); the config is read again
+ * here for the rate limit. */
+__noinline int xnsg_fl_deny(const struct xnsg_flow *f, __u32 slot, __u64 now)
+{
+	struct xnsg_fl_config *cfg = fl_on();
+	struct xnsg_deny4_key dk4;
+	struct xnsg_deny_key dk;
+
+	if (!f || !cfg)
+		return 0;
+	if (f->key.family == 4) {
+		deny4_key(f, &dk4);
+		return deny_count(&xnsg_denies4, &dk4, f, cfg, slot, now);
+	}
+	deny_key(f, &dk);
+	return deny_count(&xnsg_denies, &dk, f, cfg, slot, now);
 }
 
 /* One operation of the exporter's batch (bpf_loop callback). */

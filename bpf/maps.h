@@ -203,7 +203,8 @@ struct {
 } xnsg_fl_cpu SEC(".maps");
 
 /* Not LRU: a full map refuses a new tuple, which is then counted
- * suppressed, where an LRU would silently evict counts not yet logged. */
+ * suppressed, where an LRU would silently evict counts not yet logged.
+ * IPv6 tuples here, IPv4 ones in xnsg_denies4 (a 20-byte key). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XNSG_DENY_MAX);
@@ -211,6 +212,14 @@ struct {
 	__type(value, struct xnsg_deny_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xnsg_denies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XNSG_DENY_MAX);
+	__type(key, struct xnsg_deny4_key);
+	__type(value, struct xnsg_deny_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xnsg_denies4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -230,7 +230,7 @@ static __always_inline int xnsg_judge(void *data, void *data_end, struct xnsg_pk
 	flow.gen = (__u8)gen;
 	if (!allow_all) {
 		count(&xnsg_drops, XNSG_R_RULE_DENY, pkt->len);
-		if (!xnsg_stateless)
+		if (!xnsg_stateless && fl_on()) /* off: not even the call */
 			xnsg_fl_deny(&flow, deny_slot, now);
 		return 0;
 	}

@@ -12,6 +12,7 @@
  * itself (user/flowlog/export.h) on a private instance: one B and one E
  * per flow, counts exact, D for the denied tuple.  Needs root.
  */
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <criterion/criterion.h>
@@ -316,6 +317,111 @@ static void deny_aggregated(const struct fam *f)
 
 Test(flowlog, deny_aggregated_per_tuple_v4) { deny_aggregated(&fam4); }
 Test(flowlog, deny_aggregated_per_tuple_v6) { deny_aggregated(&fam6); }
+
+/* Entries in a hash map (without taking them). */
+static size_t entries(int fd, size_t ksize)
+{
+	unsigned char k[64], next[64];
+	size_t n = 0;
+
+	cr_assert_leq(ksize, sizeof(k), "key fits");
+	for (void *prev = NULL; !bpf_map_get_next_key(fd, prev, next); prev = k, n++)
+		memcpy(k, next, ksize);
+	return n;
+}
+
+/* The address s as a deny key holds it: 4 or 16 bytes, the rest 0. */
+static void key_addr(const struct fam *f, const char *s, unsigned char a[16])
+{
+	memset(a, 0, 16);
+	cr_assert_eq(inet_pton(f->v == 4 ? AF_INET : AF_INET6, s, a), 1, "%s parses", s);
+}
+
+/*
+ * Every field of a denied tuple's key, as sent, from a sender on either
+ * side of the flow key (its address below the workload's: side a; above:
+ * side b), and the tuple in its family's map: an IPv4 one in
+ * xnsg_denies4 (20-byte key), an IPv6 one in xnsg_denies.
+ */
+static void deny_key_exact(const struct fam *f, const char *lo, const char *hi)
+{
+	const char *src[2] = { lo, hi };
+	struct denies d = { .n = 0 };
+	unsigned char want[16], got[16];
+	struct xnsg_fl_cpu c0, c1;
+	struct env x;
+
+	env_open(&x, 0);
+	c0 = cpu_sum(&x);
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < 3 + s; i++)
+			cr_assert(!tcp_in(&x, f, src[s], (uint16_t)(41010 + s), 23, PKT_SYN),
+				  "telnet from %s is denied", src[s]);
+	c1 = cpu_sum(&x);
+	cr_expect_eq(entries(x.dp->fd_denies4, sizeof(struct xnsg_deny4_key)), f->v == 4 ? 2U : 0U,
+		     "IPv4 tuples in xnsg_denies4, only they");
+	cr_expect_eq(entries(x.dp->fd_denies, sizeof(struct xnsg_deny_key)), f->v == 6 ? 2U : 0U,
+		     "IPv6 tuples in xnsg_denies, only they");
+	cr_assert_eq(dp_fl_denies_take(x.dp, take, &d), 0, "the deny entries are taken");
+	cr_assert_eq(d.n, 2, "two tuples (got %zu)", d.n);
+	cr_expect_eq(c1.deny_tuples - c0.deny_tuples, 2ULL, "two tuples counted");
+	cr_expect_eq(c1.deny_suppressed, c0.deny_suppressed, "none suppressed");
+	for (size_t i = 0; i < d.n; i++) {
+		const struct xnsg_deny_key *k = &d.k[i];
+		int s = k->sport == 41011;
+
+		cr_expect(k->sport == 41010 || k->sport == 41011, "source port as sent (%u)", k->sport);
+		cr_expect_eq(k->dport, 23, "destination port as sent (%u)", k->dport);
+		key_addr(f, src[s], want);
+		memcpy(got, k->src, 16);
+		cr_expect(!memcmp(got, want, 16), "source %s as sent", src[s]);
+		key_addr(f, f->l, want);
+		memcpy(got, k->dst, 16);
+		cr_expect(!memcmp(got, want, 16), "destination the workload %s", f->l);
+		cr_expect_eq(k->family, f->v, "family %d (got %u)", f->v, k->family);
+		cr_expect_eq(k->proto, 6, "TCP");
+		cr_expect_eq(k->dir, XNSG_DIR_IN, "Inbound");
+		cr_expect_eq(k->ifindex, x.b.lo, "the interface's ifindex (got %u)", k->ifindex);
+		cr_expect_eq(k->pad, 0, "pad 0");
+		cr_expect_eq(d.v[i].packets, 3ULL + (unsigned)s, "from %s: %d packets (got %llu)", src[s],
+			     3 + s, (unsigned long long)d.v[i].packets);
+		cr_expect_eq(d.v[i].slot, slot_of(&x, "subnet-nsg", "DenyTelnet"), "the denying rule");
+	}
+	env_close(&x);
+}
+
+Test(flowlog, deny_key_exact_either_side_v4) { deny_key_exact(&fam4, "10.1.0.9", "198.51.100.7"); }
+Test(flowlog, deny_key_exact_either_side_v6) { deny_key_exact(&fam6, "2001:db8::7", "fd00:1:2::5"); }
+
+/* Both families' tuples in one take, each counted once. */
+Test(flowlog, deny_both_families_taken)
+{
+	struct denies d = { .n = 0 };
+	struct xnsg_fl_cpu c0, c1;
+	int v4 = 0, v6 = 0;
+	struct env x;
+
+	env_open(&x, 0);
+	c0 = cpu_sum(&x);
+	for (int i = 0; i < 5; i++) {
+		tcp_in(&x, &fam4, fam4.r, (uint16_t)(43000 + i), 23, PKT_SYN);
+		tcp_in(&x, &fam6, fam6.r, (uint16_t)(43100 + i), 23, PKT_SYN);
+		tcp_in(&x, &fam6, fam6.r, (uint16_t)(43100 + i), 23, PKT_SYN);
+	}
+	c1 = cpu_sum(&x);
+	cr_assert_eq(dp_fl_denies_take(x.dp, take, &d), 0, "the deny entries are taken");
+	for (size_t i = 0; i < d.n; i++) {
+		v4 += d.k[i].family == 4 && d.v[i].packets == 1;
+		v6 += d.k[i].family == 6 && d.v[i].packets == 2;
+	}
+	cr_expect_eq(d.n, 10, "ten tuples (got %zu)", d.n);
+	cr_expect(v4 == 5 && v6 == 5, "five of each family, counts exact (%d, %d)", v4, v6);
+	cr_expect_eq(c1.deny_tuples - c0.deny_tuples, (unsigned long long)d.n, "each counted once");
+	d.n = 0;
+	dp_fl_denies_take(x.dp, take, &d);
+	cr_expect_eq(d.n, 0, "taken means gone, both maps");
+	env_close(&x);
+}
 
 Test(flowlog, deny_rate_limited_and_counted)
 {

@@ -61,6 +61,8 @@ struct dp {
 	int fd_ct_seen;
 	/* flow logs (ringbuf.c) */
 	int fd_events, fd_fl_config, fd_fl_cpu, fd_denies, fd_fl_batch, fd_fl_stats;
+	/* IPv4 denied tuples (xnsg_denies4); -1 in pins of a build before it */
+	int fd_denies4;
 	/* the exporter's positions (xnsg_fl_pos), -1 until dp_fl_open() */
 	int fd_fl_pos;
 	/* the programs, when reused from their pins (no skeleton): dp_prog_fd() */
@@ -311,10 +313,13 @@ int dp_fl_pos_read(struct dp *dp, dp_fl_pos_fn fn, void *arg);
  * restarts before its end). */
 int dp_fl_pos_write(struct dp *dp, const struct xnsg_ct_key *k, const struct xnsg_fl_pos *p,
 		    const bool *del, size_t n);
-/* Take (read and remove) every aggregated deny entry, in batches. */
+/* Take (read and remove) every aggregated deny entry, in batches: the
+ * IPv4 map's, then the IPv6 one's, each named by a struct xnsg_deny_key. */
 typedef int (*dp_fl_deny_fn)(const struct xnsg_deny_key *k, const struct xnsg_deny_val *v,
 			     size_t n, void *arg);
 int dp_fl_denies_take(struct dp *dp, dp_fl_deny_fn fn, void *arg);
+/* An IPv4 tuple's key (xnsg_denies4) as struct xnsg_deny_key. */
+void dp_deny_key_from4(struct xnsg_deny_key *k, const struct xnsg_deny4_key *k4);
 /* The per-CPU event and deny counters, summed. */
 int dp_fl_cpu_sum(struct dp *dp, struct xnsg_fl_cpu *sum);
 /* The exporter's own counters, kept in the datapath (cumulative). */

@@ -45,7 +45,7 @@ static const struct {
 	DP_MAP(XNSG_MAP_FL_CPU, fd_fl_cpu),	  DP_MAP(XNSG_MAP_DENIES, fd_denies),
 	DP_MAP(XNSG_MAP_FL_BATCH, fd_fl_batch),	  DP_MAP(XNSG_MAP_FL_STATS, fd_fl_stats),
 	DP_MAP(XNSG_MAP_DIR6, fd_dir6),		  DP_MAP_LATER(XNSG_MAP_IFACE_IDX, fd_iface_idx),
-	DP_MAP_LATER(XNSG_MAP_CT_SEEN, fd_ct_seen),
+	DP_MAP_LATER(XNSG_MAP_CT_SEEN, fd_ct_seen), DP_MAP_LATER(XNSG_MAP_DENIES4, fd_denies4),
 };
 #define DP_NMAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 const char *const dp_progs[] = { "xnsg_xdp", "xnsg_tc_ingress", "xnsg_tc_egress",

@@ -439,10 +439,52 @@ int dp_fl_pos_write(struct dp *dp, const struct xnsg_ct_key *k, const struct xns
 	return err;
 }
 
+/* A chunk of xnsg_denies4, its keys as struct xnsg_deny_key. */
+struct deny4_take {
+	dp_fl_deny_fn fn;
+	void *arg;
+	struct xnsg_deny_key k[SNAP_BATCH];
+};
+
+void dp_deny_key_from4(struct xnsg_deny_key *k, const struct xnsg_deny4_key *k4)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, k4->src, 4);
+	memcpy(k->dst, k4->dst, 4);
+	k->ifindex = k4->ifindex;
+	k->sport = k4->sport;
+	k->dport = k4->dport;
+	k->proto = k4->proto;
+	k->family = 4;
+	k->dir = k4->dir;
+}
+
+static int deny4_chunk(const void *keys, const void *vals, size_t n, void *arg)
+{
+	const struct xnsg_deny4_key *k4 = keys;
+	struct deny4_take *t = arg;
+
+	for (size_t i = 0; i < n; i++)
+		dp_deny_key_from4(&t->k[i], &k4[i]);
+	return t->fn(t->k, vals, n, t->arg);
+}
+
 int dp_fl_denies_take(struct dp *dp, dp_fl_deny_fn fn, void *arg)
 {
-	return walk_batch(dp->fd_denies, sizeof(struct xnsg_deny_key), sizeof(struct xnsg_deny_val),
-			  true, (int (*)(const void *, const void *, size_t, void *))fn, arg);
+	struct deny4_take *t;
+	int err = 0;
+
+	if (dp->fd_denies4 >= 0) { /* absent from an earlier build's pins */
+		t = xcalloc(1, sizeof(*t));
+		t->fn = fn;
+		t->arg = arg;
+		err = walk_batch(dp->fd_denies4, sizeof(struct xnsg_deny4_key),
+				 sizeof(struct xnsg_deny_val), true, deny4_chunk, t);
+		free(t);
+	}
+	return err ?: walk_batch(dp->fd_denies, sizeof(struct xnsg_deny_key),
+				 sizeof(struct xnsg_deny_val), true,
+				 (int (*)(const void *, const void *, size_t, void *))fn, arg);
 }
 
 int dp_fl_cpu_sum(struct dp *dp, struct xnsg_fl_cpu *sum)
