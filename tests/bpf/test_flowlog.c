@@ -28,7 +28,7 @@
 #include "xnsg/abi.h"
 
 /* Two levels: the subnet's NSG allows web and denies telnet, the NIC's
- * allows web and denies UDP 9; the defaults allow the VNet and deny the
+ * allows web and denies UDP 9 in and SMTP out; the defaults allow the VNet and deny the
  * Internet.  Short timeouts so that one sleep expires a flow. */
 static const char policy_json[] =
 	"{\"virtualNetwork\":{\"name\":\"vnet\",\"addressPrefixes\":[\"10.1.0.0/16\",\"fd00:1::/32\"]},"
@@ -46,7 +46,10 @@ static const char policy_json[] =
 	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"80\"}},"
 	"{\"name\":\"DenyUdp9\",\"properties\":{\"priority\":110,\"direction\":\"Inbound\","
 	"\"access\":\"Deny\",\"protocol\":\"Udp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
-	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"9\"}}]}],"
+	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"9\"}},"
+	"{\"name\":\"DenySmtpOut\",\"properties\":{\"priority\":120,\"direction\":\"Outbound\","
+	"\"access\":\"Deny\",\"protocol\":\"Tcp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
+	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"25\"}}]}],"
 	"\"subnets\":[{\"name\":\"web\",\"addressPrefixes\":[\"10.1.1.0/24\",\"fd00:1:1::/64\"],"
 	"\"networkSecurityGroup\":\"subnet-nsg\"}],"
 	"\"interfaces\":[{\"name\":\"eth0\",\"subnet\":\"web\",\"networkSecurityGroup\":\"nic-nsg\","
@@ -340,7 +343,7 @@ static void key_addr(const struct fam *f, const char *s, unsigned char a[16])
 /*
  * Every field of a denied tuple's key, as sent, from a sender on either
  * side of the flow key (its address below the workload's: side a; above:
- * side b), and the tuple in its family's map: an IPv4 one in
+ * side b), inbound and outbound, and the tuple in its family's map: an IPv4 one in
  * xnsg_denies4 (20-byte key), an IPv6 one in xnsg_denies.
  */
 static void deny_key_exact(const struct fam *f, const char *lo, const char *hi)
@@ -353,22 +356,41 @@ static void deny_key_exact(const struct fam *f, const char *lo, const char *hi)
 
 	env_open(&x, 0);
 	c0 = cpu_sum(&x);
-	for (int s = 0; s < 2; s++)
+	for (int s = 0; s < 2; s++) {
 		for (int i = 0; i < 3 + s; i++)
 			cr_assert(!tcp_in(&x, f, src[s], (uint16_t)(41010 + s), 23, PKT_SYN),
 				  "telnet from %s is denied", src[s]);
+		cr_assert(!tcp_out(&x, f, src[s], (uint16_t)(41020 + s), 25, PKT_SYN),
+			  "SMTP to %s is denied", src[s]);
+	}
 	c1 = cpu_sum(&x);
-	cr_expect_eq(entries(x.dp->fd_denies4, sizeof(struct xnsg_deny4_key)), f->v == 4 ? 2U : 0U,
+	cr_expect_eq(entries(x.dp->fd_denies4, sizeof(struct xnsg_deny4_key)), f->v == 4 ? 4U : 0U,
 		     "IPv4 tuples in xnsg_denies4, only they");
-	cr_expect_eq(entries(x.dp->fd_denies, sizeof(struct xnsg_deny_key)), f->v == 6 ? 2U : 0U,
+	cr_expect_eq(entries(x.dp->fd_denies, sizeof(struct xnsg_deny_key)), f->v == 6 ? 4U : 0U,
 		     "IPv6 tuples in xnsg_denies, only they");
 	cr_assert_eq(dp_fl_denies_take(x.dp, take, &d), 0, "the deny entries are taken");
-	cr_assert_eq(d.n, 2, "two tuples (got %zu)", d.n);
-	cr_expect_eq(c1.deny_tuples - c0.deny_tuples, 2ULL, "two tuples counted");
+	cr_assert_eq(d.n, 4, "four tuples (got %zu)", d.n);
+	cr_expect_eq(c1.deny_tuples - c0.deny_tuples, 4ULL, "four tuples counted");
 	cr_expect_eq(c1.deny_suppressed, c0.deny_suppressed, "none suppressed");
 	for (size_t i = 0; i < d.n; i++) {
 		const struct xnsg_deny_key *k = &d.k[i];
-		int s = k->sport == 41011;
+		int s = k->dport == 25 ? k->sport == 41021 : k->sport == 41011;
+
+		if (k->dport == 25) { /* outbound: from the workload */
+			cr_expect(k->sport == 41020 || k->sport == 41021, "source port as sent (%u)", k->sport);
+			key_addr(f, f->l, want);
+			memcpy(got, k->src, 16);
+			cr_expect(!memcmp(got, want, 16), "source the workload %s", f->l);
+			key_addr(f, src[s], want);
+			memcpy(got, k->dst, 16);
+			cr_expect(!memcmp(got, want, 16), "destination %s as sent", src[s]);
+			cr_expect_eq(k->dir, XNSG_DIR_OUT, "Outbound");
+			cr_expect_eq(k->family, f->v, "family %d (got %u)", f->v, k->family);
+			cr_expect_eq(k->proto, 6, "TCP");
+			cr_expect_eq(d.v[i].packets, 1ULL, "one packet");
+			cr_expect_neq(d.v[i].slot, ~0U, "a rule's slot");
+			continue;
+		}
 
 		cr_expect(k->sport == 41010 || k->sport == 41011, "source port as sent (%u)", k->sport);
 		cr_expect_eq(k->dport, 23, "destination port as sent (%u)", k->dport);
