@@ -15,8 +15,10 @@
  *   xnsg-bench xdpdrop IF              attach a bare XDP_DROP program (the XDP floor)
  *   xnsg-bench tcdrop IF               attach a bare TC ingress drop program (the TC floor)
  *   xnsg-bench ctmem [ENTRIES]         kernel memory of a flow table of ENTRIES (JSON)
- *   xnsg-bench flowlog [--quick]       flow logs: new-flow cost on/off, exporter records/s,
- *                                      sweep CPU (bench/flowlog.c; JSON lines)
+ *   xnsg-bench flowlog [--quick] [PART...]
+ *                                      flow logs: new-flow cost on/off, exporter records/s,
+ *                                      sweep CPU, denied packet on/off (bench/flowlog.c;
+ *                                      JSON lines; the parts named, all by default)
  *
  * RULES is rules per NSG direction.  Azure's priorities (100-4096, unique
  * per NSG direction) leave room for 3,997 user rules, and every NSG also

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * xnsg-bench flowlog [--quick]: the flow logs' costs (docs/DESIGN.md §4),
- * JSON lines on stdout, each figure measured side by side in this run.
+ * xnsg-bench flowlog [--quick] [newflow|drain|sweep|deny...]: the flow
+ * logs' costs (docs/DESIGN.md §4), JSON lines on stdout (the parts named,
+ * all by default), each figure measured side by side in this run.
  *
  *   newflow   the datapath's cost of a new flow with logging off and on
  *             (BPF_PROG_TEST_RUN, one distinct flow a run, the passes
@@ -14,10 +15,14 @@
  *   sweep     the exporter's CPU to walk 100,000 flows: adopting them (a B
  *             each), with nothing changed, and with every flow's counts
  *             moved (a C each)
+ *   deny      a denied packet's cost with logging off and on (its tuple's
+ *             entry found and counted), 256 tuples of 1,000 packets each,
+ *             the two interleaved in chunks of 32 tuples
  *
  * A private, unpinned instance of the datapath (dp_open) with a policy
- * that allows everything to 10.9.1.4 on loopback; flows are UDP from
- * 198.18.0.0/15 and 198.51.100.0/24 to 10.9.1.4:53.
+ * that allows everything to 10.9.1.4 on loopback (deny: one that denies
+ * UDP to port 53); flows are UDP from 198.18.0.0/15 and 198.51.100.0/24
+ * to 10.9.1.4:53.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,6 +61,15 @@ static const char allow_all[] =
 	"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
 	"\"ipAddresses\":[\"10.9.1.4\"]}]}";
 
+static const char deny_dns[] =
+	"{\"virtualNetwork\":{\"name\":\"v\",\"addressPrefixes\":[\"10.9.0.0/16\"]},"
+	"\"networkSecurityGroups\":[{\"name\":\"nsg\",\"securityRules\":[{\"name\":\"DenyDns\","
+	"\"properties\":{\"priority\":100,\"direction\":\"Inbound\",\"access\":\"Deny\","
+	"\"protocol\":\"Udp\",\"sourceAddressPrefix\":\"*\",\"sourcePortRange\":\"*\","
+	"\"destinationAddressPrefix\":\"*\",\"destinationPortRange\":\"53\"}}]}],"
+	"\"interfaces\":[{\"name\":\"eth0\",\"networkSecurityGroup\":\"nsg\","
+	"\"ipAddresses\":[\"10.9.1.4\"]}]}";
+
 struct bdp {
 	struct dp dp;
 	struct policy *p;
@@ -69,13 +83,13 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
-/* A private instance of max_flows entries holding allow_all, loopback
+/* A private instance of max_flows entries holding policy json, loopback
  * bound as its interface eth0. */
-static int bdp_open(struct bdp *b, unsigned int max_flows)
+static int bdp_open_policy(struct bdp *b, const char *json, unsigned int max_flows)
 {
 	struct diag_list d = { 0 };
 	struct xnsg_iface_cfg cfg;
-	int err = policy_parse_string(allow_all, "bench.json", ".", &b->p, &d);
+	int err = policy_parse_string(json, "bench.json", ".", &b->p, &d);
 
 	err = err ?: compile_policy(b->p, &b->c, &d);
 	diag_free(&d);
@@ -92,6 +106,11 @@ static int bdp_open(struct bdp *b, unsigned int max_flows)
 		return err;
 	b->xdp_fd = bpf_program__fd(b->dp.skel->progs.xnsg_xdp);
 	return 0;
+}
+
+static int bdp_open(struct bdp *b, unsigned int max_flows)
+{
+	return bdp_open_policy(b, allow_all, max_flows);
 }
 
 static void bdp_close(struct bdp *b)
@@ -236,6 +255,61 @@ static int bench_newflow(bool quick)
 	dp_fl_close(fl);
 	bdp_close(&b);
 	free(scratch);
+	return 0;
+}
+
+static int drop_denies(const struct xnsg_deny_key *k, const struct xnsg_deny_val *v, size_t n,
+		       void *arg)
+{
+	(void)k, (void)v;
+	*(size_t *)arg += n;
+	return 0;
+}
+
+#define DENY_TUPLES 256
+#define DENY_CHUNK 32
+#define DENY_REPEAT 1000
+
+/* Denied packets of DENY_TUPLES tuples, logging off and on interleaved
+ * by chunks: each one's median ns a packet; the entries taken after. */
+static void deny_pass(struct bdp *b, int pass, double *off, double *on, size_t *taken)
+{
+	double t[2][DENY_TUPLES];
+	int m[2] = { 0, 0 };
+
+	for (int c = 0; c < DENY_TUPLES / DENY_CHUNK; c++) {
+		int mode = (c + pass) % 2;
+
+		dp_fl_enable(&b->dp, mode, 0);
+		for (int i = 0; i < DENY_CHUNK; i++)
+			t[mode][m[mode]++] = run_flow(b, (uint32_t)(c * DENY_CHUNK + i), DENY_REPEAT);
+	}
+	*off = median(t[0], m[0]);
+	*on = median(t[1], m[1]);
+	dp_fl_denies_take(&b->dp, drop_denies, taken);
+}
+
+static int bench_deny(bool quick)
+{
+	int passes = quick ? 5 : 11;
+	double off[MAX_PASSES], on[MAX_PASSES], d[MAX_PASSES];
+	struct bdp b = { 0 };
+	size_t taken = 0;
+	int err = bdp_open_policy(&b, deny_dns, 65536);
+
+	if (err)
+		return fail("deny: a private datapath", err);
+	pin_cpu(0);
+	for (int p = 0; p < passes; p++) {
+		deny_pass(&b, p, &off[p], &on[p], &taken);
+		d[p] = on[p] - off[p];
+	}
+	printf("{\"case\": \"flowlog-deny\", \"tuples\": %d, \"repeat\": %d, \"passes\": %d, "
+	       "\"off_ns\": %.1f, \"on_ns\": %.1f, \"cost_ns\": %.1f, \"entries_taken\": %zu}\n",
+	       DENY_TUPLES, DENY_REPEAT, passes, median(off, passes), median(on, passes),
+	       median(d, passes), taken);
+	fflush(stdout);
+	bdp_close(&b);
 	return 0;
 }
 
@@ -459,13 +533,27 @@ static int bench_sweep(bool quick)
 
 int cmd_flowlog(int argc, char **argv);
 
+/* The part named, or every part when none is (arguments past --quick). */
+static bool part(int argc, char **argv, int first, const char *name)
+{
+	for (int i = first; i < argc; i++)
+		if (!strcmp(argv[i], name))
+			return true;
+	return first >= argc;
+}
+
 int cmd_flowlog(int argc, char **argv)
 {
 	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-	int rc = 0;
+	int first = quick ? 2 : 1, rc = 0;
 
-	rc |= bench_newflow(quick);
-	rc |= bench_drain(quick);
-	rc |= bench_sweep(quick);
+	if (part(argc, argv, first, "newflow"))
+		rc |= bench_newflow(quick);
+	if (part(argc, argv, first, "drain"))
+		rc |= bench_drain(quick);
+	if (part(argc, argv, first, "sweep"))
+		rc |= bench_sweep(quick);
+	if (part(argc, argv, first, "deny"))
+		rc |= bench_deny(quick);
 	return rc;
 }
