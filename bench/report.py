@@ -516,7 +516,8 @@ def flowlog_section(rows, md):
            "packet, repeated. *Drain*: N flows' begin events put in the ring buffer, then the CPU "
            "time (one core: the exporter's thread, its syscalls included) to write them all; "
            "*concurrently*: N more flows made on CPU 0 while the exporter's own epoll loop runs on "
-           "CPU 1. *Sweep*: the exporter's CPU for one walk of 100,000 flows.", ""]
+           "CPU 1. *Sweep*: the exporter's CPU for one walk of 100,000 flows. *Denied packet*: "
+           "a policy denying the flows' port instead.", ""]
     for r in rows:
         if r.get("failed"):
             md += [f"failed: {r['failed']}", ""]
@@ -531,6 +532,14 @@ def flowlog_section(rows, md):
                f"{fmt(num(nf.get('established_on_ns')) and nf['established_on_ns'] - nf['established_off_ns'], '.2f')} ns |",
                "", f"({nf.get('flows')} distinct flows a pass, {nf.get('passes')} passes each way; "
                f"{nf.get('events')} begin events written.)", ""]
+    dn = next((r for r in rows if r.get("case") == "flowlog-deny"), None)
+    if dn:
+        md += ["| per packet (BPF_PROG_TEST_RUN) | logging off | logging on | cost of logging |",
+               "| --- | ---: | ---: | ---: |",
+               f"| denied packet (its tuple's entry counted) | {fmt(dn.get('off_ns'))} ns | "
+               f"{fmt(dn.get('on_ns'))} ns | **{fmt(dn.get('cost_ns'))} ns** |",
+               "", f"({dn.get('tuples')} IPv4 tuples of {dn.get('repeat')} packets a pass, off and on "
+               f"interleaved, {dn.get('passes')} passes, medians.)", ""]
     dr = [r for r in rows if r.get("case") == "flowlog-drain"]
     if dr:
         md += ["| output | records | exporter CPU | records/s (one core) | ring buffer | used at most | "
