@@ -578,12 +578,12 @@ test_first_apply_loads_a_failed_preload_part_again() {
 }
 
 test_detach_of_an_earlier_builds_pins() {
-	# Pins of a build before xnsg_iface_idx (and the flow filter) lack
-	# those maps: the commands that open the pins say so in one line, and
-	# `detach --all` still removes everything.
+	# Pins of a build before xnsg_iface_idx (and the flow filter, and the
+	# IPv4 deny map) lack those maps: the commands that open the pins say
+	# so in one line, and `detach --all` still removes everything.
 	local err="$WORK/older.log"
 	x apply "$(base_policy)" >/dev/null || return 1
-	rm "$XNSG_PIN_DIR/xnsg_iface_idx" "$XNSG_PIN_DIR/xnsg_ct_seen" || return 1
+	rm "$XNSG_PIN_DIR/xnsg_iface_idx" "$XNSG_PIN_DIR/xnsg_ct_seen" "$XNSG_PIN_DIR/xnsg_denies4" || return 1
 	x detach --all >/dev/null 2>"$err" || { cat "$err"; echo "detach failed on an earlier build's pins"; return 1; }
 	grep -q "made by an earlier xnsg" "$err" || { cat "$err"; echo "no line saying the pins are older"; return 1; }
 	[ ! -e "$XNSG_PIN_DIR" ] || { ls "$XNSG_PIN_DIR"; echo "pins remain"; return 1; }
