@@ -200,6 +200,32 @@ Test(policy_errors, json_duplicate_key)
 		     "$.subnets[0].Name", "differ only in case");
 }
 
+/* quick_json_parse() spares check_keys() only a tree it has nothing to say
+ * of: whatever the quick reader sees, these are still found. */
+Test(policy_errors, key_checks_behind_the_quick_reader)
+{
+	char big[2048], *q = big;
+
+	expect_error("{'networkSecurityGroups':[{'name':'n','securityRules':[{'name':'r',"
+		     "'priority':100,'NAME':'s'}]}]}",
+		     "$.networkSecurityGroups[0].securityRules[0].NAME", "differ only in case");
+	/* A key written with an escape: jansson's rules, the quick reader's tree. */
+	expect_error("{'subnets':[{'name':'a','addressPrefix':'10.0.0.0/24','a\\/b':1,"
+		     "'A\\/B':2}]}",
+		     "$.subnets[0]['A/B']", "differ only in case");
+	/* More keys than the quick reader compares, the clash past them. */
+	q += sprintf(q, "{'subnets':[{'name':'a','addressPrefix':'10.0.0.0/24'");
+	for (int i = 0; i < 40; i++)
+		q += sprintf(q, ",'k%d':%d", i, i);
+	sprintf(q, ",'K39':0}]}");
+	expect_error(big, "$.subnets[0].K39", "differ only in case");
+	/* A template expression as an array's element, and as a value. */
+	expect_error("{'subnets':[{'name':'a','addressPrefixes':['[parameters(1)]']}]}",
+		     "$.subnets[0].addressPrefixes[0]", "ARM template expression");
+	expect_error("{'subnets':[{'name':'[ concat(1)]','addressPrefix':'10.0.0.0/24'}]}",
+		     "$.subnets[0].name", "ARM template expression");
+}
+
 Test(policy_errors, top_level_not_object)
 {
 	expect_error("[1, 2]", "$", "must be a JSON object");

@@ -17,6 +17,24 @@
 
 struct ctx; /* the parse context, parser.h */
 
+/* Keys compare as strcasecmp() compares them in the C locale xnsg runs in
+ * (it sets no other): ASCII letters folded, every other byte as it is.
+ * Inline, for lengths already known: a parse compares keys by the
+ * hundred thousand, and the library call was 6% of `check`. */
+static inline unsigned char key_fold(unsigned char ch)
+{
+	return (unsigned char)((unsigned)(ch - 'A') < 26u ? ch + 32 : ch);
+}
+
+/* a and b, both len bytes, are the same key in any case. */
+static inline bool key_eq(const char *a, const char *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (key_fold((unsigned char)a[i]) != key_fold((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
 struct strvec {
 	char **v;
 	size_t n, cap;

@@ -372,13 +372,14 @@ static int parse_document(const char *json, const char *name, const char *basedi
 	size_t errors_before = diags->nerrors;
 	json_error_t je;
 	json_t *root;
+	bool plain = false;
 
 	*out = NULL;
 	/* A UTF-8 byte-order mark is not JSON, but editors write one. */
 	if (!strncmp(json, "\xef\xbb\xbf", 3))
 		json += 3;
 	/* DECODE_ANY: a scalar is valid JSON, just not a policy; say so. */
-	root = quick_json_load(json, strlen(json));
+	root = quick_json_parse(json, strlen(json), &plain);
 	if (!root)
 		root = json_loads(json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root && !json[strspn(json, " \t\r\n")]) {
@@ -397,7 +398,8 @@ static int parse_document(const char *json, const char *name, const char *basedi
 	c.p = xcalloc(1, sizeof(*c.p));
 	c.p->file = xstrdup(name);
 
-	check_keys(&c, root, &(struct lpath){ NULL, "$", 0 });
+	if (!plain)
+		check_keys(&c, root, &(struct lpath){ NULL, "$", 0 });
 	check_unknown_keys(&c, root);
 	parse_vnet(&c, root);
 	parse_timeouts(&c, root);
@@ -412,7 +414,7 @@ static int parse_document(const char *json, const char *name, const char *basedi
 	if (diags->nerrors == errors_before)
 		check_shadowing(&c);
 
-	json_decref(root);
+	json_arena_drop(root);
 	for (size_t i = 0; i < c.scratch.n; i++)
 		free(c.scratch.v[i]);
 	free(c.scratch.v);

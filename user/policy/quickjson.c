@@ -38,6 +38,7 @@
 struct scan {
 	const char *p, *end;
 	int depth;
+	bool plain; /* quick_json_parse()'s *plain, so far */
 };
 
 /* One tag read, set only once the whole file is read. */
@@ -325,7 +326,7 @@ bool tags_file_scan(struct policy *p, const char *text, size_t len,
 		    void (*set)(struct policy *, const char *, struct prefix_list *))
 {
 	static const char *const keys[] = { "values", NULL };
-	struct scan s = { text, text + len, 0 };
+	struct scan s = { text, text + len, 0, false };
 	struct scanned sc = {};
 	unsigned seen = 0;
 	bool ok = eat(&s, '{') && scan_object(&s, keys, &seen, take_values, &sc) && seen == 1;
@@ -342,14 +343,19 @@ bool tags_file_scan(struct policy *p, const char *text, size_t len,
 
 static json_t *build_value(struct scan *s);
 
+/* Keys of one object compared in any case for *plain; an object of more,
+ * or a key with an escape, leaves it to check_keys() (policy.c). */
+#define PLAIN_KEYS 32
+
 /* The members of an object after its '{'; NULL for a key written twice
  * (jansson's JSON_REJECT_DUPLICATES says where) or anything else. */
 static json_t *build_object(struct scan *s)
 {
+	struct { const char *k; size_t len; } seen[PLAIN_KEYS];
 	json_t *o = json_object(), *v;
 	const char *k;
 	char *dk = NULL;
-	size_t kl;
+	size_t kl, n = 0;
 	bool esc;
 
 	if (eat(s, '}'))
@@ -359,6 +365,15 @@ static json_t *build_object(struct scan *s)
 
 		if (!scan_string(s, &k, &kl, &esc) || !eat(s, ':'))
 			goto fail;
+		if (esc || n == PLAIN_KEYS) {
+			s->plain = false;
+		} else if (s->plain) {
+			for (size_t j = 0; j < n; j++)
+				if (seen[j].len == kl && key_eq(seen[j].k, k, kl))
+					s->plain = false;
+			seen[n].k = k;
+			seen[n++].len = kl;
+		}
 		if (esc)
 			k = dk = unescape(k, kl, &kl);
 		if (!(v = build_value(s)))
@@ -389,6 +404,9 @@ static json_t *build_string(struct scan *s)
 
 	if (!scan_string(s, &str, &len, &esc))
 		return NULL;
+	/* An ARM template expression is "[...]"; no escape makes a '['. */
+	if (len && *str == '[')
+		s->plain = false;
 	if (!esc)
 		return json_stringn_nocheck(str, len);
 	d = unescape(str, len, &len);
@@ -442,7 +460,14 @@ static json_t *build_value(struct scan *s)
 
 json_t *quick_json_load(const char *text, size_t len)
 {
-	struct scan s = { text, text + len, 0 };
+	bool plain;
+
+	return quick_json_parse(text, len, &plain);
+}
+
+json_t *quick_json_parse(const char *text, size_t len, bool *plain)
+{
+	struct scan s = { text, text + len, 0, true };
 	json_t *root;
 
 	if (!eat(&s, '{'))
@@ -454,6 +479,7 @@ json_t *quick_json_load(const char *text, size_t len)
 		json_decref(root);
 		return NULL;
 	}
+	*plain = root && s.plain;
 	return root;
 }
 
@@ -529,6 +555,15 @@ static void arena_free(void *v)
 	    *(const uint64_t *)((const char *)v - 8) == ARENA_MAGIC)
 		return;
 	arena.prev_free(v);
+}
+
+void json_arena_drop(json_t *v)
+{
+	/* The arena is this thread's (else no value is its): no lock needed. */
+	if (v && pthread_equal(pthread_self(), arena.owner) && arena.on &&
+	    *(const uint64_t *)((const char *)v - 8) == ARENA_MAGIC)
+		return;
+	json_decref(v);
 }
 
 void json_arena_begin(void)
