@@ -119,7 +119,7 @@ json_t *jget(json_t *o, const char *name, const char **key)
 	for (void *it = json_object_iter(o); it; it = json_object_iter_next(o, it)) {
 		const char *k = json_object_iter_key(it);
 
-		if (json_object_iter_key_len(it) == len && !strcasecmp(k, name)) {
+		if (json_object_iter_key_len(it) == len && key_eq(k, name, len)) {
 			if (key)
 				*key = k;
 			return json_object_iter_value(it);
@@ -145,16 +145,14 @@ static void members_read(json_t *o, struct members *m)
 	}
 }
 
-/* jget() of o, whose members m holds. */
-static json_t *members_get(json_t *o, const struct members *m, const char *name,
+/* jget() of o, whose members m holds; len: strlen(name). */
+static json_t *members_get(json_t *o, const struct members *m, const char *name, size_t len,
 			   const char **key)
 {
-	size_t len = strlen(name);
-
 	if (m->more)
 		return jget(o, name, key);
 	for (unsigned i = 0; i < m->n; i++) {
-		if (m->m[i].len == len && !strcasecmp(m->m[i].key, name)) {
+		if (m->m[i].len == len && key_eq(m->m[i].key, name, len)) {
 			if (key)
 				*key = m->m[i].key;
 			return m->m[i].v;
@@ -170,7 +168,7 @@ void obj_init(struct ctx *c, struct obj *o, json_t *v, const char *path)
 
 	members_read(v, &o->flat_m);
 	members_read(NULL, &o->props_m);
-	pr = members_get(v, &o->flat_m, "properties", &k);
+	pr = members_get(v, &o->flat_m, "properties", strlen("properties"), &k);
 	o->flat = v;
 	o->path = path;
 	o->props = NULL;
@@ -195,14 +193,16 @@ const char *obj_fields_path(const struct obj *o)
 /* Field `name` under "properties", else flat; NULL when absent or null. */
 json_t *obj_field_at(const struct obj *o, const char *name, struct lpath *at)
 {
+	size_t len = strlen(name);
 	const char *k;
 	json_t *v;
 
-	if (o->props && (v = members_get(o->props, &o->props_m, name, &k)) && !json_is_null(v)) {
+	if (o->props && (v = members_get(o->props, &o->props_m, name, len, &k)) &&
+	    !json_is_null(v)) {
 		*at = (struct lpath){ &o->props_at, k, 0 };
 		return v;
 	}
-	if ((v = members_get(o->flat, &o->flat_m, name, &k)) && !json_is_null(v)) {
+	if ((v = members_get(o->flat, &o->flat_m, name, len, &k)) && !json_is_null(v)) {
 		*at = (struct lpath){ &o->at, k, 0 };
 		return v;
 	}

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "alloc.h"
 
@@ -26,9 +27,12 @@ static inline unsigned char key_fold(unsigned char ch)
 	return (unsigned char)((unsigned)(ch - 'A') < 26u ? ch + 32 : ch);
 }
 
-/* a and b, both len bytes, are the same key in any case. */
+/* a and b, both len bytes, are the same key in any case.  Most keys are
+ * written in the case they are looked up in: memcmp() first. */
 static inline bool key_eq(const char *a, const char *b, size_t len)
 {
+	if (!memcmp(a, b, len))
+		return true;
 	for (size_t i = 0; i < len; i++)
 		if (key_fold((unsigned char)a[i]) != key_fold((unsigned char)b[i]))
 			return false;

@@ -32,6 +32,7 @@ struct schema;
 
 struct schema_key {
 	const char *key;
+	size_t len; /* strlen(key), for the lookups */
 	enum key_kind kind;
 	const struct schema *child;
 };
@@ -42,134 +43,138 @@ struct schema {
 };
 
 /* What every Azure resource (and reference) may carry for information. */
-static const char *const azure_info[] = {
-	"id", "etag", "type", "location", "tags", "provisioningState", "resourceGuid",
-	"description", "resourceGroup", "sku", "kind", "zones", "extendedLocation",
-	"systemData", "managedBy", "apiVersion", "properties", NULL,
-};
+#define KEY(k, kind, child) { k, sizeof(k) - 1, kind, child }
+#define INFO(k) KEY(k, K_FREE, NULL)
+#define END { NULL, 0, K_VALUE, NULL }
 
-#define END { NULL, K_VALUE, NULL }
+static const struct schema_key azure_info[] = {
+	INFO("id"), INFO("etag"), INFO("type"), INFO("location"), INFO("tags"),
+	INFO("provisioningState"), INFO("resourceGuid"), INFO("description"),
+	INFO("resourceGroup"), INFO("sku"), INFO("kind"), INFO("zones"),
+	INFO("extendedLocation"), INFO("systemData"), INFO("managedBy"), INFO("apiVersion"),
+	INFO("properties"), END,
+};
 
 /* A reference: { "id": ... } or { "name": ... } (az adds resourceGroup). */
 static const struct schema ref_schema = {
-	(const struct schema_key[]){ { "name", K_VALUE, NULL }, END }, true
+	(const struct schema_key[]){ KEY("name", K_VALUE, NULL), END }, true
 };
 
 static const struct schema rule_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "priority", K_VALUE, NULL },
-		{ "direction", K_VALUE, NULL }, { "access", K_VALUE, NULL },
-		{ "protocol", K_VALUE, NULL },
-		{ "sourceAddressPrefix", K_VALUE, NULL }, { "sourceAddressPrefixes", K_VALUE, NULL },
-		{ "sourceApplicationSecurityGroups", K_ARRAY, &ref_schema },
-		{ "sourcePortRange", K_VALUE, NULL }, { "sourcePortRanges", K_VALUE, NULL },
-		{ "destinationAddressPrefix", K_VALUE, NULL },
-		{ "destinationAddressPrefixes", K_VALUE, NULL },
-		{ "destinationApplicationSecurityGroups", K_ARRAY, &ref_schema },
-		{ "destinationPortRange", K_VALUE, NULL }, { "destinationPortRanges", K_VALUE, NULL },
+		KEY("name", K_VALUE, NULL), KEY("priority", K_VALUE, NULL),
+		KEY("direction", K_VALUE, NULL), KEY("access", K_VALUE, NULL),
+		KEY("protocol", K_VALUE, NULL),
+		KEY("sourceAddressPrefix", K_VALUE, NULL), KEY("sourceAddressPrefixes", K_VALUE, NULL),
+		KEY("sourceApplicationSecurityGroups", K_ARRAY, &ref_schema),
+		KEY("sourcePortRange", K_VALUE, NULL), KEY("sourcePortRanges", K_VALUE, NULL),
+		KEY("destinationAddressPrefix", K_VALUE, NULL),
+		KEY("destinationAddressPrefixes", K_VALUE, NULL),
+		KEY("destinationApplicationSecurityGroups", K_ARRAY, &ref_schema),
+		KEY("destinationPortRange", K_VALUE, NULL), KEY("destinationPortRanges", K_VALUE, NULL),
 		END },
 	true
 };
 
 static const struct schema nsg_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "securityRules", K_ARRAY, &rule_schema },
-		{ "defaultSecurityRules", K_ARRAY, &rule_schema },
-		{ "flushConnection", K_VALUE, NULL },
+		KEY("name", K_VALUE, NULL), KEY("securityRules", K_ARRAY, &rule_schema),
+		KEY("defaultSecurityRules", K_ARRAY, &rule_schema),
+		KEY("flushConnection", K_VALUE, NULL),
 		/* Read-only: what the NSG is bound to, as Azure lists it. */
-		{ "networkInterfaces", K_FREE, NULL }, { "subnets", K_FREE, NULL },
-		{ "flowLogs", K_FREE, NULL },
+		KEY("networkInterfaces", K_FREE, NULL), KEY("subnets", K_FREE, NULL),
+		KEY("flowLogs", K_FREE, NULL),
 		END },
 	true
 };
 
 static const struct schema subnet_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "addressPrefix", K_VALUE, NULL },
-		{ "addressPrefixes", K_VALUE, NULL },
-		{ "networkSecurityGroup", K_OBJECT, &ref_schema },
+		KEY("name", K_VALUE, NULL), KEY("addressPrefix", K_VALUE, NULL),
+		KEY("addressPrefixes", K_VALUE, NULL),
+		KEY("networkSecurityGroup", K_OBJECT, &ref_schema),
 		/* Read-only or unrelated to filtering. */
-		{ "ipConfigurations", K_FREE, NULL }, { "ipConfigurationProfiles", K_FREE, NULL },
-		{ "serviceEndpoints", K_FREE, NULL }, { "serviceEndpointPolicies", K_FREE, NULL },
-		{ "delegations", K_FREE, NULL }, { "privateEndpointNetworkPolicies", K_FREE, NULL },
-		{ "privateLinkServiceNetworkPolicies", K_FREE, NULL },
-		{ "routeTable", K_FREE, NULL }, { "natGateway", K_FREE, NULL },
-		{ "purpose", K_FREE, NULL }, { "resourceNavigationLinks", K_FREE, NULL },
-		{ "serviceAssociationLinks", K_FREE, NULL },
-		{ "applicationGatewayIPConfigurations", K_FREE, NULL },
-		{ "privateEndpoints", K_FREE, NULL }, { "ipAllocations", K_FREE, NULL },
-		{ "defaultOutboundAccess", K_FREE, NULL }, { "sharingScope", K_FREE, NULL },
-		{ "ipamPoolPrefixAllocations", K_FREE, NULL },
+		KEY("ipConfigurations", K_FREE, NULL), KEY("ipConfigurationProfiles", K_FREE, NULL),
+		KEY("serviceEndpoints", K_FREE, NULL), KEY("serviceEndpointPolicies", K_FREE, NULL),
+		KEY("delegations", K_FREE, NULL), KEY("privateEndpointNetworkPolicies", K_FREE, NULL),
+		KEY("privateLinkServiceNetworkPolicies", K_FREE, NULL),
+		KEY("routeTable", K_FREE, NULL), KEY("natGateway", K_FREE, NULL),
+		KEY("purpose", K_FREE, NULL), KEY("resourceNavigationLinks", K_FREE, NULL),
+		KEY("serviceAssociationLinks", K_FREE, NULL),
+		KEY("applicationGatewayIPConfigurations", K_FREE, NULL),
+		KEY("privateEndpoints", K_FREE, NULL), KEY("ipAllocations", K_FREE, NULL),
+		KEY("defaultOutboundAccess", K_FREE, NULL), KEY("sharingScope", K_FREE, NULL),
+		KEY("ipamPoolPrefixAllocations", K_FREE, NULL),
 		END },
 	true
 };
 
 static const struct schema address_space_schema = {
 	(const struct schema_key[]){
-		{ "addressPrefixes", K_VALUE, NULL }, { "ipamPoolPrefixAllocations", K_FREE, NULL },
+		KEY("addressPrefixes", K_VALUE, NULL), KEY("ipamPoolPrefixAllocations", K_FREE, NULL),
 		END },
 	false
 };
 
 static const struct schema vnet_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "addressPrefixes", K_VALUE, NULL },
-		{ "connectedPrefixes", K_VALUE, NULL },
-		{ "addressSpace", K_OBJECT, &address_space_schema },
-		{ "subnets", K_ARRAY, &subnet_schema },
+		KEY("name", K_VALUE, NULL), KEY("addressPrefixes", K_VALUE, NULL),
+		KEY("connectedPrefixes", K_VALUE, NULL),
+		KEY("addressSpace", K_OBJECT, &address_space_schema),
+		KEY("subnets", K_ARRAY, &subnet_schema),
 		/* Read-only or unrelated to filtering. */
-		{ "dhcpOptions", K_FREE, NULL }, { "virtualNetworkPeerings", K_FREE, NULL },
-		{ "enableDdosProtection", K_FREE, NULL }, { "enableVmProtection", K_FREE, NULL },
-		{ "ddosProtectionPlan", K_FREE, NULL }, { "bgpCommunities", K_FREE, NULL },
-		{ "encryption", K_FREE, NULL }, { "flowTimeoutInMinutes", K_FREE, NULL },
-		{ "ipAllocations", K_FREE, NULL }, { "privateEndpointVNetPolicies", K_FREE, NULL },
-		{ "flowLogs", K_FREE, NULL }, { "defaultPublicNatGateway", K_FREE, NULL },
+		KEY("dhcpOptions", K_FREE, NULL), KEY("virtualNetworkPeerings", K_FREE, NULL),
+		KEY("enableDdosProtection", K_FREE, NULL), KEY("enableVmProtection", K_FREE, NULL),
+		KEY("ddosProtectionPlan", K_FREE, NULL), KEY("bgpCommunities", K_FREE, NULL),
+		KEY("encryption", K_FREE, NULL), KEY("flowTimeoutInMinutes", K_FREE, NULL),
+		KEY("ipAllocations", K_FREE, NULL), KEY("privateEndpointVNetPolicies", K_FREE, NULL),
+		KEY("flowLogs", K_FREE, NULL), KEY("defaultPublicNatGateway", K_FREE, NULL),
 		END },
 	true
 };
 
 static const struct schema ipconfig_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "privateIPAddress", K_VALUE, NULL },
-		{ "subnet", K_OBJECT, &ref_schema },
-		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
-		{ "privateIPAddressVersion", K_VALUE, NULL },
-		{ "privateIPAddressPrefix", K_VALUE, NULL }, /* warned: not an address */
-		{ "privateIPAddressPrefixSize", K_FREE, NULL },
+		KEY("name", K_VALUE, NULL), KEY("privateIPAddress", K_VALUE, NULL),
+		KEY("subnet", K_OBJECT, &ref_schema),
+		KEY("applicationSecurityGroups", K_ARRAY, &ref_schema),
+		KEY("privateIPAddressVersion", K_VALUE, NULL),
+		KEY("privateIPAddressPrefix", K_VALUE, NULL), /* warned: not an address */
+		KEY("privateIPAddressPrefixSize", K_FREE, NULL),
 		/* Not part of filtering: NSGs see private addresses. */
-		{ "privateIPAllocationMethod", K_FREE, NULL },
-		{ "privateIPAddressPrefixLength", K_FREE, NULL }, { "primary", K_FREE, NULL },
-		{ "publicIPAddress", K_FREE, NULL }, { "loadBalancerBackendAddressPools", K_FREE, NULL },
-		{ "loadBalancerInboundNatRules", K_FREE, NULL },
-		{ "applicationGatewayBackendAddressPools", K_FREE, NULL },
-		{ "virtualNetworkTaps", K_FREE, NULL }, { "gatewayLoadBalancer", K_FREE, NULL },
-		{ "privateLinkConnectionProperties", K_FREE, NULL },
+		KEY("privateIPAllocationMethod", K_FREE, NULL),
+		KEY("privateIPAddressPrefixLength", K_FREE, NULL), KEY("primary", K_FREE, NULL),
+		KEY("publicIPAddress", K_FREE, NULL), KEY("loadBalancerBackendAddressPools", K_FREE, NULL),
+		KEY("loadBalancerInboundNatRules", K_FREE, NULL),
+		KEY("applicationGatewayBackendAddressPools", K_FREE, NULL),
+		KEY("virtualNetworkTaps", K_FREE, NULL), KEY("gatewayLoadBalancer", K_FREE, NULL),
+		KEY("privateLinkConnectionProperties", K_FREE, NULL),
 		END },
 	true
 };
 
 static const struct schema iface_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "subnet", K_OBJECT, &ref_schema },
-		{ "networkSecurityGroup", K_OBJECT, &ref_schema },
-		{ "ipAddresses", K_VALUE, NULL },
-		{ "applicationSecurityGroups", K_ARRAY, &ref_schema },
-		{ "attach", K_VALUE, NULL },
-		{ "ipConfigurations", K_ARRAY, &ipconfig_schema },
+		KEY("name", K_VALUE, NULL), KEY("subnet", K_OBJECT, &ref_schema),
+		KEY("networkSecurityGroup", K_OBJECT, &ref_schema),
+		KEY("ipAddresses", K_VALUE, NULL),
+		KEY("applicationSecurityGroups", K_ARRAY, &ref_schema),
+		KEY("attach", K_VALUE, NULL),
+		KEY("ipConfigurations", K_ARRAY, &ipconfig_schema),
 		/* The Azure NIC it is (`xnsg import` says), for the reader. */
-		{ "networkInterface", K_FREE, NULL },
+		KEY("networkInterface", K_FREE, NULL),
 		/* A NIC's own fields, read-only or unrelated to filtering. */
-		{ "macAddress", K_FREE, NULL }, { "primary", K_FREE, NULL },
-		{ "enableAcceleratedNetworking", K_FREE, NULL }, { "enableIPForwarding", K_FREE, NULL },
-		{ "virtualMachine", K_FREE, NULL }, { "dnsSettings", K_FREE, NULL },
-		{ "hostedWorkloads", K_FREE, NULL }, { "tapConfigurations", K_FREE, NULL },
-		{ "nicType", K_FREE, NULL }, { "vnetEncryptionSupported", K_FREE, NULL },
-		{ "auxiliaryMode", K_FREE, NULL }, { "auxiliarySku", K_FREE, NULL },
-		{ "disableTcpStateTracking", K_FREE, NULL }, { "allowPort25Out", K_FREE, NULL },
-		{ "privateEndpoint", K_FREE, NULL }, { "privateLinkService", K_FREE, NULL },
-		{ "migrationPhase", K_FREE, NULL }, { "workloadType", K_FREE, NULL },
-		{ "dscpConfiguration", K_FREE, NULL },
-		{ "defaultOutboundConnectivityEnabled", K_FREE, NULL },
+		KEY("macAddress", K_FREE, NULL), KEY("primary", K_FREE, NULL),
+		KEY("enableAcceleratedNetworking", K_FREE, NULL), KEY("enableIPForwarding", K_FREE, NULL),
+		KEY("virtualMachine", K_FREE, NULL), KEY("dnsSettings", K_FREE, NULL),
+		KEY("hostedWorkloads", K_FREE, NULL), KEY("tapConfigurations", K_FREE, NULL),
+		KEY("nicType", K_FREE, NULL), KEY("vnetEncryptionSupported", K_FREE, NULL),
+		KEY("auxiliaryMode", K_FREE, NULL), KEY("auxiliarySku", K_FREE, NULL),
+		KEY("disableTcpStateTracking", K_FREE, NULL), KEY("allowPort25Out", K_FREE, NULL),
+		KEY("privateEndpoint", K_FREE, NULL), KEY("privateLinkService", K_FREE, NULL),
+		KEY("migrationPhase", K_FREE, NULL), KEY("workloadType", K_FREE, NULL),
+		KEY("dscpConfiguration", K_FREE, NULL),
+		KEY("defaultOutboundConnectivityEnabled", K_FREE, NULL),
 		END },
 	true
 };
@@ -177,21 +182,21 @@ static const struct schema iface_schema = {
 /* The array form of "applicationSecurityGroups": [{name, id, members}]. */
 static const struct schema asg_schema = {
 	(const struct schema_key[]){
-		{ "name", K_VALUE, NULL }, { "members", K_VALUE, NULL }, END },
+		KEY("name", K_VALUE, NULL), KEY("members", K_VALUE, NULL), END },
 	true
 };
 
 static const struct schema top_schema = {
 	(const struct schema_key[]){
-		{ "virtualNetwork", K_OBJECT, &vnet_schema },
-		{ "serviceTags", K_FREE, NULL }, { "serviceTagsFile", K_VALUE, NULL },
-		{ "applicationSecurityGroups", K_EITHER, &asg_schema },
-		{ "networkSecurityGroups", K_ARRAY, &nsg_schema },
-		{ "subnets", K_ARRAY, &subnet_schema },
-		{ "interfaces", K_ARRAY, &iface_schema },
-		{ "flowTimeouts", K_FREE, NULL }, /* its unknown keys are errors there */
-		{ "$schema", K_VALUE, NULL }, { "description", K_VALUE, NULL },
-		{ "comment", K_VALUE, NULL },
+		KEY("virtualNetwork", K_OBJECT, &vnet_schema),
+		KEY("serviceTags", K_FREE, NULL), KEY("serviceTagsFile", K_VALUE, NULL),
+		KEY("applicationSecurityGroups", K_EITHER, &asg_schema),
+		KEY("networkSecurityGroups", K_ARRAY, &nsg_schema),
+		KEY("subnets", K_ARRAY, &subnet_schema),
+		KEY("interfaces", K_ARRAY, &iface_schema),
+		KEY("flowTimeouts", K_FREE, NULL), /* its unknown keys are errors there */
+		KEY("$schema", K_VALUE, NULL), KEY("description", K_VALUE, NULL),
+		KEY("comment", K_VALUE, NULL),
 		END },
 	false
 };
@@ -251,11 +256,11 @@ static const char *closest(const struct schema *s, const char *k)
 			bestd = d;
 		}
 	}
-	for (const char *const *i = azure_info; s->resource && *i; i++) {
-		int d = edit_distance(k, *i);
+	for (const struct schema_key *i = azure_info; s->resource && i->key; i++) {
+		int d = edit_distance(k, i->key);
 
 		if (d < bestd) {
-			best = *i;
+			best = i->key;
 			bestd = d;
 		}
 	}
@@ -264,27 +269,19 @@ static const char *closest(const struct schema *s, const char *k)
 
 /* ---- the walk ---------------------------------------------------------- */
 
-/* Key k (len bytes) is name, in any case: the first letter and the
- * length first, which most keys of a table differ in. */
-static bool key_is(const char *name, const char *k, size_t len)
+/* Key k (len bytes) is e's, in any case: the length and the first letter
+ * first, which most keys of a table differ in. */
+static bool key_is(const struct schema_key *e, const char *k, size_t len)
 {
-	return same_char(name[0], k[0]) && strlen(name) == len && !strcasecmp(name, k);
+	return e->len == len && same_char(e->key[0], k[0]) && key_eq(e->key, k, len);
 }
 
-static const struct schema_key *find_key(const struct schema *s, const char *k, size_t len)
+static const struct schema_key *find_key(const struct schema_key *keys, const char *k, size_t len)
 {
-	for (const struct schema_key *e = s->keys; e->key; e++)
-		if (key_is(e->key, k, len))
+	for (const struct schema_key *e = keys; e->key; e++)
+		if (key_is(e, k, len))
 			return e;
 	return NULL;
-}
-
-static bool is_info(const char *k, size_t len)
-{
-	for (const char *const *i = azure_info; *i; i++)
-		if (key_is(*i, k, len))
-			return true;
-	return false;
 }
 
 static void walk(struct ctx *c, json_t *v, const struct lpath *path, const struct schema *s,
@@ -333,14 +330,14 @@ static void walk(struct ctx *c, json_t *v, const struct lpath *path, const struc
 
 		k = json_object_iter_key(it);
 		m = json_object_iter_value(it);
-		e = find_key(s, k, len);
+		e = find_key(s->keys, k, len);
 		mpath = (struct lpath){ path, k, 0 };
 		if (e) {
 			walk_child(c, m, &mpath, e);
-		} else if (key_is("properties", k, len) && s->resource && !in_props) {
+		} else if (len == 10 && key_eq("properties", k, len) && s->resource && !in_props) {
 			if (json_is_object(m))
 				walk(c, m, &mpath, s, true);
-		} else if (!(s->resource && is_info(k, len))) {
+		} else if (!(s->resource && find_key(azure_info, k, len))) {
 			near = closest(s, k);
 			if (near)
 				pwarn(c, lpath_str(c, &mpath), "unknown key \"%s\" ignored; did you "

@@ -134,7 +134,7 @@ static void check_keys(struct ctx *c, json_t *v, const struct lpath *path)
 		size_t len = json_object_iter_key_len(it);
 
 		for (size_t j = 0; j < i; j++)
-			if (keys[j].len == len && !strcasecmp(k, keys[j].k)) {
+			if (keys[j].len == len && key_eq(k, keys[j].k, len)) {
 				perr(c, key_path(c, lpath_str(c, path), k),
 				     "duplicate key: \"%s\" and \"%s\" differ only in case "
 				     "(keys are case-insensitive)", keys[j].k, k);
