@@ -2456,6 +2456,31 @@ Test(policy_examples, quick_reader_builds_jansson_tree)
 			   "integers, literals, empty containers");
 }
 
+/*
+ * The parse's arena (quickjson.c) reserves room for a tree of ~16 bytes a
+ * byte of text; empty objects take far more: such a tree runs past the
+ * mapping into malloc's blocks, and still loads, read and freed whole.
+ */
+Test(policy_examples, tree_larger_than_its_arena_mapping)
+{
+	size_t n = 40000, len;
+	char *json = xcalloc(1, 3 * n + 256), *q = json;
+	struct res r;
+
+	q += sprintf(q, "{'virtualNetwork':{'name':'v','addressPrefixes':['10.0.0.0/16']},"
+		     "'subnets':[{'name':'s','addressPrefix':'10.0.0.0/24'}],'zzz':[");
+	for (size_t i = 0; i < n; i++)
+		q += sprintf(q, "%s{}", i ? "," : "");
+	sprintf(q, "]}");
+	len = strlen(json);
+	r = parse(json);
+	cr_expect_eq(r.err, 0, "a policy of %zu bytes whose tree outgrows the arena's "
+		     "mapping loads:\n%s", len, r.all);
+	expect_warning(&r, "$.zzz", "unknown key \"zzz\" ignored");
+	res_free(&r);
+	free(json);
+}
+
 Test(policy_examples, all_load_without_errors)
 {
 	glob_t g;

@@ -163,8 +163,9 @@ json_t *quick_json_parse(const char *text, size_t len, bool *plain);
 /* quickjson.c: from begin to end, the jansson values this thread makes are
  * cut from big blocks and their frees are nothing; end frees the blocks,
  * so every such value must be gone by then (the parse's document tree).
- * Values of other threads, or made before, are malloc's as ever. */
-void json_arena_begin(void);
+ * Values of other threads, or made before, are malloc's as ever.  len:
+ * the length of the text the tree is read from, to reserve room for it. */
+void json_arena_begin(size_t len);
 void json_arena_end(void);
 /* quickjson.c: json_decref(v), except that a value this thread cut from the
  * arena is left for json_arena_end() to free with its blocks: walking a

@@ -435,7 +435,7 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 {
 	int err;
 
-	json_arena_begin();
+	json_arena_begin(strlen(json));
 	err = parse_document(json, name, basedir, out, diags);
 	json_arena_end();
 	return err;
