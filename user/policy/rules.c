@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,9 +431,11 @@ struct sorted_rule {
 	const char *name_path, *prio_path;
 };
 
-static int rule_cmp(const void *a, const void *b)
+/* Rule indexes by (direction, priority), then position (the model's order). */
+static int rule_cmp(const void *a, const void *b, void *arg)
 {
-	const struct sorted_rule *x = a, *y = b;
+	const struct sorted_rule *sr = arg;
+	const struct sorted_rule *x = &sr[*(const size_t *)a], *y = &sr[*(const size_t *)b];
 
 	if (x->r.dir != y->r.dir)
 		return x->r.dir < y->r.dir ? -1 : 1;
@@ -451,16 +454,6 @@ static int idx_order(size_t i, size_t j)
 	return i < j ? -1 : i > j;
 }
 
-/* Rule indexes by name (case-insensitively), then position. */
-static int name_cmp(const void *a, const void *b, void *arg)
-{
-	const struct sorted_rule *sr = arg;
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcasecmp(sr[i].r.name, sr[j].r.name);
-
-	return c ? c : idx_order(i, j);
-}
-
 /* Rule indexes by (direction, priority), then position. */
 static int prio_cmp(const void *a, const void *b, void *arg)
 {
@@ -475,19 +468,9 @@ static int prio_cmp(const void *a, const void *b, void *arg)
 	return idx_order(i, j);
 }
 
-static bool named(const struct rule *r)
-{
-	return r->name != NULL;
-}
-
 static bool prioritised(const struct rule *r)
 {
 	return r->priority >= 0 && dir_valid(r->dir);
-}
-
-static bool same_name(const struct rule *a, const struct rule *b)
-{
-	return !strcasecmp(a->name, b->name);
 }
 
 static bool same_prio(const struct rule *a, const struct rule *b)
@@ -523,6 +506,43 @@ static void first_equal(const struct sorted_rule *sr, size_t n, size_t *first,
 	free(ix);
 }
 
+/*
+ * first_equal() of the rules' names, case-insensitively: rule by rule, in
+ * order, a hash table of folded names keeps the first rule of each, so
+ * the rules repeating it find it in one probe or few.  Sorting the names
+ * with strcasecmp() was 4% of `check` of 4,000 rules.
+ */
+static void first_equal_name(const struct sorted_rule *sr, size_t n, size_t *first)
+{
+	struct { uint64_t h; size_t i; } *slot; /* i: the rule + 1, 0 for a free slot */
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	slot = xcalloc(cap, sizeof(*slot));
+	for (size_t i = 0; i < n; i++) {
+		const char *name = sr[i].r.name;
+		uint64_t h = 14695981039346656037ull; /* FNV-1a of the folded name */
+		size_t k;
+
+		first[i] = n;
+		if (!name)
+			continue;
+		for (const char *q = name; *q; q++)
+			h = (h ^ key_fold((unsigned char)*q)) * 1099511628211ull;
+		for (k = h & (cap - 1); slot[k].i; k = (k + 1) & (cap - 1))
+			if (slot[k].h == h && !strcasecmp(sr[slot[k].i - 1].r.name, name))
+				break;
+		if (slot[k].i) {
+			first[i] = slot[k].i - 1;
+		} else {
+			slot[k].h = h;
+			slot[k].i = i + 1;
+		}
+	}
+	free(slot);
+}
+
 /* Names unique per NSG (case-insensitive, as Azure's); priorities unique
  * per NSG and direction.  Reported in rule order, each against the
  * earliest rule it repeats. */
@@ -531,7 +551,7 @@ static void check_rule_names_prios(struct ctx *c, const struct sorted_rule *sr, 
 	size_t *by_name = xcalloc(n ? n : 1, sizeof(*by_name));
 	size_t *by_prio = xcalloc(n ? n : 1, sizeof(*by_prio));
 
-	first_equal(sr, n, by_name, name_cmp, named, same_name);
+	first_equal_name(sr, n, by_name);
 	first_equal(sr, n, by_prio, prio_cmp, prioritised, same_prio);
 	for (size_t i = 0; i < n; i++) {
 		const struct rule *r = &sr[i].r;
@@ -599,7 +619,7 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 	const struct obj *o = &c->nsg_objs[gi];
 	struct sorted_rule *sr = NULL;
 	const char *rpath, *fpath;
-	size_t n = 0, i, j;
+	size_t n = 0, i, j, *ord;
 	bool *ok = NULL;
 	json_t *rules, *defs, *f, *v;
 
@@ -630,24 +650,27 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 	check_rule_names_prios(c, sr, n);
 
 	/* Only well-formed rules make it into the model; the model is
-	 * dropped anyway when any error was found. */
+	 * dropped anyway when any error was found.  Their indexes are sorted,
+	 * not the rules: each rule is copied once, into its place. */
 	g->rules = xcalloc(n + NDEFAULTS, sizeof(*g->rules));
+	ord = xcalloc(n ? n : 1, sizeof(*ord));
 	for (i = 0, j = 0; i < n; i++) {
 		if (ok[i])
-			sr[j++] = sr[i];
+			ord[j++] = i;
 		else
 			rule_free(&sr[i].r);
 	}
 	if (j) /* sr is NULL for an NSG without securityRules */
-		qsort(sr, j, sizeof(*sr), rule_cmp);
+		qsort_r(ord, j, sizeof(*ord), rule_cmp, sr);
 	for (int d = 0; d < 2; d++) {
 		for (i = 0; i < j; i++)
-			if ((int)sr[i].r.dir == d)
-				g->rules[g->nrules++] = sr[i].r;
+			if ((int)sr[ord[i]].r.dir == d)
+				g->rules[g->nrules++] = sr[ord[i]].r;
 		for (i = 0; i < NDEFAULTS; i++)
 			if ((int)default_rules[i].dir == d)
 				make_default(p, g, i, &g->rules[g->nrules++]);
 	}
+	free(ord);
 	free(sr);
 	free(ok);
 }
