@@ -510,6 +510,9 @@ json_t *quick_json_parse(const char *text, size_t len, bool *plain)
  * nothing but address space (MAP_NORESERVE, untouched pages). */
 #define ARENA_PER_BYTE 16
 #define ARENA_HUGE (2u << 20) /* a transparent huge page, the mapping's alignment */
+/* Below this much text, the tree fills too little of a huge page to be
+ * worth clearing all of it (a Service Tags policy of a few rules). */
+#define ARENA_HUGE_MIN_TEXT (128u << 10)
 
 static struct {
 	pthread_t owner;
@@ -555,7 +558,8 @@ static void arena_map(size_t len)
 	munmap(m + head + size, ARENA_HUGE - head);
 	arena.map = m + head;
 	arena.map_size = size;
-	madvise(arena.map, size, MADV_HUGEPAGE); /* advice: 4 KB pages if refused */
+	if (len >= ARENA_HUGE_MIN_TEXT) /* advice: 4 KB pages if refused */
+		madvise(arena.map, size, MADV_HUGEPAGE);
 	arena.cur = arena.map;
 	arena.end = arena.map + size;
 }
