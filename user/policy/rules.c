@@ -263,19 +263,19 @@ static void parse_ports(struct ctx *c, const struct obj *o, const char *which,
 
 /* A rule's "priority", 100-4096; -1 after an error.  *path: where it
  * sits, NULL when it is missing. */
-static int parse_priority(struct ctx *c, const struct obj *o, const char **path)
+static int parse_priority(struct ctx *c, const struct obj *o, struct lpath *at)
 {
-	json_t *f = obj_field(c, o, "priority", path);
+	json_t *f = obj_field_at(o, "priority", at);
 
 	if (!f) {
 		perr(c, obj_fields_path(o), "missing \"priority\"");
 	} else if (!json_is_integer(f)) {
-		perr(c, *path, "must be an integer from %d to %d, not %s", POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX, jtype(f));
+		perr(c, lpath_str(c, at), "must be an integer from %d to %d, not %s",
+		     POLICY_PRIO_MIN, POLICY_PRIO_MAX, jtype(f));
 	} else if (json_integer_value(f) < POLICY_PRIO_MIN ||
 		   json_integer_value(f) > POLICY_PRIO_MAX) {
-		perr(c, *path, "%lld is outside %d-%d", json_integer_value(f), POLICY_PRIO_MIN,
-		     POLICY_PRIO_MAX);
+		perr(c, lpath_str(c, at), "%lld is outside %d-%d", json_integer_value(f),
+		     POLICY_PRIO_MIN, POLICY_PRIO_MAX);
 	} else {
 		return (int)json_integer_value(f);
 	}
@@ -300,9 +300,30 @@ static enum xnsg_proto parse_proto(struct ctx *c, const char *s, const struct lp
 	return XNSG_PROTO_ANY;
 }
 
-/* *name_path, *prio_path: where those fields sit, for later checks. */
+/*
+ * Where a rule's field sits, for a later check's message: member key of
+ * the object at base (a spelled path), or the rule itself when key is
+ * NULL.  Spelled only for a message (field_path()): the names and
+ * priorities of thousands of rules are checked, few are reported.
+ */
+struct field_at {
+	const char *base, *key;
+};
+
+static const char *field_path(struct ctx *c, const struct field_at *f)
+{
+	return f->key ? key_path(c, f->base, f->key) : f->base;
+}
+
+/* A found field's lazy path (obj_field_at()) as a field_at. */
+static struct field_at field_at(const struct lpath *at)
+{
+	return (struct field_at){ at->up->key, at->key };
+}
+
+/* *name_at, *prio_at: where those fields sit, for later checks. */
 static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *r,
-		       const char **name_path, const char **prio_path)
+		       struct field_at *name_at, struct field_at *prio_at)
 {
 	struct lpath fpath;
 	const char *s;
@@ -312,21 +333,26 @@ static bool parse_rule(struct ctx *c, json_t *v, const char *path, struct rule *
 
 	r->path = xstrdup(path);
 	r->priority = -1;
-	*name_path = *prio_path = path;
+	*name_at = *prio_at = (struct field_at){ path, NULL };
 	if (!json_is_object(v)) {
 		perr(c, path, "a rule must be an object, not %s", jtype(v));
 		return false;
 	}
 	obj_init(c, &o, v, path);
-	s = obj_str(c, &o, "name", true, name_path);
+	s = obj_str_at(c, &o, "name", true, &fpath);
+	if (s)
+		*name_at = field_at(&fpath);
 	if (s && strchr(s, '/'))
-		perr(c, *name_path, "rule name '%s' contains '/': Azure resource names cannot", s);
+		perr(c, field_path(c, name_at), "rule name '%s' contains '/': Azure resource names "
+		     "cannot", s);
 	r->name = s ? xstrdup(s) : NULL;
 	s = obj_str_at(c, &o, "description", false, &fpath);
 	if (s)
 		r->description = xstrdup(s);
 
-	r->priority = parse_priority(c, &o, prio_path);
+	r->priority = parse_priority(c, &o, &fpath);
+	if (r->priority >= 0)
+		*prio_at = field_at(&fpath);
 
 	s = obj_str_at(c, &o, "direction", true, &fpath);
 	r->dir = (enum xnsg_dir)-1;
@@ -428,7 +454,7 @@ static void make_default(const struct policy *p, const struct nsg *g, size_t i, 
 struct sorted_rule {
 	struct rule r;
 	size_t idx;
-	const char *name_path, *prio_path;
+	struct field_at name_at, prio_at;
 };
 
 /* Rule indexes by (direction, priority), then position (the model's order). */
@@ -557,13 +583,14 @@ static void check_rule_names_prios(struct ctx *c, const struct sorted_rule *sr, 
 		const struct rule *r = &sr[i].r;
 
 		if (by_name[i] < n)
-			perr(c, sr[i].name_path, "rule name '%s' is already used by %s", r->name,
-			     sr[by_name[i]].r.path);
+			perr(c, field_path(c, &sr[i].name_at), "rule name '%s' is already used by %s",
+			     r->name, sr[by_name[i]].r.path);
 		if (by_prio[i] < n) {
 			const struct rule *e = &sr[by_prio[i]].r;
 
-			perr(c, sr[i].prio_path, "priority %d is already used by rule '%s' (%s)",
-			     r->priority, e->name ? e->name : "?", dir_name(r->dir));
+			perr(c, field_path(c, &sr[i].prio_at),
+			     "priority %d is already used by rule '%s' (%s)", r->priority,
+			     e->name ? e->name : "?", dir_name(r->dir));
 		}
 	}
 	free(by_name);
@@ -643,8 +670,8 @@ void parse_nsg_rules(struct ctx *c, size_t gi)
 		ok = xcalloc(n, sizeof(*ok));
 		json_array_foreach(rules, i, v) {
 			sr[i].idx = i;
-			ok[i] = parse_rule(c, v, idx_path(c, rpath, i), &sr[i].r, &sr[i].name_path,
-					   &sr[i].prio_path);
+			ok[i] = parse_rule(c, v, idx_path(c, rpath, i), &sr[i].r, &sr[i].name_at,
+					   &sr[i].prio_at);
 		}
 	}
 	check_rule_names_prios(c, sr, n);
