@@ -797,20 +797,23 @@ static int commit(struct txn *t)
 
 	if (t->kept) { /* nothing to flip: the new interfaces' entries are live */
 		apply_step("tables-kept");
-		return dp_write_config(&t->dp, &t->p->timeouts);
+	} else {
+		err = dp_flip(&t->dp, t->gen, t->serial);
+		if (err) {
+			pr_err("cannot switch to the new policy: %s", strerror(-err));
+			rollback_attach(t);
+			return err;
+		}
+		apply_step("flipped");
+		if (t->wait)
+			grace_begin(t);
 	}
-	err = dp_flip(&t->dp, t->gen, t->serial);
-
-	if (err) {
-		pr_err("cannot switch to the new policy: %s", strerror(-err));
-		rollback_attach(t);
-		return err;
-	}
-	apply_step("flipped");
-	if (t->wait)
-		grace_begin(t);
-	/* Idle timeouts are not generational: written once the policy is in. */
-	dp_write_config(&t->dp, &t->p->timeouts);
+	/* Idle timeouts are not generational: written once the policy is in,
+	 * which a failure here does not undo (its hooks and entries are live;
+	 * failing the apply would unrecord them). */
+	err = dp_write_config(&t->dp, &t->p->timeouts);
+	if (err)
+		pr_warn("the policy is applied, but its flow idle timeouts are not: %s", strerror(-err));
 	return 0;
 }
 
