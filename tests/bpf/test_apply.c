@@ -150,29 +150,6 @@ static size_t recorded(void)
 	return n;
 }
 
-Test(apply, first_apply_enforces_and_records)
-{
-	struct xnsg_active a;
-	json_t *st;
-
-	cr_assert_eq(apply("80", NULL), 0, "apply succeeds");
-	a = active();
-	cr_expect_eq(a.gen, 1, "a first apply writes and flips to generation 1 (got %u)", a.gen);
-	cr_expect_eq(a.serial, 1, "apply serial 1 (got %u)", a.serial);
-	cr_expect(entry(1, "d0") && entry(1, "d1"), "both interfaces have entries in generation 1");
-	st = state_read();
-	cr_expect(!json_object_get(st, "retire"), "nothing left to retire: generation 0 holds no rule");
-	json_decref(st);
-	cr_expect(hooked("d0") && hooked("d1"), "the kernel reports our hooks on d0 and d1");
-	cr_expect_eq(recorded(), 2, "the record lists two interfaces");
-	st = apply_status();
-	cr_assert(st, "status reports");
-	cr_expect(json_is_true(json_object_get(st, "applied")), "status: applied");
-	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(st, "interfaces"), 0), "state")),
-			 "enforcing", "status: d0 is enforcing");
-	json_decref(st);
-}
-
 /* The record's mark of a retirement left to the next apply: "gen serial",
  * or "" when there is none. */
 static const char *retire_mark(void)
@@ -187,6 +164,30 @@ static const char *retire_mark(void)
 			 (long long)json_integer_value(json_object_get(m, "serial")));
 	json_decref(st);
 	return buf;
+}
+
+Test(apply, first_apply_enforces_and_records)
+{
+	struct xnsg_active a;
+	json_t *st;
+
+	cr_assert_eq(apply("80", NULL), 0, "apply succeeds");
+	a = active();
+	cr_expect_eq(a.gen, 1, "a first apply writes and flips to generation 1 (got %u)", a.gen);
+	cr_expect_eq(a.serial, 1, "apply serial 1 (got %u)", a.serial);
+	cr_expect(entry(1, "d0") && entry(1, "d1"), "both interfaces have entries in generation 1");
+	st = state_read();
+	json_decref(st);
+	cr_expect_str_eq(retire_mark(), "0 1",
+			 "generation 0 holds no rule, but its pass-all entries had readers: its retirement left to the next apply");
+	cr_expect(hooked("d0") && hooked("d1"), "the kernel reports our hooks on d0 and d1");
+	cr_expect_eq(recorded(), 2, "the record lists two interfaces");
+	st = apply_status();
+	cr_assert(st, "status reports");
+	cr_expect(json_is_true(json_object_get(st, "applied")), "status: applied");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(st, "interfaces"), 0), "state")),
+			 "enforcing", "status: d0 is enforcing");
+	json_decref(st);
 }
 
 Test(apply, update_flips_and_clears_the_old_generation)
@@ -226,8 +227,9 @@ Test(apply, update_flips_and_clears_the_old_generation)
 	cr_expect_eq(active().serial, 8, "eight applies made (serial %u)", active().serial);
 }
 
-/* The line of `step` in the steps file (XNSG_TEST_STEPS), -1 if absent. */
-static int step_at(const char *file, const char *step)
+/* The first line of `step` after line `from` in the steps file
+ * (XNSG_TEST_STEPS), -1 if absent. */
+static int step_after(const char *file, const char *step, int from)
 {
 	char line[64];
 	FILE *f = fopen(file, "r");
@@ -236,12 +238,26 @@ static int step_at(const char *file, const char *step)
 	cr_assert(f, "the steps were traced");
 	while (at < 0 && fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = 0;
-		if (!strcmp(line, step))
+		if (n > from && !strcmp(line, step))
 			at = n;
 		n++;
 	}
 	fclose(f);
 	return at;
+}
+
+/* The line of `step` in the steps file, -1 if absent. */
+static int step_at(const char *file, const char *step)
+{
+	return step_after(file, step, -1);
+}
+
+/* Whether steps a and b were traced, a first. */
+static bool traced_before(const char *file, const char *a, const char *b)
+{
+	int at = step_at(file, a);
+
+	return at >= 0 && at < step_at(file, b);
 }
 
 /* Whether `step` was traced by the apply of port (options o). */
@@ -280,7 +296,8 @@ Test(apply, old_generation_retired_only_after_the_grace_period)
 	cr_assert_eq(apply("81", &reset), 0, "update re-evaluating the flows");
 	unsetenv("XNSG_TEST_STEPS");
 	flip = step_at(file, "flipped");
-	grace = step_at(file, "grace-period");
+	/* (the one before is the first apply's retirement, finished) */
+	grace = step_after(file, "grace-period", flip);
 	retiring = step_at(file, "retiring");
 	flows = step_at(file, "flows");
 	cr_assert(flip >= 0 && grace >= 0 && retiring >= 0 && flows >= 0,
@@ -382,16 +399,18 @@ Test(apply, an_update_carries_at_once_and_the_next_apply_carries_the_rest)
 
 	cr_assert_eq(apply("80", NULL), 0, "first apply");
 	web = count_into("AllowWeb", 5);
-	cr_expect(!apply_traces("81", NULL, "grace-period"), "an update waits for no grace period");
+	cr_expect(apply_traces("81", NULL, "flipped"), "an update");
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	cr_expect_lt(step_after(file, "grace-period", step_at(file, "flipped")), 0,
+		     "waits for no grace period after its flip");
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "its counts carried at once");
 	cr_expect_str_eq(retire_mark(), "1 2", "generation 1's retirement left to the next apply");
 	late = count_into_gen(1, 1, "AllowWeb", 2); /* a packet of the old tables, late */
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the late count is not in the active slots yet");
 	cr_expect(apply_traces("80", NULL, "carried-pending"), "the next apply finishes the retirement");
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	cr_expect_lt(step_at(file, "grace-period"), step_at(file, "carried-pending"),
+	cr_expect(traced_before(file, "grace-period", "carried-pending"),
 		     "after a grace period");
-	cr_expect_lt(step_at(file, "carried-pending"), step_at(file, "staged"),
+	cr_expect(traced_before(file, "carried-pending", "staged"),
 		     "before it writes the old generation");
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "the late count carried too");
 	cr_expect_str_eq(retire_mark(), "0 3", "and generation 0's is left to the next");
@@ -400,6 +419,92 @@ Test(apply, an_update_carries_at_once_and_the_next_apply_carries_the_rest)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "carried once, not twice");
 	cr_assert_eq(apply("81", NULL), 0, "another update");
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "still the same count");
+}
+
+/* The apply after a first apply waits for the readers of the pass-all
+ * entries generation 0 held for the hooks attached before the flip, before
+ * it writes generation 0 (finding of a review: it wrote it at once). */
+Test(apply, the_apply_after_a_first_apply_waits_before_writing_generation_0)
+{
+	char file[96];
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_expect(apply_traces("81", NULL, "carried-pending"), "the next apply finishes the retirement");
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	cr_expect(traced_before(file, "grace-period", "carried-pending"), "after a grace period");
+	cr_expect(traced_before(file, "carried-pending", "staged"), "before it writes generation 0");
+	cr_expect_eq(active().gen, 0, "and then flips to it");
+}
+
+/* The record cannot be written after the flip: its mark would be lost, and
+ * no apply would finish the retirement, so this one does all of it, after
+ * a grace period (§8 step 9). */
+Test(apply, a_record_lost_after_the_flip_retires_the_old_generation_at_once)
+{
+	char file[96];
+	json_int_t web;
+	int err, g;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	web = count_into("AllowWeb", 5);
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	setenv("XNSG_TEST_RECORD_FAIL_AT", "flipped", 1);
+	err = apply("81", NULL);
+	unsetenv("XNSG_TEST_RECORD_FAIL_AT");
+	unsetenv("XNSG_TEST_STEPS");
+	apply_record_mend();
+	cr_expect_neq(err, 0, "the apply reports the record it could not write");
+	cr_expect_eq(active().gen, 0, "the new policy is in force (flipped)");
+	g = step_after(file, "grace-period", step_at(file, "flipped"));
+	cr_expect(g >= 0 && g < step_at(file, "retiring"), "a grace period after the flip, then the retirement");
+	cr_expect_geq(step_at(file, "retired"), 0, "all of it");
+	cr_expect_lt(step_at(file, "carried"), 0, "not the half left to the next apply");
+	cr_expect(!entry(1, "d0") && !entry(1, "d1"), "the old generation's entries are cleared");
+	cr_assert_eq(apply("80", NULL), 0, "the next apply");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the counts were carried, once");
+}
+
+/* An early grace period covers the flip of the mark it was begun for:
+ * the same serial at another time (serials restart after detach --all)
+ * is another flip, which the apply waits for itself. */
+static int grace_periods_of_next_apply(bool same_flip)
+{
+	char file[96], line[64];
+	json_t *st;
+	FILE *f;
+	int n = 0;
+
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	apply_grace_begin();
+	usleep(300000); /* the early grace period ends, traced */
+	if (!same_flip) {
+		st = state_read();
+		json_object_set_new(json_object_get(st, "retire"), "stamp", json_integer(1));
+		cr_assert_eq(state_write(st), 0, "the mark rewritten");
+		json_decref(st);
+	}
+	cr_assert_eq(apply("80", NULL), 0, "the apply after");
+	unsetenv("XNSG_TEST_STEPS");
+	f = fopen(file, "r");
+	cr_assert(f, "the steps were traced");
+	while (fgets(line, sizeof(line), f))
+		n += !strcmp(line, "grace-period\n");
+	fclose(f);
+	return n;
+}
+
+Test(apply, an_early_grace_period_covers_only_the_flip_it_was_begun_for)
+{
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_assert_eq(apply("81", NULL), 0, "an update leaves a retirement");
+	cr_expect_eq(grace_periods_of_next_apply(true), 1, "the early grace period covers it: no other");
+	cr_assert_eq(apply("81", NULL), 0, "an update leaves another");
+	cr_expect_eq(grace_periods_of_next_apply(false), 2,
+		     "a mark of the same serial from another flip: a grace period of the apply's own");
 }
 
 /* A flow on ifindex put straight into the pinned IPv4 flow table; whether

@@ -213,7 +213,11 @@ int apply_container_check(const struct apply_container *ct, int *why);
 /* XNSG_TEST_CRASH_AT=STEP kills the process at that step of apply: the
  * crash tests prove every step leaves a state the next command repairs.
  * XNSG_TEST_STEPS=FILE appends each step's name to FILE, a line each: the
- * order the steps ran in, for the tests of the ones on another thread. */
+ * order the steps ran in, for the tests of the ones on another thread.
+ * XNSG_TEST_RECORD_FAIL_AT=STEP fails every write of the record after
+ * that step (apply_record_mend() ends it): the tests of a record that
+ * cannot be written. */
 void apply_step(const char *step);
+void apply_record_mend(void);
 
 #endif

@@ -73,11 +73,20 @@ json_t *state_read(void)
 	return st;
 }
 
+/* Set by apply_step() at XNSG_TEST_RECORD_FAIL_AT's step. */
+static bool record_broken;
+
 int state_write(json_t *st)
 {
 	char *path = state_path(".json"), *tmp = state_path(".json.tmp");
 	int err = 0;
 
+	if (record_broken) {
+		pr_err("%s: cannot write the record: test hook XNSG_TEST_RECORD_FAIL_AT", path);
+		free(tmp);
+		free(path);
+		return -EIO;
+	}
 	/* Compact: read back by xnsg alone (people have `status --json`), and
 	 * indenting 500 interfaces' entries cost an add-one ~1 ms a write. */
 	if (json_dump_file(st, tmp, JSON_COMPACT) || rename(tmp, path))
@@ -243,9 +252,15 @@ json_t *state_gen(json_t *st, unsigned int gen, unsigned int serial)
 	return g;
 }
 
+void apply_record_mend(void)
+{
+	record_broken = false;
+}
+
 void apply_step(const char *step)
 {
 	const char *at = getenv("XNSG_TEST_CRASH_AT"), *trace = getenv("XNSG_TEST_STEPS");
+	const char *broken = getenv("XNSG_TEST_RECORD_FAIL_AT");
 
 	if (trace) { /* one line a step, appended: the order the steps ran in */
 		int fd = open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -256,6 +271,8 @@ void apply_step(const char *step)
 		}
 	}
 
+	if (broken && !strcmp(broken, step))
+		record_broken = true;
 	if (at && !strcmp(at, step)) {
 		fprintf(stderr, "xnsg: test hook: killed at step '%s'\n", step);
 		fflush(stderr);

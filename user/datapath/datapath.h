@@ -136,7 +136,11 @@ void dp_iface_remove(struct dp *dp, __u32 gen, unsigned int ifindex);
  * is non-zero written into generation gen: dp_write_gen()'s last part. */
 int dp_write_ifaces(struct dp *dp, __u32 gen, const struct compiled *c, const unsigned int *ifindex);
 /* A digest (hex, NUL-terminated) of what dp_write_gen() writes of c but
- * the interface entries, and of extra: equal digests, equal tables. */
+ * the interface entries, and of extra, with this build's BPF object and
+ * DP_TABLES_FORMAT: equal digests, equal tables read alike.  Raise
+ * DP_TABLES_FORMAT when dp_write_gen() writes the same compiled tables
+ * into the maps otherwise. */
+#define DP_TABLES_FORMAT 1
 #define DP_DIGEST_HEX 33
 void dp_gen_digest(const struct compiled *c, const void *extra, size_t extra_len,
 		   char hex[DP_DIGEST_HEX]);

@@ -37,6 +37,7 @@ int dp_prog_need(struct dp *dp, const char *name);
 size_t dp_map_ids(const struct dp *dp, __u32 *ids);
 /* reuse.c: the pinned map marking the pinned programs as this build's. */
 #define DP_PIN_BUILD "xnsg_build"
+__u64 dp_object_hash(void);
 int dp_build_mark(void);
 void dp_build_unmark(void);
 /* Open the pinned maps and programs when the programs are this build's

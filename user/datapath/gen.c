@@ -452,6 +452,11 @@ void dp_gen_digest(const struct compiled *c, const void *extra, size_t extra_len
 	if (!h)
 		oom();
 	XXH3_128bits_reset(h);
+	/* Who wrote the tables and who reads them: tables kept by a build
+	 * that writes or reads the same compiled tables otherwise are not
+	 * this build's. */
+	digest_u64(h, DP_TABLES_FORMAT);
+	digest_u64(h, dp_object_hash());
 	digest_u64(h, c->ntables);
 	digest_u64(h, c->nrule_slots);
 	digest_u64(h, c->nclasses);

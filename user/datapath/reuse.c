@@ -24,6 +24,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <xxhash.h>
 
 #include "alloc.h"
 #include "datapath.h"
@@ -31,15 +32,18 @@
 #include "log.h"
 #include "xnsg.skel.h"
 
-/* 64-bit FNV-1a of the BPF object embedded in this build. */
-static __u64 object_hash(void)
+/* A 64-bit hash of the BPF object embedded in this build (computed once):
+ * what the pinned programs' build mark and the tables' digest name. */
+__u64 dp_object_hash(void)
 {
-	__u64 h = 0xcbf29ce484222325ULL;
+	static __u64 h;
 	size_t n;
-	const unsigned char *p = xnsg__elf_bytes(&n);
+	const void *p;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ULL;
+	if (!h) {
+		p = xnsg__elf_bytes(&n);
+		h = XXH3_64bits(p, n) | 1; /* never 0: 0 is "no mark" */
+	}
 	return h;
 }
 
@@ -59,7 +63,7 @@ void dp_build_unmark(void)
 
 int dp_build_mark(void)
 {
-	__u64 h = object_hash();
+	__u64 h = dp_object_hash();
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int fd, err = 0;
@@ -90,7 +94,7 @@ static bool build_marked(void)
 	if (bpf_map_lookup_elem(fd, &zero, &h))
 		h = 0;
 	close(fd);
-	return h && h == object_hash();
+	return h && h == dp_object_hash();
 }
 
 /* Whether map `id` is one of ids[0..n) (the pinned maps), or an internal
