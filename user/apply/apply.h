@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct policy;
 struct compiled;
@@ -61,6 +62,9 @@ int apply_policy(const struct policy *p, const struct compiled *c, const struct 
 /* The same, for a caller that already holds the lock (apply_lock()). */
 int apply_policy_locked(const struct policy *p, const struct compiled *c,
 			const struct apply_opts *o, struct apply_result *r);
+/* The policy file's hash, as the record names it (XXH3-64 of its bytes);
+ * 0 when it cannot be read (exists, if given: whether it could be opened). */
+uint64_t apply_file_hash(const char *file, bool *exists);
 /* The grace period a retirement an earlier apply left needs (§8 step 9),
  * begun on a thread while the caller reads its policy; apply_file() does
  * it itself.  apply_grace_end() joins it if no apply did. */

@@ -62,7 +62,6 @@ int links_open(void);
 bool links_event(int fd);
 /* Arm a one-shot timerfd ms from now (a re-arm pushes it later). */
 void timer_arm(int tfd, unsigned int ms);
-uint64_t policy_file_hash(const char *path, bool *exists);
 
 /* ---- reload.c: load, apply, reload, follow interfaces ---------------- */
 /* The first load and apply: 0, or -errno after one line. */

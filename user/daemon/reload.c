@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "alloc.h"
+#include "apply.h"
 #include "compile.h"
 #include "internal.h"
 #include "log.h"
@@ -264,7 +265,7 @@ static int apply_or_hold(struct daemon *d, const char *what, uint64_t h, struct 
 int daemon_start_policy(struct daemon *d)
 {
 	bool exists;
-	uint64_t h = policy_file_hash(d->o->policy, &exists);
+	uint64_t h = apply_file_hash(d->o->policy, &exists);
 	struct caught c;
 	int err = apply_or_hold(d, NULL, h, &c);
 
@@ -322,7 +323,7 @@ static bool reload_apply(struct daemon *d, const char *what, uint64_t h)
 void daemon_reload(struct daemon *d, const char *why, bool force)
 {
 	bool exists;
-	uint64_t h = policy_file_hash(d->o->policy, &exists);
+	uint64_t h = apply_file_hash(d->o->policy, &exists);
 	char *what, *status;
 	struct timespec ts;
 	bool ok;
@@ -457,7 +458,7 @@ void daemon_sync_links(struct daemon *d)
 
 	forget_gone();
 	if (d->p) {
-		h = policy_file_hash(d->o->policy, &exists);
+		h = apply_file_hash(d->o->policy, &exists);
 		names = appeared(d->p, d->c);
 		json_array_foreach(names, i, j)
 			attach_one(d, json_string_value(j), h);

@@ -114,21 +114,3 @@ void timer_arm(int tfd, unsigned int ms)
 
 	timerfd_settime(tfd, 0, &its, NULL);
 }
-
-/* FNV-1a of the content, as the apply record's hash: 0 when unreadable. */
-uint64_t policy_file_hash(const char *path, bool *exists)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	unsigned char buf[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	*exists = fd >= 0;
-	if (fd < 0)
-		return 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < n; i++)
-			h = (h ^ buf[i]) * 0x100000001b3ULL;
-	close(fd);
-	return h;
-}
