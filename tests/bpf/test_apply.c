@@ -176,10 +176,8 @@ Test(apply, first_apply_enforces_and_records)
 	cr_expect_eq(a.gen, 1, "a first apply writes and flips to generation 1 (got %u)", a.gen);
 	cr_expect_eq(a.serial, 1, "apply serial 1 (got %u)", a.serial);
 	cr_expect(entry(1, "d0") && entry(1, "d1"), "both interfaces have entries in generation 1");
-	st = state_read();
-	json_decref(st);
-	cr_expect_str_eq(retire_mark(), "0 1",
-			 "generation 0 holds no rule, but its pass-all entries had readers: its retirement left to the next apply");
+	cr_expect_str_eq(retire_mark(), "", "generation 0 retired by the first apply itself: nothing left to retire");
+	cr_expect(!entry(0, "d0") && !entry(0, "d1"), "generation 0's pass-all entries are cleared");
 	cr_expect(hooked("d0") && hooked("d1"), "the kernel reports our hooks on d0 and d1");
 	cr_expect_eq(recorded(), 2, "the record lists two interfaces");
 	st = apply_status();
@@ -296,7 +294,6 @@ Test(apply, old_generation_retired_only_after_the_grace_period)
 	cr_assert_eq(apply("81", &reset), 0, "update re-evaluating the flows");
 	unsetenv("XNSG_TEST_STEPS");
 	flip = step_at(file, "flipped");
-	/* (the one before is the first apply's retirement, finished) */
 	grace = step_after(file, "grace-period", flip);
 	retiring = step_at(file, "retiring");
 	flows = step_at(file, "flows");
@@ -421,19 +418,26 @@ Test(apply, an_update_carries_at_once_and_the_next_apply_carries_the_rest)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "still the same count");
 }
 
-/* The apply after a first apply waits for the readers of the pass-all
- * entries generation 0 held for the hooks attached before the flip, before
- * it writes generation 0 (finding of a review: it wrote it at once). */
-Test(apply, the_apply_after_a_first_apply_waits_before_writing_generation_0)
+/* A first apply retires generation 0 (the pass-all entries of the hooks
+ * attached before its flip) itself, after a grace period: the apply after
+ * it neither writes generation 0 under a reader nor waits for one. */
+Test(apply, a_first_apply_retires_generation_0_after_its_readers)
 {
 	char file[96];
+	int g;
 
-	cr_assert_eq(apply("80", NULL), 0, "first apply");
-	cr_expect(apply_traces("81", NULL, "carried-pending"), "the next apply finishes the retirement");
 	snprintf(file, sizeof(file), "%s/steps", dir);
-	cr_expect(traced_before(file, "grace-period", "carried-pending"), "after a grace period");
-	cr_expect(traced_before(file, "carried-pending", "staged"), "before it writes generation 0");
-	cr_expect_eq(active().gen, 0, "and then flips to it");
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	unsetenv("XNSG_TEST_STEPS");
+	g = step_after(file, "grace-period", step_at(file, "flipped"));
+	cr_expect(g >= 0 && g < step_at(file, "retiring"), "a grace period after the flip, then the retirement");
+	cr_expect_geq(step_at(file, "retired"), 0, "all of it");
+	cr_expect_str_eq(retire_mark(), "", "none left to the next apply");
+	cr_expect(!apply_traces("81", NULL, "carried-pending"), "the next apply has nothing to finish");
+	cr_expect_lt(step_after(file, "grace-period", -1), 0, "and waits for no grace period");
+	cr_expect_eq(active().gen, 0, "it wrote generation 0 and flipped to it");
 }
 
 /* The record cannot be written after the flip: its mark would be lost, and
@@ -466,6 +470,29 @@ Test(apply, a_record_lost_after_the_flip_retires_the_old_generation_at_once)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the counts were carried, once");
 }
 
+/* A first apply whose record cannot be written after its flip: the same
+ * whole retirement, and the next apply completes the record. */
+Test(apply, a_first_apply_whose_record_is_lost_still_retires_generation_0)
+{
+	char file[96];
+	int err;
+
+	snprintf(file, sizeof(file), "%s/steps", dir);
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	setenv("XNSG_TEST_RECORD_FAIL_AT", "flipped", 1);
+	err = apply("80", NULL);
+	unsetenv("XNSG_TEST_RECORD_FAIL_AT");
+	unsetenv("XNSG_TEST_STEPS");
+	apply_record_mend();
+	cr_expect_neq(err, 0, "the apply reports the record it could not write");
+	cr_expect_geq(step_at(file, "retired"), 0, "generation 0 retired");
+	cr_expect(!entry(0, "d0") && !entry(0, "d1"), "its pass-all entries cleared");
+	cr_expect(entry(1, "d0") && hooked("d0"), "the policy enforced");
+	cr_assert_eq(apply("80", NULL), 0, "the next apply");
+	cr_expect_eq(recorded(), 2, "records both interfaces");
+}
+
 /* An early grace period covers the flip of the mark it was begun for:
  * the same serial at another time (serials restart after detach --all)
  * is another flip, which the apply waits for itself. */
@@ -479,8 +506,7 @@ static int grace_periods_of_next_apply(bool same_flip)
 	snprintf(file, sizeof(file), "%s/steps", dir);
 	unlink(file);
 	setenv("XNSG_TEST_STEPS", file, 1);
-	apply_grace_begin();
-	usleep(300000); /* the early grace period ends, traced */
+	apply_grace_begin(); /* joined, and so traced, by the apply */
 	if (!same_flip) {
 		st = state_read();
 		json_object_set_new(json_object_get(st, "retire"), "stamp", json_integer(1));

@@ -612,19 +612,21 @@ static void carry_find(struct carry *cr, __u32 from_gen, const struct slots_text
 
 /* The counts moved, then generation from_gen's nfrom slots zeroed: what
  * comes into them later is what a later carry moves, never twice.  A
- * failed move zeroes nothing (the counts wait in the old slots); a failed
- * zeroing leaves counts a later carry would move twice (moved: > 0). */
+ * failure (a move may have written part of its blocks, and nothing is
+ * zeroed after one) leaves counts a later carry could move again: the
+ * caller carries none later (-errno). */
 static int carry_do(struct txn *t, struct carry *cr, __u32 from_gen, size_t nfrom)
 {
-	int err = dp_counters_move(&t->dp, cr->from, cr->to, cr->n), moved = !err;
+	int err = dp_counters_move(&t->dp, cr->from, cr->to, cr->n);
 
 	if (!err)
 		err = dp_rule_counters_zero(&t->dp, XNSG_RULE_STAT(from_gen, 0), (__u32)nfrom);
 	free(cr->from);
 	free(cr->to);
 	if (err)
-		pr_warn("the rule counters of the policy replaced are not all carried: %s", strerror(-err));
-	return err ? (moved ? 1 : err) : 0;
+		pr_warn("the rule counters of the policy replaced could not all be carried (%s): "
+			"stats may miss some of their counts", strerror(-err));
+	return err;
 }
 
 /* The names of the record's entry of generation gen (whatever its
@@ -651,11 +653,12 @@ static void carry_now(struct txn *t)
 
 	gen_names(t, t->act.gen, &was);
 	carry_find(&cr, t->act.gen, &was, t->gen, &t->slots);
-	/* Moved but not zeroed: the next apply waits its grace period but
-	 * carries nothing (what came in since is lost, not counted twice). */
-	if (carry_do(t, &cr, t->act.gen, was.n) > 0) {
+	/* Failed: the next apply waits its grace period but carries nothing
+	 * (what came in since is lost, not counted twice). */
+	if (carry_do(t, &cr, t->act.gen, was.n)) {
 		json_object_set_new(json_object_get(t->st, "retire"), "carry", json_false());
-		state_write(t->st);
+		if (state_write(t->st))
+			pr_warn("the next apply may count the replaced policy's rules twice in stats");
 	}
 	free(was.text);
 	apply_step("carried");
@@ -681,8 +684,8 @@ static void retire(struct txn *t)
 /*
  * A grace period begun early (apply_grace_begin()), while the policy is
  * read: the one an earlier apply's carry_now() left for this one.  It
- * covers that apply's flip when the record named the same pending serial
- * before it began (the record is written after the flip).
+ * covers that apply's flip when the record bore the same mark (serial and
+ * stamp) before it began (the record is written after the flip).
  */
 static struct {
 	pthread_t thread;
@@ -825,6 +828,18 @@ static int stage_and_attach(struct txn *t)
 	return err;
 }
 
+/*
+ * Whether this apply retires the old generation whole, after a grace
+ * period begun at its flip (§8 step 9): when flows are re-evaluated, and
+ * on a first apply, whose generation 0 holds only the pass-all entries of
+ * the hooks attached before the flip (its grace period runs beside step
+ * 8, and the update after it then waits for none).
+ */
+static bool retires_whole(const struct txn *t)
+{
+	return t->wait || !t->was_pinned;
+}
+
 static int commit(struct txn *t)
 {
 	int err;
@@ -839,7 +854,7 @@ static int commit(struct txn *t)
 			return err;
 		}
 		apply_step("flipped");
-		if (t->wait)
+		if (retires_whole(t))
 			grace_begin(t);
 	}
 	/* Idle timeouts are not generational: written once the policy is in,
@@ -876,15 +891,14 @@ static size_t count_present(struct txn *t)
  */
 static int finish(struct txn *t)
 {
-	bool later = !t->kept && !t->wait; /* the retirement left partly to the next apply */
+	bool later = !t->kept && !retires_whole(t); /* the retirement left partly to the next apply */
 	int err;
 
 	t->r->ntables = t->c->ntables;
 	t->r->nrules = t->c->nrule_slots;
 	t->r->ninterfaces = count_present(t);
 	/* The old generation's counters are carried now and again by the next
-	 * apply (retire_pending()), which first waits for its readers: a first
-	 * apply's holds no rule, but its pass-all entries had readers too. */
+	 * apply (retire_pending()), which first waits for its readers. */
 	if (later)
 		json_object_set_new(t->st, "retire", json_pack("{s:I, s:I, s:I}", "gen", (json_int_t)t->act.gen,
 							      "serial", (json_int_t)t->serial, "stamp", boot_ns()));
@@ -898,10 +912,10 @@ static int finish(struct txn *t)
 	 * of it now, after a grace period of its own. */
 	if (later && err)
 		grace_begin(t);
-	if (!t->kept && (t->wait || err)) {
+	if (!t->kept && (!later || err)) {
 		retire(t);
 		apply_step("retired");
-	} else if (later && t->was_pinned) {
+	} else if (later) {
 		carry_now(t);
 	}
 	/* Existing flows survive an update (Azure) unless asked; the walk
