@@ -409,7 +409,7 @@ nothing_left() {
 # its flip (--reset-flows), and of a first apply.
 STEPS="locked carried-pending staged recorded-intent pinned attached-one attached flipped recorded carried flows"
 WAIT_STEPS="flipped grace-period recorded retiring retired flows"
-FIRST_STEPS="locked staged recorded-intent pinned attached-one attached flipped recorded retiring retired flows"
+FIRST_STEPS="locked staged recorded-intent pinned attached-one attached flipped recorded retired flows"
 
 test_update_killed_at_every_step() {
 	# An update killed at step K: the kernel enforces exactly the old or

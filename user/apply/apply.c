@@ -832,8 +832,8 @@ static int stage_and_attach(struct txn *t)
  * Whether this apply retires the old generation whole, after a grace
  * period begun at its flip (§8 step 9): when flows are re-evaluated, and
  * on a first apply, whose generation 0 holds only the pass-all entries of
- * the hooks attached before the flip (its grace period runs beside step
- * 8, and the update after it then waits for none).
+ * the hooks attached before the flip: its grace period runs beside step
+ * 8, and the update after it then waits for none before it writes them.
  */
 static bool retires_whole(const struct txn *t)
 {
@@ -913,7 +913,12 @@ static int finish(struct txn *t)
 	if (later && err)
 		grace_begin(t);
 	if (!t->kept && (!later || err)) {
-		retire(t);
+		if (t->was_pinned)
+			retire(t);
+		else /* generation 0 holds only pass-all entries: the next apply's
+		      * step 3 clears them with the rest; clearing here walked
+		      * every LPM entry of generation 1 (+40 ms at 100,000) */
+			grace_end(t);
 		apply_step("retired");
 	} else if (later) {
 		carry_now(t);
