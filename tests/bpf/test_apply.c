@@ -417,6 +417,29 @@ Test(apply, an_update_carries_at_once_and_the_next_apply_carries_the_rest)
 	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "still the same count");
 }
 
+/* A carry that fails part way (here: its counts moved, the old slots not
+ * zeroed) is not repeated by the next apply: the mark says carry:false,
+ * and the count is not doubled. */
+Test(apply, a_carry_that_fails_part_way_is_not_repeated)
+{
+	json_int_t web;
+	json_t *st;
+
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	web = count_into("AllowWeb", 5);
+	setenv("XNSG_TEST_CARRY_ZERO_FAIL", "1", 1);
+	cr_assert_eq(apply("81", NULL), 0, "an update whose carry fails after the move (a warning)");
+	unsetenv("XNSG_TEST_CARRY_ZERO_FAIL");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "the counts moved");
+	st = state_read();
+	cr_expect(json_is_false(json_object_get(json_object_get(st, "retire"), "carry")),
+		  "the mark says the next apply carries nothing");
+	json_decref(st);
+	cr_assert_eq(apply("80", NULL), 0, "the next apply");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web, "counted once, not twice (%lld)",
+		     (long long)stat_of("AllowWeb", "packets"));
+}
+
 /* A first apply retires generation 0 (the pass-all entries of the hooks
  * attached before its flip) itself, after a grace period: the apply after
  * it neither writes generation 0 under a reader nor waits for one. */

@@ -620,7 +620,8 @@ static int carry_do(struct txn *t, struct carry *cr, __u32 from_gen, size_t nfro
 	int err = dp_counters_move(&t->dp, cr->from, cr->to, cr->n);
 
 	if (!err)
-		err = dp_rule_counters_zero(&t->dp, XNSG_RULE_STAT(from_gen, 0), (__u32)nfrom);
+		err = getenv("XNSG_TEST_CARRY_ZERO_FAIL") ? -EIO
+			: dp_rule_counters_zero(&t->dp, XNSG_RULE_STAT(from_gen, 0), (__u32)nfrom);
 	free(cr->from);
 	free(cr->to);
 	if (err)

@@ -220,7 +220,9 @@ int apply_container_check(const struct apply_container *ct, int *why);
  * order the steps ran in, for the tests of the ones on another thread.
  * XNSG_TEST_RECORD_FAIL_AT=STEP fails every write of the record after
  * that step (apply_record_mend() ends it): the tests of a record that
- * cannot be written. */
+ * cannot be written.  XNSG_TEST_CARRY_ZERO_FAIL=1 fails the zeroing of
+ * the old slots after a counter carry: the test of a carry that fails
+ * part way. */
 void apply_step(const char *step);
 void apply_record_mend(void);
 
