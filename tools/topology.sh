@@ -15,7 +15,30 @@
 #                             (xnsg attach peer    192.0.2.130
 #                              on a1)              2001:db8:1::1:130
 
+# What an earlier run of this suite left when it was killed outright
+# (SIGKILL: no trap ran): its namespaces ($ID's prefix, its pid, a suffix)
+# and work directory (with its BPF filesystem), for a pid no longer alive.
+topo_sweep_stale() {
+	local prefix=${ID%-*} ns d pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		pid=${ns#"$prefix"-}; pid=${pid%%-*}
+		[[ $ns == "$prefix"-* && $pid =~ ^[0-9]+$ && $pid != "$$" ]] || continue
+		kill -0 "$pid" 2>/dev/null && continue
+		echo "note: removing namespace $ns, left by a killed run (pid $pid)" >&2
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	for d in /tmp/"$prefix"-*.*; do
+		pid=${d#/tmp/"$prefix"-}; pid=${pid%%.*}
+		[[ -d $d && $pid =~ ^[0-9]+$ && $pid != "$$" ]] || continue
+		kill -0 "$pid" 2>/dev/null && continue
+		umount "$d/bpf" 2>/dev/null
+		rm -rf "$d"
+	done
+}
+
 topo_init() {
+	topo_sweep_stale
 	NS_A="$ID-a" NS_B="$ID-b" NS_C="$ID-c"
 	WORK=$(mktemp -d "/tmp/$ID.XXXX")
 	export XNSG_PIN_DIR="$WORK/bpf/xnsg" XNSG_STATE_DIR="$WORK/run"

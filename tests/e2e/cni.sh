@@ -18,6 +18,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=$(command -v python3)
 . "$REPO/tools/topology.sh" # need, tcp_ok, listen_tcp
 
+topo_sweep_stale
 NS_H="$ID-h"
 CONTAINERS=() # netns names, for cleanup
 WORK=$(mktemp -d "/tmp/$ID.XXXX")
