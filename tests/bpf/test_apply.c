@@ -258,18 +258,33 @@ static bool traced_before(const char *file, const char *a, const char *b)
 }
 
 /* Whether `step` was traced by the apply of port (options o). */
+/* The apply of port (options o), its steps traced into a fresh steps file
+ * (its path into file), and, with record_fail_at, every write of the
+ * record failing after that step (XNSG_TEST_RECORD_FAIL_AT): apply()'s
+ * result. */
+static int apply_traced(const char *port, const struct apply_opts *o, const char *record_fail_at,
+			char file[96])
+{
+	int err;
+
+	snprintf(file, 96, "%s/steps", dir);
+	unlink(file);
+	setenv("XNSG_TEST_STEPS", file, 1);
+	if (record_fail_at)
+		setenv("XNSG_TEST_RECORD_FAIL_AT", record_fail_at, 1);
+	err = apply(port, o);
+	unsetenv("XNSG_TEST_RECORD_FAIL_AT");
+	unsetenv("XNSG_TEST_STEPS");
+	apply_record_mend();
+	return err;
+}
+
 static bool apply_traces(const char *port, const struct apply_opts *o, const char *step)
 {
 	char file[96];
-	bool at;
 
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	unlink(file);
-	setenv("XNSG_TEST_STEPS", file, 1);
-	cr_assert_eq(apply(port, o), 0, "apply (port %s)", port);
-	unsetenv("XNSG_TEST_STEPS");
-	at = step_at(file, step) >= 0;
-	return at;
+	cr_assert_eq(apply_traced(port, o, NULL, file), 0, "apply (port %s)", port);
+	return step_at(file, step) >= 0;
 }
 
 /*
@@ -288,10 +303,7 @@ Test(apply, old_generation_retired_only_after_the_grace_period)
 	int flip, grace, retiring, flows;
 
 	cr_assert_eq(apply("80", NULL), 0, "first apply");
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	setenv("XNSG_TEST_STEPS", file, 1);
-	cr_assert_eq(apply("81", &reset), 0, "update re-evaluating the flows");
-	unsetenv("XNSG_TEST_STEPS");
+	cr_assert_eq(apply_traced("81", &reset, NULL, file), 0, "update re-evaluating the flows");
 	flip = step_at(file, "flipped");
 	grace = step_after(file, "grace-period", flip);
 	retiring = step_at(file, "retiring");
@@ -448,11 +460,7 @@ Test(apply, a_first_apply_retires_generation_0_after_its_readers)
 	char file[96];
 	int g;
 
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	unlink(file);
-	setenv("XNSG_TEST_STEPS", file, 1);
-	cr_assert_eq(apply("80", NULL), 0, "first apply");
-	unsetenv("XNSG_TEST_STEPS");
+	cr_assert_eq(apply_traced("80", NULL, NULL, file), 0, "first apply");
 	g = step_after(file, "grace-period", step_at(file, "flipped"));
 	cr_expect(g >= 0 && g < step_at(file, "retired"), "a grace period after the flip, then the retirement");
 	cr_expect_str_eq(retire_mark(), "", "none left to the next apply");
@@ -472,14 +480,7 @@ Test(apply, a_record_lost_after_the_flip_retires_the_old_generation_at_once)
 
 	cr_assert_eq(apply("80", NULL), 0, "first apply");
 	web = count_into("AllowWeb", 5);
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	unlink(file);
-	setenv("XNSG_TEST_STEPS", file, 1);
-	setenv("XNSG_TEST_RECORD_FAIL_AT", "flipped", 1);
-	err = apply("81", NULL);
-	unsetenv("XNSG_TEST_RECORD_FAIL_AT");
-	unsetenv("XNSG_TEST_STEPS");
-	apply_record_mend();
+	err = apply_traced("81", NULL, "flipped", file);
 	cr_expect_neq(err, 0, "the apply reports the record it could not write");
 	cr_expect_eq(active().gen, 0, "the new policy is in force (flipped)");
 	g = step_after(file, "grace-period", step_at(file, "flipped"));
@@ -498,14 +499,7 @@ Test(apply, a_first_apply_whose_record_is_lost_still_retires_generation_0)
 	char file[96];
 	int err;
 
-	snprintf(file, sizeof(file), "%s/steps", dir);
-	unlink(file);
-	setenv("XNSG_TEST_STEPS", file, 1);
-	setenv("XNSG_TEST_RECORD_FAIL_AT", "flipped", 1);
-	err = apply("80", NULL);
-	unsetenv("XNSG_TEST_RECORD_FAIL_AT");
-	unsetenv("XNSG_TEST_STEPS");
-	apply_record_mend();
+	err = apply_traced("80", NULL, "flipped", file);
 	cr_expect_neq(err, 0, "the apply reports the record it could not write");
 	cr_expect(traced_before(file, "grace-period", "retired"), "generation 0 retired after a grace period");
 	cr_expect(entry(1, "d0") && hooked("d0"), "the policy enforced");
