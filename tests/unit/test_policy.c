@@ -1215,6 +1215,80 @@ Test(policy_warnings, shadowing_with_tags_and_any)
 	res_free(&r);
 }
 
+/* A lint of its own kind: POLICY_LINT_BESIDE (apply, the daemon) and
+ * POLICY_LINT_OFF (the CNI plugin) against the lint within the load. */
+static struct res parse_lint(const char *sqjson, enum policy_lint lint, bool join)
+{
+	struct res r = {};
+	char *json = sq(sqjson);
+
+	r.err = policy_parse_string_lint(json, "t.json", NULL, lint, &r.p, &r.d);
+	if (join)
+		policy_lint_join(r.p, &r.d);
+	r.all = diags_str(&r.d);
+	free(json);
+	return r;
+}
+
+#define LINTED                                                                              \
+	"{'unknownTop':1,'networkSecurityGroups':[{'name':'nsg','securityRules':["            \
+	R("AllTcp", 100, "Inbound", "Deny", "Tcp", "10.0.0.0/8", "*", "*", "*") ","            \
+	R("Sub", 200, "Inbound", "Allow", "Tcp", "10.1.0.0/16", "*", "*", "80") ","            \
+	R("IcmpPort", 300, "Inbound", "Allow", "Icmp", "*", "*", "*", "7") ","                 \
+	R("Out", 100, "Outbound", "Allow", "Udp", "10.0.0.0/8", "*", "*", "53") ","            \
+	R("OutSub", 110, "Outbound", "Allow", "Udp", "10.9.0.0/16", "*", "*", "53") "]}]}"
+
+Test(policy_warnings, lint_beside_says_what_the_lint_within_says)
+{
+	struct res now = parse_lint(LINTED, POLICY_LINT_NOW, false);
+	struct res beside = parse_lint(LINTED, POLICY_LINT_BESIDE, true);
+
+	cr_assert_eq(now.err, 0, "%s", now.all);
+	cr_expect_eq(count(&now.d, DIAG_WARNING), 4, "unknown key, Sub, IcmpPort, OutSub:\n%s",
+		     now.all);
+	cr_expect_null(now.p->lint, "the lint within the load leaves nothing to join");
+	cr_assert_eq(beside.err, 0, "%s", beside.all);
+	cr_expect_str_eq(beside.all, now.all, "the same warnings in the same order");
+	cr_expect_null(beside.p->lint, "joined");
+	policy_lint_join(beside.p, &beside.d); /* again: nothing */
+	cr_expect_eq(beside.d.n, now.d.n);
+	res_free(&now);
+	res_free(&beside);
+}
+
+Test(policy_warnings, lint_off_keeps_the_other_warnings)
+{
+	struct res r = parse_lint(LINTED, POLICY_LINT_OFF, true);
+
+	cr_assert_eq(r.err, 0, "%s", r.all);
+	expect_warning(&r, "$.unknownTop", "unknown key");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 1, "no never-match warning:\n%s", r.all);
+	res_free(&r);
+}
+
+Test(policy_warnings, a_lint_beside_not_joined_is_dropped_with_its_policy)
+{
+	struct res r = parse_lint(LINTED, POLICY_LINT_BESIDE, false);
+
+	cr_assert_eq(r.err, 0, "%s", r.all);
+	cr_expect_not_null(r.p->lint, "running or finished, not yet joined");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 1, "only the parse's own warning so far:\n%s",
+		     r.all);
+	res_free(&r); /* policy_free() joins it: no leak, no use after free (valgrind, ASan) */
+}
+
+Test(policy_warnings, a_policy_with_errors_starts_no_lint)
+{
+	struct res r = parse_lint("{'networkSecurityGroups':[{'name':'nsg','securityRules':["
+				  R("A", 100, "Inbound", "Deny", "Tcp", "10.0.0.0/8", "*", "*", "*")
+				  "," R("B", 100, "Inbound", "Allow", "Tcp", "10.1.0.0/16", "*",
+					"*", "80") "]}]}", POLICY_LINT_BESIDE, false);
+
+	cr_expect_eq(r.err, -EINVAL, "two rules of one priority: %s", r.all);
+	cr_expect_null(r.p);
+	res_free(&r);
+}
+
 /* ---- all errors at once, and limits ----------------------------------- */
 
 Test(policy_errors, all_errors_in_one_run)

@@ -29,5 +29,7 @@ void diag_add(struct diag_list *d, enum diag_level level, const char *path,
 /* "FILE: PATH: MSG" (warnings: "FILE: PATH: warning: MSG"), one a line, as docs/DESIGN.md §1. */
 void diag_print(FILE *f, const char *file, const struct diag_list *d);
 void diag_free(struct diag_list *d);
+/* src's diagnostics appended to dst (NULL: freed), src left empty. */
+void diag_move(struct diag_list *dst, struct diag_list *src);
 
 #endif /* XNSG_DIAG_H */

@@ -178,6 +178,7 @@ struct policy {
 	struct iface *ifaces;
 	size_t nifaces;
 	struct flow_timeouts timeouts;
+	struct policy_lint_run *lint; /* the lint running beside (policy.h), until joined */
 };
 
 #endif /* XNSG_MODEL_H */

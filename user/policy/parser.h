@@ -178,5 +178,9 @@ void json_arena_drop(json_t *v);
 void check_unknown_keys(struct ctx *c, json_t *root);
 /* lint.c: warn about rules that can never match. */
 void check_shadowing(struct ctx *c);
+/* lint.c: check_shadowing() on a thread of its own (POLICY_LINT_BESIDE),
+ * into diagnostics of its own, joined by policy_lint_join(); c's Internet
+ * prefixes move to it. */
+void check_shadowing_beside(struct ctx *c);
 
 #endif /* XNSG_PARSER_H */

@@ -320,6 +320,7 @@ void policy_free(struct policy *p)
 {
 	if (!p)
 		return;
+	policy_lint_join(p, NULL); /* it reads p */
 	free(p->file);
 	free(p->vnet_name);
 	prefix_list_free(&p->vnet_prefixes);
@@ -366,7 +367,7 @@ void policy_free(struct policy *p)
 }
 
 static int parse_document(const char *json, const char *name, const char *basedir,
-			  struct policy **out, struct diag_list *diags)
+			  enum policy_lint lint, struct policy **out, struct diag_list *diags)
 {
 	struct ctx c = { .d = diags, .basedir = basedir };
 	size_t errors_before = diags->nerrors;
@@ -411,8 +412,10 @@ static int parse_document(const char *json, const char *name, const char *basedi
 	for (size_t i = 0; i < c.p->nnsgs; i++)
 		parse_nsg_rules(&c, i);
 	/* Advisory, and only meaningful on a policy that stands. */
-	if (diags->nerrors == errors_before)
+	if (diags->nerrors == errors_before && lint == POLICY_LINT_NOW)
 		check_shadowing(&c);
+	else if (diags->nerrors == errors_before && lint == POLICY_LINT_BESIDE)
+		check_shadowing_beside(&c);
 
 	json_arena_drop(root);
 	for (size_t i = 0; i < c.scratch.n; i++)
@@ -430,18 +433,30 @@ static int parse_document(const char *json, const char *name, const char *basedi
 
 /* The document's tree lives in the arena (quickjson.c) for the parse:
  * nothing of it is kept, the model copies what it takes. */
-int policy_parse_string(const char *json, const char *name, const char *basedir,
-			struct policy **out, struct diag_list *diags)
+int policy_parse_string_lint(const char *json, const char *name, const char *basedir,
+			     enum policy_lint lint, struct policy **out, struct diag_list *diags)
 {
 	int err;
 
 	json_arena_begin(strlen(json));
-	err = parse_document(json, name, basedir, out, diags);
+	err = parse_document(json, name, basedir, lint, out, diags);
 	json_arena_end();
 	return err;
 }
 
+int policy_parse_string(const char *json, const char *name, const char *basedir,
+			struct policy **out, struct diag_list *diags)
+{
+	return policy_parse_string_lint(json, name, basedir, POLICY_LINT_NOW, out, diags);
+}
+
 int policy_load(const char *file, struct policy **out, struct diag_list *diags)
+{
+	return policy_load_lint(file, POLICY_LINT_NOW, out, diags);
+}
+
+int policy_load_lint(const char *file, enum policy_lint lint, struct policy **out,
+		     struct diag_list *diags)
 {
 	char *text, *copy;
 	struct stat st;
@@ -456,7 +471,7 @@ int policy_load(const char *file, struct policy **out, struct diag_list *diags)
 	}
 	policy_file_perm_warnings(diags, "", file, &st);
 	copy = xstrdup(file);
-	err = policy_parse_string(text, file, dirname(copy), out, diags);
+	err = policy_parse_string_lint(text, file, dirname(copy), lint, out, diags);
 	free(copy);
 	free(text);
 	return err;

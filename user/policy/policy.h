@@ -27,6 +27,24 @@ int policy_parse_string(const char *json, const char *name, const char *basedir,
 			struct policy **out, struct diag_list *diags);
 void policy_free(struct policy *p);
 
+/*
+ * When a load runs the advisory never-match lint (lint.c), whose warnings
+ * come last of the load's: within it (policy_load()); on a thread of its
+ * own beside what the caller does next with the model (compiling it),
+ * its warnings appended by policy_lint_join(); or not at all (a caller
+ * that drops warnings: the CNI plugin).
+ */
+enum policy_lint { POLICY_LINT_NOW, POLICY_LINT_BESIDE, POLICY_LINT_OFF };
+
+int policy_load_lint(const char *file, enum policy_lint lint, struct policy **out,
+		     struct diag_list *diags);
+int policy_parse_string_lint(const char *json, const char *name, const char *basedir,
+			     enum policy_lint lint, struct policy **out, struct diag_list *diags);
+/* The lint begun beside (POLICY_LINT_BESIDE) finished and its warnings
+ * appended to d (NULL: dropped); nothing when none runs.  Whatever reads
+ * p beside the lint only reads it: nothing writes p before this. */
+void policy_lint_join(struct policy *p, struct diag_list *d);
+
 /* ---- files (file.c) ------------------------------------------------ */
 
 /*
