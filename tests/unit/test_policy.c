@@ -1443,6 +1443,123 @@ Test(policy_warnings, subnet_outside_vnet)
 	res_free(&r);
 }
 
+/* ---- an NSG's rules parsed in two halves (rules.c, RULES_SPLIT_MIN) ----------- */
+
+/* An NSG of n inbound TCP rules r<i> (priority 100 + i); rule i's source
+ * is src(i) (NULL: '*'), its protocol proto(i) (NULL: Tcp).  Before the
+ * NSG: extra, a top-level member or "". */
+static char *long_nsg(size_t n, const char *extra, const char *(*src)(size_t),
+		      const char *(*proto)(size_t))
+{
+	size_t len = 0, cap = n * 300 + strlen(extra) + 256;
+	char *json = xcalloc(1, cap);
+
+	len += (size_t)snprintf(json + len, cap - len, "{%s'networkSecurityGroups':[{'name':'n',"
+				"'securityRules':[", extra);
+	for (size_t i = 0; i < n; i++) {
+		const char *sp = src ? src(i) : NULL, *pr = proto ? proto(i) : NULL;
+
+		len += (size_t)snprintf(json + len, cap - len,
+					"%s{'name':'r%zu','priority':%zu,'direction':'Inbound',"
+					"'access':'Allow','protocol':'%s','sourceAddressPrefix':'%s',"
+					"'sourcePortRange':'*','destinationAddressPrefix':'*',"
+					"'destinationPortRange':'%zu'}",
+					i ? "," : "", i, 100 + i, pr ? pr : "Tcp", sp ? sp : "*",
+					1 + i);
+	}
+	snprintf(json + len, cap - len, "]}]}");
+	return json;
+}
+
+static const char *host_bits_at_3_and_1100(size_t i)
+{
+	return i == 3 || i == 1100 ? "10.0.0.1/8" : NULL;
+}
+
+static const char *bad_proto_at_5_and_1100(size_t i)
+{
+	return i == 5 || i == 1100 ? "Foo" : NULL;
+}
+
+/* Index of the first diagnostic at path, or SIZE_MAX. */
+static size_t diag_at(const struct diag_list *d, const char *path)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].path, path))
+			return i;
+	return SIZE_MAX;
+}
+
+Test(policy_split, long_nsg_keeps_rule_order_paths_and_warnings)
+{
+	char *json = long_nsg(1200, "", host_bits_at_3_and_1100, NULL);
+	struct res r = parse(json);
+	const struct nsg *g;
+	size_t w3, w1100;
+	char want[96];
+
+	cr_assert_eq(r.err, 0, "%.2000s", r.all);
+	g = &r.p->nsgs[0];
+	cr_assert_eq(g->nrules, 1200 + 6, "1,200 rules and Azure's six defaults");
+	for (size_t i = 0; i < 1200; i++) {
+		snprintf(want, sizeof(want), "r%zu", i);
+		cr_assert_str_eq(g->rules[i].name, want, "rule %zu in priority order", i);
+		snprintf(want, sizeof(want), RP "[%zu]", i);
+		cr_assert_str_eq(g->rules[i].path, want);
+		cr_assert_eq(g->rules[i].dport.n, 1);
+		cr_assert_eq(g->rules[i].dport.v[0].lo, 1 + i, "rule %zu's own port", i);
+	}
+	w3 = diag_at(&r.d, RP "[3].sourceAddressPrefix");
+	w1100 = diag_at(&r.d, RP "[1100].sourceAddressPrefix");
+	cr_expect(w3 != SIZE_MAX && w1100 != SIZE_MAX, "both halves' warnings:\n%.2000s", r.all);
+	cr_expect_lt(w3, w1100, "in rule order");
+	cr_expect_eq(count(&r.d, DIAG_WARNING), 2, "each once:\n%.2000s", r.all);
+	res_free(&r);
+	free(json);
+}
+
+Test(policy_split, errors_in_both_halves_are_reported_once_in_order)
+{
+	char *json = long_nsg(1200, "", NULL, bad_proto_at_5_and_1100);
+	struct res r = parse(json);
+	size_t e5 = diag_at(&r.d, RP "[5].protocol"), e1100 = diag_at(&r.d, RP "[1100].protocol");
+
+	expect_err(&r, RP "[1100].protocol", "'Foo' is not a protocol");
+	cr_expect(e5 != SIZE_MAX && e5 < e1100, "rule 5's error first:\n%.2000s", r.all);
+	cr_expect_eq(r.d.nerrors, 2, "no error twice:\n%.2000s", r.all);
+	cr_expect_eq(r.d.n, 2, "nothing else:\n%.2000s", r.all);
+	res_free(&r);
+	free(json);
+}
+
+static const char *the_tag(size_t i)
+{
+	(void)i;
+	return "Big";
+}
+
+/* 1,001 rules on a 1,000-prefix tag: the second half alone stays under
+ * POLICY_MAX_PREFIXES, both together cross it at rule 1000. */
+Test(policy_split, the_prefix_limit_crossed_in_the_second_half_is_reported_there)
+{
+	size_t len = 0, cap = 1000 * 24 + 64;
+	char *tags = xcalloc(1, cap), *json;
+	struct res r;
+
+	len += (size_t)snprintf(tags + len, cap - len, "'serviceTags':{'Big':[");
+	for (size_t i = 0; i < 1000; i++)
+		len += (size_t)snprintf(tags + len, cap - len, "%s'10.%zu.%zu.0/24'", i ? "," : "",
+					i / 256, i % 256);
+	snprintf(tags + len, cap - len, "]},");
+	json = long_nsg(1001, tags, the_tag, NULL);
+	r = parse(json);
+	expect_err(&r, RP "[1000].sourceAddressPrefix", "more than 1000000 prefixes");
+	cr_expect_eq(r.d.nerrors, 1, "%.2000s", r.all);
+	res_free(&r);
+	free(json);
+	free(tags);
+}
+
 Test(policy_errors, rules_per_direction_limit)
 {
 	/* 4097 inbound rules: over the limit whatever their priorities. */

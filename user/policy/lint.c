@@ -24,7 +24,6 @@
  * silently.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "diag.h"
 #include "parser.h"
 #include "policy.h"
+#include "thread.h"
 
 #define PROTO_BIT(p) (1u << (p))
 #define PROTO_OTHER_BIT (1u << 7)
@@ -720,29 +720,6 @@ static void *lint_run(void *arg)
 {
 	check_shadowing(&((struct policy_lint_run *)arg)->c);
 	return NULL;
-}
-
-/*
- * A thread on another CPU than this one's: left to the scheduler, a new
- * thread often waits out the rest of its creator's time slice on the
- * creator's CPU (1-2 ms measured, as long as the lint of 1,000 rules).
- */
-static int thread_beside(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	int self = sched_getcpu(), err;
-	pthread_attr_t attr;
-	cpu_set_t cpus;
-
-	if (pthread_attr_init(&attr))
-		return -1;
-	if (self >= 0 && !sched_getaffinity(0, sizeof(cpus), &cpus) && CPU_ISSET(self, &cpus) &&
-	    CPU_COUNT(&cpus) > 1) {
-		CPU_CLR(self, &cpus);
-		pthread_attr_setaffinity_np(&attr, sizeof(cpus), &cpus);
-	}
-	err = pthread_create(t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return err;
 }
 
 void check_shadowing_beside(struct ctx *c)
