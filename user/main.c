@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apply.h"
 #include "cmd.h"
 #include "cni.h"
 #include "log.h"
@@ -106,6 +107,10 @@ int main(int argc, char **argv)
 	 * 2 x 4,000 rules consolidating them.  Without them the per-thread
 	 * cache and the ordinary bins serve small sizes. */
 	mallopt(M_MXFAST, 0);
+	/* An update's grace-period keeper runs as this binary again. */
+	apply_keeper_exe = "/proc/self/exe";
+	if (!strcmp(self ? self + 1 : argv[0], "xnsg-grace"))
+		return apply_keeper_main(argc, argv);
 	/* One binary: run as xnsg-cni (a link), it is the CNI plugin. */
 	if (!strcmp(self ? self + 1 : argv[0], "xnsg-cni"))
 		return cni_main();

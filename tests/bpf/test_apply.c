@@ -26,6 +26,7 @@
 #include "compile.h"
 #include "datapath.h"
 #include "policy.h"
+#include "xnsg_bin.h"
 
 static char dir[32];
 
@@ -545,6 +546,99 @@ Test(apply, an_early_grace_period_covers_only_the_flip_it_was_begun_for)
 	cr_assert_eq(apply("81", NULL), 0, "an update leaves another");
 	cr_expect_eq(grace_periods_of_next_apply(false), 2,
 		     "a mark of the same serial from another flip: a grace period of the apply's own");
+}
+
+/* The record's mark's keeper pid (0: none), its serial and stamp. */
+static json_int_t mark_keeper(json_int_t *serial, json_int_t *stamp)
+{
+	json_t *st = state_read(), *m = json_object_get(st, "retire");
+	json_int_t pid = json_integer_value(json_object_get(m, "keeper"));
+
+	*serial = json_integer_value(json_object_get(m, "serial"));
+	*stamp = json_integer_value(json_object_get(m, "stamp"));
+	json_decref(st);
+	return pid;
+}
+
+/* The keeper's stamp as it names a flip, "" while there is none. */
+static const char *stamp_text(void)
+{
+	static char buf[64];
+	char *path = state_path(".grace");
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	free(path);
+	buf[strcspn(buf, "\n")] = 0;
+	return buf;
+}
+
+/*
+ * An update starts a keeper as it flips (the binary again, as
+ * xnsg-grace): it waits for the grace period and stamps the flip, and the
+ * next apply, finding the stamp, waits for none of its own - yet finishes
+ * the retirement as before.
+ */
+Test(apply, a_keeper_keeps_an_updates_grace_period_for_the_next_apply)
+{
+	json_int_t serial, stamp, pid;
+	char file[96], want[64];
+	int status;
+
+	apply_keeper_exe = test_xnsg_bin();
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_assert_eq(apply("81", NULL), 0, "an update leaves a retirement");
+	pid = mark_keeper(&serial, &stamp);
+	cr_assert_gt(pid, 0, "its mark names the keeper it started");
+	snprintf(want, sizeof(want), "%lld %lld", (long long)serial, (long long)stamp);
+	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid, "the keeper ends");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "after a grace period, well");
+	cr_expect_str_eq(stamp_text(), want, "having stamped that flip");
+	cr_assert_eq(apply_traced("80", NULL, NULL, file), 0, "the next apply");
+	cr_expect(traced_before(file, "grace-kept", "carried-pending"),
+		  "takes the keeper's grace period and finishes the retirement");
+	cr_expect_lt(step_at(file, "grace-period"), 0, "and waits for none of its own");
+	cr_expect_str_eq(retire_mark(), "0 3", "its own retirement left to the next in turn");
+	pid = mark_keeper(&serial, &stamp);
+	cr_assert_gt(pid, 0, "with a keeper of its own");
+	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid);
+	apply_keeper_exe = NULL;
+}
+
+/* A keeper that ends without its stamp (here one that does nothing) or
+ * stamps another flip: the next apply waits for a grace period itself. */
+Test(apply, a_keeper_without_the_flips_stamp_leaves_the_wait_to_the_next_apply)
+{
+	json_int_t serial, stamp, pid;
+	char file[96], *path;
+	int status;
+	FILE *f;
+
+	apply_keeper_exe = "/bin/true";
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_assert_eq(apply("81", NULL), 0, "an update");
+	pid = mark_keeper(&serial, &stamp);
+	cr_assert_gt(pid, 0, "a keeper was started");
+	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid, "and ended, stamping nothing");
+	path = state_path(".grace");
+	f = fopen(path, "w");
+	cr_assert(f);
+	fprintf(f, "%lld %lld\n", (long long)serial, (long long)stamp + 1); /* another flip's */
+	fclose(f);
+	free(path);
+	cr_assert_eq(apply_traced("80", NULL, NULL, file), 0, "the next apply");
+	cr_expect_lt(step_at(file, "grace-kept"), 0, "finds no stamp of that flip");
+	cr_expect(traced_before(file, "grace-period", "carried-pending"),
+		  "so waits for a grace period before it finishes the retirement");
+	pid = mark_keeper(&serial, &stamp);
+	if (pid > 0)
+		waitpid((pid_t)pid, &status, 0);
+	apply_keeper_exe = NULL;
 }
 
 /* A flow on ifindex put straight into the pinned IPv4 flow table; whether

@@ -709,7 +709,8 @@ void apply_grace_begin(void)
 	json_t *st = state_read();
 	json_t *m = json_object_get(st, "retire");
 
-	if (m && !early.running) {
+	/* A keeper (keeper.c) kept the flip's grace period: no wait of our own. */
+	if (m && !early.running && !json_integer_value(json_object_get(m, "keeper"))) {
 		early.serial = json_integer_value(json_object_get(m, "serial"));
 		early.stamp = json_integer_value(json_object_get(m, "stamp"));
 		early.running = !pthread_create(&early.thread, NULL, grace_run, NULL);
@@ -735,6 +736,18 @@ void apply_grace_end(void)
 	early_grace_end(NULL);
 }
 
+/* Whether the keeper the flip of mark m started kept its grace period. */
+static bool kept_by_keeper(const json_t *m)
+{
+	json_int_t pid = json_integer_value(json_object_get(m, "keeper"));
+
+	if (pid <= 0 || !apply_grace_kept(json_integer_value(json_object_get(m, "serial")),
+					   json_integer_value(json_object_get(m, "stamp")), (pid_t)pid))
+		return false;
+	apply_step("grace-kept");
+	return true;
+}
+
 /*
  * The rest of an earlier apply's retirement (carry_now()), before this one
  * writes the idle generation: after a grace period (no packet the old
@@ -754,7 +767,7 @@ static void retire_pending(struct txn *t)
 		return;
 	if (serial == (json_int_t)t->act.serial &&
 	    json_integer_value(json_object_get(m, "gen")) == (json_int_t)old) {
-		if (!early_grace_end(m)) {
+		if (!early_grace_end(m) && !kept_by_keeper(m)) {
 			dp_wait_readers();
 			apply_step("grace-period");
 		}
@@ -899,10 +912,18 @@ static int finish(struct txn *t)
 	t->r->nrules = t->c->nrule_slots;
 	t->r->ninterfaces = count_present(t);
 	/* The old generation's counters are carried now and again by the next
-	 * apply (retire_pending()), which first waits for its readers. */
-	if (later)
-		json_object_set_new(t->st, "retire", json_pack("{s:I, s:I, s:I}", "gen", (json_int_t)t->act.gen,
-							      "serial", (json_int_t)t->serial, "stamp", boot_ns()));
+	 * apply (retire_pending()), once its readers are gone: a keeper waits
+	 * for them from now on. */
+	if (later) {
+		json_int_t stamp = boot_ns();
+		pid_t keeper = apply_grace_keep((long long)t->serial, (long long)stamp);
+		json_t *m = json_pack("{s:I, s:I, s:I}", "gen", (json_int_t)t->act.gen, "serial",
+				      (json_int_t)t->serial, "stamp", stamp);
+
+		if (keeper > 0)
+			json_object_set_new(m, "keeper", json_integer(keeper));
+		json_object_set_new(t->st, "retire", m);
+	}
 	err = record(t, false);
 	apply_step("recorded");
 	/* The heap's free pages back to the kernel while the grace period

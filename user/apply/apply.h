@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct policy;
 struct compiled;
@@ -70,6 +71,23 @@ uint64_t apply_file_hash(const char *file, bool *exists);
  * it itself.  apply_grace_end() joins it if no apply did. */
 void apply_grace_begin(void);
 void apply_grace_end(void);
+
+/*
+ * The keeper of an update's grace period (keeper.c): started as the
+ * update flips, it waits for the kernel's grace period and writes a stamp
+ * naming the flip, so the next apply need not wait.  apply_keeper_exe:
+ * the binary a keeper runs as (xnsg's main sets /proc/self/exe; NULL, as
+ * in a library's tests: no keeper).  The daemon keeps them on threads.
+ * apply_grace_keep() returns the keeper's pid (0: none started);
+ * apply_grace_kept() whether the keeper kept the grace period of that
+ * flip, waiting while it is still at it.  apply_keeper_main(): the
+ * keeper, run as "xnsg-grace SERIAL STAMP".
+ */
+extern const char *apply_keeper_exe;
+void apply_keep_grace_in_process(void);
+pid_t apply_grace_keep(long long serial, long long stamp);
+bool apply_grace_kept(long long serial, long long stamp, pid_t keeper);
+int apply_keeper_main(int argc, char **argv);
 
 /*
  * apply_load() then apply_policy(), with the containers read again under

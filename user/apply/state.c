@@ -223,6 +223,9 @@ void state_remove(void)
 
 	unlink(path);
 	free(path);
+	path = state_path(".grace"); /* a keeper's stamp (keeper.c) */
+	unlink(path);
+	free(path);
 	for (unsigned int g = 0; g < XNSG_GENS; g++) {
 		path = slots_path(g);
 		unlink(path);

@@ -227,6 +227,9 @@ int daemon_run(const struct run_opts *o)
 	int err;
 
 	dlog_init();
+	/* Its updates' grace periods kept on threads: the process lives on
+	 * (a keeper process would be its child, left a zombie). */
+	apply_keep_grace_in_process();
 	err = dp_check_env(true);
 	/* Two daemons on one pin directory would undo each other's reloads. */
 	if (!err) {
