@@ -548,23 +548,31 @@ Test(apply, an_early_grace_period_covers_only_the_flip_it_was_begun_for)
 		     "a mark of the same serial from another flip: a grace period of the apply's own");
 }
 
-/* The record's mark's keeper pid (0: none), its serial and stamp. */
-static json_int_t mark_keeper(json_int_t *serial, json_int_t *stamp)
+/* Whether the record's mark says a keeper keeps its flip's grace period;
+ * the mark's serial and stamp. */
+static bool mark_keeper(json_int_t *serial, json_int_t *stamp)
 {
 	json_t *st = state_read(), *m = json_object_get(st, "retire");
-	json_int_t pid = json_integer_value(json_object_get(m, "keeper"));
+	bool keeper = json_is_true(json_object_get(m, "keeper"));
 
 	*serial = json_integer_value(json_object_get(m, "serial"));
 	*stamp = json_integer_value(json_object_get(m, "stamp"));
 	json_decref(st);
-	return pid;
+	return keeper;
 }
 
-/* The keeper's stamp as it names a flip, "" while there is none. */
-static const char *stamp_text(void)
+/* The stamp file of the keepers of serial's parity (keeper.c). */
+static char *stamp_path(json_int_t serial)
+{
+	return state_path(serial & 1 ? ".grace1" : ".grace0");
+}
+
+/* The keeper's stamp as it names a flip of serial's parity, "" while
+ * there is none. */
+static const char *stamp_text(json_int_t serial)
 {
 	static char buf[64];
-	char *path = state_path(".grace");
+	char *path = stamp_path(serial);
 	FILE *f = fopen(path, "r");
 
 	buf[0] = 0;
@@ -578,54 +586,56 @@ static const char *stamp_text(void)
 	return buf;
 }
 
+/* The keepers this test process started (its children) reaped. */
+static void reap_keepers(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
 /*
- * An update starts a keeper as it flips (the binary again, as
- * xnsg-grace): it waits for the grace period and stamps the flip, and the
- * next apply, finding the stamp, waits for none of its own - yet finishes
- * the retirement as before.
+ * An update starts a keeper after its flip (the binary again, as
+ * xnsg-grace), which holds the keeper lock while it waits for the grace
+ * period and then stamps the flip; the next apply, finding the stamp,
+ * waits for none of its own - yet finishes the retirement as before.
  */
 Test(apply, a_keeper_keeps_an_updates_grace_period_for_the_next_apply)
 {
-	json_int_t serial, stamp, pid;
+	json_int_t serial, stamp;
 	char file[96], want[64];
-	int status;
 
 	apply_keeper_exe = test_xnsg_bin();
 	cr_assert_eq(apply("80", NULL), 0, "first apply");
 	cr_assert_eq(apply("81", NULL), 0, "an update leaves a retirement");
-	pid = mark_keeper(&serial, &stamp);
-	cr_assert_gt(pid, 0, "its mark names the keeper it started");
+	cr_assert(mark_keeper(&serial, &stamp), "its mark says a keeper keeps its grace period");
+	cr_expect(apply_grace_kept(serial, stamp), "the keeper ends, having kept it");
 	snprintf(want, sizeof(want), "%lld %lld", (long long)serial, (long long)stamp);
-	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid, "the keeper ends");
-	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "after a grace period, well");
-	cr_expect_str_eq(stamp_text(), want, "having stamped that flip");
+	cr_expect_str_eq(stamp_text(serial), want, "its stamp names that flip");
 	cr_assert_eq(apply_traced("80", NULL, NULL, file), 0, "the next apply");
 	cr_expect(traced_before(file, "grace-kept", "carried-pending"),
 		  "takes the keeper's grace period and finishes the retirement");
 	cr_expect_lt(step_at(file, "grace-period"), 0, "and waits for none of its own");
 	cr_expect_str_eq(retire_mark(), "0 3", "its own retirement left to the next in turn");
-	pid = mark_keeper(&serial, &stamp);
-	cr_assert_gt(pid, 0, "with a keeper of its own");
-	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid);
+	cr_expect(mark_keeper(&serial, &stamp), "with a keeper of its own");
+	cr_expect(apply_grace_kept(serial, stamp));
+	reap_keepers();
 	apply_keeper_exe = NULL;
 }
 
-/* A keeper that ends without its stamp (here one that does nothing) or
- * stamps another flip: the next apply waits for a grace period itself. */
+/* A keeper that ends without its stamp (here one that does nothing), or a
+ * stamp of another flip: the next apply waits for a grace period itself. */
 Test(apply, a_keeper_without_the_flips_stamp_leaves_the_wait_to_the_next_apply)
 {
-	json_int_t serial, stamp, pid;
+	json_int_t serial, stamp;
 	char file[96], *path;
-	int status;
 	FILE *f;
 
 	apply_keeper_exe = "/bin/true";
 	cr_assert_eq(apply("80", NULL), 0, "first apply");
 	cr_assert_eq(apply("81", NULL), 0, "an update");
-	pid = mark_keeper(&serial, &stamp);
-	cr_assert_gt(pid, 0, "a keeper was started");
-	cr_assert_eq(waitpid((pid_t)pid, &status, 0), pid, "and ended, stamping nothing");
-	path = state_path(".grace");
+	cr_assert(mark_keeper(&serial, &stamp), "a keeper was started");
+	cr_expect(!apply_grace_kept(serial, stamp), "it ended (its lock free) stamping nothing");
+	path = stamp_path(serial);
 	f = fopen(path, "w");
 	cr_assert(f);
 	fprintf(f, "%lld %lld\n", (long long)serial, (long long)stamp + 1); /* another flip's */
@@ -635,9 +645,24 @@ Test(apply, a_keeper_without_the_flips_stamp_leaves_the_wait_to_the_next_apply)
 	cr_expect_lt(step_at(file, "grace-kept"), 0, "finds no stamp of that flip");
 	cr_expect(traced_before(file, "grace-period", "carried-pending"),
 		  "so waits for a grace period before it finishes the retirement");
-	pid = mark_keeper(&serial, &stamp);
-	if (pid > 0)
-		waitpid((pid_t)pid, &status, 0);
+	reap_keepers();
+	apply_keeper_exe = NULL;
+}
+
+/* XNSG_KEEPER=off: no keeper, and the mark says so. */
+Test(apply, keepers_off_leave_the_wait_to_the_next_apply)
+{
+	json_int_t serial, stamp;
+	char file[96];
+
+	apply_keeper_exe = test_xnsg_bin();
+	setenv("XNSG_KEEPER", "off", 1);
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	cr_assert_eq(apply("81", NULL), 0, "an update");
+	cr_expect(!mark_keeper(&serial, &stamp), "the mark names no keeper");
+	cr_assert_eq(apply_traced("80", NULL, NULL, file), 0, "the next apply");
+	cr_expect(traced_before(file, "grace-period", "carried-pending"), "waits itself");
+	unsetenv("XNSG_KEEPER");
 	apply_keeper_exe = NULL;
 }
 

@@ -411,6 +411,17 @@ STEPS="locked carried-pending staged recorded-intent pinned attached-one attache
 WAIT_STEPS="flipped grace-period recorded retiring retired flows"
 FIRST_STEPS="locked staged recorded-intent pinned attached-one attached flipped recorded retired flows"
 
+# Whether the record's retirement mark names its newest generation's flip.
+flip_marked() {
+	python3 - "$XNSG_STATE_DIR" <<'EOF'
+import glob, json, sys
+st = json.load(open(glob.glob(sys.argv[1] + "/*.json")[0]))
+serials = [g["serial"] for g in st.get("gens", []) if g]
+m = st.get("retire")
+sys.exit(0 if m and serials and m.get("serial") == max(serials) else 1)
+EOF
+}
+
 test_update_killed_at_every_step() {
 	# An update killed at step K: the kernel enforces exactly the old or
 	# the new policy, status names that one, and the next apply recovers.
@@ -431,6 +442,12 @@ test_update_killed_at_every_step() {
 		*) echo "$k: neither policy enforced exactly ($e)"; return 1 ;;
 		esac
 		echo "note: killed at $k ${opt:-}: $e policy enforced, status agrees"
+		# Killed past its flip, before its last record: the record (its
+		# intent) bears the mark of that flip, so the next apply waits for
+		# the readers of the old generation before it writes it.
+		if [ "$k" = flipped ] && ! flip_marked; then
+			echo "$k ${opt:-}: no mark of the flip in the record: the next apply would not wait"; return 1
+		fi
 		x apply "$new" >/dev/null || { echo "$k: the next apply failed"; return 1; }
 		[ "$(enforced)" = new ] && [ "$(status_hash)" = "$h_new" ] || { echo "$k: not recovered"; return 1; }
 		x apply ${opt:-} "$old" >/dev/null || return 1

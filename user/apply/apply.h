@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 struct policy;
 struct compiled;
@@ -77,16 +76,21 @@ void apply_grace_end(void);
  * update flips, it waits for the kernel's grace period and writes a stamp
  * naming the flip, so the next apply need not wait.  apply_keeper_exe:
  * the binary a keeper runs as (xnsg's main sets /proc/self/exe; NULL, as
- * in a library's tests: no keeper).  The daemon keeps them on threads.
- * apply_grace_keep() returns the keeper's pid (0: none started);
- * apply_grace_kept() whether the keeper kept the grace period of that
- * flip, waiting while it is still at it.  apply_keeper_main(): the
- * keeper, run as "xnsg-grace SERIAL STAMP".
+ * in a library's tests: no keeper).  The daemon keeps them on threads;
+ * XNSG_KEEPER=off keeps none.  apply_grace_keeper_lock(): the keeper lock
+ * of the flip of serial, taken before the record says a keeper keeps it
+ * (-1: none will); apply_grace_keep(): whether a keeper started, given
+ * that lock (closed here either way); apply_grace_kept(): whether a
+ * keeper kept the grace period of that flip, waiting (2 s at most) while
+ * one is still at it.  apply_keeper_main(): the keeper, run as
+ * "xnsg-grace SERIAL STAMP".
  */
 extern const char *apply_keeper_exe;
 void apply_keep_grace_in_process(void);
-pid_t apply_grace_keep(long long serial, long long stamp);
-bool apply_grace_kept(long long serial, long long stamp, pid_t keeper);
+bool apply_keeper_on(void);
+int apply_grace_keeper_lock(long long serial);
+bool apply_grace_keep(long long serial, long long stamp, int lock);
+bool apply_grace_kept(long long serial, long long stamp);
 int apply_keeper_main(int argc, char **argv);
 
 /*

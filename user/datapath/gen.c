@@ -540,8 +540,13 @@ void dp_wait_readers(void)
 		close(inner);
 		goto fallback;
 	}
-	if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY))
+	if (bpf_map_update_elem(outer, &zero, &inner, BPF_ANY)) {
+		/* No synchronize_rcu() happened: wait the other way. */
 		pr_debug("grace period via map-in-map failed: %s", strerror(errno));
+		close(outer);
+		close(inner);
+		goto fallback;
+	}
 	close(outer);
 	close(inner);
 	return;
