@@ -800,7 +800,6 @@ static json_t *retire_mark(const struct txn *t, bool keeper)
 	return m;
 }
 
-
 static int prepare(struct txn *t)
 {
 	int only = -1, err;
