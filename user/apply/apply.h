@@ -92,6 +92,8 @@ int apply_grace_keeper_lock(long long serial);
 bool apply_grace_keep(long long serial, long long stamp, int lock);
 bool apply_grace_kept(long long serial, long long stamp);
 int apply_keeper_main(int argc, char **argv);
+/* The keepers' stamps and locks removed (state_remove(): detach --all). */
+void apply_keeper_files_remove(void);
 
 /*
  * apply_load() then apply_policy(), with the containers read again under

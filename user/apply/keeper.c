@@ -51,6 +51,18 @@ static char *keeper_file(const char *what, long long serial)
 	return state_path(sfx);
 }
 
+void apply_keeper_files_remove(void)
+{
+	for (long long parity = 0; parity < 2; parity++) {
+		char *stamp = keeper_file("grace", parity), *lock = keeper_file("keeper", parity);
+
+		unlink(stamp);
+		unlink(lock);
+		free(stamp);
+		free(lock);
+	}
+}
+
 /* "serial stamp\n" into the stamp file, replaced whole; nothing when the
  * record is gone (detach --all: no apply will ask). */
 static int stamp_write(long long serial, long long stamp)

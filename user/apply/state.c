@@ -223,18 +223,7 @@ void state_remove(void)
 
 	unlink(path);
 	free(path);
-	for (int i = 0; i < 2; i++) { /* the keepers' stamps and locks (keeper.c) */
-		char sfx[16];
-
-		snprintf(sfx, sizeof(sfx), ".grace%d", i);
-		path = state_path(sfx);
-		unlink(path);
-		free(path);
-		snprintf(sfx, sizeof(sfx), ".keeper%d", i);
-		path = state_path(sfx);
-		unlink(path);
-		free(path);
-	}
+	apply_keeper_files_remove();
 	for (unsigned int g = 0; g < XNSG_GENS; g++) {
 		path = slots_path(g);
 		unlink(path);

@@ -49,14 +49,15 @@ void diag_free(struct diag_list *d)
 
 void diag_move(struct diag_list *dst, struct diag_list *src)
 {
-	for (size_t i = 0; dst && i < src->n; i++) {
+	if (!dst) {
+		diag_free(src);
+		return;
+	}
+	for (size_t i = 0; i < src->n; i++) {
 		VEC_GROW(dst);
 		dst->v[dst->n++] = src->v[i];
 		dst->nerrors += src->v[i].level == DIAG_ERROR;
 	}
-	if (dst) { /* taken: only the array is left to free */
-		free(src->v);
-		memset(src, 0, sizeof(*src));
-	}
-	diag_free(src);
+	free(src->v); /* the entries are dst's now */
+	memset(src, 0, sizeof(*src));
 }
