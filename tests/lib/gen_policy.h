@@ -115,7 +115,7 @@ struct gen_bench_opts {
 				* port 443, like the peers' drop rule) */
 	bool variant;          /* every missing rule's port moved up by one:
 				* the same policy, changed (what an update writes) */
-	bool one_level;        /* the NIC NSG only, no subnet NSG */
+	bool one_level;        /* the NIC NSG only, no subnet NSG (nor its tag rule) */
 	bool near;             /* GEN_SHAPE_LAST: every fourth miss is UDP from
 				* the probe's sources (198.51.100.0/24,
 				* 2001:db8:100::/64) to other ports */
