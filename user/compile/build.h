@@ -16,8 +16,9 @@ struct cstate {
 	struct compiled *c;
 	size_t ccap;
 	uint8_t *clen;       /* per class: words up to the last non-zero one */
+	uint64_t *chash;     /* per class: its hash (class_intern()) */
 	uint32_t *slots;     /* open addressing: class id + 1, 0 empty */
-	size_t nslots;       /* power of two, at least twice XNSG_MAX_CLASSES */
+	size_t nslots;       /* power of two, more than twice the classes */
 	uint64_t *pmhash;    /* per port map */
 	size_t pmcap;
 	int allones;         /* class id of the every-bit class */

@@ -7,6 +7,7 @@
  * needs beside its fields': per protocol, allow, and rules without ports.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -37,6 +38,31 @@ static void summarize(const uint64_t *w, const uint64_t *and, size_t nw,
 			sum[k / 64] |= 1ULL << (k % 64);
 }
 
+/*
+ * The class table's slots, twice as many: every class placed again.  A
+ * table as large as the most classes could ever need (256 KiB) was read
+ * at random before any write, so each page was first mapped to the
+ * kernel's zero page and then copied on the write - with the lint's
+ * thread running on the other CPU, a TLB shootdown each (~0.5 ms of an
+ * update of 1,000 rules).  So it starts small, and is written whole
+ * before any read.
+ */
+static void slots_grow(struct cstate *cs)
+{
+	size_t n = cs->nslots ? 2 * cs->nslots : 4096, i;
+	uint32_t *s = xrealloc(NULL, n * sizeof(*s));
+
+	memset(s, 0, n * sizeof(*s));
+	for (size_t k = 0; k < cs->c->nclasses; k++) {
+		for (i = cs->chash[k] & (n - 1); s[i]; i = (i + 1) & (n - 1))
+			;
+		s[i] = (uint32_t)k + 1;
+	}
+	free(cs->slots);
+	cs->slots = s;
+	cs->nslots = n;
+}
+
 int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 		 const uint64_t (*l4sum)[XNSG_SUMMARY_WORDS])
 {
@@ -54,6 +80,8 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 	/* Classes of equal words and unequal protocol summaries (destination
 	 * ports of tables whose protocols differ) are distinct classes. */
 	h = hash_words(w, len) ^ hash_words(&l4[0][0], 2 * XNSG_SUMMARY_WORDS);
+	if (2 * ((size_t)c->nclasses + 1) > cs->nslots)
+		slots_grow(cs);
 	for (i = h & (cs->nslots - 1);; i = (i + 1) & (cs->nslots - 1)) {
 		uint32_t s = cs->slots[i];
 
@@ -69,6 +97,7 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 		cs->ccap = cs->ccap ? cs->ccap * 2 : 256;
 		c->classes = xrealloc(c->classes, cs->ccap * sizeof(*c->classes));
 		cs->clen = xrealloc(cs->clen, cs->ccap);
+		cs->chash = xrealloc(cs->chash, cs->ccap * sizeof(*cs->chash));
 	}
 	b = &c->classes[c->nclasses];
 	memset(b, 0, sizeof(*b));
@@ -76,6 +105,7 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 	memcpy(b->summary, sum, sizeof(sum));
 	memcpy(b->l4sum, l4, sizeof(l4));
 	cs->clen[c->nclasses] = (uint8_t)len;
+	cs->chash[c->nclasses] = h;
 	cs->slots[i] = (uint32_t)c->nclasses + 1;
 	return (int)c->nclasses++;
 }

@@ -216,9 +216,6 @@ int compile_policy(const struct policy *p, struct compiled **out, struct diag_li
 	*out = NULL;
 	c = xcalloc(1, sizeof(*c));
 	cs.c = c;
-	for (cs.nslots = 1; cs.nslots < 2 * (size_t)XNSG_MAX_CLASSES; cs.nslots <<= 1)
-		;
-	cs.slots = xcalloc(cs.nslots, sizeof(*cs.slots));
 	memset(ones, 0xff, sizeof(ones));
 	cs.allones = class_intern(&cs, ones, XNSG_RULE_WORDS, NULL);
 
@@ -250,6 +247,7 @@ out:
 	free(tid);
 	free(cs.slots);
 	free(cs.clen);
+	free(cs.chash);
 	free(cs.pmhash);
 	if (err) {
 		compiled_free(c);
