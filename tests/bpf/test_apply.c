@@ -453,6 +453,38 @@ Test(apply, a_carry_that_fails_part_way_is_not_repeated)
 		     (long long)stat_of("AllowWeb", "packets"));
 }
 
+/* The same carry, of the rest of an earlier update's retirement, in an
+ * apply that then fails before any record of its own (one that keeps the
+ * tables: no staging zeroes the old slots meanwhile): the record says
+ * carry:false at once, and the apply after it does not move the late
+ * counts a second time. */
+Test(apply, a_pending_carry_that_fails_part_way_is_not_repeated)
+{
+	char file[96];
+	json_int_t web;
+	json_t *st;
+	__u32 late;
+
+	setenv("XNSG_KEEPER", "off", 1);
+	cr_assert_eq(apply("80", NULL), 0, "first apply");
+	web = count_into("AllowWeb", 5);
+	cr_assert_eq(apply("81", NULL), 0, "an update: generation 1's retirement left to the next");
+	late = count_into_gen(1, 1, "AllowWeb", 2); /* a packet of the old tables, late */
+	setenv("XNSG_TEST_CARRY_ZERO_FAIL", "1", 1);
+	cr_expect_neq(apply_traced("81", NULL, "carried-pending", file), 0,
+		      "an apply whose pending carry fails after the move, then its record");
+	unsetenv("XNSG_TEST_CARRY_ZERO_FAIL");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "the late counts moved");
+	st = state_read();
+	cr_expect(json_is_false(json_object_get(json_object_get(st, "retire"), "carry")),
+		  "the record says the next apply carries nothing");
+	json_decref(st);
+	cr_assert_eq(apply("80", NULL), 0, "the next apply");
+	cr_expect_eq(stat_of("AllowWeb", "packets"), web + late, "counted once, not twice (%lld)",
+		     (long long)stat_of("AllowWeb", "packets"));
+	unsetenv("XNSG_KEEPER");
+}
+
 /* A first apply retires generation 0 (the pass-all entries of the hooks
  * attached before its flip) itself, after a grace period: the apply after
  * it neither writes generation 0 under a reader nor waits for one. */

@@ -776,7 +776,15 @@ static void retire_pending(struct txn *t)
 			gen_names(t, old, &was);
 			gen_names(t, t->act.gen, &now);
 			carry_find(&cr, old, &was, t->act.gen, &now);
-			carry_do(t, &cr, old, was.n);
+			/* Failed part way: the record says so at once, so that
+			 * an apply that fails before its own record leaves the
+			 * next one no carry to repeat. */
+			if (carry_do(t, &cr, old, was.n)) {
+				json_object_set_new(m, "carry", json_false());
+				if (state_write(t->st))
+					pr_warn("the next apply may count the replaced policy's "
+						"rules twice in stats");
+			}
 			free(was.text);
 			free(now.text);
 		}
