@@ -93,9 +93,13 @@ int class_intern(struct cstate *cs, const uint64_t *w, size_t nw,
 	}
 	if (c->nclasses >= XNSG_MAX_CLASSES)
 		return -E2BIG;
+	if (!c->classes) {
+		c->classes = huge_map(CLASSES_BYTES, true);
+		if (!c->classes)
+			oom();
+	}
 	if (c->nclasses == cs->ccap) {
 		cs->ccap = cs->ccap ? cs->ccap * 2 : 256;
-		c->classes = xrealloc(c->classes, cs->ccap * sizeof(*c->classes));
 		cs->clen = xrealloc(cs->clen, cs->ccap);
 		cs->chash = xrealloc(cs->chash, cs->ccap * sizeof(*cs->chash));
 	}

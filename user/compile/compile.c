@@ -269,7 +269,7 @@ void compiled_free(struct compiled *c)
 		free(c->tables[t].dir4[1]);
 	}
 	free(c->tables);
-	free(c->classes);
+	huge_unmap(c->classes, CLASSES_BYTES);
 	free(c->portmaps);
 	free(c->dir4_next);
 	free(c->dir6);

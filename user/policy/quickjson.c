@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 
 #include "addr.h"
 #include "alloc.h"
@@ -509,7 +508,6 @@ json_t *quick_json_parse(const char *text, size_t len, bool *plain)
 /* A tree takes ~5 bytes a byte of its text; room for much more costs
  * nothing but address space (MAP_NORESERVE, untouched pages). */
 #define ARENA_PER_BYTE 16
-#define ARENA_HUGE (2u << 20) /* a transparent huge page, the mapping's alignment */
 /* Below this much text, the tree fills too little of a huge page to be
  * worth clearing all of it (a Service Tags policy of a few rules). */
 #define ARENA_HUGE_MIN_TEXT (128u << 10)
@@ -538,30 +536,19 @@ static char *arena_block(size_t size)
 	return b + 16;
 }
 
-/* The mapping for a document of len bytes, ARENA_HUGE-aligned so that
- * huge pages can back it; on any failure, none (malloc's blocks serve). */
+/* The mapping for a document of len bytes (huge pages asked for when it
+ * is long enough to fill them); on any failure, none (malloc's blocks
+ * serve). */
 static void arena_map(size_t len)
 {
-	size_t size = (len * ARENA_PER_BYTE + ARENA_HUGE - 1) & ~(size_t)(ARENA_HUGE - 1);
-	size_t head;
-	char *m;
-
-	if (!len || len > SIZE_MAX / ARENA_PER_BYTE - ARENA_HUGE)
+	if (!len || len > SIZE_MAX / ARENA_PER_BYTE - HUGE_PAGE_BYTES)
 		return;
-	m = mmap(NULL, size + ARENA_HUGE, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
+	arena.map_size = huge_size(len * ARENA_PER_BYTE);
+	arena.map = huge_map(arena.map_size, len >= ARENA_HUGE_MIN_TEXT);
+	if (!arena.map)
 		return;
-	head = (ARENA_HUGE - (uintptr_t)m % ARENA_HUGE) % ARENA_HUGE;
-	if (head)
-		munmap(m, head);
-	munmap(m + head + size, ARENA_HUGE - head);
-	arena.map = m + head;
-	arena.map_size = size;
-	if (len >= ARENA_HUGE_MIN_TEXT) /* advice: 4 KB pages if refused */
-		madvise(arena.map, size, MADV_HUGEPAGE);
 	arena.cur = arena.map;
-	arena.end = arena.map + size;
+	arena.end = arena.map + arena.map_size;
 }
 
 static void *arena_malloc(size_t n)
@@ -632,8 +619,7 @@ void json_arena_end(void)
 			arena.blocks = *(void **)b;
 			free(b);
 		}
-		if (arena.map)
-			munmap(arena.map, arena.map_size);
+		huge_unmap(arena.map, arena.map_size);
 		arena.map = NULL;
 		arena.cur = arena.end = NULL;
 		arena.on = false;
