@@ -627,7 +627,7 @@ def goal2_section(this, base, md):
             ("IPv4 addresses, 4,000 / 1 random prefixes", "-", lambda f: div(f, "ipv4_4000", "ipv4_1"), ".2f", None)]
     md += ["### Goal 2: BPF_PROG_TEST_RUN, before and after", "",
            "From section 1's and 2's runs" + (": this build's `xnsg-bench classify` and the baseline build's "
-           "(`BENCH_BASELINE`), run in turn (this, baseline; twice in a full run), the median of each build's runs"
+           "(`BENCH_BASELINE`), run in turn (this, baseline; three times in a full run), the median of each build's runs"
            if base else "") + ". *ns over the empty program*: the figure minus the empty XDP program's of the "
            "same build's runs. A figure the baseline's harness does not measure is a dash.", "",
            "| goal | target | " + ("baseline | " if base else "") + "this build | |",

@@ -641,12 +641,15 @@ setup || { echo "bench: setup failed"; exit 1; }
 note "bench: classifier cost (BPF_PROG_TEST_RUN)"
 T0=$(date +%s.%N)
 # With BENCH_BASELINE, its xnsg-bench classify runs too, alternated with this
-# build's (this, baseline, this, baseline): goal 2's before and after from
-# one run.  Every line is tagged with its build and run.
+# build's (this, baseline, three times): goal 2's before and after from one
+# run, each point the median of three runs, so that one run disturbed by
+# other work on the machine does not move it (of two, the median was their
+# mean: one pass of 60 ns against 41 read as 50.5).  Every line is tagged
+# with its build and run.
 CL_TOOLS=("$TOOL")
 [ -n "${BENCH_BASELINE:-}" ] && [ -x "$(realpath "$BENCH_BASELINE")/xnsg-bench" ] &&
 	CL_TOOLS+=("$(realpath "$BENCH_BASELINE")/xnsg-bench")
-CL_RUNS=$([ $QUICK -eq 1 ] || [ ${#CL_TOOLS[@]} -eq 1 ] && echo 1 || echo 2)
+CL_RUNS=$([ $QUICK -eq 1 ] || [ ${#CL_TOOLS[@]} -eq 1 ] && echo 1 || echo 3)
 classify_run() { # TOOL BUILD RUN
 	local out="$WORK/classify-$2-$3.out" log="$WORK/classify-$2-$3.log" line
 	if ! "$1" classify $([ $QUICK -eq 1 ] && echo --quick) > "$out" 2> "$log"; then
