@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alloc.h"
 #include "apply.h"
+#include "clock.h"
 #include "datapath.h"
 
 const char *apply_keeper_exe;
@@ -230,19 +230,11 @@ int apply_keeper_main(int argc, char **argv)
  * its lock after this long is not waited for. */
 #define KEEPER_WAIT_NS (2ll * 1000 * 1000 * 1000)
 
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 bool apply_grace_kept(long long serial, long long stamp)
 {
 	char *path = keeper_file("keeper", serial);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	long long deadline = mono_ns() + KEEPER_WAIT_NS;
+	uint64_t deadline = mono_ns() + KEEPER_WAIT_NS;
 	bool free_now = false;
 
 	free(path);

@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "apply.h"
+#include "clock.h"
 #include "cmd.h"
 #include "datapath.h"
 #include "log.h"
@@ -68,14 +69,6 @@ static enum dp_ct_action show_one(const struct xnsg_ct_key *k, struct xnsg_ct_va
 			  (json_int_t)v->packets[0], (json_int_t)v->packets[1], "bytes",
 			  (json_int_t)v->bytes[0], (json_int_t)v->bytes[1], "rules", rule_of(s, v)));
 	return DP_CT_KEEP;
-}
-
-static __u64 monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
 }
 
 static const char *proto_label(int proto, char *buf, size_t len)
@@ -169,7 +162,7 @@ static int do_flows(const void *args)
 	s.out = json_array();
 	s.slots = apply_enforced_slots(act.gen, act.serial);
 	s.gen = act.gen;
-	s.now = monotonic_ns();
+	s.now = mono_ns();
 	dp_ct_walk(&dp, show_one, &s, NULL);
 	dp_close(&dp);
 	json_decref(s.slots);

@@ -24,14 +24,6 @@
 #include "apply.h"
 #include "export_int.h"
 
-uint64_t fl_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Generation g's counter-slot names, split. */
 static void read_rules(struct fl_names *n, unsigned int g, json_t *slots)
 {
@@ -62,7 +54,7 @@ void fl_names_refresh(struct fl_names *n, struct dp *dp)
 	struct xnsg_active act = { 0 };
 	json_t *st;
 
-	n->mono_to_real = flowlog_realtime_ns(NULL) - fl_mono_ns();
+	n->mono_to_real = flowlog_realtime_ns(NULL) - mono_ns();
 	if (dp_active_read(dp, &act))
 		return;
 	if (n->read && act.gen == n->gen && act.serial == n->serial)

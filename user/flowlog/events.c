@@ -96,7 +96,7 @@ static void on_end(struct flowlog_export *x, const struct xnsg_event *e)
 	p->e = *e;
 	p->pos = kn->pos;
 	p->stored = kn->stored;
-	p->due_ns = fl_mono_ns() + x->grace_ns;
+	p->due_ns = mono_ns() + x->grace_ns;
 }
 
 int fl_on_event(const struct xnsg_event *e, void *arg)

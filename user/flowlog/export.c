@@ -56,7 +56,7 @@ static void log_fail_default(const char *msg)
 /* Say what failed since the last look, as fl_fail_line() allows. */
 static void tell_failures(struct flowlog_export *x)
 {
-	uint64_t now = fl_mono_ns();
+	uint64_t now = mono_ns();
 	char line[512];
 
 	for (int i = 0; i < FL_OUTS; i++)
@@ -259,7 +259,7 @@ int flowlog_export_open(const struct flowlog_export_opts *o, struct flowlog_expo
 		x->logging = !err;
 	}
 	if (!err) {
-		x->next_sweep = fl_mono_ns() + x->interval_ns;
+		x->next_sweep = mono_ns() + x->interval_ns;
 		err = fl_sweep(x);
 		if (err)
 			pr_err("flowlog: the first sweep failed: %s", strerror(-err));
@@ -281,7 +281,7 @@ int flowlog_export_fd(const struct flowlog_export *x)
 
 int flowlog_export_timeout_ms(const struct flowlog_export *x)
 {
-	uint64_t now = fl_mono_ns(), due = x->next_sweep;
+	uint64_t now = mono_ns(), due = x->next_sweep;
 	int64_t ms;
 
 	if (x->pend_head < x->npend && x->pend[x->pend_head].due_ns < due)
@@ -310,11 +310,11 @@ int flowlog_export_run(struct flowlog_export *x)
 	 * name its events' rules from the record of their generation (one map
 	 * read when nothing changed). */
 	fl_names_refresh(&x->names, x->dp);
-	x->consumed_at = fl_mono_ns();
+	x->consumed_at = mono_ns();
 	n = dp_fl_consume(x->fl);
 	if (n < 0)
 		return n;
-	now = fl_mono_ns();
+	now = mono_ns();
 	err = fl_pending_run(x, now, false);
 	if (!err && now >= x->next_sweep) {
 		x->next_sweep += x->interval_ns;
@@ -368,7 +368,7 @@ static int finish(struct flowlog_export *x)
 	int err = 0, e;
 
 	if (x->fl && x->sweep_no != ~0ull) {
-		x->consumed_at = fl_mono_ns();
+		x->consumed_at = mono_ns();
 		dp_fl_consume(x->fl);
 		err = fl_pending_run(x, 0, true);
 		/* Without it (once), counts since the first sweep stay past the

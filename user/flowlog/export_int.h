@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
+
 #include "datapath.h"
 #include "export.h"
 #include "record.h"
@@ -95,7 +97,6 @@ void fl_flow_of_known(struct fl_flow *f, const struct fl_known *kn);
 void fl_known_of_flow(struct fl_known *kn, const struct fl_flow *f);
 /* Counts of v past the position p (NULL: nothing logged), into d[4]. */
 void fl_delta(const struct xnsg_ct_val *v, const struct xnsg_fl_pos *p, uint64_t d[4]);
-uint64_t fl_mono_ns(void);
 
 /* ---- the exporter ---------------------------------------------------- */
 

@@ -229,7 +229,7 @@ int fl_sweep(struct flowlog_export *x)
 {
 	int err;
 
-	x->consumed_at = fl_mono_ns();
+	x->consumed_at = mono_ns();
 	err = dp_fl_consume(x->fl);
 	if (err < 0)
 		return err;
@@ -237,7 +237,7 @@ int fl_sweep(struct flowlog_export *x)
 	fl_names_refresh(&x->names, x->dp);
 	dp_fl_timeouts(x->dp, x->timeouts);
 	x->sweep_no++;
-	x->sweep_mono = fl_mono_ns();
+	x->sweep_mono = mono_ns();
 	err = err ?: dp_fl_ct_snapshot(x->dp, sweep_chunk, x);
 	err = err ?: fl_ops_run(x);
 	sweep_gone(x);
